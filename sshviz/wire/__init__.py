@@ -1,0 +1,1 @@
+"""Wire format: RFC 4251 data types and the declarative message catalog."""

@@ -1,0 +1,373 @@
+"""The declarative layer: field specs, message specs, and the one engine that encodes, decodes
+(with byte spans) and describes every message from them.
+
+A layout is a tuple of specs read in order:
+
+- ``Field``: one RFC 4251 value, optionally a string whose bytes hold a nested layout
+  (a key blob, a signature) that is opened up on decode.
+- ``Switch``: an earlier field's value picks which fields follow (method-specific parts).
+- ``Repeat``: a group of fields repeated ``count`` times, or until the data ends.
+- ``When``: fields present only when a test on earlier values holds (SFTP attribute flags).
+- ``Optional``: fields present only if bytes remain (trailing optional data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from . import types as t
+from .types import DecodeError, Reader
+
+# -- wire types -------------------------------------------------------------------------------
+
+
+class WireType:
+    """One RFC 4251 data type: how to read it, write it, and what to call it on screen."""
+
+    def __init__(self, name: str, read: Callable[[Reader], Any], write: Callable[[Any], bytes]):
+        self.name = name
+        self.read = read
+        self.write = write
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _read_text(r: Reader) -> str:
+    return r.string().decode("utf-8", "surrogateescape")
+
+
+BYTE = WireType("byte", Reader.byte, t.byte)
+BOOLEAN = WireType("boolean", Reader.boolean, t.boolean)
+UINT32 = WireType("uint32", Reader.uint32, t.uint32)
+UINT64 = WireType("uint64", Reader.uint64, t.uint64)
+STRING = WireType("string", Reader.string, t.string)
+# A string the RFC says holds ISO-10646 UTF-8 text; invalid bytes survive a round trip.
+TEXT = WireType("string", _read_text, t.string)
+MPINT = WireType("mpint", Reader.mpint, t.mpint)
+NAME_LIST = WireType("name-list", Reader.name_list, t.name_list)
+REST = WireType("byte[n]", Reader.rest, bytes)
+
+
+def fixed_bytes(n: int) -> WireType:
+    return WireType(f"byte[{n}]", lambda r: r.raw(n, f"byte[{n}]"), bytes)
+
+
+# -- specs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: WireType
+    doc: str = ""
+    nested: tuple | None = None  # layout held inside a string field
+    count_for: str | None = None  # on encode, defaults to len(values[count_for])
+    default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    on: str
+    cases: Mapping[Any, tuple]
+    default: tuple | None = None  # None: unknown cases keep their bytes as a 'data' field
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    name: str
+    fields: tuple
+    count: str | None = None  # an earlier field holding the count; None repeats to the end
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    test: Callable[[Mapping[str, Any]], bool]
+    fields: tuple
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Optional:
+    fields: tuple
+
+
+UNKNOWN_TAIL = (Field("data", REST, "bytes this decoder does not interpret"),)
+
+
+@dataclass(slots=True)
+class DecodedField:
+    """One decoded value and the bytes ``[start, end)`` it came from."""
+
+    name: str
+    type: str
+    value: Any
+    start: int
+    end: int
+    doc: str = ""
+    children: list["DecodedField"] = field(default_factory=list)
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    number: int
+    name: str  # short name, e.g. "KEXINIT"; the RFC's is "SSH_MSG_" + name
+    fields: tuple
+    rfc: str
+    doc: str
+    protocol: str  # transport | userauth | connection | sftp
+    context: str | None = None  # "kex=ecdh", "auth=publickey": numbers reused by methods
+    trailing_ok: bool = False
+
+    @property
+    def rfc_name(self) -> str:
+        prefix = "SSH_FXP_" if self.protocol == "sftp" else "SSH_MSG_"
+        return prefix + self.name
+
+
+class Message:
+    """A message: its spec, its values by field name, and (once decoded) its fields with spans."""
+
+    __slots__ = ("spec", "values", "fields")
+
+    def __init__(self, spec: MessageSpec, values: dict, fields: list[DecodedField] | None = None):
+        self.spec = spec
+        self.values = values
+        self.fields = fields
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def number(self) -> int:
+        return self.spec.number
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"{self.spec.name} has no field {name!r}") from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+    def encode(self) -> bytes:
+        return bytes((self.spec.number,)) + encode_layout(self.spec.fields, self.values)
+
+    def __repr__(self) -> str:
+        return f"Message({self.spec.name}, {self.values!r})"
+
+
+# -- the engine -------------------------------------------------------------------------------
+
+
+def decode_layout(
+    layout: tuple, reader: Reader, values: dict, out: list[DecodedField] | None
+) -> None:
+    """Read ``layout`` into ``values``; when ``out`` is a list, append a DecodedField per field."""
+    for spec in layout:
+        if type(spec) is Field:
+            start = reader.pos
+            try:
+                value = spec.type.read(reader)
+            except DecodeError as exc:
+                raise DecodeError(f"field {spec.name!r}: {exc}", exc.offset) from None
+            values[spec.name] = value
+            if out is not None:
+                decoded = DecodedField(spec.name, spec.type.name, value, start, reader.pos, spec.doc)
+                if spec.nested is not None:
+                    decoded.children = _decode_nested(spec.nested, reader.data, start + 4, reader.pos)
+                elif spec.type is NAME_LIST:
+                    decoded.children = _name_list_items(value, start + 4)
+                out.append(decoded)
+        elif type(spec) is Switch:
+            case = spec.cases.get(values.get(spec.on), spec.default)
+            decode_layout(UNKNOWN_TAIL if case is None else case, reader, values, out)
+        elif type(spec) is Repeat:
+            items: list[dict] = []
+            children: list[DecodedField] | None = [] if out is not None else None
+            start = reader.pos
+            count = values[spec.count] if spec.count else None
+            if count is not None and count > reader.remaining:
+                raise DecodeError(f"{spec.name}: count {count} exceeds the {reader.remaining} bytes left")
+            while (reader.pos < reader.end) if count is None else (len(items) < count):
+                item: dict = {}
+                item_out: list[DecodedField] | None = [] if out is not None else None
+                item_start = reader.pos
+                decode_layout(spec.fields, reader, item, item_out)
+                items.append(item)
+                if children is not None:
+                    children.append(
+                        DecodedField(f"{spec.name}[{len(items) - 1}]", "", None, item_start, reader.pos,
+                                     children=item_out)
+                    )
+            values[spec.name] = items
+            if out is not None:
+                out.append(DecodedField(spec.name, "repeat", len(items), start, reader.pos, spec.doc,
+                                        children))
+        elif type(spec) is When:
+            if spec.test(values):
+                decode_layout(spec.fields, reader, values, out)
+        elif type(spec) is Optional:
+            if reader.remaining:
+                decode_layout(spec.fields, reader, values, out)
+        else:  # pragma: no cover - a catalog bug, caught by the catalog tests
+            raise TypeError(f"unknown spec {spec!r}")
+
+
+def _name_list_items(names: list[str], start: int) -> list[DecodedField]:
+    items, pos = [], start
+    for name in names:
+        items.append(DecodedField(name, "name", name, pos, pos + len(name)))
+        pos += len(name) + 1
+    return items
+
+
+def _decode_nested(layout: tuple, data: bytes, start: int, end: int) -> list[DecodedField]:
+    """Open up a structure carried inside a string; an undecodable one stays opaque."""
+    out: list[DecodedField] = []
+    reader = Reader(data, start, end)
+    try:
+        decode_layout(layout, reader, {}, out)
+        reader.expect_end("nested structure")
+    except (DecodeError, KeyError):
+        return []
+    return out
+
+
+def encode_layout(layout: tuple, values: Mapping[str, Any]) -> bytes:
+    parts: list[bytes] = []
+    _encode_into(layout, values, parts)
+    return b"".join(parts)
+
+
+def _encode_into(layout: tuple, values: Mapping[str, Any], parts: list[bytes]) -> None:
+    for spec in layout:
+        if type(spec) is Field:
+            if spec.name in values:
+                value = values[spec.name]
+            elif spec.count_for is not None:
+                value = len(values[spec.count_for])
+            elif spec.default is not None:
+                value = spec.default
+            else:
+                raise KeyError(f"missing field {spec.name!r}")
+            parts.append(spec.type.write(value))
+        elif type(spec) is Switch:
+            case = spec.cases.get(values.get(spec.on), spec.default)
+            _encode_into(UNKNOWN_TAIL if case is None else case, values, parts)
+        elif type(spec) is Repeat:
+            for item in values.get(spec.name, ()):
+                _encode_into(spec.fields, item, parts)
+        elif type(spec) is When:
+            if spec.test(values):
+                _encode_into(spec.fields, values, parts)
+        elif type(spec) is Optional:
+            if any(type(f) is Field and f.name in values for f in spec.fields):
+                _encode_into(spec.fields, values, parts)
+        else:  # pragma: no cover
+            raise TypeError(f"unknown spec {spec!r}")
+
+
+def decode_struct(layout: tuple, data: bytes, what: str, spans: bool = False):
+    """Decode a whole byte string as ``layout`` (a key blob, a signature, signed data).
+
+    Returns the values dict, or (values, fields) when ``spans`` is true.
+    """
+    values: dict = {}
+    out: list[DecodedField] | None = [] if spans else None
+    reader = Reader(data)
+    try:
+        decode_layout(layout, reader, values, out)
+        reader.expect_end(what)
+    except DecodeError as exc:
+        raise DecodeError(f"{what}: {exc}", exc.offset) from None
+    return (values, out) if spans else values
+
+
+class Catalog:
+    """All message specs of one numbering space, found by number (and context) or by name."""
+
+    def __init__(self, specs: list[MessageSpec]):
+        self.specs = specs
+        self.by_name: dict[str, MessageSpec] = {}
+        self.by_number: dict[int, list[MessageSpec]] = {}
+        for spec in specs:
+            if spec.name in self.by_name:
+                raise ValueError(f"duplicate message name {spec.name}")
+            self.by_name[spec.name] = spec
+            self.by_number.setdefault(spec.number, []).append(spec)
+
+    def spec_for(self, number: int, context: Mapping[str, str] | None = None) -> MessageSpec | None:
+        candidates = self.by_number.get(number)
+        if not candidates:
+            return None
+        if len(candidates) == 1 and candidates[0].context is None:
+            return candidates[0]
+        for spec in candidates:
+            if spec.context is None:
+                return spec
+            key, _, wanted = spec.context.partition("=")
+            if context and context.get(key) == wanted:
+                return spec
+        return None
+
+    def is_known(self, number: int) -> bool:
+        return number in self.by_number
+
+    def build(self, name: str, /, **values: Any) -> Message:
+        return Message(self.by_name[name], values)
+
+    def encode(self, name: str, /, **values: Any) -> bytes:
+        return Message(self.by_name[name], values).encode()
+
+    def decode(
+        self, payload: bytes, context: Mapping[str, str] | None = None, spans: bool = True
+    ) -> Message:
+        """Decode a payload (message number first). Raises DecodeError, or KeyError for an
+        unknown number, which callers answer with UNIMPLEMENTED."""
+        if not payload:
+            raise DecodeError("empty payload: no message number", 0)
+        number = payload[0]
+        spec = self.spec_for(number, context)
+        if spec is None:
+            if number in self.by_number:
+                spec = opaque_spec(number, self.by_number[number])
+            else:
+                raise KeyError(number)
+        return self.decode_as(spec, payload, spans)
+
+    @staticmethod
+    def decode_as(spec: MessageSpec, payload: bytes, spans: bool = True) -> Message:
+        """Decode ``payload`` with a known spec (e.g. to add spans to a message we sent)."""
+        number = payload[0]
+        values: dict = {}
+        out: list[DecodedField] | None = [] if spans else None
+        if out is not None:
+            out.append(DecodedField("msg_number", "byte", number, 0, 1,
+                                    f"message number {number}: {spec.rfc_name}"))
+        reader = Reader(payload, 1)
+        try:
+            decode_layout(spec.fields, reader, values, out)
+            if not spec.trailing_ok:
+                reader.expect_end(spec.rfc_name)
+        except DecodeError as exc:
+            raise DecodeError(f"{spec.rfc_name}: {exc}", exc.offset) from None
+        return Message(spec, values, out)
+
+
+def opaque_spec(number: int, candidates: list[MessageSpec]) -> MessageSpec:
+    """A spec for a number whose meaning depends on a method we do not know here."""
+    names = "/".join(s.name for s in candidates)
+    first = candidates[0]
+    return MessageSpec(number, f"{names}?", UNKNOWN_TAIL, first.rfc,
+                       f"message {number}; its meaning depends on the negotiated method",
+                       first.protocol)
