@@ -1,0 +1,1 @@
+"""Thin wrappers over `cryptography`, each algorithm in a registry under its SSH name."""

@@ -1,0 +1,122 @@
+"""Packet ciphers by SSH name.
+
+Two shapes: stream-like ciphers (AES-CTR, none) that the packet layer pairs with a MAC, and AEAD
+ciphers (AES-GCM, ChaCha20-Poly1305) that seal a whole packet and keep its length readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import constant_time
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+from .registry import Registry
+
+
+class AuthenticationError(ValueError):
+    """An AEAD tag or a MAC did not verify."""
+
+
+@dataclass(frozen=True)
+class CipherSpec:
+    name: str
+    key_size: int
+    iv_size: int
+    block_size: int
+    aead: bool
+    tag_size: int
+    make: Callable[[bytes, bytes], object]  # (key, iv) -> a context for one direction
+
+
+class StreamContext:
+    """AES-CTR: one keystream that runs on across packets."""
+
+    def __init__(self, key: bytes, iv: bytes):
+        cipher = Cipher(algorithms.AES(key), modes.CTR(iv))
+        self._enc = cipher.encryptor()
+
+    def process(self, data: bytes) -> bytes:
+        return self._enc.update(data)
+
+
+class GCMContext:
+    """aes*-gcm@openssh.com (OpenSSH PROTOCOL 1.6 / RFC 5647): the 4-byte packet length is
+    the additional data, the 12-byte nonce is a fixed part and a 64-bit counter that goes up by
+    one per packet."""
+
+    def __init__(self, key: bytes, iv: bytes):
+        self._aead = AESGCM(key)
+        self._fixed = iv[:4]
+        self._counter = int.from_bytes(iv[4:12], "big")
+
+    def _nonce(self) -> bytes:
+        nonce = self._fixed + self._counter.to_bytes(8, "big")
+        self._counter = (self._counter + 1) & 0xFFFFFFFFFFFFFFFF
+        return nonce
+
+    def seal(self, seq: int, header: bytes, body: bytes) -> bytes:
+        return header + self._aead.encrypt(self._nonce(), body, header)
+
+    def packet_length(self, seq: int, header: bytes) -> int:
+        return int.from_bytes(header, "big")
+
+    def open(self, seq: int, wire: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(self._nonce(), wire[4:], wire[:4])
+        except InvalidTag:
+            raise AuthenticationError("AES-GCM authentication tag does not match") from None
+
+
+class ChaChaPolyContext:
+    """chacha20-poly1305@openssh.com (PROTOCOL.chacha20poly1305): the second 32 key bytes
+    encrypt the length, the first 32 the payload; the nonce is the sequence number, and the
+    Poly1305 key is the first 32 bytes of keystream with block counter 0."""
+
+    def __init__(self, key: bytes, iv: bytes):
+        self._main, self._header = key[:32], key[32:64]
+
+    @staticmethod
+    def _stream(key: bytes, seq: int, counter: int):
+        # cryptography's 16-byte ChaCha20 nonce is the counter then the nonce, both little
+        # pieces of the same 128-bit block input as in the original ChaCha: 64-bit counter
+        # (little-endian) then the 64-bit sequence number (big-endian, as OpenSSH writes it).
+        nonce = counter.to_bytes(8, "little") + seq.to_bytes(8, "big")
+        return Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor()
+
+    def _poly_key(self, seq: int) -> bytes:
+        return self._stream(self._main, seq, 0).update(bytes(32))
+
+    def seal(self, seq: int, header: bytes, body: bytes) -> bytes:
+        enc_header = self._stream(self._header, seq, 0).update(header)
+        enc_body = self._stream(self._main, seq, 1).update(body)
+        data = enc_header + enc_body
+        return data + Poly1305.generate_tag(self._poly_key(seq), data)
+
+    def packet_length(self, seq: int, header: bytes) -> int:
+        return int.from_bytes(self._stream(self._header, seq, 0).update(header), "big")
+
+    def open(self, seq: int, wire: bytes) -> bytes:
+        data, tag = wire[:-16], wire[-16:]
+        expected = Poly1305.generate_tag(self._poly_key(seq), data)
+        if not constant_time.bytes_eq(expected, tag):
+            raise AuthenticationError("Poly1305 tag does not match")
+        return self._stream(self._main, seq, 1).update(data[4:])
+
+
+CIPHERS: Registry[CipherSpec] = Registry("cipher")
+CIPHERS.register("chacha20-poly1305@openssh.com",
+                 CipherSpec("chacha20-poly1305@openssh.com", 64, 0, 8, True, 16, ChaChaPolyContext))
+for _bits in (128, 192, 256):
+    CIPHERS.register(f"aes{_bits}-ctr",
+                     CipherSpec(f"aes{_bits}-ctr", _bits // 8, 16, 16, False, 0, StreamContext))
+for _bits in (128, 256):
+    CIPHERS.register(f"aes{_bits}-gcm@openssh.com",
+                     CipherSpec(f"aes{_bits}-gcm@openssh.com", _bits // 8, 12, 16, True, 16, GCMContext))
+# No encryption: only before the first key exchange; never offered.
+NONE_CIPHER = CipherSpec("none", 0, 0, 8, False, 0, lambda key, iv: None)
+

@@ -1,0 +1,110 @@
+"""OpenSSH known_hosts files: plain and hashed host entries, patterns, [host]:port, and the
+@revoked / @cert-authority markers. Checking is pure; saving is the caller's business."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from .keyfiles import KeyFileError, parse_public_key_line
+from .keys import PublicKey
+from .random import RandomSource, SystemRandom
+
+
+def host_pattern_name(host: str, port: int) -> str:
+    """How known_hosts names a host: ``host`` on port 22, else ``[host]:port``."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def hash_host(name: str, salt: bytes) -> str:
+    h = hmac.HMAC(salt, hashes.SHA1())
+    h.update(name.encode())
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(h.finalize()).decode()}"
+
+
+@dataclass
+class KnownHostEntry:
+    marker: str  # "" | "@revoked" | "@cert-authority"
+    patterns: str  # the raw host field
+    key: PublicKey
+    line_number: int
+
+    def matches(self, name: str) -> bool:
+        field = self.patterns
+        if field.startswith("|1|"):
+            try:
+                salt = base64.b64decode(field.split("|")[2])
+            except (IndexError, binascii.Error):
+                return False
+            return hash_host(name, salt) == field
+        matched = False
+        for pattern in field.split(","):
+            negate = pattern.startswith("!")
+            if negate:
+                pattern = pattern[1:]
+            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+                if negate:
+                    return False
+                matched = True
+        return matched
+
+
+class KnownHosts:
+    def __init__(self, entries: list[KnownHostEntry] | None = None, problems: list[str] | None = None):
+        self.entries = entries or []
+        self.problems = problems or []
+
+    @classmethod
+    def parse(cls, text: str, source: str = "known_hosts") -> "KnownHosts":
+        entries, problems = [], []
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            marker = ""
+            if line.startswith("@"):
+                marker, _, line = line.partition(" ")
+                line = line.strip()
+            patterns, _, key_text = line.partition(" ")
+            try:
+                key, _ = parse_public_key_line(key_text, f"{source}:{number}")
+            except KeyFileError as exc:
+                problems.append(str(exc))
+                continue
+            entries.append(KnownHostEntry(marker, patterns, key, number))
+        return cls(entries, problems)
+
+    @classmethod
+    def load(cls, path: str) -> "KnownHosts":
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.parse(f.read(), path)
+        except FileNotFoundError:
+            return cls()
+
+    def check(self, host: str, port: int, key: PublicKey) -> tuple[str, str]:
+        """("known" | "revoked" | "changed" | "unknown", detail)."""
+        names = [host_pattern_name(host, port)]
+        relevant = [e for e in self.entries if any(e.matches(n) for n in names)]
+        for entry in self.entries:
+            if entry.marker == "@revoked" and entry.key == key:
+                return "revoked", f"is revoked (line {entry.line_number})"
+        plain = [e for e in relevant if not e.marker]
+        for entry in plain:
+            if entry.key == key:
+                return "known", f"matches line {entry.line_number}"
+        same_type = [e for e in plain if e.key.key_type == key.key_type]
+        if same_type:
+            return "changed", (f"HAS CHANGED: known_hosts line {same_type[0].line_number} holds "
+                               f"{same_type[0].key.fingerprint()} (possible man-in-the-middle)")
+        return "unknown", "is not in known_hosts"
+
+    def entry_line(self, host: str, port: int, key: PublicKey, hashed: bool = True,
+                   rng: RandomSource | None = None) -> str:
+        name = host_pattern_name(host, port)
+        field = hash_host(name, (rng or SystemRandom()).bytes(20)) if hashed else name
+        return f"{field} {key.openssh()}"
