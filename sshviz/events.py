@@ -1,0 +1,297 @@
+"""What the protocol objects report. Every layer appends these to its endpoint's event list;
+the conductor, the network adapters, the trace and the UI read nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Event:
+    """Base of all endpoint events."""
+
+    __slots__ = ()
+
+
+# -- transport --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class VersionRecord:
+    """An identification line (RFC 4253 4.2), with any lines a server sent before it."""
+
+    direction: str
+    line: bytes  # including CR LF
+    pre_lines: list[bytes] = field(default_factory=list)
+    time: float = 0.0
+
+    @property
+    def wire(self) -> bytes:
+        return b"".join(self.pre_lines) + self.line
+
+    @property
+    def text(self) -> str:
+        return self.line.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class VersionSent(Event):
+    record: VersionRecord
+
+
+@dataclass(slots=True)
+class VersionReceived(Event):
+    record: VersionRecord
+
+
+@dataclass(slots=True)
+class PacketSent(Event):
+    record: Any  # transport.packet.PacketRecord
+
+
+@dataclass(slots=True)
+class PacketReceived(Event):
+    record: Any
+
+
+@dataclass(slots=True)
+class NegotiatedAlgorithm:
+    """One of the ten KEXINIT choices and why it was made."""
+
+    category: str
+    chosen: str | None
+    client: list[str]
+    server: list[str]
+
+    @property
+    def reason(self) -> str:
+        if self.chosen is None:
+            return "no algorithm in the client's list is offered by the server"
+        skipped = self.client[: self.client.index(self.chosen)]
+        why = f"{self.chosen}: the first in the client's list that the server also offers"
+        if skipped:
+            why += f" (skipped, not offered by the server: {', '.join(skipped)})"
+        return why
+
+
+@dataclass(slots=True)
+class AlgorithmsNegotiated(Event):
+    algorithms: dict[str, NegotiatedAlgorithm]
+    strict_kex: bool
+    peer_ext_info: bool
+    guess_ignored: bool = False
+
+    def chosen(self, category: str) -> str | None:
+        return self.algorithms[category].chosen
+
+
+@dataclass(slots=True)
+class DerivedKey:
+    letter: str  # "A".."F"
+    purpose: str  # "initial IV, client to server", ...
+    value: bytes
+    formula: str
+    blocks: list[bytes]  # K1, K2, ... before truncation
+
+
+@dataclass(slots=True)
+class KexComputed(Event):
+    """The results of one key exchange: the shared secret, exchange hash and derived keys."""
+
+    method: str
+    hash: str
+    K: bytes  # as encoded for hashing (mpint or string)
+    K_value: Any  # the integer or bytes inside
+    H: bytes
+    H_inputs: list[tuple[str, str, bytes]]  # (name, RFC type, encoded bytes) in hash order
+    session_id: bytes
+    first_kex: bool
+    host_key_type: str
+    host_key_fingerprint: str
+    keys: list[DerivedKey]
+    secrets: dict[str, Any]  # this side's ephemeral values, for teaching
+
+
+@dataclass(slots=True)
+class HostKeyChecked(Event):
+    host: str
+    key_type: str
+    fingerprint: str
+    status: str  # "known" | "learned" | "accepted" | "unknown" | "changed" | "revoked"
+    detail: str = ""
+    key_line: str = ""  # the OpenSSH public key line, for writing known_hosts
+
+
+@dataclass(slots=True)
+class KeysActivated(Event):
+    direction: str  # "c2s" | "s2c"
+    cipher: str
+    mac: str
+    compression: str
+    sequence_reset: bool
+
+
+@dataclass(slots=True)
+class ExtInfoReceived(Event):
+    extensions: dict[str, Any]
+
+
+@dataclass(slots=True)
+class DebugReceived(Event):
+    message: str
+    always_display: bool
+
+
+@dataclass(slots=True)
+class PongReceived(Event):
+    data: bytes
+
+
+@dataclass(slots=True)
+class Disconnected(Event):
+    reason: int
+    description: str
+    by_peer: bool
+
+
+# -- user authentication ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ServiceAccepted(Event):
+    service: str
+
+
+@dataclass(slots=True)
+class AuthBanner(Event):
+    message: str
+
+
+@dataclass(slots=True)
+class AuthAttempt(Event):
+    """The server's verdict on one USERAUTH_REQUEST (emitted on the server side)."""
+
+    user: str
+    method: str
+    result: str  # "success" | "partial" | "failure" | "pk_ok" | "prompt"
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class AuthFailed(Event):
+    """The client learned that an attempt failed, and what may continue."""
+
+    method: str
+    methods_left: list[str]
+    partial_success: bool
+
+
+@dataclass(slots=True)
+class AuthSucceeded(Event):
+    user: str
+    method: str
+
+
+@dataclass(slots=True)
+class PasswordNeeded(Event):
+    """The client wants a password: call ``provide_password``."""
+
+    user: str
+    prompt: str
+
+
+@dataclass(slots=True)
+class PromptsNeeded(Event):
+    """keyboard-interactive questions: call ``provide_responses``."""
+
+    name: str
+    instruction: str
+    prompts: list[tuple[str, bool]]
+
+
+@dataclass(slots=True)
+class AuthExhausted(Event):
+    """The client has no method left to try."""
+
+    methods_left: list[str]
+
+
+# -- connection -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ChannelOpened(Event):
+    channel: int
+    channel_type: str
+
+
+@dataclass(slots=True)
+class ChannelOpenFailed(Event):
+    channel: int
+    reason: int
+    description: str
+
+
+@dataclass(slots=True)
+class ChannelRequestDone(Event):
+    """A reply to a channel request this side sent with want_reply."""
+
+    channel: int
+    request: str
+    success: bool
+
+
+@dataclass(slots=True)
+class ChannelData(Event):
+    channel: int
+    data: bytes
+    stream: int = 0  # 0: normal data, 1: stderr (extended data type 1)
+
+
+@dataclass(slots=True)
+class ChannelEOF(Event):
+    channel: int
+
+
+@dataclass(slots=True)
+class ChannelClosed(Event):
+    channel: int
+
+
+@dataclass(slots=True)
+class ExitStatus(Event):
+    channel: int
+    status: int
+
+
+@dataclass(slots=True)
+class ExitSignal(Event):
+    channel: int
+    signal: str
+    core_dumped: bool
+    message: str
+
+
+@dataclass(slots=True)
+class GlobalRequestDone(Event):
+    request: str
+    success: bool
+    data: bytes = b""
+
+
+@dataclass(slots=True)
+class ForwardOpenRequested(Event):
+    """The server was asked to connect somewhere (direct-tcpip); the adapter decides and calls
+    ``accept_forward`` or ``reject_forward``."""
+
+    channel: int
+    host: str
+    port: int
+    originator: str
+    originator_port: int
+
+
+@dataclass(slots=True)
+class SubsystemStarted(Event):
+    channel: int
+    name: str

@@ -1,0 +1,1 @@
+"""SSH transport layer: packets, version exchange, algorithm negotiation, key exchange."""

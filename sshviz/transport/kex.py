@@ -1,0 +1,100 @@
+"""Algorithm negotiation (RFC 4253 7.1), the exchange hash H, and key derivation (RFC 4253 7.2)."""
+
+from __future__ import annotations
+
+from ..crypto.hashes import digest, digest_size
+from ..crypto.kex import PSEUDO_KEX
+from ..events import DerivedKey, NegotiatedAlgorithm
+from ..wire import types as t
+
+# The ten KEXINIT name-lists, by the short category names used everywhere else.
+CATEGORIES = (
+    ("kex", "kex_algorithms"),
+    ("host_key", "server_host_key_algorithms"),
+    ("cipher_c2s", "encryption_algorithms_client_to_server"),
+    ("cipher_s2c", "encryption_algorithms_server_to_client"),
+    ("mac_c2s", "mac_algorithms_client_to_server"),
+    ("mac_s2c", "mac_algorithms_server_to_client"),
+    ("compression_c2s", "compression_algorithms_client_to_server"),
+    ("compression_s2c", "compression_algorithms_server_to_client"),
+    ("language_c2s", "languages_client_to_server"),
+    ("language_s2c", "languages_server_to_client"),
+)
+
+# Categories where no common name is not a failure.
+OPTIONAL_CATEGORIES = {"language_c2s", "language_s2c"}
+
+
+def real_kex_names(names: list[str]) -> list[str]:
+    return [n for n in names if n not in PSEUDO_KEX]
+
+
+def negotiate(client: dict, server: dict) -> dict[str, NegotiatedAlgorithm]:
+    """For each list: the first algorithm of the client's that the server also offers."""
+    result = {}
+    for category, field in CATEGORIES:
+        client_list, server_list = client[field], server[field]
+        if category == "kex":
+            client_list, server_list = real_kex_names(client_list), real_kex_names(server_list)
+        offered = set(server_list)
+        chosen = next((name for name in client_list if name in offered), None)
+        result[category] = NegotiatedAlgorithm(category, chosen, list(client_list), list(server_list))
+    return result
+
+
+def guess_was_right(client: dict, server: dict) -> bool:
+    """RFC 4253 7: a guessed first kex packet counts only if both sides prefer the same kex
+    method and the same host key algorithm."""
+    ck, sk = real_kex_names(client["kex_algorithms"]), real_kex_names(server["kex_algorithms"])
+    ch, sh = client["server_host_key_algorithms"], server["server_host_key_algorithms"]
+    return bool(ck and sk and ch and sh and ck[0] == sk[0] and ch[0] == sh[0])
+
+
+def exchange_hash(hash_name: str, inputs: list[tuple[str, str, bytes]]) -> bytes:
+    """H = HASH of the concatenated, already encoded inputs."""
+    return digest(hash_name, *(encoded for _, _, encoded in inputs))
+
+
+def hash_inputs_head(V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes, K_S: bytes):
+    """The inputs every exchange hash starts with (RFC 4253 8, RFC 5656 4, RFC 4419 3)."""
+    return [
+        ("V_C", "string", t.string(V_C)),
+        ("V_S", "string", t.string(V_S)),
+        ("I_C", "string", t.string(I_C)),
+        ("I_S", "string", t.string(I_S)),
+        ("K_S", "string", t.string(K_S)),
+    ]
+
+
+KEY_PURPOSES = {
+    "A": "initial IV, client to server",
+    "B": "initial IV, server to client",
+    "C": "encryption key, client to server",
+    "D": "encryption key, server to client",
+    "E": "integrity key, client to server",
+    "F": "integrity key, server to client",
+}
+
+
+def derive_key(hash_name: str, K: bytes, H: bytes, letter: str, session_id: bytes,
+               size: int) -> DerivedKey:
+    """RFC 4253 7.2: K1 = HASH(K || H || letter || session_id), K2 = HASH(K || H || K1), ...
+    then the first ``size`` bytes of K1 || K2 || ... ``K`` arrives encoded (mpint or string)."""
+    blocks = [digest(hash_name, K, H, letter.encode(), session_id)]
+    while sum(map(len, blocks)) < size:
+        blocks.append(digest(hash_name, K, H, *blocks))
+    formula = f'HASH(K || H || "{letter}" || session_id)'
+    if len(blocks) > 1:
+        formula += f", extended by K{{n+1}} = HASH(K || H || K1 || ... || Kn) to {size} bytes"
+    value = b"".join(blocks)[:size]
+    return DerivedKey(letter, KEY_PURPOSES[letter], value, formula, blocks)
+
+
+def derive_keys(hash_name: str, K: bytes, H: bytes, session_id: bytes,
+                sizes: dict[str, int]) -> dict[str, DerivedKey]:
+    return {letter: derive_key(hash_name, K, H, letter, session_id, sizes[letter])
+            for letter in "ABCDEF"}
+
+
+def hash_size(hash_name: str) -> int:
+    return digest_size(hash_name)

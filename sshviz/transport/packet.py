@@ -1,0 +1,245 @@
+"""The binary packet protocol (RFC 4253 6): framing, padding, compression, encryption, MAC.
+
+A ``PacketWriter`` turns payloads into wire bytes; a ``PacketReader`` takes wire bytes in any
+pieces and gives back whole packets. Both hand out a ``PacketRecord`` that keeps every part of
+the packet (plaintext and wire) so a view can label each byte.
+
+The three ways a packet is protected, by what is negotiated:
+
+- classic: encrypt(length || padlen || payload || padding), then MAC over the plaintext;
+- encrypt-then-MAC (``-etm@openssh.com`` MACs): length in clear, MAC over the ciphertext;
+- AEAD (AES-GCM, ChaCha20-Poly1305): the cipher seals the packet; the length is additional
+  data (GCM) or encrypted with its own key (ChaCha20).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ..crypto.ciphers import NONE_CIPHER, AuthenticationError, CipherSpec
+from ..crypto.compression import CompressionError, Compressor, Decompressor
+from ..crypto.macs import MacSpec
+from ..crypto.random import RandomSource
+from ..wire.catalog import DisconnectReason
+from .errors import ProtocolError
+
+_U32 = struct.Struct(">I")
+
+# OpenSSH's limits: a packet_length above 256 KiB is refused.
+MAX_PACKET_LENGTH = 256 * 1024
+MAX_PAYLOAD = 256 * 1024
+MIN_PADDING = 4
+
+
+@dataclass(slots=True)
+class PacketRecord:
+    """One packet, both as it travelled and as it reads in clear.
+
+    ``plain`` is packet_length || padding_length || payload || padding (the payload compressed
+    if compression is on); ``wire`` is what was on the wire, of the same length plus the MAC or
+    tag. Offsets into ``plain`` and ``wire`` line up, so spans apply to both.
+    """
+
+    direction: str  # "c2s" | "s2c"
+    seq: int
+    wire: bytes
+    plain: bytes
+    mac: bytes
+    payload: bytes  # the message bytes, decompressed
+    packet_length: int
+    padding_length: int
+    cipher: str
+    mac_name: str
+    compression: str
+    aad_length: int  # bytes at the start left in clear (etm, AEAD)
+    message: object = None  # the decoded Message, set by the transport
+    time: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.cipher != "none"
+
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """Where each part of the packet sits, as [start, end) offsets into plain/wire."""
+        body_end = len(self.plain) - self.padding_length
+        return {
+            "packet_length": (0, 4),
+            "padding_length": (4, 5),
+            "payload": (5, body_end),
+            "padding": (body_end, len(self.plain)),
+            "mac": (len(self.plain), len(self.plain) + len(self.mac)),
+        }
+
+
+class DirectionKeys:
+    """What protects one direction: cipher, MAC and compression, with their keys."""
+
+    def __init__(self, cipher: CipherSpec = NONE_CIPHER, cipher_ctx=None, mac: MacSpec | None = None,
+                 mac_ctx=None, compression: str = "none", compressor=None):
+        self.cipher = cipher
+        self.cipher_ctx = cipher_ctx
+        self.mac = None if cipher.aead else mac
+        self.mac_ctx = None if cipher.aead else mac_ctx
+        self.compression = compression
+        self.compressor = compressor  # Compressor / Decompressor, or None (off or not yet on)
+        self.block_size = max(8, cipher.block_size)
+        self.aead = cipher.aead
+        self.etm = bool(self.mac and self.mac.etm)
+        self.aad = 4 if (self.aead or self.etm) else 0
+        self.mac_size = cipher.tag_size if cipher.aead else (self.mac.size if self.mac else 0)
+
+    @property
+    def mac_name(self) -> str:
+        if self.aead:
+            return "(implicit: AEAD tag)"
+        return self.mac.name if self.mac else "none"
+
+
+class PacketWriter:
+    def __init__(self, direction: str, rng: RandomSource):
+        self.direction = direction
+        self.rng = rng
+        self.seq = 0
+        self.keys = DirectionKeys()
+        self.bytes_since_kex = 0
+        self.packets_since_kex = 0
+
+    def encode(self, payload: bytes) -> PacketRecord:
+        keys = self.keys
+        body = keys.compressor.compress(payload) if keys.compressor else payload
+        block = keys.block_size
+        padding_length = block - ((5 + len(body) - keys.aad) % block)
+        if padding_length < MIN_PADDING:
+            padding_length += block
+        if 5 + len(body) + padding_length < 16:  # RFC 4253 6: at least 16 bytes
+            padding_length += block
+        packet_length = 1 + len(body) + padding_length
+        padding = self.rng.bytes(padding_length)
+        plain = _U32.pack(packet_length) + bytes((padding_length,)) + body + padding
+        seq = self.seq
+        if keys.aead:
+            sealed = keys.cipher_ctx.seal(seq, plain[:4], plain[4:])
+            wire, mac = sealed, sealed[-keys.mac_size:]
+        elif keys.etm:
+            encrypted = plain[:4] + (keys.cipher_ctx.process(plain[4:]) if keys.cipher_ctx else plain[4:])
+            mac = keys.mac_ctx.compute(seq, encrypted)
+            wire = encrypted + mac
+        else:
+            mac = keys.mac_ctx.compute(seq, plain) if keys.mac_ctx else b""
+            wire = (keys.cipher_ctx.process(plain) if keys.cipher_ctx else plain) + mac
+        self.seq = (seq + 1) & 0xFFFFFFFF
+        self.bytes_since_kex += len(wire)
+        self.packets_since_kex += 1
+        return PacketRecord(self.direction, seq, wire, plain, mac, payload, packet_length,
+                            padding_length, keys.cipher.name, keys.mac_name, keys.compression,
+                            keys.aad)
+
+
+class PacketReader:
+    def __init__(self, direction: str):
+        self.direction = direction
+        self.seq = 0
+        self.keys = DirectionKeys()
+        self.buffer = bytearray()
+        self._first_block: bytes | None = None  # classic mode: the decrypted first block
+        self._packet_length: int | None = None
+        self.bytes_since_kex = 0
+        self.packets_since_kex = 0
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def _check_length(self, packet_length: int) -> None:
+        keys = self.keys
+        if packet_length < 5 or packet_length > MAX_PACKET_LENGTH:
+            raise ProtocolError(
+                DisconnectReason.PROTOCOL_ERROR,
+                f"packet_length {packet_length} out of range (5..{MAX_PACKET_LENGTH})")
+        if (4 + packet_length - keys.aad) % keys.block_size:
+            raise ProtocolError(
+                DisconnectReason.PROTOCOL_ERROR,
+                f"packet_length {packet_length} is not a multiple of the cipher block size "
+                f"{keys.block_size}")
+
+    def next_packet(self) -> PacketRecord | None:
+        """The next whole packet, or None until more bytes arrive."""
+        keys = self.keys
+        buf = self.buffer
+        if self._packet_length is None:
+            if keys.aead or keys.etm or not keys.cipher_ctx:
+                if len(buf) < 4:
+                    return None
+                header = bytes(buf[:4])
+                length = (keys.cipher_ctx.packet_length(self.seq, header) if keys.aead
+                          else _U32.unpack(header)[0])
+            else:
+                block = keys.block_size
+                if len(buf) < block:
+                    return None
+                self._first_block = keys.cipher_ctx.process(bytes(buf[:block]))
+                length = _U32.unpack_from(self._first_block)[0]
+            self._check_length(length)
+            self._packet_length = length
+        length = self._packet_length
+        total = 4 + length + keys.mac_size
+        if len(buf) < total:
+            return None
+        wire = bytes(buf[:total])
+        del buf[:total]
+        self._packet_length = None
+        seq = self.seq
+        try:
+            if keys.aead:
+                plain = wire[:4] + keys.cipher_ctx.open(seq, wire)
+                mac = wire[-keys.mac_size:]
+            elif keys.etm:
+                mac = wire[4 + length:]
+                keys.mac_ctx.verify(seq, wire[: 4 + length], mac)
+                plain = wire[:4] + (keys.cipher_ctx.process(wire[4: 4 + length]) if keys.cipher_ctx
+                                    else wire[4: 4 + length])
+            else:
+                mac = wire[4 + length:]
+                if keys.cipher_ctx:
+                    first = self._first_block
+                    plain = first + keys.cipher_ctx.process(wire[len(first): 4 + length])
+                else:
+                    plain = wire[: 4 + length]
+                if keys.mac_ctx:
+                    keys.mac_ctx.verify(seq, plain, mac)
+        except AuthenticationError as exc:
+            raise ProtocolError(DisconnectReason.MAC_ERROR,
+                                f"packet {seq}: {exc} (corrupted or forged data)") from None
+        self._first_block = None
+        padding_length = plain[4]
+        if padding_length < MIN_PADDING:
+            raise ProtocolError(DisconnectReason.PROTOCOL_ERROR,
+                                f"padding_length {padding_length} is below the minimum of 4")
+        if padding_length > length - 1:
+            raise ProtocolError(DisconnectReason.PROTOCOL_ERROR,
+                                f"padding_length {padding_length} exceeds packet_length {length} - 1")
+        body = plain[5: 4 + length - padding_length]
+        if keys.compressor is not None:
+            try:
+                payload = keys.compressor.decompress(body)
+            except CompressionError as exc:
+                raise ProtocolError(DisconnectReason.COMPRESSION_ERROR, str(exc)) from None
+        else:
+            payload = body
+        self.seq = (seq + 1) & 0xFFFFFFFF
+        self.bytes_since_kex += len(wire)
+        self.packets_since_kex += 1
+        return PacketRecord(self.direction, seq, wire, plain, mac, payload, length, padding_length,
+                            keys.cipher.name, keys.mac_name, keys.compression, keys.aad)
+
+
+def make_direction_keys(cipher: CipherSpec, enc_key: bytes, iv: bytes, mac: MacSpec | None,
+                        mac_key: bytes, compression: str, outgoing: bool,
+                        compression_on: bool) -> DirectionKeys:
+    compressor = None
+    if compression != "none" and compression_on:
+        compressor = Compressor() if outgoing else Decompressor(MAX_PAYLOAD)
+    return DirectionKeys(cipher, cipher.make(enc_key, iv), mac,
+                         mac.make(mac_key) if (mac and not cipher.aead) else None,
+                         compression, compressor)
