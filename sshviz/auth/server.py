@@ -1,0 +1,220 @@
+"""The server side of ssh-userauth.
+
+Accepts ``ssh-userauth`` once, then judges each USERAUTH_REQUEST: none, password (scrypt hashes
+only), publickey and its host-bound variant (authorized_keys; query then signature),
+keyboard-interactive (one password prompt). Optional chains of methods give partial success.
+At most ``max_attempts`` failures, then a disconnect; and a login grace time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..crypto.keys import SIGNATURE_ALGORITHMS, PublicKey
+from ..events import AuthAttempt
+from ..transport.errors import ProtocolError
+from ..wire.catalog import SSH, DisconnectReason
+from ..wire.spec import Message
+from ..wire.types import DecodeError
+from .common import HOSTBOUND, publickey_signed_data
+from .passwords import dummy_hash, verify_password
+
+E = DisconnectReason
+SUPPORTED = ("publickey", "password", "keyboard-interactive")
+
+
+@dataclass
+class UserRecord:
+    password_hash: str | None = None
+    authorized_keys: list[PublicKey] = field(default_factory=list)
+
+
+@dataclass
+class ServerAuthConfig:
+    users: dict[str, UserRecord] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=lambda: list(SUPPORTED))
+    # Each chain is a list of methods that must all succeed, like OpenSSH's
+    # AuthenticationMethods; None means any one method is enough.
+    chains: list[list[str]] | None = None
+    banner: str | None = None
+    max_attempts: int = 6
+    login_grace: float = 120.0  # seconds
+    allow_sha1_rsa: bool = False
+
+
+class ServerAuth:
+    def __init__(self, config: ServerAuthConfig, transport, events: list, context: dict,
+                 start_time: float):
+        self.config = config
+        self.transport = transport
+        self.events = events
+        self.context = context
+        self.service_accepted = False
+        self.authenticated = False
+        self.user: str | None = None
+        self.failures = 0
+        self.done_methods: list[str] = []
+        self.banner_sent = False
+        self.ki_pending = False
+        self.deadline = start_time + config.login_grace
+
+    # -- what may continue --------------------------------------------------------------------
+
+    def _methods_left(self) -> list[str]:
+        chains = self.config.chains or [[m] for m in self.config.methods]
+        left: list[str] = []
+        for chain in chains:
+            if all(m in chain for m in self.done_methods):
+                left += [m for m in chain if m not in self.done_methods and m not in left]
+        return left
+
+    def _chain_complete(self) -> bool:
+        chains = self.config.chains or [[m] for m in self.config.methods]
+        return any(all(m in self.done_methods for m in chain) for chain in chains)
+
+    # -- messages from the client -------------------------------------------------------------
+
+    def handle(self, msg: Message) -> None:
+        name = msg.name
+        if name == "SERVICE_REQUEST":
+            if self.service_accepted or msg.service_name != "ssh-userauth":
+                raise ProtocolError(E.SERVICE_NOT_AVAILABLE,
+                                    f"service {msg.service_name!r} is not available")
+            self.service_accepted = True
+            self.transport.send(SSH.build("SERVICE_ACCEPT", service_name="ssh-userauth"))
+            return
+        if name == "USERAUTH_REQUEST":
+            if not self.service_accepted:
+                raise ProtocolError(E.PROTOCOL_ERROR, "USERAUTH_REQUEST before the ssh-userauth service was accepted")
+            if self.authenticated:
+                return  # RFC 4252 5.1: later requests are ignored
+            self._request(msg)
+            return
+        if name == "USERAUTH_INFO_RESPONSE" and self.ki_pending:
+            self.ki_pending = False
+            self._info_response(msg)
+            return
+        raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the client")
+
+    def _request(self, msg: Message) -> None:
+        if msg.service_name != "ssh-connection":
+            raise ProtocolError(E.SERVICE_NOT_AVAILABLE, f"service {msg.service_name!r} is not available")
+        if self.user is None:
+            self.user = msg.user_name
+        elif msg.user_name != self.user:
+            raise ProtocolError(E.PROTOCOL_ERROR, "the user name changed during authentication")
+        if self.config.banner and not self.banner_sent:
+            self.banner_sent = True
+            self.transport.send(SSH.build("USERAUTH_BANNER", message=self.config.banner, language_tag=""))
+        self.ki_pending = False
+        method = msg.method_name
+        base = "publickey" if method == HOSTBOUND else method
+        self.context["auth"] = base
+        if method == "none":
+            self.events.append(AuthAttempt(self.user, method, "failure", "lists the methods"))
+            self._failure(count=False)
+        elif base not in self.config.methods or base not in self._methods_left():
+            self._fail(method, "method not allowed")
+        elif base == "password":
+            self._password(msg)
+        elif base == "publickey":
+            self._publickey(msg, method)
+        elif base == "keyboard-interactive":
+            self.ki_pending = True
+            self.events.append(AuthAttempt(self.user, method, "prompt", "asks for the password"))
+            self.transport.send(SSH.build("USERAUTH_INFO_REQUEST", name="", instruction="",
+                                          language_tag="", prompts=[{"prompt": "Password: ", "echo": False}]))
+        else:
+            self._fail(method, "method not supported")
+
+    def _record(self) -> "UserRecord | None":
+        return self.config.users.get(self.user)
+
+    def _check_password(self, password: str) -> bool:
+        record = self._record()
+        stored = record.password_hash if record and record.password_hash else None
+        # An unknown user or one without a password costs the same scrypt time.
+        ok = verify_password(stored or dummy_hash(), password)
+        return ok and stored is not None
+
+    def _password(self, msg: Message) -> None:
+        if msg.change_password:
+            self._fail("password", "password change is not supported")
+        elif self._check_password(msg.password):
+            self._success("password")
+        else:
+            self._fail("password", "wrong password or unknown user")
+
+    def _info_response(self, msg: Message) -> None:
+        if len(msg.responses) != 1:
+            raise ProtocolError(E.PROTOCOL_ERROR,
+                                f"{len(msg.responses)} keyboard-interactive answers to 1 prompt")
+        if self._check_password(msg.responses[0]["response"]):
+            self._success("keyboard-interactive")
+        else:
+            self._fail("keyboard-interactive", "wrong password or unknown user")
+
+    def _publickey(self, msg: Message, method: str) -> None:
+        algorithm = msg.algorithm
+        try:
+            key = PublicKey.from_blob(msg.public_key)
+        except DecodeError as exc:
+            self._fail(method, f"unreadable key: {exc}")
+            return
+        spec = SIGNATURE_ALGORITHMS[algorithm] if algorithm in SIGNATURE_ALGORITHMS else None
+        if spec is None or spec.key_type != key.key_type or (spec.hash == "sha1" and not self.config.allow_sha1_rsa):
+            self._fail(method, f"algorithm {algorithm} not accepted for a {key.key_type} key")
+            return
+        host_key_blob = None
+        if method == HOSTBOUND:
+            host_key_blob = msg.server_host_key
+            if host_key_blob != self.transport.host_key.blob:
+                self._fail(method, "bound to a different server host key")
+                return
+        record = self._record()
+        if record is None or key not in record.authorized_keys:
+            self._fail(method, f"key {key.fingerprint()} is not authorized")
+            return
+        if not msg.has_signature:
+            self.events.append(AuthAttempt(self.user, method, "pk_ok", key.fingerprint()))
+            self.transport.send(SSH.build("USERAUTH_PK_OK", algorithm=algorithm, public_key=msg.public_key))
+            return
+        data = publickey_signed_data(self.transport.session_id, self.user, "ssh-connection", method,
+                                     algorithm, msg.public_key, host_key_blob)
+        if key.verify(algorithm, msg.signature, data):
+            self._success("publickey", key.fingerprint())
+        else:
+            self._fail(method, "signature does not verify")
+
+    # -- verdicts -----------------------------------------------------------------------------
+
+    def _success(self, method: str, detail: str = "") -> None:
+        self.done_methods.append(method)
+        if not self._chain_complete():
+            self.events.append(AuthAttempt(self.user, method, "partial", detail))
+            self.transport.send(SSH.build("USERAUTH_FAILURE", authentications=self._methods_left(),
+                                          partial_success=True))
+            return
+        self.authenticated = True
+        self.context.pop("auth", None)
+        self.events.append(AuthAttempt(self.user, method, "success", detail))
+        self.transport.send(SSH.build("USERAUTH_SUCCESS"))
+        self.transport.auth_completed()
+
+    def _fail(self, method: str, detail: str) -> None:
+        self.events.append(AuthAttempt(self.user or "", method, "failure", detail))
+        self._failure(count=True)
+
+    def _failure(self, count: bool) -> None:
+        if count:
+            self.failures += 1
+            if self.failures >= self.config.max_attempts:
+                raise ProtocolError(E.NO_MORE_AUTH_METHODS_AVAILABLE,
+                                    f"too many authentication failures ({self.failures})")
+        self.transport.send(SSH.build("USERAUTH_FAILURE", authentications=self._methods_left(),
+                                      partial_success=False))
+
+    def check_timeout(self, now: float) -> None:
+        if not self.authenticated and now >= self.deadline:
+            raise ProtocolError(E.BY_APPLICATION,
+                                f"login grace time of {self.config.login_grace:g} s exceeded")

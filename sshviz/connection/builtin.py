@@ -1,0 +1,241 @@
+"""The server's built-in command set. The server never runs operating-system commands:
+``exec`` and ``shell`` are served by these few commands, enough for ``ssh host 'echo hi'``
+and an interactive session from a real OpenSSH client.
+
+With a pty the shell behaves like a terminal line discipline: it echoes what is typed,
+handles backspace, Ctrl-C and Ctrl-D, and ends lines with CR LF.
+"""
+
+from __future__ import annotations
+
+import errno
+import shlex
+import stat as st
+
+HELP = """Built-in commands of the sshviz server (no operating-system commands are run):
+  echo [text...]   print the text
+  whoami           print the user name
+  pwd              print the current directory
+  cd [dir]         change directory inside the sandbox root
+  ls [path...]     list a directory inside the sandbox root
+  cat path...      print files inside the sandbox root
+  help             this text
+  exit [status]    leave the shell
+"""
+
+
+class BuiltinShell:
+    """One session's program: a single command (exec) or an interactive shell."""
+
+    def __init__(self, user: str, fs, command: str | None, pty: bool):
+        self.user = user
+        self.fs = fs
+        self.command = command
+        self.pty = pty
+        self.cwd = "/"
+        self.io = None
+        self.line = bytearray()
+        self.finished = False
+
+    # -- program interface --------------------------------------------------------------------
+
+    def start(self, io) -> None:
+        self.io = io
+        if self.command is not None:
+            self._finish(self.run(self.command))
+        else:
+            self._out("sshviz built-in shell; type 'help' for the commands.\n")
+            self._prompt()
+
+    def data(self, data: bytes) -> None:
+        if self.finished or self.command is not None:
+            return
+        for byte in data:
+            if self.finished:
+                return
+            if self.pty:
+                self._pty_byte(byte)
+            elif byte == 0x0A:
+                self._line_done()
+            else:
+                self.line.append(byte)
+
+    def eof(self) -> None:
+        if not self.finished and self.command is None:
+            if self.line:
+                self._line_done()
+            if not self.finished:
+                self._finish(0)
+
+    def signal(self, name: str) -> bool:
+        if name == "INT" and self.command is None and not self.finished:
+            self.line.clear()
+            self._out("^C\n")
+            self._prompt()
+            return True
+        return False
+
+    def window_change(self, width: int, height: int) -> None:
+        pass
+
+    # -- terminal handling --------------------------------------------------------------------
+
+    def _pty_byte(self, byte: int) -> None:
+        if byte in (0x0D, 0x0A):
+            self.io.write(b"\r\n")
+            self._line_done()
+        elif byte in (0x7F, 0x08):
+            if self.line:
+                self.line.pop()
+                self.io.write(b"\b \b")
+        elif byte == 0x03:  # Ctrl-C
+            self.signal("INT")
+        elif byte == 0x04:  # Ctrl-D
+            if not self.line:
+                self._out("\n")
+                self._finish(0)
+        elif byte == 0x15:  # Ctrl-U
+            self.io.write(b"\b \b" * len(self.line))
+            self.line.clear()
+        elif byte >= 0x20:
+            self.line.append(byte)
+            self.io.write(bytes((byte,)))
+
+    def _line_done(self) -> None:
+        text = self.line.decode("utf-8", "replace").strip()
+        self.line.clear()
+        if text:
+            self.run(text)
+            if self.finished:
+                return
+        self._prompt()
+
+    def _prompt(self) -> None:
+        if not self.finished:
+            self._out(f"{self.user}@sshviz:{self.cwd}$ ")
+
+    def _out(self, text: str) -> None:
+        data = text.encode()
+        self.io.write(data.replace(b"\n", b"\r\n") if self.pty else data)
+
+    def _err(self, text: str) -> None:
+        data = text.encode()
+        data = data.replace(b"\n", b"\r\n") if self.pty else data
+        # With a pty there is one stream, as on a real terminal.
+        (self.io.write if self.pty else self.io.write_stderr)(data)
+
+    def _finish(self, status: int) -> None:
+        self.finished = True
+        self.io.exit(status)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def run(self, command_line: str) -> int:
+        """Run a command line: commands joined by ';', '&&' or '||' (no pipes or
+        redirections); returns the last exit status."""
+        try:
+            lexer = shlex.shlex(command_line, posix=True, punctuation_chars=";&|")
+            lexer.whitespace_split = True
+            tokens = list(lexer)
+        except ValueError as exc:
+            self._err(f"sshviz: {exc}\n")
+            return 2
+        status, argv, joiner = 0, [], ";"
+        for token in tokens + [";"]:
+            if token not in (";", "&&", "||"):
+                if token in ("|", "&", ">", "<") or set(token) <= set("&|"):
+                    self._err(f"sshviz: {token!r} is not supported by the built-in shell\n")
+                    return 2
+                argv.append(token)
+                continue
+            if argv and (joiner == ";" or (joiner == "&&") == (status == 0)):
+                status = self._run_one(argv)
+                if self.finished:
+                    return status
+            argv, joiner = [], token
+        return status
+
+    def _run_one(self, argv: list[str]) -> int:
+        name, args = argv[0], argv[1:]
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            self._err(f"sshviz: {name}: command not found (try 'help')\n")
+            return 127
+        return handler(args)
+
+    def _cmd_echo(self, args: list[str]) -> int:
+        self._out(" ".join(args) + "\n")
+        return 0
+
+    def _cmd_whoami(self, args: list[str]) -> int:
+        self._out(self.user + "\n")
+        return 0
+
+    def _cmd_pwd(self, args: list[str]) -> int:
+        self._out(self.cwd + "\n")
+        return 0
+
+    def _cmd_help(self, args: list[str]) -> int:
+        self._out(HELP)
+        return 0
+
+    def _cmd_exit(self, args: list[str]) -> int:
+        status = int(args[0]) if args and args[0].isdigit() else 0
+        if self.command is None:
+            self._finish(status & 0xFF)
+        return status & 0xFF
+
+    def _no_fs(self, name: str) -> int:
+        self._err(f"{name}: no sandbox root is configured on this server\n")
+        return 1
+
+    def _fs_error(self, name: str, path: str, exc: OSError) -> int:
+        reason = {errno.ENOENT: "No such file or directory", errno.ENOTDIR: "Not a directory",
+                  errno.EISDIR: "Is a directory", errno.EACCES: "Permission denied"}.get(
+            exc.errno, exc.strerror or "error")
+        self._err(f"{name}: {path}: {reason}\n")
+        return 1
+
+    def _cmd_cd(self, args: list[str]) -> int:
+        if self.fs is None:
+            return self._no_fs("cd")
+        target = args[0] if args else "/"
+        try:
+            if not self.fs.is_dir(target, self.cwd):
+                raise OSError(errno.ENOTDIR, "Not a directory")
+            self.cwd = self.fs.realpath(target, self.cwd)
+        except OSError as exc:
+            return self._fs_error("cd", target, exc)
+        return 0
+
+    def _cmd_ls(self, args: list[str]) -> int:
+        if self.fs is None:
+            return self._no_fs("ls")
+        status = 0
+        for path in args or ["."]:
+            try:
+                info = self.fs.stat(path, self.cwd)
+                if st.S_ISDIR(info.st_mode):
+                    names = [n + ("/" if st.S_ISDIR(s.st_mode) else "")
+                             for n, s in self.fs.listdir(path, self.cwd) if not n.startswith(".")]
+                    if len(args) > 1:
+                        self._out(f"{path}:\n")
+                    self._out("".join(n + "\n" for n in names))
+                else:
+                    self._out(path + "\n")
+            except OSError as exc:
+                status = self._fs_error("ls", path, exc)
+        return status
+
+    def _cmd_cat(self, args: list[str]) -> int:
+        if self.fs is None:
+            return self._no_fs("cat")
+        status = 0
+        for path in args:
+            try:
+                data = self.fs.read_file(path, cwd=self.cwd)
+            except OSError as exc:
+                status = self._fs_error("cat", path, exc)
+                continue
+            self.io.write(data.replace(b"\n", b"\r\n") if self.pty else data)
+        return status

@@ -1,0 +1,486 @@
+"""The connection protocol (RFC 4254) for both roles: channels with window flow control,
+channel and global requests, and server sessions that run built-in programs.
+
+The API is the same on both sides: ``open_channel``, ``request``, ``send_data``, ``send_eof``,
+``close`` and ``global_request``; what the peer does arrives as events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed,
+                      ChannelRequestDone, ExitSignal, ExitStatus, ForwardOpenRequested,
+                      GlobalRequestDone)
+from ..transport.errors import ProtocolError
+from ..wire.catalog import SSH, DisconnectReason, OpenFailureReason
+from ..wire.spec import Message
+from ..wire.types import UINT32_MAX
+
+E = DisconnectReason
+
+DEFAULT_WINDOW = 2 * 1024 * 1024
+DEFAULT_MAX_PACKET = 32 * 1024
+MAX_CHANNELS = 64
+MAX_OUTBOUND_PACKET = 256 * 1024 - 64  # our own cap, whatever the peer allows
+
+
+@dataclass
+class Channel:
+    local_id: int
+    channel_type: str
+    local_window: int
+    local_max_packet: int
+    remote_id: int | None = None
+    remote_window: int = 0
+    remote_max_packet: int = 0
+    state: str = "opening"  # opening | open | closed
+    outbound: deque = field(default_factory=deque)  # (stream, bytes) waiting for window
+    eof_sent: bool = False
+    eof_received: bool = False
+    close_sent: bool = False
+    close_received: bool = False
+    finish_after_send: int | None = None  # exit status to send once outbound is drained
+    pending_replies: deque = field(default_factory=deque)  # our requests with want_reply
+    program: object = None  # server session program, or an adapter's handler
+    open_info: dict = field(default_factory=dict)
+    window_max: int = DEFAULT_WINDOW
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(len(d) for _, d in self.outbound)
+
+
+@dataclass
+class ConnectionConfig:
+    window_size: int = DEFAULT_WINDOW
+    max_packet: int = DEFAULT_MAX_PACKET
+    allow_forwarding: bool = False  # server: pass direct-tcpip requests to the adapter
+
+
+class Connection:
+    def __init__(self, role: str, config: ConnectionConfig, transport, events: list,
+                 program_factory: Callable | None = None):
+        self.is_client = role == "client"
+        self.config = config
+        # server: makes the program for a session; (kind, argument, SessionInfo) -> program
+        self.program_factory = program_factory
+        self.transport = transport
+        self.events = events
+        self.channels: dict[int, Channel] = {}
+        self._next_id = 0
+        self._global_pending: deque[str] = deque()
+        self.no_more_sessions = False
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _send(self, name: str, /, **values) -> None:
+        self.transport.send(SSH.build(name, **values))
+
+    def _allocate(self) -> int:
+        while self._next_id in self.channels:
+            self._next_id += 1
+        channel_id = self._next_id
+        self._next_id += 1
+        return channel_id
+
+    def open_channel(self, channel_type: str = "session", **fields) -> int:
+        if len(self.channels) >= MAX_CHANNELS:
+            raise RuntimeError("too many channels")
+        channel = Channel(self._allocate(), channel_type, self.config.window_size,
+                          self.config.max_packet, open_info=fields)
+        self.channels[channel.local_id] = channel
+        self._send("CHANNEL_OPEN", channel_type=channel_type, sender_channel=channel.local_id,
+                   initial_window_size=channel.local_window,
+                   maximum_packet_size=channel.local_max_packet, **fields)
+        return channel.local_id
+
+    def open_session(self) -> int:
+        return self.open_channel("session")
+
+    def request(self, channel_id: int, request_type: str, want_reply: bool = True, **fields) -> None:
+        channel = self._open_channel(channel_id)
+        if want_reply:
+            channel.pending_replies.append(request_type)
+        self._send("CHANNEL_REQUEST", recipient_channel=channel.remote_id, request_type=request_type,
+                   want_reply=want_reply, **fields)
+
+    def send_data(self, channel_id: int, data: bytes, stream: int = 0) -> None:
+        channel = self._open_channel(channel_id)
+        if channel.eof_sent or channel.finish_after_send is not None:
+            raise RuntimeError(f"channel {channel_id}: data after EOF")
+        if data:
+            channel.outbound.append((stream, bytes(data)))
+            self._flush(channel)
+
+    def send_eof(self, channel_id: int) -> None:
+        channel = self._open_channel(channel_id)
+        channel.outbound.append((None, b""))  # EOF goes out after the data before it
+        self._flush(channel)
+
+    def finish(self, channel_id: int, exit_status: int) -> None:
+        """Server: send exit-status, EOF and CLOSE once all output has gone out."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.state != "open" or channel.finish_after_send is not None:
+            return
+        channel.finish_after_send = exit_status
+        self._flush(channel)
+
+    def close(self, channel_id: int) -> None:
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.close_sent or channel.remote_id is None:
+            return
+        channel.close_sent = True
+        self._send("CHANNEL_CLOSE", recipient_channel=channel.remote_id)
+        self._maybe_forget(channel)
+
+    def global_request(self, name: str, want_reply: bool = True, **fields) -> None:
+        if want_reply:
+            self._global_pending.append(name)
+        self._send("GLOBAL_REQUEST", request_name=name, want_reply=want_reply, **fields)
+
+    def _open_channel(self, channel_id: int) -> Channel:
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.state != "open" or channel.close_sent:
+            raise RuntimeError(f"channel {channel_id} is not open")
+        return channel
+
+    def _flush(self, channel: Channel) -> None:
+        limit = min(channel.remote_max_packet, MAX_OUTBOUND_PACKET)
+        out = channel.outbound
+        while out and not channel.close_sent:
+            stream, data = out[0]
+            if stream is None:  # queued EOF
+                out.popleft()
+                if not channel.eof_sent:
+                    channel.eof_sent = True
+                    self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
+                continue
+            n = min(len(data), channel.remote_window, limit)
+            if n <= 0:
+                break
+            chunk = data[:n]
+            if n == len(data):
+                out.popleft()
+            else:
+                out[0] = (stream, data[n:])
+            channel.remote_window -= n
+            if stream:
+                self._send("CHANNEL_EXTENDED_DATA", recipient_channel=channel.remote_id,
+                           data_type_code=stream, data=chunk)
+            else:
+                self._send("CHANNEL_DATA", recipient_channel=channel.remote_id, data=chunk)
+        if not out and channel.finish_after_send is not None and not channel.close_sent:
+            status, channel.finish_after_send = channel.finish_after_send, None
+            self._send("CHANNEL_REQUEST", recipient_channel=channel.remote_id,
+                       request_type="exit-status", want_reply=False, exit_status=status)
+            if not channel.eof_sent:
+                channel.eof_sent = True
+                self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
+            self.close(channel.local_id)
+
+    def _maybe_forget(self, channel: Channel) -> None:
+        if channel.close_sent and channel.close_received:
+            channel.state = "closed"
+            self.channels.pop(channel.local_id, None)
+            if channel.program is not None and hasattr(channel.program, "closed"):
+                channel.program.closed()
+            self.events.append(ChannelClosed(channel.local_id))
+
+    # -- forwarding decisions (server, by the adapter) ----------------------------------------
+
+    def accept_channel(self, channel_id: int) -> None:
+        channel = self.channels[channel_id]
+        channel.state = "open"
+        self._send("CHANNEL_OPEN_CONFIRMATION", recipient_channel=channel.remote_id,
+                   sender_channel=channel.local_id, initial_window_size=channel.local_window,
+                   maximum_packet_size=channel.local_max_packet)
+        self.events.append(ChannelOpened(channel.local_id, channel.channel_type))
+
+    def reject_channel(self, channel_id: int, reason: int, description: str) -> None:
+        channel = self.channels.pop(channel_id)
+        self._send("CHANNEL_OPEN_FAILURE", recipient_channel=channel.remote_id, reason_code=int(reason),
+                   description=description, language_tag="")
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def _channel(self, msg: Message) -> Channel:
+        channel = self.channels.get(msg.recipient_channel)
+        if channel is None or channel.remote_id is None and msg.name not in (
+                "CHANNEL_OPEN_CONFIRMATION", "CHANNEL_OPEN_FAILURE"):
+            raise ProtocolError(E.PROTOCOL_ERROR,
+                                f"{msg.spec.rfc_name} for unknown channel {msg.recipient_channel}")
+        return channel
+
+    def handle(self, msg: Message) -> None:
+        name = msg.name
+        handler = getattr(self, "_on_" + name.lower(), None)
+        if handler is None:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name}")
+        handler(msg)
+
+    def _on_global_request(self, msg: Message) -> None:
+        name = msg.request_name
+        ok = False
+        if name == "no-more-sessions@openssh.com" and not self.is_client:
+            self.no_more_sessions = True
+            ok = True
+        # keepalive@openssh.com is answered with FAILURE, as OpenSSH does; tcpip-forward is
+        # refused because this server does not listen for clients; hostkeys-00 needs no answer.
+        if msg.want_reply:
+            self._send("REQUEST_SUCCESS" if ok else "REQUEST_FAILURE")
+
+    def _on_request_success(self, msg: Message) -> None:
+        self._global_reply(True, msg.get("response_data", b""))
+
+    def _on_request_failure(self, msg: Message) -> None:
+        self._global_reply(False, b"")
+
+    def _global_reply(self, success: bool, data: bytes) -> None:
+        if not self._global_pending:
+            raise ProtocolError(E.PROTOCOL_ERROR, "a global request reply nobody asked for")
+        self.events.append(GlobalRequestDone(self._global_pending.popleft(), success, data))
+
+    def _on_channel_open(self, msg: Message) -> None:
+        ctype = msg.channel_type
+        if msg.maximum_packet_size == 0:
+            raise ProtocolError(E.PROTOCOL_ERROR, "CHANNEL_OPEN with a maximum packet size of 0")
+        channel = Channel(self._allocate(), ctype, self.config.window_size, self.config.max_packet,
+                          remote_id=msg.sender_channel, remote_window=msg.initial_window_size,
+                          remote_max_packet=msg.maximum_packet_size, open_info=dict(msg.values))
+        self.channels[channel.local_id] = channel
+
+        def refuse(reason: OpenFailureReason, text: str) -> None:
+            self.reject_channel(channel.local_id, reason, text)
+
+        if len(self.channels) > MAX_CHANNELS:
+            return refuse(OpenFailureReason.RESOURCE_SHORTAGE, "too many channels")
+        if self.is_client:
+            return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
+                          f"this client accepts no {ctype} channels")
+        if ctype == "session":
+            if self.no_more_sessions:
+                return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
+                              "no-more-sessions@openssh.com was requested")
+            channel.program = ServerSession(self, channel)
+            self.accept_channel(channel.local_id)
+        elif ctype == "direct-tcpip":
+            if not self.config.allow_forwarding:
+                return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED, "port forwarding is disabled")
+            self.events.append(ForwardOpenRequested(channel.local_id, msg.host_to_connect,
+                                                    msg.port_to_connect, msg.originator_address,
+                                                    msg.originator_port))
+        else:
+            refuse(OpenFailureReason.UNKNOWN_CHANNEL_TYPE, f"unknown channel type {ctype!r}")
+
+    def _on_channel_open_confirmation(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        if channel.state != "opening" or channel.remote_id is not None:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"channel {channel.local_id} confirmed twice")
+        if msg.maximum_packet_size == 0:
+            raise ProtocolError(E.PROTOCOL_ERROR, "CHANNEL_OPEN_CONFIRMATION with a maximum packet size of 0")
+        channel.remote_id = msg.sender_channel
+        channel.remote_window = msg.initial_window_size
+        channel.remote_max_packet = msg.maximum_packet_size
+        channel.state = "open"
+        self.events.append(ChannelOpened(channel.local_id, channel.channel_type))
+
+    def _on_channel_open_failure(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        if channel.state != "opening" or channel.remote_id is not None:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"open failure for channel {channel.local_id}, which is open")
+        del self.channels[channel.local_id]
+        self.events.append(ChannelOpenFailed(channel.local_id, msg.reason_code, msg.description))
+
+    def _on_channel_window_adjust(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        if channel.remote_window + msg.bytes_to_add > UINT32_MAX:
+            raise ProtocolError(E.PROTOCOL_ERROR,
+                                f"window adjust on channel {channel.local_id} overflows 2^32-1")
+        channel.remote_window += msg.bytes_to_add
+        self._flush(channel)
+
+    def _receive(self, msg: Message, stream: int) -> None:
+        channel = self._channel(msg)
+        data = msg.data
+        if channel.state != "open":
+            raise ProtocolError(E.PROTOCOL_ERROR, f"data on channel {channel.local_id} before it opened")
+        if channel.eof_received or channel.close_received:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"data on channel {channel.local_id} after EOF")
+        if len(data) > channel.local_window:
+            raise ProtocolError(E.PROTOCOL_ERROR,
+                                f"{len(data)} bytes on channel {channel.local_id} exceed the window "
+                                f"of {channel.local_window}")
+        if len(data) > channel.local_max_packet:
+            raise ProtocolError(E.PROTOCOL_ERROR,
+                                f"{len(data)} bytes on channel {channel.local_id} exceed the maximum "
+                                f"packet size {channel.local_max_packet}")
+        channel.local_window -= len(data)
+        self.events.append(ChannelData(channel.local_id, data, stream))
+        if channel.program is not None:
+            channel.program.data(data, stream)
+        # Refill early, at half the window, so a fast sender never waits on us.
+        if channel.local_window < channel.window_max // 2 and not channel.close_sent:
+            add = channel.window_max - channel.local_window
+            channel.local_window += add
+            self._send("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.remote_id, bytes_to_add=add)
+
+    def _on_channel_data(self, msg: Message) -> None:
+        self._receive(msg, 0)
+
+    def _on_channel_extended_data(self, msg: Message) -> None:
+        self._receive(msg, msg.data_type_code)
+
+    def _on_channel_eof(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        channel.eof_received = True
+        self.events.append(ChannelEOF(channel.local_id))
+        if channel.program is not None:
+            channel.program.eof()
+
+    def _on_channel_close(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        if channel.close_received:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"channel {channel.local_id} closed twice")
+        channel.close_received = True
+        channel.outbound.clear()
+        if channel.close_sent:
+            self._maybe_forget(channel)
+        else:
+            self.close(channel.local_id)  # answers the CLOSE, then forgets the channel
+
+    def _on_channel_request(self, msg: Message) -> None:
+        channel = self._channel(msg)
+        kind = msg.request_type
+        ok = False
+        if self.is_client:
+            if kind == "exit-status":
+                self.events.append(ExitStatus(channel.local_id, msg.exit_status))
+                ok = True
+            elif kind == "exit-signal":
+                self.events.append(ExitSignal(channel.local_id, msg.signal_name, msg.core_dumped,
+                                              msg.error_message))
+                ok = True
+            elif kind == "eow@openssh.com":
+                ok = True
+        elif channel.program is not None and hasattr(channel.program, "request"):
+            ok = channel.program.request(msg)
+        if msg.want_reply and not channel.close_sent:
+            self._send("CHANNEL_SUCCESS" if ok else "CHANNEL_FAILURE", recipient_channel=channel.remote_id)
+        if ok and hasattr(channel.program, "after_reply"):
+            channel.program.after_reply()
+
+    def _channel_reply(self, msg: Message, success: bool) -> None:
+        channel = self._channel(msg)
+        if not channel.pending_replies:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"a reply on channel {channel.local_id} nobody asked for")
+        request = channel.pending_replies.popleft()
+        self.events.append(ChannelRequestDone(channel.local_id, request, success))
+
+    def _on_channel_success(self, msg: Message) -> None:
+        self._channel_reply(msg, True)
+
+    def _on_channel_failure(self, msg: Message) -> None:
+        self._channel_reply(msg, False)
+
+
+class ChannelIO:
+    """What a server program may do with its channel."""
+
+    def __init__(self, connection: Connection, channel: Channel):
+        self._connection = connection
+        self._channel = channel
+
+    @property
+    def channel_id(self) -> int:
+        return self._channel.local_id
+
+    def write(self, data: bytes) -> None:
+        if self._channel.state == "open" and not self._channel.close_sent:
+            self._connection.send_data(self._channel.local_id, data)
+
+    def write_stderr(self, data: bytes) -> None:
+        if self._channel.state == "open" and not self._channel.close_sent:
+            self._connection.send_data(self._channel.local_id, data, stream=1)
+
+    def exit(self, status: int) -> None:
+        self._connection.finish(self._channel.local_id, status)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._channel.pending_bytes
+
+
+@dataclass
+class SessionInfo:
+    """What a session asked for before its program started."""
+
+    term: str | None = None
+    width: int = 80
+    height: int = 24
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class ServerSession:
+    """A server session channel: collects pty and env, then runs one program for shell, exec
+    or a subsystem (RFC 4254 6)."""
+
+    ACCEPTED_ENV = ("LANG", "LC_")
+
+    def __init__(self, connection: Connection, channel: Channel):
+        self.connection = connection
+        self.channel = channel
+        self.info = SessionInfo()
+        self.program = None
+        self._starting = False
+
+    def request(self, msg: Message) -> bool:
+        kind = msg.request_type
+        if kind == "pty-req" and self.program is None:
+            self.info.term, self.info.width, self.info.height = msg.term, msg.width_chars, msg.height_rows
+            return True
+        if kind == "env":
+            if msg.variable_name.startswith(self.ACCEPTED_ENV):
+                self.info.env[msg.variable_name] = msg.variable_value
+                return True
+            return False
+        if kind == "window-change":
+            self.info.width, self.info.height = msg.width_chars, msg.height_rows
+            if self.program is not None and hasattr(self.program, "window_change"):
+                self.program.window_change(msg.width_chars, msg.height_rows)
+            return True
+        if kind == "signal":
+            if self.program is not None and hasattr(self.program, "signal"):
+                return bool(self.program.signal(msg.signal_name))
+            return False
+        if kind in ("shell", "exec", "subsystem") and self.program is None:
+            factory = self.connection.program_factory
+            argument = {"shell": None, "exec": msg.get("command"),
+                        "subsystem": msg.get("subsystem_name")}[kind]
+            program = factory(kind, argument, self.info) if factory else None
+            if program is None:
+                return False
+            self.program = program
+            self._starting = True
+            return True
+        return False
+
+    def after_reply(self) -> None:
+        # The program starts once the request's SUCCESS is queued, so its output comes after.
+        if self._starting:
+            self._starting = False
+            self.program.start(ChannelIO(self.connection, self.channel))
+
+    def data(self, data: bytes, stream: int) -> None:
+        if self.program is not None:
+            self.program.data(data)
+
+    def eof(self) -> None:
+        if self.program is not None:
+            self.program.eof()
+
+    def closed(self) -> None:
+        if self.program is not None and hasattr(self.program, "closed"):
+            self.program.closed()
