@@ -1,0 +1,134 @@
+"""A client and a server in memory, one version line or packet per step.
+
+``step()`` takes the oldest unit waiting to be sent (from either side), hands its bytes to the
+other side's ``receive_data``, and returns a ``Step`` that records the unit as the receiver
+decoded it, with everything either side reported while handling it (negotiation, K and H,
+keys switching on, authentication results, channel output).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .events import (Event, PacketReceived, PacketSent, VersionReceived, VersionRecord,
+                     VersionSent)
+
+_PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
+
+
+@dataclass
+class Step:
+    """One unit on the wire and what it caused."""
+
+    index: int
+    time: float
+    sender: str  # "client" | "server"
+    record: object  # VersionRecord or PacketRecord, as the receiver decoded it
+    changes: list[tuple[str, Event]] = field(default_factory=list)  # (side, event)
+    delivered: bool = True
+
+    @property
+    def direction(self) -> str:
+        return "c2s" if self.sender == "client" else "s2c"
+
+    @property
+    def kind(self) -> str:
+        return "version" if isinstance(self.record, VersionRecord) else "packet"
+
+    @property
+    def message(self):
+        return None if self.kind == "version" else self.record.message
+
+    @property
+    def name(self) -> str:
+        if self.kind == "version":
+            return "VERSION"
+        return self.record.message.name if self.record.message is not None else "?"
+
+
+class FakeClock:
+    """Time for seeded runs: starts at 0 and moves only when the conductor says so."""
+
+    def __init__(self, start: float = 0.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Conductor:
+    TICK = 0.001  # fake seconds per step
+
+    def __init__(self, client, server, clock: FakeClock | None = None,
+                 driver: Callable[[str, list[Event]], None] | None = None):
+        self.client = client
+        self.server = server
+        self.clock = clock
+        self.driver = driver  # reacts to events, e.g. the scripted client
+        self.steps: list[Step] = []
+        self._queue: deque[tuple[str, object]] = deque()
+        self._sides = {"client": client, "server": server}
+        self.client_events: list[Event] = []
+        self.server_events: list[Event] = []
+        self._pending_changes = self._collect({})
+
+    def _collect(self, first: dict[str, list[Event]]) -> list[tuple[str, Event]]:
+        """Move new outgoing units into the queue and gather new events from both sides
+        (``first`` holds events already taken from an endpoint)."""
+        changes: list[tuple[str, Event]] = []
+        for _ in range(8):  # a driver's reaction may cause more events; settle them
+            new = []
+            for side in ("client", "server"):
+                endpoint = self._sides[side]
+                events = first.pop(side, []) + (endpoint.start() if not endpoint._started
+                                                else endpoint.take_events())
+                (self.client_events if side == "client" else self.server_events).extend(events)
+                new += [(side, e) for e in events]
+            if self.driver is not None:
+                for side, event in new:
+                    if not isinstance(event, _PLUMBING):
+                        self.driver(side, [event])
+            changes += new
+            for side in ("client", "server"):
+                endpoint = self._sides[side]
+                while (unit := endpoint.next_outgoing()) is not None:
+                    self._queue.append((side, unit))
+            if not any(e.events for e in self._sides.values()):
+                break
+        return changes
+
+    @property
+    def done(self) -> bool:
+        return not self._queue
+
+    def step(self) -> Step | None:
+        if not self._queue:
+            return None
+        sender, unit = self._queue.popleft()
+        receiver_side = "server" if sender == "client" else "client"
+        receiver = self._sides[receiver_side]
+        if self.clock is not None:
+            self.clock.advance(self.TICK)
+        delivered = not receiver.closed
+        first = receiver.receive_data(unit.wire) if delivered else []
+        changes = self._pending_changes + self._collect({receiver_side: first})
+        self._pending_changes = []
+        record = unit
+        for side, event in changes:
+            if side == receiver_side and isinstance(event, (PacketReceived, VersionReceived)):
+                record = event.record
+                break
+        step = Step(len(self.steps), record.time, sender, record,
+                    [(side, e) for side, e in changes if not isinstance(e, _PLUMBING)], delivered)
+        self.steps.append(step)
+        return step
+
+    def run(self, max_steps: int = 100_000) -> list[Step]:
+        while self._queue and len(self.steps) < max_steps:
+            self.step()
+        return self.steps

@@ -1,0 +1,1 @@
+"""asyncio adapters: the only code that touches sockets."""

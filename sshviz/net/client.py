@@ -1,0 +1,222 @@
+"""``sshviz connect``: the sshviz client over TCP against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+
+from ..auth.client import ClientAuthConfig
+from ..crypto.keyfiles import KeyFileError, read_private_key
+from ..crypto.known_hosts import KnownHosts
+from ..endpoint import ClientConfig, ClientConnection
+from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
+                      PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
+from ..scenario import SessionDriver
+from ..transcript import format_change, format_unit
+from .adapter import EndpointProtocol, Forwarder, open_client
+
+DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+def _cli_error(message: str, status: int = 2):
+    from ..cli import CLIError
+
+    return CLIError(message, status)
+
+
+def load_identities(paths: list[str]) -> list:
+    keys = []
+    explicit = bool(paths)
+    if not explicit:
+        ssh_dir = os.path.expanduser("~/.ssh")
+        paths = [os.path.join(ssh_dir, name) for name in DEFAULT_KEYS
+                 if os.path.exists(os.path.join(ssh_dir, name))]
+    for path in paths:
+        try:
+            keys.append(read_private_key(path))
+        except KeyFileError as exc:
+            if "passphrase" in str(exc) and sys.stdin.isatty():
+                keys.append(read_private_key(path, getpass.getpass(f"Passphrase for {path}: ")))
+            elif explicit:
+                raise
+    return keys
+
+
+class TranscriptPrinter:
+    """Prints each message and change as it happens (for --print)."""
+
+    def __init__(self, stream, side: str):
+        self.stream = stream
+        self.side = side
+        self.count = 0
+
+    def __call__(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, (PacketSent, PacketReceived, VersionSent, VersionReceived)):
+                lines = format_unit(self.count, event.record.direction, event.record, detail=True)
+                self.count += 1
+            else:
+                lines = format_change(self.side, event, detail=True)
+            for line in lines:
+                print(line, file=self.stream)
+        self.stream.flush()
+
+
+def parse_forward(spec: str) -> tuple[str, int, str, int]:
+    parts = spec.split(":")
+    if len(parts) == 3:
+        parts.insert(0, "127.0.0.1")
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[3].isdigit():
+        raise _cli_error(f"-L {spec}: expected [ADDR:]PORT:HOST:HOSTPORT")
+    return parts[0], int(parts[1]), parts[2], int(parts[3])
+
+
+async def run_connect(args, user: str, host: str, port: int) -> int:
+    from ..cli import default_known_hosts, transport_config
+
+    known_hosts_path = args.known_hosts or default_known_hosts()
+    known = KnownHosts.load(known_hosts_path)
+
+    def verify(key):
+        status, detail = known.check(host, port, key)
+        if status == "unknown" and args.accept_new:
+            return "learned", f"added to {known_hosts_path}"
+        if status == "unknown":
+            return status, (f"is not in {known_hosts_path}; check the fingerprint and connect "
+                            f"again with --accept-new to trust it")
+        return status, detail
+
+    passwords = []
+    if args.password_env:
+        if args.password_env not in os.environ:
+            raise _cli_error(f"--password-env: environment variable {args.password_env} is not set")
+        passwords = [os.environ[args.password_env]]
+    forwards = [parse_forward(f) for f in args.forwards]
+    keys = load_identities(args.identity)
+    config = ClientConfig(
+        transport_config(args, verify_host_key=verify, host_label=host),
+        ClientAuthConfig(user=user, keys=keys, passwords=passwords, ask=sys.stdin.isatty()))
+    client = ClientConnection(config)
+
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+
+    def on_output(stream: int, data: bytes) -> None:
+        target = err if stream == 1 else out
+        target.write(data)
+        target.flush()
+
+    interactive = args.exec is None and not forwards
+    driver = SessionDriver(client, args.exec, on_output=on_output,
+                           disconnect_when_done=True)
+    if interactive:
+        driver.on_channel_open = lambda d, channel: client.connection.request(channel, "shell")
+    elif args.exec is None:
+        driver.disconnect_when_done = False
+    printer = TranscriptPrinter(sys.stderr, "client") if args.print else None
+    forwarder: Forwarder | None = None
+    listeners: list[asyncio.AbstractServer] = []
+    loop = asyncio.get_running_loop()
+
+    def on_events(protocol: EndpointProtocol, events: list) -> None:
+        nonlocal forwarder
+        if printer is not None:
+            printer(events)
+        if forwarder is None:
+            forwarder = Forwarder(protocol)
+        for event in events:
+            if forwarder.handle(event):
+                continue
+            if isinstance(event, HostKeyChecked) and event.status == "learned":
+                _append_known_host(known_hosts_path, known.entry_line(host, port, _key_of(event)))
+            elif isinstance(event, AuthBanner) and printer is None:
+                sys.stderr.write(event.message)
+            elif isinstance(event, PasswordNeeded):
+                loop.call_soon(_ask_password, protocol, event.prompt)
+            elif isinstance(event, PromptsNeeded):
+                loop.call_soon(_ask_prompts, protocol, event)
+            elif isinstance(event, AuthSucceeded) and forwards:
+                for bind, lport, rhost, rport in forwards:
+                    loop.create_task(_listen(listeners, forwarder, bind, lport, rhost, rport))
+            driver.handle(event)
+
+    try:
+        protocol = await open_client(host, port, client, on_events, timeout=args.timeout)
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise _cli_error(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
+    stdin_task = None
+    if interactive:
+        stdin_task = loop.create_task(_pump_stdin(protocol, driver))
+    try:
+        await protocol.closed
+    finally:
+        for listener in listeners:
+            listener.close()
+        if stdin_task:
+            stdin_task.cancel()
+    if driver.error or (driver.exit_status is None and not driver.finished):
+        reason = driver.error or _last_disconnect(client) or "connection closed"
+        print(f"sshviz: {reason}", file=sys.stderr)
+        return 255
+    return driver.exit_status if driver.exit_status is not None else 0
+
+
+def _key_of(event: HostKeyChecked):
+    from ..crypto.keyfiles import parse_public_key_line
+
+    return parse_public_key_line(event.key_line)[0]
+
+
+def _append_known_host(path: str, line: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def _last_disconnect(client: ClientConnection) -> str | None:
+    error = client.transport.disconnect_reason
+    return str(error) if error else None
+
+
+def _ask_password(protocol: EndpointProtocol, prompt: str) -> None:
+    try:
+        password = getpass.getpass(prompt)
+    except (EOFError, KeyboardInterrupt):
+        password = None
+    protocol.act(protocol.endpoint.provide_password, password)
+
+
+def _ask_prompts(protocol: EndpointProtocol, event: PromptsNeeded) -> None:
+    answers = []
+    for prompt, echo in event.prompts:
+        answers.append(input(prompt) if echo else getpass.getpass(prompt))
+    protocol.act(protocol.endpoint.provide_responses, answers)
+
+
+async def _listen(listeners, forwarder: Forwarder, bind: str, lport: int, rhost: str, rport: int) -> None:
+    def accept(reader, writer):
+        forwarder.open_from_listener(reader, writer, rhost, rport)
+
+    listeners.append(await asyncio.start_server(accept, bind, lport))
+
+
+async def _pump_stdin(protocol: EndpointProtocol, driver: SessionDriver) -> None:
+    """Send our standard input to the remote shell, then EOF."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    connection = protocol.endpoint.connection
+    while not driver.ready:  # the shell must be running before it gets input
+        if protocol.closed.done():
+            return
+        await asyncio.sleep(0.02)
+    while driver.channel in connection.channels:
+        data = await reader.read(4096)
+        if driver.channel not in connection.channels:
+            return
+        if not data:
+            protocol.act(connection.send_eof, driver.channel)
+            return
+        protocol.act(connection.send_data, driver.channel, data)
+

@@ -1,0 +1,130 @@
+"""``sshviz serve``: the sshviz server for real clients, one ServerConnection per TCP connection."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+from ..auth.passwords import hash_password
+from ..auth.server import ServerAuthConfig, UserRecord
+from ..connection.layer import ConnectionConfig
+from ..crypto.keyfiles import KeyFileError, parse_authorized_keys, read_private_key, write_private_key
+from ..crypto.keys import PrivateKey
+from ..endpoint import ServerConfig, ServerConnection
+from ..events import AuthAttempt, Disconnected
+from .adapter import EndpointProtocol, start_server
+from .client import TranscriptPrinter
+
+
+def _cli_error(message: str, status: int = 2):
+    from ..cli import CLIError
+
+    return CLIError(message, status)
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "sshviz"
+
+
+def load_or_make_host_keys(paths: list[str]) -> list[PrivateKey]:
+    if paths:
+        return [read_private_key(path) for path in paths]
+    path = state_dir() / "ssh_host_ed25519_key"
+    if path.exists():
+        return [read_private_key(str(path))]
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = PrivateKey.generate("ssh-ed25519", comment="sshviz host key")
+    write_private_key(key, str(path))
+    print(f"sshviz: made a new host key {path} ({key.public.fingerprint()})", file=sys.stderr)
+    return [key]
+
+
+def loopback_only(host: str, port: int) -> bool:
+    """Forwarding is allowed to loopback addresses only (and 'localhost')."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_server_config(args) -> ServerConfig:
+    from ..cli import transport_config
+
+    user = args.user or os.environ.get("USER") or getpass.getuser()
+    record = UserRecord()
+    if args.password_env:
+        if args.password_env not in os.environ:
+            raise _cli_error(f"--password-env: environment variable {args.password_env} is not set")
+        record.password_hash = hash_password(os.environ[args.password_env])
+    if args.authorized_keys:
+        try:
+            with open(args.authorized_keys, encoding="utf-8") as f:
+                keys, problems = parse_authorized_keys(f.read(), args.authorized_keys)
+        except OSError as exc:
+            raise _cli_error(f"--authorized-keys: {args.authorized_keys}: {exc.strerror}") from None
+        for problem in problems:
+            print(f"sshviz: skipping {problem}", file=sys.stderr)
+        record.authorized_keys = keys
+    if record.password_hash is None and not record.authorized_keys:
+        raise _cli_error("nobody could log in: give --password-env VAR and/or --authorized-keys FILE")
+    fs = None
+    if args.root:
+        from ..fs import ConfinedFS
+
+        try:
+            fs = ConfinedFS(args.root, read_only=args.read_only)
+        except FileNotFoundError as exc:
+            raise _cli_error(f"--root: {exc}") from None
+    host_keys = load_or_make_host_keys(args.host_key)
+    transport = transport_config(args, host_keys=host_keys)
+    auth = ServerAuthConfig(users={user: record}, banner=args.banner)
+    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
+    return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems())
+
+
+def server_subsystems() -> dict:
+    """Subsystems the server offers by name (SFTP arrives with the SFTP layer)."""
+    try:
+        from ..sftp.server import sftp_subsystem
+    except ImportError:
+        return {}
+    return {"sftp": sftp_subsystem}
+
+
+async def run_serve(args) -> int:
+    try:
+        template = build_server_config(args)
+    except KeyFileError as exc:
+        raise _cli_error(str(exc)) from None
+    printers: dict[int, TranscriptPrinter] = {}
+
+    def on_events(protocol: EndpointProtocol, events: list) -> None:
+        if args.print:
+            printer = printers.setdefault(id(protocol), TranscriptPrinter(sys.stdout, f"server {protocol.peer}"))
+            printer(events)
+            return
+        for event in events:
+            if isinstance(event, AuthAttempt) and event.result in ("success", "failure") and event.method != "none":
+                print(f"{protocol.peer}: {event.user} {event.method} {event.result}"
+                      + (f" ({event.detail})" if event.detail else ""), flush=True)
+            elif isinstance(event, Disconnected):
+                print(f"{protocol.peer}: disconnected ({event.description})", flush=True)
+                printers.pop(id(protocol), None)
+
+    try:
+        server = await start_server(args.host, args.port, lambda: ServerConnection(template),
+                                    on_events, allow_forward=loopback_only if args.allow_forwarding else None)
+    except OSError as exc:
+        raise _cli_error(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
+    fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
+    print(f"sshviz server listening on {args.host} port {args.port}; host key {fingerprints}", flush=True)
+    async with server:
+        await server.serve_forever()
+    return 0

@@ -1,0 +1,203 @@
+"""Scenarios: which algorithms, which authentication, which command. ``build_pair`` turns one
+into a seeded client and server, and ``SessionDriver`` plays the client's part (open a session,
+run the command, close, disconnect) for the conductor and for live connections alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .auth.client import ClientAuthConfig
+from .auth.passwords import hash_password
+from .auth.server import ServerAuthConfig, UserRecord
+from .conductor import Conductor, FakeClock
+from .connection.layer import ConnectionConfig
+from .crypto.ciphers import CIPHERS
+from .crypto.compression import COMPRESSION
+from .crypto.kex import KEX_METHODS
+from .crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey, key_type_for_algorithm
+from .crypto.macs import MACS
+from .crypto.random import RandomSource, SeededRandom
+from .endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from .events import (AuthExhausted, AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened,
+                     ChannelOpenFailed, ChannelRequestDone, Disconnected, ExitSignal, ExitStatus)
+from .transport.transport import TransportConfig
+from .wire.catalog import DisconnectReason
+
+AUTH_METHODS = ("publickey", "password", "keyboard-interactive")
+
+
+@dataclass
+class Scenario:
+    kex: str = "curve25519-sha256"
+    hostkey: str = "ssh-ed25519"
+    cipher: str = "chacha20-poly1305@openssh.com"
+    mac: str = "hmac-sha2-256-etm@openssh.com"
+    compression: str = "none"
+    auth: str = "publickey"
+    wrong_password_first: bool = False
+    user: str = "alice"
+    password: str = "correct horse battery staple"
+    command: str | None = "echo Hello, SSH!"
+    subsystem: str | None = None
+    seed: int = 1
+    rekey: bool = False  # the client starts a second key exchange once the session is open
+    strict_kex: bool = True
+    guess_kex: bool = False
+    banner: str | None = None
+    options: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ValueError with a readable message for any unknown name."""
+        for registry, name in ((KEX_METHODS, self.kex), (SIGNATURE_ALGORITHMS, self.hostkey),
+                               (CIPHERS, self.cipher), (MACS, self.mac), (COMPRESSION, self.compression)):
+            registry.resolve(name)
+        if self.auth not in AUTH_METHODS:
+            raise ValueError(f"unknown auth method {self.auth!r}; supported: {', '.join(AUTH_METHODS)}")
+
+
+def preferring(first: str, registry) -> list[str]:
+    """A client preference list that puts ``first`` ahead of the usual defaults."""
+    names = registry.resolve(first)
+    return names + [n for n in registry.defaults() if n not in names]
+
+
+_RSA_KEYS: dict[int, PrivateKey] = {}
+_PASSWORD_HASHES: dict[tuple[str, int], str] = {}
+
+
+def demo_host_key(algorithm: str, seed: int, rng: RandomSource) -> PrivateKey:
+    """The server's host key for a seeded run. RSA keys cannot be derived from a seed with
+    `cryptography`, so one RSA key per seed is made and reused within this process."""
+    key_type = key_type_for_algorithm(algorithm)
+    if key_type == "ssh-rsa":
+        if seed not in _RSA_KEYS:
+            _RSA_KEYS[seed] = PrivateKey.generate("ssh-rsa", bits=2048, comment="sshviz demo host key")
+        return _RSA_KEYS[seed]
+    return PrivateKey.generate(key_type, rng, comment="sshviz demo host key")
+
+
+def build_pair(sc: Scenario, fs=None, subsystems=None):
+    """A seeded client and server for ``sc``; returns (client, server, driver, clock)."""
+    sc.validate()
+    rng = SeededRandom(sc.seed)
+    clock = FakeClock()
+    host_key = demo_host_key(sc.hostkey.split(",")[0], sc.seed, rng.fork("host key"))
+    user_key = PrivateKey.generate("ssh-ed25519", rng.fork("user key"), comment=f"{sc.user}@demo")
+
+    server_transport = TransportConfig(
+        kex=KEX_METHODS.names(), host_key_algorithms=SIGNATURE_ALGORITHMS.names(),
+        ciphers=CIPHERS.names(), macs=MACS.names(), compression=COMPRESSION.names(),
+        host_keys=[host_key], strict_kex=sc.strict_kex)
+    client_transport = TransportConfig(
+        kex=preferring(sc.kex, KEX_METHODS), host_key_algorithms=preferring(sc.hostkey, SIGNATURE_ALGORITHMS),
+        ciphers=preferring(sc.cipher, CIPHERS), macs=preferring(sc.mac, MACS),
+        compression=preferring(sc.compression, COMPRESSION), strict_kex=sc.strict_kex,
+        guess_kex=sc.guess_kex, host_label="demo-server",
+        verify_host_key=lambda key: (("known", "matches the demo server's key")
+                                     if key == host_key.public else ("changed", "is not the demo key")))
+    passwords = [sc.password]
+    if sc.wrong_password_first:
+        passwords.insert(0, "wrong password")
+    client_auth = ClientAuthConfig(user=sc.user, methods=[sc.auth],
+                                   keys=[user_key] if sc.auth == "publickey" else [],
+                                   passwords=passwords if sc.auth != "publickey" else [])
+    # The hash is a pure function of password and seed (the salt comes from the seed): keep it.
+    stored = _PASSWORD_HASHES.get((sc.password, sc.seed))
+    if stored is None:
+        stored = _PASSWORD_HASHES[(sc.password, sc.seed)] = hash_password(sc.password, rng.fork("salt"))
+    server_auth = ServerAuthConfig(users={sc.user: UserRecord(stored, [user_key.public])}, banner=sc.banner)
+    client = ClientConnection(ClientConfig(client_transport, client_auth, ConnectionConfig()),
+                              rng.fork("client"), clock)
+    server = ServerConnection(ServerConfig(server_transport, server_auth, ConnectionConfig(), fs,
+                                           subsystems or {}), rng.fork("server"), clock)
+    driver = SessionDriver(client, sc.command, subsystem=sc.subsystem, rekey=sc.rekey)
+    return client, server, driver, clock
+
+
+def run_scenario(sc: Scenario, fs=None, subsystems=None) -> Conductor:
+    client, server, driver, clock = build_pair(sc, fs, subsystems)
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    conductor.run()
+    return conductor
+
+
+class SessionDriver:
+    """The client's part of a session: once authenticated, open a session channel, run one
+    command (or start a subsystem), gather its output and exit status, then close and
+    disconnect. Reacts to client events only; knows nothing of sockets."""
+
+    def __init__(self, client: ClientConnection, command: str | None, subsystem: str | None = None,
+                 rekey: bool = False, on_output=None, disconnect_when_done: bool = True):
+        self.client = client
+        self.command = command
+        self.subsystem = subsystem
+        self.rekey = rekey
+        self.on_output = on_output  # called with (stream, bytes) as output arrives
+        self.disconnect_when_done = disconnect_when_done
+        self.channel: int | None = None
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.exit_status: int | None = None
+        self.exit_signal: str | None = None
+        self.error: str | None = None
+        self.finished = False
+        self.ready = False  # the command, shell or subsystem is running
+        self.on_channel_open = None  # hook: (driver, channel) -> None, e.g. an SFTP client
+
+    def for_conductor(self, side: str, events: list) -> None:
+        if side == "client":
+            for event in events:
+                self.handle(event)
+
+    def handle(self, event) -> None:
+        client = self.client
+        if isinstance(event, AuthSucceeded):
+            if self.command is None and self.subsystem is None and self.on_channel_open is None:
+                self._done()
+            else:
+                self.channel = client.open_session()
+        elif isinstance(event, AuthExhausted):
+            self.error = "authentication failed: no more methods to try"
+            client.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
+                              "no more authentication methods to try")
+            self.finished = True
+        elif isinstance(event, ChannelOpened) and event.channel == self.channel:
+            if self.rekey:
+                client.request_rekey()
+            if self.on_channel_open is not None:
+                self.on_channel_open(self, event.channel)
+            elif self.subsystem is not None:
+                client.connection.request(event.channel, "subsystem", subsystem_name=self.subsystem)
+            else:
+                client.exec(event.channel, self.command)
+        elif isinstance(event, ChannelOpenFailed) and event.channel == self.channel:
+            self.error = f"the server refused the session: {event.description}"
+            self._done()
+        elif isinstance(event, ChannelRequestDone) and event.channel == self.channel:
+            if not event.success:
+                self.error = f"the server refused {event.request}"
+                client.connection.close(event.channel)
+                return
+            self.ready = True
+            if event.request == "exec":
+                client.connection.send_eof(event.channel)
+        elif isinstance(event, ChannelData) and event.channel == self.channel:
+            (self.stderr if event.stream == 1 else self.stdout).extend(event.data)
+            if self.on_output is not None:
+                self.on_output(event.stream, event.data)
+        elif isinstance(event, ExitStatus) and event.channel == self.channel:
+            self.exit_status = event.status
+        elif isinstance(event, ExitSignal) and event.channel == self.channel:
+            self.exit_signal = event.signal
+        elif isinstance(event, ChannelClosed) and event.channel == self.channel:
+            self._done()
+        elif isinstance(event, Disconnected):
+            if event.by_peer and not self.finished and event.reason != DisconnectReason.BY_APPLICATION:
+                self.error = f"disconnected: {event.description}"
+            self.finished = True
+
+    def _done(self) -> None:
+        if self.disconnect_when_done and not self.client.closed:
+            self.client.disconnect(DisconnectReason.BY_APPLICATION, "session finished")
+        self.finished = True

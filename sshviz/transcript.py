@@ -1,0 +1,147 @@
+"""A readable text transcript of events: one block per message with its decoded fields, and a
+line for each thing that changed (negotiation, K and H, keys, authentication, channels).
+Used by ``sshviz run`` and by ``--print`` on live connections; it reads events only."""
+
+from __future__ import annotations
+
+from .events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
+                     AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
+                     Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
+                     KexComputed, KeysActivated, PongReceived, VersionRecord)
+from .wire.catalog import SSH, DisconnectReason
+from .wire.spec import DecodedField
+
+ARROWS = {"c2s": "client → server", "s2c": "server → client"}
+HEX_LIMIT = 32
+
+
+def short_hex(data: bytes, limit: int = HEX_LIMIT) -> str:
+    if len(data) <= limit:
+        return data.hex()
+    return f"{data[:limit].hex()}… ({len(data)} bytes)"
+
+
+def format_value(field: DecodedField) -> str:
+    value = field.value
+    if field.type == "repeat":
+        return f"{value} item(s)"
+    if isinstance(value, (bytes, bytearray)):
+        printable = value and all(32 <= b < 127 or b in (9, 10, 13) for b in value) and len(value) <= 80
+        text = repr(bytes(value).decode()) if printable else short_hex(bytes(value))
+        return f"{text}  [{len(value)} bytes]" if not printable or len(value) > 8 else text
+    if isinstance(value, list):
+        return ",".join(value) if value else "(empty)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"0x{short_hex(value.to_bytes((value.bit_length() + 7) // 8, 'big'))} ({value.bit_length()} bits)"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def fields_of(record) -> list[DecodedField]:
+    """The decoded fields of a packet record's message, decoding a sent one on demand."""
+    message = record.message
+    if message is None:
+        return []
+    if message.fields is None:
+        message.fields = SSH.decode_as(message.spec, record.payload).fields
+    return message.fields
+
+
+def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[str]:
+    lines = []
+    for field in fields:
+        if field.name == "msg_number":
+            continue
+        lines.append(f"{indent}{field.name:<28} {field.type:<10} {format_value(field)}")
+        if field.type in ("repeat", "") or (field.children and field.type == "string"):
+            lines += format_fields(field.children, indent + "  ")
+    return lines
+
+
+def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
+    head = f"#{index:<3} " if index is not None else ""
+    if isinstance(record, VersionRecord):
+        lines = [f"{head}{ARROWS[direction]}  VERSION  {record.text}"]
+        if detail:
+            lines += [f"      (line before the version) {line.decode('utf-8', 'replace').rstrip()}"
+                      for line in record.pre_lines]
+        return lines
+    message = record.message
+    name = message.name if message is not None else "?"
+    protection = "encrypted" if record.encrypted else "cleartext"
+    lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
+             f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]
+    if detail:
+        lines += format_fields(fields_of(record))
+        for note in record.notes:
+            lines.append(f"      note: {note}")
+    return lines
+
+
+def format_change(side: str, event, detail: bool) -> list[str]:
+    """One or more lines for an event that is not a packet; [] for those not worth a line."""
+    p = f"   ⇒ {side}: "
+    if isinstance(event, AlgorithmsNegotiated):
+        lines = [p + "algorithms negotiated" + ("  (strict KEX on)" if event.strict_kex else "")]
+        if detail:
+            lines += [f"        {c:<16} {a.reason}" for c, a in event.algorithms.items()
+                      if not c.startswith("language")]
+        if event.guess_ignored:
+            lines.append("        the peer's guessed kex packet was wrong and is ignored")
+        return lines
+    if isinstance(event, KexComputed):
+        lines = [p + f"{event.method}: K, H and keys computed"]
+        if detail:
+            lines.append(f"        K  = {short_hex(event.K)}  (encoded as {event.H_inputs[-1][1]})")
+            lines.append(f"        H  = {event.H.hex()}")
+            lines.append(f"        session_id = {event.session_id.hex()}")
+            for key in event.keys:
+                if key.value:
+                    lines.append(f"        {key.letter} {key.purpose:<34} {short_hex(key.value)}")
+        return lines
+    if isinstance(event, KeysActivated):
+        who = "sends" if (event.direction == "c2s") == (side == "client") else "receives"
+        return [p + f"now {who} with {event.cipher}, MAC {event.mac}, compression {event.compression}"
+                + ("; sequence number reset to 0" if event.sequence_reset else "")]
+    if isinstance(event, HostKeyChecked):
+        return [p + f"host key {event.key_type} {event.fingerprint}: {event.status} ({event.detail})"]
+    if isinstance(event, ExtInfoReceived):
+        return [p + "extensions: " + ", ".join(event.extensions)]
+    if isinstance(event, AuthAttempt):
+        return [p + f"auth {event.method} for {event.user!r}: {event.result}"
+                + (f" ({event.detail})" if event.detail else "")]
+    if isinstance(event, AuthFailed):
+        return [p + f"{event.method} not accepted; can continue with: {','.join(event.methods_left)}"
+                + (" (partial success)" if event.partial_success else "")]
+    if isinstance(event, AuthSucceeded):
+        return [p + f"authenticated as {event.user!r} by {event.method}"]
+    if isinstance(event, AuthExhausted):
+        return [p + "no authentication method left to try"]
+    if isinstance(event, AuthBanner):
+        return [p + f"banner: {event.message.strip()}"]
+    if isinstance(event, ChannelOpened):
+        return [p + f"channel {event.channel} ({event.channel_type}) open"]
+    if isinstance(event, ChannelOpenFailed):
+        return [p + f"channel {event.channel} refused: {event.description}"]
+    if isinstance(event, ChannelData) and side == "client":
+        stream = "stderr" if event.stream == 1 else "output"
+        return [p + f"{stream}: {event.data.decode('utf-8', 'replace')!r}"]
+    if isinstance(event, ExitStatus):
+        return [p + f"exit status {event.status}"]
+    if isinstance(event, ExitSignal):
+        return [p + f"killed by signal {event.signal}"]
+    if isinstance(event, ChannelClosed):
+        return [p + f"channel {event.channel} closed"]
+    if isinstance(event, PongReceived):
+        return [p + f"PONG {event.data!r}"]
+    if isinstance(event, Disconnected):
+        reason = DisconnectReason(event.reason).name if event.reason in DisconnectReason._value2member_map_ else event.reason
+        who = "peer" if event.by_peer else side
+        return [p + f"disconnected by {who}: {reason}: {event.description}"]
+    return []
+
+
+def format_step(step, detail: bool) -> str:
+    lines = format_unit(step.index, step.direction, step.record, detail)
+    for side, event in step.changes:
+        lines += format_change(side, event, detail)
+    return "\n".join(lines)
