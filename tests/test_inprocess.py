@@ -1,0 +1,159 @@
+"""Whole sessions through the conductor: every algorithm combination, every auth method,
+and a seeded run that matches its golden transcript byte for byte."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from sshviz.crypto.ciphers import CIPHERS
+from sshviz.crypto.compression import COMPRESSION
+from sshviz.crypto.kex import KEX_METHODS
+from sshviz.crypto.keys import SIGNATURE_ALGORITHMS
+from sshviz.crypto.macs import MACS
+from sshviz.events import (AlgorithmsNegotiated, Disconnected, KexComputed, KeysActivated)
+from sshviz.scenario import Scenario, run_scenario
+from sshviz.wire.catalog import DisconnectReason
+
+GOLDEN = Path(__file__).parent / "golden"
+HEAVY_KEX = {"diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512"}
+
+
+def protections():
+    """Every (cipher, MAC) pair that differs on the wire: an AEAD cipher ignores the MAC."""
+    for cipher in CIPHERS.names():
+        if CIPHERS[cipher].aead:
+            yield cipher, MACS.names()[0]
+        else:
+            for mac in MACS.names():
+                yield cipher, mac
+
+
+def check_session(sc: Scenario):
+    conductor = run_scenario(sc)
+    client, server = conductor.client, conductor.server
+    assert client.internal_error is None, client.internal_error
+    assert server.internal_error is None, server.internal_error
+    negotiated = next(e for s, e in _changes(conductor) if isinstance(e, AlgorithmsNegotiated) and s == "client")
+    assert negotiated.chosen("kex") == sc.kex
+    assert negotiated.chosen("host_key") == sc.hostkey
+    assert negotiated.chosen("cipher_c2s") == sc.cipher
+    assert negotiated.chosen("compression_s2c") == sc.compression
+    disconnects = [e for s, e in _changes(conductor) if isinstance(e, Disconnected)]
+    assert [d.reason for d in disconnects] == [DisconnectReason.BY_APPLICATION] * 2, disconnects
+    driver_output = b"".join(e.data for s, e in _changes(conductor)
+                             if s == "client" and type(e).__name__ == "ChannelData")
+    assert driver_output == b"Hello, SSH!\n"
+    return conductor
+
+
+def _changes(conductor):
+    for step in conductor.steps:
+        yield from step.changes
+
+
+@pytest.mark.parametrize("kex", [k for k in KEX_METHODS.names() if k not in HEAVY_KEX])
+def test_every_combination_for_kex(kex):
+    """For this kex: every host key x every cipher/MAC x every compression."""
+    failures = []
+    for hostkey, (cipher, mac), compression in itertools.product(
+            SIGNATURE_ALGORITHMS.names(), protections(), COMPRESSION.names()):
+        sc = Scenario(kex=kex, hostkey=hostkey, cipher=cipher, mac=mac, compression=compression)
+        try:
+            check_session(sc)
+        except AssertionError as exc:
+            failures.append(f"{hostkey} {cipher} {mac} {compression}: {exc}")
+    assert not failures, "\n".join(failures[:10])
+
+
+@pytest.mark.parametrize("kex", sorted(HEAVY_KEX))
+def test_large_dh_groups_with_each_other_algorithm(kex):
+    """8192-bit groups are slow in pure modular arithmetic: each other algorithm once."""
+    for hostkey in SIGNATURE_ALGORITHMS.names():
+        check_session(Scenario(kex=kex, hostkey=hostkey))
+    for (cipher, mac), compression in zip(protections(), itertools.cycle(COMPRESSION.names())):
+        check_session(Scenario(kex=kex, cipher=cipher, mac=mac, compression=compression))
+
+
+@pytest.mark.parametrize("auth, wrong_first", [
+    ("publickey", False), ("password", False), ("password", True),
+    ("keyboard-interactive", False), ("keyboard-interactive", True)])
+def test_auth_methods(auth, wrong_first):
+    conductor = check_session(Scenario(auth=auth, wrong_password_first=wrong_first))
+    names = [s.name for s in conductor.steps]
+    assert names.count("USERAUTH_FAILURE") == 1 + wrong_first  # "none", then the wrong one
+    assert "USERAUTH_SUCCESS" in names
+
+
+def test_keys_are_derived_identically_on_both_sides():
+    conductor = check_session(Scenario(kex="ecdh-sha2-nistp384", cipher="aes256-ctr",
+                                       mac="hmac-sha2-512"))
+    computed = {s: e for step in conductor.steps for s, e in step.changes if isinstance(e, KexComputed)}
+    client, server = computed["client"], computed["server"]
+    assert client.H == server.H == client.session_id
+    assert [k.value for k in client.keys] == [k.value for k in server.keys]
+    sizes = [len(k.value) for k in client.keys]
+    assert sizes == [16, 16, 32, 32, 64, 64]  # AES-256-CTR IVs and keys, HMAC-SHA-512 keys
+
+
+def test_rekey_in_the_middle_keeps_the_session_id():
+    conductor = check_session(Scenario(rekey=True))
+    computed = [e for step in conductor.steps for s, e in step.changes
+                if isinstance(e, KexComputed) and s == "client"]
+    assert len(computed) == 2
+    assert computed[1].H != computed[0].H
+    assert computed[1].session_id == computed[0].session_id == computed[0].H
+    assert not computed[1].first_kex
+    activations = [e for step in conductor.steps for s, e in step.changes if isinstance(e, KeysActivated)]
+    assert len(activations) == 8  # each side, each direction, twice
+
+
+def test_wrong_guess_is_ignored_and_right_guess_is_used():
+    # The server prefers mlkem first; the client guesses curve25519: the guess is wrong.
+    wrong = check_session(Scenario(kex="curve25519-sha256", guess_kex=True))
+    inits = [s for s in wrong.steps if s.name == "KEX_ECDH_INIT"]
+    assert len(inits) == 2  # the guessed one (dropped) and the real one
+    negotiated = next(e for st in wrong.steps for s, e in st.changes
+                      if s == "server" and isinstance(e, AlgorithmsNegotiated))
+    assert negotiated.guess_ignored
+
+
+def transcript_lines(conductor) -> list[str]:
+    lines = []
+    for step in conductor.steps:
+        seq = getattr(step.record, "seq", "-")
+        lines.append(f"{step.index} {step.direction} {step.name} {seq} {step.record.wire.hex()}")
+    return lines
+
+
+GOLDEN_SCENARIOS = {
+    "default-seed1": Scenario(),
+    "password-aes128gcm-zlib-seed7": Scenario(auth="password", cipher="aes128-gcm@openssh.com",
+                                              compression="zlib@openssh.com", seed=7,
+                                              wrong_password_first=True),
+    "dhgex-ecdsa-ctr-seed3": Scenario(kex="diffie-hellman-group-exchange-sha256",
+                                      hostkey="ecdsa-sha2-nistp256", cipher="aes128-ctr",
+                                      mac="hmac-sha2-256", seed=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_SCENARIOS))
+def test_seeded_run_matches_golden_transcript(name):
+    lines = transcript_lines(check_session(GOLDEN_SCENARIOS[name]))
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("SSHVIZ_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    expected = path.read_text().splitlines()
+    assert lines == expected
+
+
+def test_two_runs_with_one_seed_are_identical_and_other_seeds_differ():
+    a = transcript_lines(run_scenario(Scenario(seed=42)))
+    b = transcript_lines(run_scenario(Scenario(seed=42)))
+    c = transcript_lines(run_scenario(Scenario(seed=43)))
+    assert a == b
+    assert a != c
