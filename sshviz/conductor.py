@@ -1,51 +1,18 @@
 """A client and a server in memory, one version line or packet per step.
 
 ``step()`` takes the oldest unit waiting to be sent (from either side), hands its bytes to the
-other side's ``receive_data``, and returns a ``Step`` that records the unit as the receiver
-decoded it, with everything either side reported while handling it (negotiation, K and H,
-keys switching on, authentication results, channel output).
+other side's ``receive_data``, and returns a ``TraceEvent`` that records the unit as the
+receiver decoded it, with everything either side reported while handling it (negotiation, K
+and H, keys switching on, authentication results, channel output).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Callable
 
-from .events import (Event, PacketReceived, PacketSent, VersionReceived, VersionRecord,
-                     VersionSent)
-
-_PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
-
-
-@dataclass
-class Step:
-    """One unit on the wire and what it caused."""
-
-    index: int
-    time: float
-    sender: str  # "client" | "server"
-    record: object  # VersionRecord or PacketRecord, as the receiver decoded it
-    changes: list[tuple[str, Event]] = field(default_factory=list)  # (side, event)
-    delivered: bool = True
-
-    @property
-    def direction(self) -> str:
-        return "c2s" if self.sender == "client" else "s2c"
-
-    @property
-    def kind(self) -> str:
-        return "version" if isinstance(self.record, VersionRecord) else "packet"
-
-    @property
-    def message(self):
-        return None if self.kind == "version" else self.record.message
-
-    @property
-    def name(self) -> str:
-        if self.kind == "version":
-            return "VERSION"
-        return self.record.message.name if self.record.message is not None else "?"
+from .events import Event, PacketReceived, VersionReceived
+from .trace.model import PLUMBING, Trace, TraceEvent, TraceHeader
 
 
 class FakeClock:
@@ -65,12 +32,15 @@ class Conductor:
     TICK = 0.001  # fake seconds per step
 
     def __init__(self, client, server, clock: FakeClock | None = None,
-                 driver: Callable[[str, list[Event]], None] | None = None):
+                 driver: Callable[[str, list[Event]], None] | None = None,
+                 header: TraceHeader | None = None):
         self.client = client
         self.server = server
         self.clock = clock
         self.driver = driver  # reacts to events, e.g. the scripted client
-        self.steps: list[Step] = []
+        self.trace = Trace(header or TraceHeader("in-process"))
+        self.driver_state = None  # the scenario's driver, when one plays the client
+        self.steps: list[TraceEvent] = self.trace.events
         self._queue: deque[tuple[str, object]] = deque()
         self._sides = {"client": client, "server": server}
         self.client_events: list[Event] = []
@@ -91,7 +61,7 @@ class Conductor:
                 new += [(side, e) for e in events]
             if self.driver is not None:
                 for side, event in new:
-                    if not isinstance(event, _PLUMBING):
+                    if not isinstance(event, PLUMBING):
                         self.driver(side, [event])
             changes += new
             for side in ("client", "server"):
@@ -106,7 +76,7 @@ class Conductor:
     def done(self) -> bool:
         return not self._queue
 
-    def step(self) -> Step | None:
+    def step(self) -> TraceEvent | None:
         if not self._queue:
             return None
         sender, unit = self._queue.popleft()
@@ -123,12 +93,12 @@ class Conductor:
             if side == receiver_side and isinstance(event, (PacketReceived, VersionReceived)):
                 record = event.record
                 break
-        step = Step(len(self.steps), record.time, sender, record,
-                    [(side, e) for side, e in changes if not isinstance(e, _PLUMBING)], delivered)
+        step = TraceEvent(len(self.steps), record.time, "c2s" if sender == "client" else "s2c", record,
+                          [(side, e) for side, e in changes if not isinstance(e, PLUMBING)], delivered)
         self.steps.append(step)
         return step
 
-    def run(self, max_steps: int = 100_000) -> list[Step]:
+    def run(self, max_steps: int = 100_000) -> list[TraceEvent]:
         while self._queue and len(self.steps) < max_steps:
             self.step()
         return self.steps

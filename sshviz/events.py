@@ -62,9 +62,12 @@ class NegotiatedAlgorithm:
     chosen: str | None
     client: list[str]
     server: list[str]
+    unused: bool = False  # a MAC next to an AEAD cipher, which brings its own integrity
 
     @property
     def reason(self) -> str:
+        if self.unused:
+            return f"{self.chosen or '(none)'}: not used, the cipher is AEAD and authenticates itself"
         if self.chosen is None:
             return "no algorithm in the client's list is offered by the server"
         skipped = self.client[: self.client.index(self.chosen)]

@@ -5,6 +5,7 @@ run the command, close, disconnect) for the conductor and for live connections a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .auth.client import ClientAuthConfig
@@ -21,6 +22,7 @@ from .crypto.random import RandomSource, SeededRandom
 from .endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from .events import (AuthExhausted, AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened,
                      ChannelOpenFailed, ChannelRequestDone, Disconnected, ExitSignal, ExitStatus)
+from .trace.model import TraceHeader
 from .transport.transport import TransportConfig
 from .wire.catalog import DisconnectReason
 
@@ -115,10 +117,20 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
     return client, server, driver, clock
 
 
-def run_scenario(sc: Scenario, fs=None, subsystems=None) -> Conductor:
+def make_conductor(sc: Scenario, fs=None, subsystems=None) -> Conductor:
+    """A conductor ready to step through ``sc`` (nothing has moved yet)."""
     client, server, driver, clock = build_pair(sc, fs, subsystems)
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    header = TraceHeader("in-process", scenario=dataclasses.asdict(sc),
+                         client_address="client (in-process)", server_address="server (in-process)")
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor, header=header)
+    conductor.driver_state = driver
+    return conductor
+
+
+def run_scenario(sc: Scenario, fs=None, subsystems=None) -> Conductor:
+    conductor = make_conductor(sc, fs, subsystems)
     conductor.run()
+    conductor.trace.fill_header()
     return conductor
 
 
@@ -193,8 +205,9 @@ class SessionDriver:
         elif isinstance(event, ChannelClosed) and event.channel == self.channel:
             self._done()
         elif isinstance(event, Disconnected):
-            if event.by_peer and not self.finished and event.reason != DisconnectReason.BY_APPLICATION:
-                self.error = f"disconnected: {event.description}"
+            if not self.finished and event.reason != DisconnectReason.BY_APPLICATION:
+                who = "the server" if event.by_peer else "sshviz"
+                self.error = f"{who} disconnected: {event.description}"
             self.finished = True
 
     def _done(self) -> None:

@@ -100,8 +100,14 @@ class Connection:
     def open_session(self) -> int:
         return self.open_channel("session")
 
+    # The actions below do nothing on a channel that is gone or closing: events reach an
+    # application after the packets that caused them, so it may act on a channel the peer
+    # has just closed.
+
     def request(self, channel_id: int, request_type: str, want_reply: bool = True, **fields) -> None:
         channel = self._open_channel(channel_id)
+        if channel is None:
+            return
         if want_reply:
             channel.pending_replies.append(request_type)
         self._send("CHANNEL_REQUEST", recipient_channel=channel.remote_id, request_type=request_type,
@@ -109,14 +115,16 @@ class Connection:
 
     def send_data(self, channel_id: int, data: bytes, stream: int = 0) -> None:
         channel = self._open_channel(channel_id)
-        if channel.eof_sent or channel.finish_after_send is not None:
-            raise RuntimeError(f"channel {channel_id}: data after EOF")
+        if channel is None or channel.eof_sent or channel.finish_after_send is not None:
+            return
         if data:
             channel.outbound.append((stream, bytes(data)))
             self._flush(channel)
 
     def send_eof(self, channel_id: int) -> None:
         channel = self._open_channel(channel_id)
+        if channel is None:
+            return
         channel.outbound.append((None, b""))  # EOF goes out after the data before it
         self._flush(channel)
 
@@ -141,10 +149,10 @@ class Connection:
             self._global_pending.append(name)
         self._send("GLOBAL_REQUEST", request_name=name, want_reply=want_reply, **fields)
 
-    def _open_channel(self, channel_id: int) -> Channel:
+    def _open_channel(self, channel_id: int) -> Channel | None:
         channel = self.channels.get(channel_id)
-        if channel is None or channel.state != "open" or channel.close_sent:
-            raise RuntimeError(f"channel {channel_id} is not open")
+        if channel is None or channel.state != "open" or channel.close_sent or channel.close_received:
+            return None
         return channel
 
     def _flush(self, channel: Channel) -> None:

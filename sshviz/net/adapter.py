@@ -4,6 +4,7 @@ and a sans-I/O endpoint, arms the endpoint's timer, and hands every event to a c
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Callable
 
 from ..endpoint import ClientConnection, Endpoint, ServerConnection
@@ -51,12 +52,15 @@ class EndpointProtocol(asyncio.Protocol):
 
     def deliver(self, events: list[Event], flush: bool = True) -> None:
         """Pass events on, then send what the endpoint queued; close after a disconnect."""
-        if events and self.on_events is not None:
-            self.on_events(self, events)
-            events = self.endpoint.take_events()  # the callback's actions may add some
-            while events:
+        try:
+            while events and self.on_events is not None:
                 self.on_events(self, events)
-                events = self.endpoint.take_events()
+                events = self.endpoint.take_events()  # the callback's actions may add some
+        except Exception:  # an application bug ends this connection, not the process
+            logging.getLogger("sshviz").exception("event handler failed; closing %s", self.peer)
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if flush:
             self.flush()
 

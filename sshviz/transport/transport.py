@@ -401,6 +401,9 @@ class Transport:
                     f"no common {category.replace('_', ' ')} algorithm: client offers "
                     f"{','.join(choice.client) or '(none)'}, server offers "
                     f"{','.join(choice.server) or '(none)'}")
+        for direction in ("c2s", "s2c"):
+            cipher = algorithms[f"cipher_{direction}"].chosen
+            algorithms[f"mac_{direction}"].unused = bool(cipher and CIPHERS[cipher].aead)
         peer_guessed = bool(msg.first_kex_packet_follows)
         guess_right = guess_was_right(client.values, server.values)
         kex.ignore_next = peer_guessed and not guess_right

@@ -16,14 +16,9 @@ from ..crypto.keyfiles import KeyFileError, parse_authorized_keys, read_private_
 from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
-from .adapter import EndpointProtocol, start_server
-from .client import TranscriptPrinter
-
-
-def _cli_error(message: str, status: int = 2):
-    from ..cli import CLIError
-
-    return CLIError(message, status)
+from ..net.adapter import EndpointProtocol, start_server
+from .common import CLIError, add_algorithm_options, transport_config
+from .connect import TranscriptPrinter
 
 
 def state_dir() -> Path:
@@ -54,26 +49,55 @@ def loopback_only(host: str, port: int) -> bool:
         return False
 
 
-def build_server_config(args) -> ServerConfig:
-    from ..cli import transport_config
+def register(sub) -> None:
+    parser = sub.add_parser("serve", help="run the sshviz server for real SSH clients",
+                            description="The sshviz server. It never runs operating-system commands: "
+                                        "exec and shell use a small built-in command set, and files "
+                                        "are served from --root only.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=2222, help="port (default: %(default)s)")
+    parser.add_argument("--root", metavar="DIR", help="directory served as / to ls, cat and SFTP")
+    parser.add_argument("--read-only", action="store_true", help="refuse every change under --root")
+    parser.add_argument("--user", default=None, help="the user who may log in (default: your login name)")
+    parser.add_argument("--password-env", metavar="VAR",
+                        help="the user's password, from this environment variable (kept only as a "
+                             "scrypt hash)")
+    parser.add_argument("--authorized-keys", metavar="FILE", help="OpenSSH authorized_keys file for the user")
+    parser.add_argument("--host-key", action="append", default=[], metavar="FILE",
+                        help="host private key (repeatable); default: one is made once and kept, mode 0600")
+    parser.add_argument("--banner", metavar="TEXT", help="text shown to clients before authentication")
+    parser.add_argument("--allow-forwarding", action="store_true",
+                        help="allow direct-tcpip forwarding (to loopback addresses only)")
+    add_algorithm_options(parser, single=False)
+    parser.add_argument("--print", action="store_true", help="print every message")
+    parser.set_defaults(func=serve)
 
+
+def serve(args) -> int:
+    try:
+        return asyncio.run(run_serve(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_server_config(args) -> ServerConfig:
     user = args.user or os.environ.get("USER") or getpass.getuser()
     record = UserRecord()
     if args.password_env:
         if args.password_env not in os.environ:
-            raise _cli_error(f"--password-env: environment variable {args.password_env} is not set")
+            raise CLIError(f"--password-env: environment variable {args.password_env} is not set")
         record.password_hash = hash_password(os.environ[args.password_env])
     if args.authorized_keys:
         try:
             with open(args.authorized_keys, encoding="utf-8") as f:
                 keys, problems = parse_authorized_keys(f.read(), args.authorized_keys)
         except OSError as exc:
-            raise _cli_error(f"--authorized-keys: {args.authorized_keys}: {exc.strerror}") from None
+            raise CLIError(f"--authorized-keys: {args.authorized_keys}: {exc.strerror}") from None
         for problem in problems:
             print(f"sshviz: skipping {problem}", file=sys.stderr)
         record.authorized_keys = keys
     if record.password_hash is None and not record.authorized_keys:
-        raise _cli_error("nobody could log in: give --password-env VAR and/or --authorized-keys FILE")
+        raise CLIError("nobody could log in: give --password-env VAR and/or --authorized-keys FILE")
     fs = None
     if args.root:
         from ..fs import ConfinedFS
@@ -81,7 +105,7 @@ def build_server_config(args) -> ServerConfig:
         try:
             fs = ConfinedFS(args.root, read_only=args.read_only)
         except FileNotFoundError as exc:
-            raise _cli_error(f"--root: {exc}") from None
+            raise CLIError(f"--root: {exc}") from None
     host_keys = load_or_make_host_keys(args.host_key)
     transport = transport_config(args, host_keys=host_keys)
     auth = ServerAuthConfig(users={user: record}, banner=args.banner)
@@ -102,7 +126,7 @@ async def run_serve(args) -> int:
     try:
         template = build_server_config(args)
     except KeyFileError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CLIError(str(exc)) from None
     printers: dict[int, TranscriptPrinter] = {}
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
@@ -122,7 +146,7 @@ async def run_serve(args) -> int:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None)
     except OSError as exc:
-        raise _cli_error(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
+        raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     print(f"sshviz server listening on {args.host} port {args.port}; host key {fingerprints}", flush=True)
     async with server:

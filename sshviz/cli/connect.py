@@ -8,6 +8,7 @@ import os
 import sys
 
 from ..auth.client import ClientAuthConfig
+from ..net.adapter import EndpointProtocol, Forwarder, open_client
 from ..crypto.keyfiles import KeyFileError, read_private_key
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
@@ -15,15 +16,9 @@ from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..scenario import SessionDriver
 from ..transcript import format_change, format_unit
-from .adapter import EndpointProtocol, Forwarder, open_client
+from .common import CLIError, add_algorithm_options, transport_config
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
-
-
-def _cli_error(message: str, status: int = 2):
-    from ..cli import CLIError
-
-    return CLIError(message, status)
 
 
 def load_identities(paths: list[str]) -> list:
@@ -69,13 +64,57 @@ def parse_forward(spec: str) -> tuple[str, int, str, int]:
     if len(parts) == 3:
         parts.insert(0, "127.0.0.1")
     if len(parts) != 4 or not parts[1].isdigit() or not parts[3].isdigit():
-        raise _cli_error(f"-L {spec}: expected [ADDR:]PORT:HOST:HOSTPORT")
+        raise CLIError(f"-L {spec}: expected [ADDR:]PORT:HOST:HOSTPORT")
     return parts[0], int(parts[1]), parts[2], int(parts[3])
 
 
-async def run_connect(args, user: str, host: str, port: int) -> int:
-    from ..cli import default_known_hosts, transport_config
+def register(sub) -> None:
+    parser = sub.add_parser("connect", help="connect the sshviz client to a real SSH server",
+                            description="The sshviz client against a real server. With --exec, "
+                                        "behaves like 'ssh -n host CMD': the command's output on "
+                                        "stdout and stderr, and its exit status. Without it, a "
+                                        "shell reads standard input.")
+    parser.add_argument("destination", metavar="[user@]host")
+    parser.add_argument("-p", "--port", type=int, help="port (default: 22)")
+    parser.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
+                        help="private key for publickey authentication (repeatable; default: "
+                             "~/.ssh/id_ed25519, id_ecdsa, id_rsa when present)")
+    parser.add_argument("--password-env", metavar="VAR",
+                        help="read the password from this environment variable")
+    parser.add_argument("--known-hosts", metavar="FILE", default=None,
+                        help="OpenSSH known_hosts file (default: ~/.ssh/known_hosts)")
+    parser.add_argument("--accept-new", action="store_true",
+                        help="trust on first use: accept an unknown host key and add it to "
+                             "known_hosts (a changed key is still refused)")
+    add_algorithm_options(parser, single=False)
+    parser.add_argument("--exec", metavar="CMD", help="run CMD on the server")
+    parser.add_argument("-L", dest="forwards", action="append", default=[],
+                        metavar="[ADDR:]PORT:HOST:HOSTPORT",
+                        help="forward a local port through the server (direct-tcpip)")
+    parser.add_argument("--print", action="store_true", help="print every message on stderr")
+    parser.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds "
+                        "(default: %(default)s)")
+    parser.set_defaults(func=connect)
 
+
+def parse_destination(text: str, port: int | None) -> tuple[str, str, int]:
+    user, _, host = text.rpartition("@")
+    user = user or os.environ.get("USER") or getpass.getuser()
+    if not host:
+        raise CLIError("a host is required, as [user@]host")
+    return user, host, port or 22
+
+
+def default_known_hosts() -> str:
+    return os.path.join(os.path.expanduser("~"), ".ssh", "known_hosts")
+
+
+def connect(args) -> int:
+    user, host, port = parse_destination(args.destination, args.port)
+    return asyncio.run(run_connect(args, user, host, port))
+
+
+async def run_connect(args, user: str, host: str, port: int) -> int:
     known_hosts_path = args.known_hosts or default_known_hosts()
     known = KnownHosts.load(known_hosts_path)
 
@@ -91,7 +130,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     passwords = []
     if args.password_env:
         if args.password_env not in os.environ:
-            raise _cli_error(f"--password-env: environment variable {args.password_env} is not set")
+            raise CLIError(f"--password-env: environment variable {args.password_env} is not set")
         passwords = [os.environ[args.password_env]]
     forwards = [parse_forward(f) for f in args.forwards]
     keys = load_identities(args.identity)
@@ -144,7 +183,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     try:
         protocol = await open_client(host, port, client, on_events, timeout=args.timeout)
     except (OSError, asyncio.TimeoutError) as exc:
-        raise _cli_error(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
+        raise CLIError(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
     stdin_task = None
     if interactive:
         stdin_task = loop.create_task(_pump_stdin(protocol, driver))

@@ -1,0 +1,91 @@
+"""What the subcommands share: one-line errors and the algorithm options."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..crypto.ciphers import CIPHERS
+from ..crypto.compression import COMPRESSION
+from ..crypto.kex import KEX_METHODS
+from ..crypto.keys import SIGNATURE_ALGORITHMS
+from ..crypto.macs import MACS
+from ..scenario import AUTH_METHODS, Scenario
+from ..transport.transport import TransportConfig
+
+ALGORITHM_OPTIONS = (
+    ("kex", KEX_METHODS, "key exchange method"),
+    ("hostkey", SIGNATURE_ALGORITHMS, "host key algorithm"),
+    ("cipher", CIPHERS, "cipher"),
+    ("mac", MACS, "MAC"),
+    ("compression", COMPRESSION, "compression"),
+)
+
+
+class CLIError(Exception):
+    """A problem to report in one line, with an exit status."""
+
+    def __init__(self, message: str, status: int = 2):
+        super().__init__(message)
+        self.status = status
+
+
+def add_algorithm_options(parser: argparse.ArgumentParser, single: bool) -> None:
+    for name, registry, what in ALGORITHM_OPTIONS:
+        help_text = (f"{what} to use (default: %(default)s); one of: {', '.join(registry.names())}"
+                     if single else
+                     f"{what}: one name or a comma-separated preference list "
+                     f"(default: {','.join(registry.defaults())})")
+        parser.add_argument(f"--{name}", metavar="ALG", help=help_text,
+                            default=getattr(Scenario, name) if single else None)
+
+
+def algorithm_lists(args) -> dict[str, list[str] | None]:
+    """The user's lists for a TransportConfig, validated; None where not given."""
+    result = {}
+    for name, registry, _ in ALGORITHM_OPTIONS:
+        value = getattr(args, name)
+        try:
+            result[name] = registry.resolve(value) if value is not None else None
+        except ValueError as exc:
+            raise CLIError(f"--{name}: {exc}") from None
+    return result
+
+
+def transport_config(args, **extra):
+
+    lists = algorithm_lists(args)
+    config = TransportConfig(**extra)
+    for option, attribute in (("kex", "kex"), ("hostkey", "host_key_algorithms"), ("cipher", "ciphers"),
+                              ("mac", "macs"), ("compression", "compression")):
+        if lists[option] is not None:
+            setattr(config, attribute, lists[option])
+    return config
+
+
+
+
+def scenario_from_args(args) -> Scenario:
+    sc = Scenario(kex=args.kex, hostkey=args.hostkey, cipher=args.cipher, mac=args.mac,
+                  compression=args.compression, auth=args.auth, seed=args.seed,
+                  wrong_password_first=args.wrong_password_first, user=args.user,
+                  command=args.command, rekey=args.rekey)
+    try:
+        sc.validate()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return sc
+
+
+def add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    """The in-process scenario's options, shared by run and demo."""
+    add_algorithm_options(parser, single=True)
+    parser.add_argument("--auth", choices=AUTH_METHODS, default=Scenario.auth,
+                        help="how the client authenticates (default: %(default)s)")
+    parser.add_argument("--wrong-password-first", action="store_true",
+                        help="try a wrong password before the right one (password methods)")
+    parser.add_argument("--user", default=Scenario.user, help="user name (default: %(default)s)")
+    parser.add_argument("--command", default=Scenario.command,
+                        help="command the client runs with exec (default: %(default)r)")
+    parser.add_argument("--rekey", action="store_true", help="start a second key exchange mid-session")
+    parser.add_argument("--seed", type=int, default=Scenario.seed,
+                        help="seed for every random value, so runs repeat byte for byte (default: %(default)s)")

@@ -1,0 +1,32 @@
+"""``sshviz run``: an in-process session, printed as a transcript."""
+
+from __future__ import annotations
+
+import sys
+
+from .common import add_scenario_options, scenario_from_args
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("run", help="run an in-process session and print every message",
+                            description="Run a complete client and server in this process and print "
+                                        "a transcript of every message. Seeded: the same options "
+                                        "give the same bytes.")
+    add_scenario_options(parser)
+    parser.add_argument("--print", action="store_true", help="print every field of every message, "
+                        "the negotiation, K, H and the derived keys")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..scenario import run_scenario
+    from ..transcript import format_step
+
+    conductor = run_scenario(scenario_from_args(args))
+    for step in conductor.steps:
+        print(format_step(step, detail=args.print))
+    for side, endpoint in (("client", conductor.client), ("server", conductor.server)):
+        if endpoint.internal_error:
+            print(f"sshviz: internal error in the {side}:\n{endpoint.internal_error}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,109 @@
+"""The trace model: one ``TraceEvent`` per version line or packet, with what it changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import (Event, PacketReceived, PacketSent, VersionReceived, VersionRecord,
+                      VersionSent)
+
+PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
+
+
+@dataclass
+class TraceEvent:
+    """One unit on the wire (a version line or a packet) and what it caused.
+
+    ``record`` is a VersionRecord or a PacketRecord (wire bytes, plaintext packet, decoded
+    message with spans). ``changes`` are (side, event) pairs: "client" or "server", and an
+    event such as AlgorithmsNegotiated, KexComputed, KeysActivated, AuthSucceeded, ChannelData.
+    """
+
+    index: int
+    time: float
+    direction: str  # "c2s" | "s2c"
+    record: Any
+    changes: list[tuple[str, Event]] = field(default_factory=list)
+    delivered: bool = True  # False when the receiver had already closed
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sender(self) -> str:
+        return "client" if self.direction == "c2s" else "server"
+
+    @property
+    def kind(self) -> str:
+        return "version" if isinstance(self.record, VersionRecord) else "packet"
+
+    @property
+    def message(self):
+        return None if self.kind == "version" else self.record.message
+
+    @property
+    def name(self) -> str:
+        if self.kind == "version":
+            return "VERSION"
+        message = self.record.message
+        return message.name if message is not None else "?"
+
+
+@dataclass
+class TraceHeader:
+    """Where a trace came from and what was agreed."""
+
+    source: str  # "in-process" | "connect" | "serve" | "capture" | ...
+    client_version: str = ""
+    server_version: str = ""
+    client_address: str = ""
+    server_address: str = ""
+    scenario: dict = field(default_factory=dict)  # options of an in-process run (seed, algorithms)
+    algorithms: dict[str, str] = field(default_factory=dict)  # negotiated, category -> name
+    created: str = ""  # ISO 8601
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Trace:
+    header: TraceHeader
+    events: list[TraceEvent] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def fill_header(self) -> None:
+        """Take the versions and the first negotiated algorithms from the events."""
+        from ..events import AlgorithmsNegotiated
+
+        header = self.header
+        for event in self.events:
+            if event.kind == "version":
+                if event.direction == "c2s":
+                    header.client_version = header.client_version or event.record.text
+                else:
+                    header.server_version = header.server_version or event.record.text
+            for _, change in event.changes:
+                if isinstance(change, AlgorithmsNegotiated) and not header.algorithms:
+                    header.algorithms = {c: a.chosen for c, a in change.algorithms.items()
+                                         if a.chosen is not None}
+
+
+class TraceRecorder:
+    """Builds trace events from one live endpoint's event stream: each version line or packet
+    (sent or received) starts a TraceEvent; the events that follow it are its changes."""
+
+    def __init__(self, side: str, trace: Trace):
+        self.side = side
+        self.trace = trace
+        self._other = "server" if side == "client" else "client"
+
+    def feed(self, events: list[Event]) -> None:
+        trace_events = self.trace.events
+        for event in events:
+            if isinstance(event, PLUMBING):
+                record = event.record
+                trace_events.append(TraceEvent(len(trace_events), record.time, record.direction, record))
+            elif trace_events:
+                trace_events[-1].changes.append((self.side, event))
+            else:
+                self.trace.header.extra.setdefault("early_events", []).append(event)
