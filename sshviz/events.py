@@ -298,3 +298,15 @@ class ForwardOpenRequested(Event):
 class SubsystemStarted(Event):
     channel: int
     name: str
+
+
+@dataclass(slots=True)
+class SftpMessage(Event):
+    """One whole SFTP packet seen on a channel (sent or received by this side), decoded with
+    the SFTP catalog. ``packet`` is uint32 length || type || body; the message's field spans
+    are offsets into ``packet``."""
+
+    channel: int
+    direction: str  # "c2s" | "s2c"
+    packet: bytes
+    message: Any
