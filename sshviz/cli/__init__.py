@@ -9,11 +9,11 @@ import sys
 
 from .. import __version__
 from ..crypto.keyfiles import KeyFileError
-from . import connect, run, serve
+from . import connect, demo, run, serve
 from .common import CLIError
 
 # The order here is the order in --help.
-COMMANDS = [run, connect, serve]
+COMMANDS = [demo, run, connect, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sshviz run | head` ends quietly
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+    if getattr(args, "func", None) is None:  # bare `sshviz` opens the demo
+        args = parser.parse_args(["demo"])
     try:
         return args.func(args)
     except (CLIError, KeyFileError) as exc:

@@ -1,0 +1,135 @@
+"""The sshviz app: holds the timeline (a live in-process run or a trace) and the scenario it
+came from, and offers sshviz's commands in the command palette."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from ..trace.model import Trace
+from .bindings import MAIN
+from .screens.main import MainScreen
+from .timeline import PHASES, Timeline
+
+
+class SshvizApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sshviz"
+
+    def __init__(self, scenario=None, trace: Trace | None = None) -> None:
+        super().__init__()
+        if scenario is None and trace is None:
+            from ..scenario import Scenario
+
+            scenario = Scenario()
+        self.scenario = scenario if scenario is not None else scenario_of(trace)
+        self.trace = trace
+        self.timeline = self._new_timeline(self.scenario if trace is None else None)
+        self.screenshot_dir = os.getcwd()
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def _new_timeline(self, scenario) -> Timeline:
+        if scenario is None:
+            return Timeline(self.trace)
+        self.sub_title = describe(scenario)
+        return Timeline.from_scenario(scenario)
+
+    @property
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    # -- what the main screen and the palette ask for ---------------------------------------
+
+    def restart(self) -> None:
+        """Back to the first message; a live run is played again from the start."""
+        if self.trace is None:
+            self.timeline = self._new_timeline(self.scenario)
+            self.main.reload()
+        else:
+            self.timeline.go(0)
+            self.main.sync()
+
+    def rerun(self, scenario) -> None:
+        """Run ``scenario`` and show it at the step the user was looking at."""
+        position = self.timeline.position
+        self.scenario, self.trace = scenario, None
+        self.timeline = self._new_timeline(scenario)
+        self.timeline.ensure(position)
+        self.timeline.go(min(position, len(self.timeline) - 1))
+        self.main.reload()
+
+    def what_if(self) -> None:
+        from .screens.whatif import WhatIfScreen
+
+        if self.scenario is None:
+            self.notify("this trace was not made in-process: there is no scenario to change",
+                        severity="warning")
+            return
+
+        def chosen(scenario) -> None:
+            if scenario is not None:
+                self.rerun(scenario)
+
+        self.push_screen(WhatIfScreen(self.scenario), chosen)
+
+    def screenshot(self) -> str:
+        event = self.timeline.current
+        name = f"sshviz-{self.timeline.position:04d}-{event.name if event else 'empty'}.svg"
+        path = self.save_screenshot(name, self.screenshot_dir)
+        self.notify(f"saved {path}", title="SVG screenshot")
+        return path
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """sshviz's own commands first (one per main-screen binding), then jumps to each phase
+        and each kind of message, then Textual's (themes, keys, quit)."""
+        main = self.main
+        for binding in MAIN:
+            if not binding.action.startswith("app."):
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    lambda action=binding.action: main.run_action(action))
+        yield from self._jump_commands(main)
+        yield from super().get_system_commands(screen)
+
+    def _jump_commands(self, main: MainScreen) -> Iterable[SystemCommand]:
+        timeline = self.timeline
+
+        def go(index: int) -> None:
+            if timeline.go(index):
+                main.sync()
+
+        for start in timeline.phase_starts:
+            phase = PHASES[timeline.phase_at(start)]
+            yield SystemCommand(f"Go to phase: {phase} (#{start})", f"jump to the first message of {phase}",
+                                lambda index=start: go(index))
+        seen = set()
+        for event in timeline.events[:2000]:  # message kinds; a huge trace repeats the same few
+            if event.name not in seen:
+                seen.add(event.name)
+                yield SystemCommand(f"Go to {event.name} (#{event.index})", "jump to its first occurrence",
+                                    lambda index=event.index: go(index))
+
+
+def scenario_of(trace: Trace):
+    """The scenario an in-process trace was made with, so what-if can vary it; else None."""
+    from ..scenario import Scenario
+
+    options = trace.header.scenario or {}
+    known = {f.name for f in dataclasses.fields(Scenario)}
+    if trace.header.source != "in-process" or not options:
+        return None
+    try:
+        return Scenario(**{k: v for k, v in options.items() if k in known})
+    except TypeError:
+        return None
+
+
+def describe(scenario) -> str:
+    auth = scenario.auth + (" (wrong password first)" if scenario.wrong_password_first else "")
+    return (f"{scenario.kex} · {scenario.hostkey} · {scenario.cipher} · {scenario.mac} · "
+            f"{scenario.compression} · {auth} · seed {scenario.seed}")

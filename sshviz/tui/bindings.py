@@ -1,0 +1,40 @@
+"""Every key binding of the app, declared once: the screens and widgets take their BINDINGS from
+here, and the help screen lists them from here."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# The main screen: moving through the session and what the panels show.
+MAIN = [
+    Binding("right,n", "step(1)", "Next", tooltip="Step forward one message"),
+    Binding("left,p", "step(-1)", "Back", tooltip="Step back one message"),
+    Binding("right_square_bracket", "next_phase", "Next phase", key_display="]",
+            tooltip="Jump to the first message of the next phase"),
+    Binding("left_square_bracket", "previous_phase", "Phase start", key_display="[", show=False,
+            tooltip="Jump to the start of this phase, or the one before"),
+    Binding("e,end", "run_to_end", "Run to end", tooltip="Play the rest of the session"),
+    Binding("r", "restart", "Restart", tooltip="Back to the first message (a live run starts again)"),
+    Binding("slash", "search", "Search", key_display="/",
+            tooltip="Find messages by name or field value"),
+    Binding("k", "toggle_keys", "Keys", tooltip="Show the key panel in place of the fields, wider"),
+    Binding("w", "toggle_wire", "Wire/plain", tooltip="Hex view: bytes on the wire or the plaintext packet"),
+    Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
+    Binding("ctrl+s", "screenshot", "SVG", tooltip="Save an SVG screenshot of this screen"),
+    Binding("f1", "help", "Help", tooltip="What is on the screen, and every key"),
+    Binding("q", "app.quit", "Quit", show=False),
+]
+
+# The ladder: arrow keys move through the messages it lists.
+LADDER = [
+    Binding("down", "screen.step(1)", "Next message", show=False),
+    Binding("up", "screen.step(-1)", "Previous message", show=False),
+    Binding("pagedown", "screen.step(20)", "20 messages on", show=False),
+    Binding("pageup", "screen.step(-20)", "20 messages back", show=False),
+    Binding("home", "screen.restart", "First message", show=False),
+]
+
+# Dialogs close with escape.
+DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
+
+HELP_SECTIONS = (("Main screen", MAIN), ("Ladder (when focused)", LADDER), ("Dialogs", DIALOG))

@@ -1,0 +1,286 @@
+"""What the panels show, worked out from trace events without Textual: the field items of a
+message (with the coordinates of their bytes), the byte sections of the hex view, and the
+key-exchange state the key panel draws. The widgets only lay these out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
+                      KeysActivated, VersionRecord)
+from ..trace.model import TraceEvent
+from ..transcript import fields_of, format_value
+from ..wire.spec import DecodedField
+from .timeline import Milestone, sftp_messages
+
+PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
+PACKET_RFC = "RFC 4253 6"
+VERSION_RFC = "RFC 4253 4.2"
+
+
+@dataclass
+class FieldItem:
+    """A field as the tree shows it. ``space`` names the bytes its span counts in ("packet":
+    the plaintext packet and MAC, "payload": the message, "version": the identification
+    bytes); ``offset`` is added to the field's own span to count in that space."""
+
+    field: DecodedField
+    space: str
+    offset: int
+    rfc: str
+    children: list["FieldItem"] = field(default_factory=list)
+    title: str = ""  # a group's heading in place of the field's name and value
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.offset + self.field.start, self.offset + self.field.end
+
+    @property
+    def explanation(self) -> str:
+        return self.field.doc or _DEFAULT_DOCS.get(self.field.type, "")
+
+    @property
+    def value_text(self) -> str:
+        return format_value(self.field)
+
+
+_DEFAULT_DOCS = {
+    "name": "one name of the comma-separated list",
+    "": "one item of the repeated group",
+}
+
+
+def _items(fields: list[DecodedField], space: str, offset: int, rfc: str) -> list[FieldItem]:
+    return [FieldItem(f, space, offset, rfc, _items(f.children, space, offset, rfc)) for f in fields]
+
+
+def message_items(event: TraceEvent) -> list[FieldItem]:
+    """The message's fields, then its SFTP packets (inside the data field), then the framing
+    of the binary packet."""
+    record = event.record
+    if isinstance(record, VersionRecord):
+        return version_items(record)
+    message = record.message
+    rfc = message.spec.rfc if message is not None else PACKET_RFC
+    items = _items(fields_of(record), "payload", 0, rfc)
+    _nest_sftp(event, items)
+    items.append(packet_item(record))
+    return items
+
+
+def _nest_sftp(event: TraceEvent, items: list[FieldItem]) -> None:
+    """Hang each SFTP packet carried by CHANNEL_DATA under its data field. Its spans count
+    from the start of the SFTP packet, found inside the data (a packet split over several
+    messages is shown without byte positions)."""
+    sftp = sftp_messages(event)
+    data = next((item for item in items if item.field.name == "data"), None)
+    if not sftp or data is None:
+        return
+    carried = data.field.value if isinstance(data.field.value, (bytes, bytearray)) else b""
+    data_start = data.field.start + 4  # past the string's length
+    for change in sftp:
+        message = change.message
+        at = carried.find(change.packet)
+        offset = data_start + at if at >= 0 else None
+        title = f"{message.spec.rfc_name} (SFTP packet, {len(change.packet)} bytes)"
+        group = DecodedField("sftp", "", None, 0, len(change.packet),
+                             message.spec.doc if at >= 0 else message.spec.doc + "; split over messages")
+        space = "payload" if offset is not None else "none"
+        data.children.append(FieldItem(group, space, offset or 0, message.spec.rfc,
+                                       _items(message.fields or [], space, offset or 0, message.spec.rfc),
+                                       title=title))
+
+
+def packet_item(record) -> FieldItem:
+    """The binary packet around the payload: length, padding length, padding and MAC."""
+    spans = record.spans()
+    docs = {
+        "packet_length": ("uint32", record.packet_length,
+                          "bytes that follow, excluding the MAC (padding_length, payload, padding)"),
+        "padding_length": ("byte", record.padding_length, "how many random padding bytes follow the payload"),
+        "payload": (f"byte[{spans['payload'][1] - spans['payload'][0]}]", None,
+                    "the message" + (f", compressed with {record.compression}" if is_compressed(record) else "")),
+        "padding": (f"byte[{record.padding_length}]", None,
+                    "random bytes that round the packet up to the cipher's block size"),
+        "mac": (f"byte[{len(record.mac)}]", None,
+                f"integrity check ({record.mac_name})" if record.mac else "none: no MAC before the first NEWKEYS"),
+    }
+    children = []
+    for name, (start, end) in spans.items():
+        kind, value, doc = docs[name]
+        shown = value if value is not None else (record.plain + record.mac)[start:end]
+        children.append(FieldItem(DecodedField(name, kind, shown, start, end, doc), "packet", 0, PACKET_RFC))
+    whole = DecodedField("packet", "", None, 0, len(record.plain) + len(record.mac),
+                         "how the message travels: length, padding and MAC around it")
+    return FieldItem(whole, "packet", 0, PACKET_RFC, children, title=f"binary packet (seq {record.seq})")
+
+
+def is_compressed(record) -> bool:
+    start, end = record.spans()["payload"]
+    return record.plain[start:end] != record.payload
+
+
+def version_items(record: VersionRecord) -> list[FieldItem]:
+    """An identification line, SSH-protoversion-softwareversion SP comments CR LF, split
+    into its parts; lines a server sent before it come first."""
+    items, pos = [], 0
+    for line in record.pre_lines:
+        items.append(FieldItem(DecodedField("other line", "text", line.rstrip(b"\r\n").decode("utf-8", "replace"),
+                                            pos, pos + len(line),
+                                            "a line the server may send before its version"),
+                               "version", 0, VERSION_RFC))
+        pos += len(line)
+    line = record.line
+    text = line.rstrip(b"\r\n")
+    parts: list[DecodedField] = []
+    dash1 = text.find(b"-", 4)
+    space = text.find(b" ")
+    soft_end = space if space >= 0 else len(text)
+    if text.startswith(b"SSH-") and dash1 > 0:
+        parts.append(DecodedField("protoversion", "text", text[4:dash1].decode("ascii", "replace"),
+                                  4, dash1, "protocol version; 2.0 for SSH-2 (1.99 also speaks 2.0)"))
+        parts.append(DecodedField("softwareversion", "text", text[dash1 + 1:soft_end].decode("ascii", "replace"),
+                                  dash1 + 1, soft_end, "the implementation's name and version"))
+    if space >= 0:
+        parts.append(DecodedField("comments", "text", text[space + 1:].decode("utf-8", "replace"),
+                                  space + 1, len(text), "free text after a space"))
+    parts.append(DecodedField("CR LF", "byte[2]", line[len(text):], len(text), len(line), "ends the line"))
+    whole = DecodedField("identification", "text", record.text, 0, len(line),
+                         "sent in clear by both sides; both lines go into the exchange hash H", parts)
+    items.append(FieldItem(whole, "version", pos, VERSION_RFC, _items(parts, "version", pos, VERSION_RFC)))
+    return items
+
+
+def walk(items: list[FieldItem]):
+    for item in items:
+        yield item
+        yield from walk(item.children)
+
+
+# -- hex -------------------------------------------------------------------------------------
+
+
+@dataclass
+class HexSection:
+    """A run of bytes in the hex view, coloured by part; ``spaces`` says where each coordinate
+    space of field spans starts inside ``data``."""
+
+    title: str
+    data: bytes
+    parts: list[tuple[int, int, str]]
+    spaces: dict[str, int]
+
+    def part_at(self, offset: int) -> str:
+        for start, end, name in self.parts:
+            if start <= offset < end:
+                return name
+        return ""
+
+
+def hex_sections(event: TraceEvent, wire: bool) -> list[HexSection]:
+    """The bytes to show: what travelled (``wire``) or the plaintext packet and its MAC."""
+    record = event.record
+    if isinstance(record, VersionRecord):
+        pre = len(record.wire) - len(record.line)
+        parts = [(0, pre, "other"), (pre, len(record.wire), "version")]
+        return [HexSection("identification line, in clear on the wire", record.wire, parts, {"version": 0})]
+    spans = record.spans()
+    compressed = is_compressed(record)
+    spaces = {"packet": 0} if compressed else {"packet": 0, "payload": PAYLOAD_OFFSET}
+    if wire and record.encrypted:
+        # etm and AES-GCM leave packet_length in clear; ChaCha20-Poly1305 encrypts it with a
+        # key of its own. The bytes tell which.
+        aad = record.aad_length
+        clear = aad if record.wire[:aad] == record.plain[:aad] else 0
+        parts = [(0, clear, "clear"), (clear, len(record.plain), "encrypted"), (*spans["mac"], "mac")]
+        what = f"on the wire: encrypted with {record.cipher}"
+        if aad:
+            what += f"; packet_length {'in clear' if clear else 'encrypted with a key of its own'}"
+        sections = [HexSection(what, record.wire, parts, spaces)]
+    else:
+        parts = [(*spans[name], part) for name, part in
+                 (("packet_length", "length"), ("padding_length", "padlen"), ("payload", "payload"),
+                  ("padding", "padding"), ("mac", "mac"))]
+        title = "on the wire, in clear (no keys yet)" if not record.encrypted else "plaintext packet and MAC"
+        sections = [HexSection(title, record.plain + record.mac, parts, spaces)]
+    if compressed:
+        sections.append(HexSection(f"payload after {record.compression} decompression", record.payload,
+                                   [(0, len(record.payload), "payload")], {"payload": 0}))
+    return sections
+
+
+# -- key panel -------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyState:
+    """What is known about keys at one step: the latest negotiation and key exchange, as each
+    side saw it, and which direction is protected."""
+
+    negotiated: AlgorithmsNegotiated | None = None
+    kex: dict[str, KexComputed] = field(default_factory=dict)  # side -> result
+    kex_index: dict[str, int] = field(default_factory=dict)  # side -> message that caused it
+    kex_count: int = 0
+    host_key: HostKeyChecked | None = None
+    active: dict[str, KeysActivated] = field(default_factory=dict)  # direction -> latest
+    auth: AuthSucceeded | None = None
+
+    @property
+    def result(self) -> KexComputed | None:
+        """The latest K, H and keys (both sides compute the same; the client's view first)."""
+        return self.kex.get("client") or self.kex.get("server")
+
+
+def key_state(milestones: list[Milestone]) -> KeyState:
+    state = KeyState()
+    for milestone in milestones:
+        event, side = milestone.event, milestone.side
+        if isinstance(event, AlgorithmsNegotiated):
+            state.negotiated = event  # both sides agree; the latest is the one in force
+        elif isinstance(event, KexComputed):
+            current = state.result
+            if current is None or current.H != event.H:  # a new key exchange (H is unique)
+                state.kex, state.kex_index = {}, {}
+                state.kex_count += 1
+            state.kex[side] = event
+            state.kex_index[side] = milestone.index
+        elif isinstance(event, HostKeyChecked):
+            state.host_key = event
+        elif isinstance(event, KeysActivated):
+            state.active[event.direction] = event
+        elif isinstance(event, AuthSucceeded):
+            state.auth = event
+    return state
+
+
+def hash_inputs_formula(result: KexComputed) -> str:
+    return f"H = {result.hash.upper()}(" + " || ".join(name for name, _, _ in result.H_inputs) + ")"
+
+
+PUBLIC_VALUE_NAMES = ("e", "f", "Q_C", "Q_S", "C_INIT", "S_REPLY")
+
+
+def public_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
+    """The ephemeral public values each side sent, as they went into H."""
+    return [entry for entry in result.H_inputs if entry[0] in PUBLIC_VALUE_NAMES]
+
+
+def search_matcher(query: str):
+    """A test for Timeline.search: the message name (SFTP names too) or any field's value
+    contains ``query``, ignoring case."""
+    needle = query.strip().lower()
+
+    def matches(event: TraceEvent) -> bool:
+        if not needle:
+            return False
+        if needle in event.name.lower() or any(needle in m.message.spec.rfc_name.lower()
+                                               for m in sftp_messages(event)):
+            return True
+        if isinstance(event.record, VersionRecord):
+            return needle in event.record.text.lower()
+        for item in walk(message_items(event)):
+            if item.field.name != "msg_number" and needle in item.value_text.lower():
+                return True
+        return False
+
+    return matches

@@ -1,0 +1,57 @@
+"""F1: what each panel shows and every key, the keys listed from bindings.py."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from ..bindings import DIALOG, HELP_SECTIONS
+
+INTRODUCTION = """\
+# sshviz
+
+A real SSH-2 client and server run in this process; every message between them is on the
+**ladder** (client left, server right; a heavy line is an encrypted packet, a thin one travels
+in clear; `▼ new keys on` marks where a direction switches to the negotiated cipher).
+
+- **fields**: the selected message decoded, each field with its RFC type, value, a one-line
+  explanation and the RFC section. Move through them with the arrow keys: their bytes light
+  up in the hex view. Click a byte in the hex view to find its field.
+- **bytes**: the packet as `packet_length`, `padding_length`, payload, padding and MAC, or
+  (`w`) as it travelled on the wire, encrypted.
+- **keys**: what both sides have agreed and computed so far: the algorithms and why each was
+  chosen, the ephemeral public values, the shared secret K, the exchange hash H and its inputs,
+  the session id and the six keys `HASH(K || H || "A" || session_id)` ... `"F"`.
+
+Seeded runs repeat byte for byte. **What if…** (`s`) changes the algorithms, the
+authentication, the command or the seed and runs again at the same step, so you can see what
+changes. `ctrl+p` opens the command palette (themes too).
+"""
+
+
+def keys_table() -> str:
+    lines = []
+    for title, bindings in HELP_SECTIONS:
+        lines += [f"## {title}", "", "| key | does |", "|---|---|"]
+        for binding in bindings:
+            keys = binding.key_display or ", ".join(binding.key.split(","))
+            lines.append(f"| `{keys}` | {binding.tooltip or binding.description} |")
+        lines.append("")
+    lines += ["## Everywhere", "", "| key | does |", "|---|---|",
+              "| `ctrl+p` | command palette: every action, jump to a message or phase, themes |",
+              "| `tab` | next panel |", "| `ctrl+q` | quit |"]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = DIALOG
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "help (escape closes)"
+            yield Markdown(INTRODUCTION + "\n" + keys_table())
+
+    def action_dismiss_dialog(self) -> None:
+        self.dismiss(None)

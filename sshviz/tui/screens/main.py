@@ -1,0 +1,178 @@
+"""The main screen: ladder, fields, key panel and hex view of one timeline. Every action moves
+the app's timeline and then ``sync()`` brings each panel up to date."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ..bindings import MAIN
+from ..present import FieldItem, hex_sections, key_state
+from ..timeline import PHASES
+from ..widgets.fields import FieldInfo, FieldsTree
+from ..widgets.hexview import HexView, highlight_in, legend
+from ..widgets.keypanel import KeyPanel
+from ..widgets.ladder import Ladder
+
+
+class MainScreen(Screen):
+    BINDINGS = MAIN
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wire = False  # the hex view shows the plaintext packet until toggled
+        self.selected: FieldItem | None = None
+        self._shown_event = None
+        self._shown_milestones = -1
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Grid(id="panes"):
+            with Vertical(id="ladder-pane"):
+                yield Static(lifelines(), id="lifelines")
+                yield Ladder(id="ladder")
+            with Vertical(id="fields-pane"):
+                yield FieldsTree(id="fields")
+                yield FieldInfo(id="field-info")
+            yield KeyPanel(id="keys")
+            with Vertical(id="hex-pane"):
+                yield Static(id="hex-legend")
+                yield HexView(id="hex")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#ladder-pane").border_title = "session"
+        self.query_one("#fields-pane").border_title = "fields"
+        self.query_one("#keys").border_title = "keys"
+        self.query_one("#hex-pane").border_title = "bytes"
+        self.query_one(Ladder).focus()
+        self.reload()
+
+    # -- keeping the panels in step --------------------------------------------------------
+
+    @property
+    def timeline(self):
+        return self.app.timeline
+
+    def reload(self) -> None:
+        """A new timeline (a run, a rerun, a trace): redraw everything."""
+        self._shown_event = None
+        self._shown_milestones = -1
+        self.query_one(Ladder).show(self.timeline)
+        self.sync()
+
+    def sync(self) -> None:
+        timeline = self.timeline
+        ladder = self.query_one(Ladder)
+        ladder.update()
+        pane = self.query_one("#ladder-pane")
+        event = timeline.current
+        if event is None:
+            pane.border_title = "session (empty)"
+            return
+        total = f"{len(timeline)}" + ("" if timeline.complete else "+")
+        pane.border_title = f"message {timeline.position} of {total}"
+        pane.border_subtitle = PHASES[timeline.phase_at(timeline.position)]
+        if event is not self._shown_event:
+            self._shown_event = event
+            self._show_bytes()
+            self.query_one(FieldsTree).show(event)
+        milestones = timeline.milestones_until(timeline.position)
+        if len(milestones) != self._shown_milestones:
+            self._shown_milestones = len(milestones)
+            self.query_one(KeyPanel).show(key_state(milestones), timeline)
+
+    def _show_bytes(self) -> None:
+        event = self.timeline.current
+        sections = hex_sections(event, self.wire)
+        hex_view = self.query_one(HexView)
+        hex_view.show(sections, self.selected)
+        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style))
+        mode = "wire" if self.wire else "plaintext"
+        self.query_one("#hex-pane").border_title = f"bytes: {mode} (w toggles)"
+
+    def on_fields_tree_field_chosen(self, message: FieldsTree.FieldChosen) -> None:
+        self.selected = message.item
+        self.query_one(HexView).mark(message.item)
+        self.query_one(FieldInfo).show(message.item)
+
+    def on_ladder_picked(self, message: Ladder.Picked) -> None:
+        if self.timeline.go(message.index):
+            self.sync()
+
+    def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
+        """Select the narrowest field whose bytes include the clicked one."""
+        best = None
+        for item in self.query_one(FieldsTree).items():
+            start, end = highlight_in(message.section, item)
+            if start <= message.offset < end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end, item)
+        if best is not None:
+            self.query_one(FieldsTree).select_item(best[2])
+
+    # -- actions (bound in bindings.MAIN) ---------------------------------------------------
+
+    def action_step(self, delta: int) -> None:
+        timeline = self.timeline
+        if not timeline.step(delta):
+            # Past either end: stop at the end that exists.
+            timeline.go(0 if delta < 0 else len(timeline) - 1)
+            if delta > 0:
+                self.notify("the session has ended", timeout=2)
+        self.sync()
+
+    def action_next_phase(self) -> None:
+        if not self.timeline.next_phase():
+            self.notify("no later phase", timeout=2)
+        self.sync()
+
+    def action_previous_phase(self) -> None:
+        self.timeline.previous_phase()
+        self.sync()
+
+    def action_run_to_end(self) -> None:
+        self.timeline.to_end()
+        self.sync()
+
+    def action_restart(self) -> None:
+        self.app.restart()
+
+    def action_toggle_keys(self) -> None:
+        self.toggle_class("-keys")
+
+    def action_toggle_wire(self) -> None:
+        self.wire = not self.wire
+        self._show_bytes()
+
+    def action_search(self) -> None:
+        from .search import SearchScreen
+
+        def jump(index: int | None) -> None:
+            if index is not None and self.timeline.go(index):
+                self.sync()
+
+        self.app.push_screen(SearchScreen(self.timeline), jump)
+
+    def action_what_if(self) -> None:
+        self.app.what_if()
+
+    def action_screenshot(self) -> None:
+        self.app.screenshot()
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+
+def lifelines():
+    from rich.table import Table
+
+    table = Table.grid(expand=True)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    table.add_row("[b]client[/b]", "[b]server[/b]")
+    return table

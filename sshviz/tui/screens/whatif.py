@@ -1,0 +1,107 @@
+"""What if…: a form over the Scenario's options, then a new run at the same step.
+
+The form is built from the Scenario dataclass itself: an option with a registry of names gets a
+list to choose from, a yes/no option a checkbox, anything else a text box. Options added to
+Scenario later (SFTP actions) appear here without changing this file."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from ...cli.common import ALGORITHM_OPTIONS
+from ...scenario import AUTH_METHODS, Scenario
+from ..bindings import DIALOG
+
+# Options whose values come from a fixed list: name -> (choices, label).
+CHOICES = {name: (registry.names(), what) for name, registry, what in ALGORITHM_OPTIONS}
+CHOICES["auth"] = (list(AUTH_METHODS), "authentication method")
+SKIPPED = {"options"}  # free-form internals, not a what-if choice
+
+
+def scenario_fields():
+    return [f for f in dataclasses.fields(Scenario) if f.name not in SKIPPED]
+
+
+def _kind(field: dataclasses.Field) -> str:
+    annotation = str(field.type)
+    if field.name in CHOICES:
+        return "choice"
+    if annotation == "bool":
+        return "bool"
+    if annotation == "int":
+        return "int"
+    if annotation in ("str", "str | None"):
+        return "text"
+    return "skip"  # a structure the form cannot edit (its value is kept)
+
+
+class WhatIfScreen(ModalScreen[Scenario | None]):
+    BINDINGS = DIALOG
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__()
+        self.scenario = scenario
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="whatif-body") as body:
+            body.border_title = "what if… (choose, then Run again)"
+            with VerticalScroll(id="whatif-form"):
+                yield from self._form()
+            yield Static(id="whatif-error")
+            with Horizontal(id="whatif-buttons"):
+                yield Button("Run again", variant="primary", id="whatif-run")
+                yield Button("Cancel", id="whatif-cancel")
+
+    def _form(self) -> ComposeResult:
+        for field in scenario_fields():
+            kind = _kind(field)
+            value = getattr(self.scenario, field.name)
+            label = CHOICES[field.name][1] if kind == "choice" else field.name.replace("_", " ")
+            widget_id = f"opt-{field.name}"
+            if kind == "choice":
+                with Horizontal(classes="whatif-row"):
+                    yield Label(label, classes="whatif-label")
+                    yield Select([(name, name) for name in CHOICES[field.name][0]], value=value,
+                                 allow_blank=False, id=widget_id)
+            elif kind == "bool":
+                yield Checkbox(label, value=bool(value), id=widget_id)
+            elif kind in ("int", "text"):
+                with Horizontal(classes="whatif-row"):
+                    yield Label(label, classes="whatif-label")
+                    yield Input("" if value is None else str(value), id=widget_id,
+                                type="integer" if kind == "int" else "text")
+
+    def chosen(self) -> Scenario:
+        """The scenario the form describes; ValueError if it is not a valid one."""
+        changes = {}
+        for field in scenario_fields():
+            kind = _kind(field)
+            if kind == "skip":
+                continue
+            widget = self.query_one(f"#opt-{field.name}")
+            value = widget.value
+            if kind == "int":
+                value = int(value or 0)
+            elif kind == "text" and value == "" and "None" in str(field.type):
+                value = None
+            changes[field.name] = value
+        scenario = dataclasses.replace(self.scenario, **changes)
+        scenario.validate()
+        return scenario
+
+    def on_button_pressed(self, message: Button.Pressed) -> None:
+        if message.button.id == "whatif-cancel":
+            self.dismiss(None)
+            return
+        try:
+            self.dismiss(self.chosen())
+        except ValueError as exc:
+            self.query_one("#whatif-error", Static).update(f"[b]cannot run:[/b] {exc}")
+
+    def action_dismiss_dialog(self) -> None:
+        self.dismiss(None)

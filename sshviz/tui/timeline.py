@@ -1,0 +1,243 @@
+"""The session as the UI walks it: the trace events produced so far, the one selected, and the
+indexes built once per event (ladder rows, phases, key-exchange milestones) so that stepping,
+jumping and drawing stay cheap on traces of 100,000 messages.
+
+A timeline reads TraceEvents only. Its source is either a conductor, stepped on demand (a live
+in-process run: messages appear as the user steps), or nothing (a saved trace or an imported
+capture: every event is there from the start). No Textual here, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
+                      KeysActivated, SftpMessage)
+from ..trace.model import Trace, TraceEvent
+
+# Phase keys in session order, with the name shown on screen.
+PHASES = {
+    "version": "version exchange",
+    "kex": "key exchange",
+    "auth": "authentication",
+    "connection": "connection",
+    "sftp": "SFTP",
+}
+# Transport messages that open user authentication (SERVICE_REQUEST / SERVICE_ACCEPT).
+_SERVICE_MESSAGES = (5, 6)
+_KEX_NUMBERS = range(20, 50)  # KEXINIT, NEWKEYS and the method-specific 30-49
+NEWKEYS = 21
+# Events the key panel follows; remembered with the index of the message that caused them.
+MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
+
+
+def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
+    """The SFTP packets this message carried (each reported once, by either side)."""
+    seen, found = set(), []
+    for _, change in event.changes:
+        if isinstance(change, SftpMessage) and change.direction == event.direction:
+            if change.packet not in seen:
+                seen.add(change.packet)
+                found.append(change)
+    return found
+
+
+def phase_of(event: TraceEvent, previous: str | None) -> str:
+    """Which phase a message belongs to; messages that belong to none (DISCONNECT, IGNORE,
+    DEBUG, EXT_INFO, undecodable packets) stay in the phase around them."""
+    if event.kind == "version":
+        return "version"
+    message = event.message
+    if message is None:
+        return previous or "kex"
+    protocol, number = message.spec.protocol, message.number
+    if protocol == "transport":
+        if number in _KEX_NUMBERS:
+            return "kex"
+        if number in _SERVICE_MESSAGES:
+            return "auth"
+        return previous or "kex"
+    if protocol == "userauth":
+        return "auth"
+    if sftp_messages(event):
+        return "sftp"
+    return "sftp" if previous == "sftp" else "connection"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the ladder: a phase heading, a message, or an encryption marker."""
+
+    kind: str  # "phase" | "message" | "marker"
+    event: int  # the message's index (for a heading: the first message of the phase)
+    text: str = ""
+    phase: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    index: int  # the message whose handling produced it
+    side: str
+    event: object
+
+
+def keys_on_text(event: TraceEvent) -> str:
+    """The marker drawn under a NEWKEYS: from here on this direction uses the new keys."""
+    arrow = "c→s" if event.direction == "c2s" else "s→c"
+    for _, change in event.changes:
+        if isinstance(change, KeysActivated) and change.direction == event.direction:
+            return f"{arrow} encrypted: {change.cipher.split('@')[0]}"
+    return f"{arrow} uses the new keys"
+
+
+class Timeline:
+    def __init__(self, trace: Trace, source=None):
+        """``source`` is an object with ``step() -> TraceEvent | None`` that appends to
+        ``trace.events`` (a Conductor), or None when the trace is complete."""
+        self.trace = trace
+        self.events = trace.events
+        self.source = source
+        self.position = 0
+        self.rows: list[Row] = []
+        self.row_of_event: list[int] = []
+        self.phase_of_event: list[str] = []
+        self.phase_starts: list[int] = []  # first message index of each phase run
+        self.milestones: list[Milestone] = []
+        self._milestone_index: list[int] = []  # milestones' message indexes, for bisect
+        self._produced = 0
+        self._exhausted = source is None
+        self._index_new()
+
+    # -- building --------------------------------------------------------------------------
+
+    @classmethod
+    def from_scenario(cls, scenario) -> "Timeline":
+        from ..scenario import make_conductor
+
+        conductor = make_conductor(scenario)
+        timeline = cls(conductor.trace, conductor)
+        timeline.produce(1)
+        return timeline
+
+    @property
+    def complete(self) -> bool:
+        return self._exhausted
+
+    def produce(self, count: int = 1) -> int:
+        """Step the source up to ``count`` more messages; returns how many came."""
+        made = 0
+        while made < count and not self._exhausted:
+            if self.source.step() is None:
+                self._exhausted = True
+                self.trace.fill_header()
+                break
+            made += 1
+        self._index_new()
+        return made
+
+    def produce_all(self) -> None:
+        while not self._exhausted:
+            self.produce(1000)
+
+    def ensure(self, index: int) -> bool:
+        """Produce messages until ``index`` exists; False if the session ends before it."""
+        if index >= len(self.events):
+            self.produce(index + 1 - len(self.events))
+        return index < len(self.events)
+
+    def _index_new(self) -> None:
+        events, rows = self.events, self.rows
+        previous = self.phase_of_event[-1] if self.phase_of_event else None
+        kex_runs = sum(1 for start in self.phase_starts if self.phase_of_event[start] == "kex")
+        for event in events[self._produced:]:
+            phase = phase_of(event, previous)
+            if phase != previous:
+                title = PHASES[phase]
+                if phase == "kex":
+                    kex_runs += 1
+                    if kex_runs > 1:
+                        title = f"key exchange again (rekey {kex_runs - 1})"
+                rows.append(Row("phase", event.index, title, phase))
+                self.phase_starts.append(event.index)
+            self.phase_of_event.append(phase)
+            self.row_of_event.append(len(rows))
+            rows.append(Row("message", event.index, phase=phase))
+            message = event.message
+            if message is not None and message.number == NEWKEYS and message.spec.protocol == "transport":
+                rows.append(Row("marker", event.index, keys_on_text(event), phase))
+            for side, change in event.changes:
+                if isinstance(change, MILESTONES):
+                    self.milestones.append(Milestone(event.index, side, change))
+                    self._milestone_index.append(event.index)
+            previous = phase
+        self._produced = len(events)
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def current(self) -> TraceEvent | None:
+        return self.events[self.position] if self.events else None
+
+    def go(self, index: int) -> bool:
+        """Select message ``index`` (producing it if needed); False if it does not exist."""
+        if index < 0 or not self.ensure(index):
+            return False
+        self.position = index
+        return True
+
+    def step(self, delta: int) -> bool:
+        return self.go(self.position + delta)
+
+    def to_end(self) -> None:
+        self.produce_all()
+        if self.events:
+            self.position = len(self.events) - 1
+
+    def next_phase(self) -> bool:
+        """Go to the first message of the next phase, stepping a live source as needed."""
+        here = self.phase_of_event[self.position] if self.events else None
+        index = self.position + 1
+        while self.ensure(index):
+            if self.phase_of_event[index] != here:
+                self.position = index
+                return True
+            index += 1
+        return False
+
+    def previous_phase(self) -> bool:
+        """Go to the start of this phase, or of the one before when already there."""
+        starts = self.phase_starts
+        at = bisect_right(starts, self.position) - 1
+        if at < 0:
+            return False
+        target = starts[at] if starts[at] < self.position else (starts[at - 1] if at > 0 else None)
+        if target is None:
+            return False
+        self.position = target
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def phase_at(self, index: int) -> str:
+        return self.phase_of_event[index]
+
+    def milestones_until(self, index: int) -> list[Milestone]:
+        """Milestones caused by messages 0..index: what the key panel knows at that step."""
+        return self.milestones[: bisect_right(self._milestone_index, index)]
+
+    def search(self, matches, limit: int = 500) -> Iterator[int]:
+        """Indexes of messages for which ``matches(event)`` holds, the whole session first
+        produced so that a search covers messages not stepped to yet."""
+        self.produce_all()
+        found = 0
+        for event in self.events:
+            if matches(event):
+                yield event.index
+                found += 1
+                if found >= limit:
+                    return

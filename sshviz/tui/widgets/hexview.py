@@ -1,0 +1,169 @@
+"""The hex view: a message's bytes, each part of the packet in its own colour (packet_length,
+padding_length, payload, padding, MAC; or clear, encrypted and MAC on the wire), the selected
+field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..present import FieldItem, HexSection
+from .lines import line_strip
+
+PARTS = ("length", "padlen", "payload", "padding", "mac", "clear", "encrypted", "other", "version")
+PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
+              "padding": "padding", "mac": "MAC", "clear": "in clear", "encrypted": "encrypted",
+              "other": "lines before the version", "version": "identification line"}
+OFFSET_WIDTH = 6  # "0000  "
+
+
+def bytes_per_line(width: int) -> int:
+    """16 bytes a line when they fit (offset, hex, a gap, text), else 8."""
+    return 16 if width >= OFFSET_WIDTH + 16 * 3 + 2 + 16 else 8
+
+
+class HexView(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {*(f"hex--{part}" for part in PARTS), "hex--highlight", "hex--offset", "hex--title"}
+
+    class ByteClicked(Message):
+        """The user clicked a byte: ``space`` and ``offset`` in field coordinates."""
+
+        def __init__(self, section: HexSection, offset: int) -> None:
+            super().__init__()
+            self.section = section
+            self.offset = offset
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sections: list[HexSection] = []
+        self.highlight: list[tuple[int, int]] = []  # (start, end) per section, (0, 0) for none
+        self._lines: list[tuple[int, int]] = []  # (section, first byte) or (section, -1) for a title
+        self._cache: LRUCache[tuple, Strip] = LRUCache(maxsize=512)
+        self._per_line = 16
+
+    def show(self, sections: list[HexSection], item: FieldItem | None) -> None:
+        self.sections = sections
+        self._layout()
+        self.mark(item)
+
+    def mark(self, item: FieldItem | None) -> None:
+        """Highlight ``item``'s bytes wherever its coordinate space appears, and scroll to them."""
+        self.highlight = [highlight_in(section, item) for section in self.sections]
+        self._cache.clear()
+        first = next(((i, start) for i, (start, end) in enumerate(self.highlight) if end > start), None)
+        if first is not None:
+            line = self._line_of(*first)
+            height = self.scrollable_content_region.height
+            top = round(self.scroll_y)
+            if height and not top <= line < top + height:
+                self.scroll_to(y=max(0, line - 1), animate=False, immediate=True)
+        self.refresh()
+
+    def _layout(self) -> None:
+        self._per_line = bytes_per_line(self.scrollable_content_region.width or 80)
+        lines: list[tuple[int, int]] = []
+        for index, section in enumerate(self.sections):
+            lines.append((index, -1))
+            lines += [(index, start) for start in range(0, len(section.data), self._per_line)]
+        self._lines = lines
+        self._cache.clear()
+        self.virtual_size = Size(OFFSET_WIDTH + self._per_line * 4 + 2, len(lines))
+
+    def _line_of(self, section: int, offset: int) -> int:
+        line = 0
+        for index, candidate in enumerate(self.sections):
+            if index == section:
+                return line + 1 + offset // self._per_line
+            line += 1 + (len(candidate.data) + self._per_line - 1) // self._per_line
+        return 0
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = round(self.scroll_y) + y
+        if index >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        strip = self._cache.get(index)
+        if strip is None:
+            section, start = self._lines[index]
+            text = self._title(section) if start < 0 else self._bytes_line(section, start)
+            strip = line_strip(text, self, self.virtual_size.width)
+            self._cache[index] = strip
+        return strip.crop_extend(round(self.scroll_x), round(self.scroll_x) + width, self.rich_style)
+
+    def _title(self, index: int) -> Text:
+        section = self.sections[index]
+        return Text(f"{section.title} · {len(section.data)} bytes", self.get_component_rich_style("hex--title"),
+                    no_wrap=True)
+
+    def _bytes_line(self, index: int, start: int) -> Text:
+        section = self.sections[index]
+        chunk = section.data[start:start + self._per_line]
+        low, high = self.highlight[index] if index < len(self.highlight) else (0, 0)
+        style = self.get_component_rich_style
+        marked = style("hex--highlight")
+        text = Text(no_wrap=True)
+        text.append(f"{start:04x}  ", style("hex--offset"))
+        shown = Text(no_wrap=True)
+        for i, value in enumerate(chunk):
+            offset = start + i
+            part = section.part_at(offset)
+            byte_style = style(f"hex--{part}") if part else Style()
+            if low <= offset < high:
+                byte_style += marked
+            text.append(f"{value:02x}", byte_style)
+            text.append(" " if i != self._per_line // 2 - 1 else "  ",
+                        byte_style if low <= offset < high - 1 else None)
+            shown.append(chr(value) if 32 <= value < 127 else "·", byte_style)
+        text.append(" " * ((self._per_line - len(chunk)) * 3 + (1 if len(chunk) <= self._per_line // 2 else 0)))
+        text.append(" ")
+        text.append(shown)
+        return text
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = round(self.scroll_y) + offset.y
+        if index >= len(self._lines):
+            return
+        section, start = self._lines[index]
+        column = offset.x + round(self.scroll_x) - OFFSET_WIDTH
+        if start < 0 or column < 0:
+            return
+        half = self._per_line // 2
+        position = column // 3 if column < half * 3 else (column - 1) // 3
+        if 0 <= position < self._per_line and start + position < len(self.sections[section].data):
+            self.post_message(self.ByteClicked(self.sections[section], start + position))
+
+
+def highlight_in(section: HexSection, item: FieldItem | None) -> tuple[int, int]:
+    """Where ``item``'s bytes are inside ``section``: (0, 0) if its space is not there."""
+    if item is None or item.space not in section.spaces:
+        return 0, 0
+    base = section.spaces[item.space]
+    start, end = item.span
+    return base + start, base + end
+
+
+def legend(sections: list[HexSection], get_style) -> Text:
+    """The colours of the parts present, in packet order."""
+    present = [part for part in PARTS if any(name == part for s in sections for _, _, name in s.parts)]
+    text = Text(no_wrap=True)
+    for part in present:
+        text.append(f" {PART_NAMES[part]} ", get_style(f"hex--{part}"))
+        text.append(" ")
+    text.append(" selected field ", get_style("hex--highlight"))
+    return text

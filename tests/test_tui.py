@@ -1,0 +1,351 @@
+"""The Textual UI driven by key presses and clicks (Pilot): what each panel shows."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import io
+
+import pytest
+from rich.console import Console
+
+from sshviz.events import AlgorithmsNegotiated
+from sshviz.scenario import Scenario, run_scenario
+from sshviz.tui.app import SshvizApp
+from sshviz.tui.screens.main import MainScreen
+from sshviz.tui.widgets.fields import FieldInfo, FieldsTree
+from sshviz.tui.widgets.hexview import HexView
+from sshviz.tui.widgets.keypanel import KeyPanel
+from sshviz.tui.widgets.ladder import Ladder
+
+SIZE = (140, 42)
+
+
+def plain(renderable, width: int = 120) -> str:
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def key_panel_text(app) -> str:
+    static = app.screen.query_one(KeyPanel).query_one("#key-text")
+    return plain(static.content)
+
+
+def tree_children(app):
+    tree = app.screen.query_one(FieldsTree)
+    return [node.data for node in tree.root.children]
+
+
+async def step_to(pilot, app, name: str, occurrence: int = 1) -> None:
+    """Press n until the selected message is the ``occurrence``-th one called ``name``."""
+    seen = 0
+    for _ in range(200):
+        event = app.timeline.current
+        if event.name == name:
+            seen += 1
+            if seen == occurrence:
+                await pilot.pause()
+                return
+        await pilot.press("n")
+    raise AssertionError(f"never reached {name}")
+
+
+async def test_starts_on_the_first_version_line():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert app.timeline.position == 0
+        assert app.timeline.current.name == "VERSION"
+        names = [item.field.name for item in tree_children(app)]
+        assert names == ["identification"]
+        parts = [child.field.name for child in tree_children(app)[0].children]
+        assert parts == ["protoversion", "softwareversion", "CR LF"]
+        assert "waiting" not in key_panel_text(app) and "after both KEXINITs" in key_panel_text(app)
+
+
+async def test_stepping_to_kexinit_shows_its_ten_name_lists():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        await pilot.pause()
+        assert app.timeline.current.name == "KEXINIT"
+        lists = [item for item in tree_children(app) if item.field.type == "name-list"]
+        assert [item.field.name for item in lists] == [
+            "kex_algorithms", "server_host_key_algorithms",
+            "encryption_algorithms_client_to_server", "encryption_algorithms_server_to_client",
+            "mac_algorithms_client_to_server", "mac_algorithms_server_to_client",
+            "compression_algorithms_client_to_server", "compression_algorithms_server_to_client",
+            "languages_client_to_server", "languages_server_to_client"]
+        kex = lists[0]
+        assert "curve25519-sha256" in [child.field.value for child in kex.children]
+        assert all(child.field.type == "name" for child in kex.children)
+        # The tree's labels say the same, with types and an explanation.
+        tree = app.screen.query_one(FieldsTree)
+        labels = [str(node.label) for node in tree.root.children]
+        assert any(label.startswith("kex_algorithms name-list = ") and "in order of preference" in label
+                   for label in labels)
+        assert "RFC 4253 7.1" in str(tree.root.label)
+
+
+async def test_key_panel_shows_K_H_and_six_keys_after_newkeys():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        before = key_panel_text(app)
+        assert "session_id" not in before
+        await step_to(pilot, app, "NEWKEYS", 2)
+        text = key_panel_text(app)
+        result = next(e for s in app.timeline.events for _, e in s.changes if type(e).__name__ == "KexComputed")
+        assert result.H.hex() in text.replace("\n", "")
+        assert "shared secret" in text and "\nK " in text
+        assert "H = SHA256(V_C || V_S || I_C || I_S || K_S || Q_C || Q_S || K)" in text.replace("\n", " ") or \
+            "H = SHA256(V_C" in text
+        for letter in "ABCDEF":
+            assert f'HASH(K || H || "{letter}" || session_id)' in text.replace("\n", " ")
+        assert "session_id" in text
+        assert "client→server" in text and "chacha20-poly1305@openssh.com" in text
+
+
+async def test_hex_highlight_moves_with_the_selected_field():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        hex_view = app.screen.query_one(HexView)
+        app.screen.query_one(FieldsTree).focus()
+        await pilot.press("down")  # msg_number: payload byte 0, packet byte 5
+        await pilot.pause()
+        assert hex_view.highlight == [(5, 6)]
+        await pilot.press("down")  # cookie: 16 bytes after it
+        await pilot.pause()
+        assert hex_view.highlight == [(6, 22)]
+        assert "cookie" in plain(app.screen.query_one(FieldInfo).content)
+        assert "RFC 4253 7.1" in plain(app.screen.query_one(FieldInfo).content)
+        # On the wire the same bytes carry the field (no keys yet: the same bytes, in clear).
+        await pilot.press("w")
+        await pilot.pause()
+        assert hex_view.highlight == [(6, 22)]
+        assert hex_view.sections[0].data[6:22] == app.timeline.current.message.cookie
+
+
+async def test_clicking_a_byte_selects_its_field():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        hex_view = app.screen.query_one(HexView)
+        # Line 1 of the view is bytes 0-15; byte 7 is inside the cookie (bytes 6-21).
+        await pilot.click(HexView, offset=(1 + 6 + 7 * 3, 1))
+        await pilot.pause()
+        tree = app.screen.query_one(FieldsTree)
+        assert tree.cursor_node.data.field.name == "cookie"
+        assert hex_view.highlight == [(6, 22)]
+
+
+async def test_wire_view_marks_encrypted_bytes_and_mac():
+    app = SshvizApp(Scenario(cipher="aes128-ctr", mac="hmac-sha2-256"))
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "SERVICE_REQUEST")
+        hex_view = app.screen.query_one(HexView)
+        plain_parts = [name for _, _, name in hex_view.sections[0].parts]
+        assert plain_parts == ["length", "padlen", "payload", "padding", "mac"]
+        await pilot.press("w")
+        await pilot.pause()
+        section = hex_view.sections[0]
+        assert section.data == app.timeline.current.record.wire
+        assert [name for _, _, name in section.parts] == ["clear", "encrypted", "mac"]
+        assert "encrypted with aes128-ctr" in section.title
+
+
+async def test_compressed_payload_gets_its_own_section():
+    app = SshvizApp(Scenario(compression="zlib"))
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "SERVICE_REQUEST")
+        hex_view = app.screen.query_one(HexView)
+        assert len(hex_view.sections) == 2
+        assert "decompression" in hex_view.sections[1].title
+        app.screen.query_one(FieldsTree).focus()
+        await pilot.press("down")  # msg_number: in the decompressed payload, not the packet
+        await pilot.pause()
+        assert hex_view.highlight == [(0, 0), (0, 1)]
+
+
+async def test_what_if_changes_the_negotiated_cipher():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "n")
+        await pilot.press("s")
+        await pilot.pause()
+        select = app.screen.query_one("#opt-cipher")
+        select.value = "aes256-gcm@openssh.com"
+        app.screen.query_one("#opt-seed").value = "5"
+        await pilot.click("#whatif-run")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert app.scenario.cipher == "aes256-gcm@openssh.com" and app.scenario.seed == 5
+        assert app.timeline.position == 3  # the same step, run again
+        negotiated = [e for s in app.timeline.events for _, e in s.changes if isinstance(e, AlgorithmsNegotiated)]
+        assert negotiated and all(n.chosen("cipher_c2s") == "aes256-gcm@openssh.com" for n in negotiated)
+        assert "aes256-gcm@openssh.com" in key_panel_text(app)
+        assert "aes256-gcm" in app.sub_title
+
+
+async def test_what_if_rejects_an_invalid_choice_in_one_line():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#opt-auth").value = "password"
+        app.screen.query_one("#opt-wrong_password_first").value = True
+        await pilot.click("#whatif-run")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("e")
+        failures = [e for e in app.timeline.events if e.name == "USERAUTH_FAILURE"]
+        assert len(failures) == 2  # "none", then the wrong password
+
+
+async def test_search_finds_messages_by_name_and_field_value():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"alice", "enter")
+        await pilot.pause()
+        results = app.screen.query_one("#search-results")
+        found = [int(results.get_option_at_index(i).id) for i in range(results.option_count)]
+        assert found and all(app.timeline.events[i].name.startswith("USERAUTH_REQUEST") for i in found)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert app.timeline.position == found[0]
+
+
+async def test_phases_run_to_end_and_restart():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right_square_bracket")
+        assert app.timeline.current.name == "KEXINIT"
+        await pilot.press("right_square_bracket")
+        assert app.timeline.current.name == "SERVICE_REQUEST"
+        await pilot.press("left_square_bracket")
+        assert app.timeline.current.name == "KEXINIT"
+        await pilot.press("e")
+        assert app.timeline.complete and app.timeline.current.name == "DISCONNECT"
+        await pilot.press("p")
+        assert app.timeline.position == len(app.timeline) - 2
+        await pilot.press("r")
+        assert app.timeline.position == 0 and len(app.timeline) == 1  # a fresh live run
+
+
+async def test_clicking_the_ladder_selects_a_message():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        ladder = app.screen.query_one(Ladder)
+        row = app.timeline.row_of_event[5]
+        ladder.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.click(Ladder, offset=(10, row))
+        await pilot.pause()
+        assert app.timeline.position == 5
+
+
+async def test_opens_a_prebuilt_trace():
+    trace = run_scenario(Scenario(seed=3)).trace
+    app = SshvizApp(trace=trace)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.timeline.complete and len(app.timeline) == len(trace.events)
+        await pilot.press("e")
+        assert app.timeline.current is trace.events[-1]
+        assert app.scenario.seed == 3  # an in-process trace keeps its scenario for what-if
+
+
+async def test_a_trace_from_elsewhere_has_no_what_if():
+    trace = run_scenario(Scenario()).trace
+    trace.header.source = "capture"
+    app = SshvizApp(trace=trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert app.scenario is None
+
+
+async def test_screenshot_is_saved(tmp_path):
+    app = SshvizApp(Scenario())
+    app.screenshot_dir = str(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "ctrl+s")
+        await pilot.pause()
+        saved = list(tmp_path.iterdir())
+        assert [p.name for p in saved] == ["sshviz-0002-KEXINIT.svg"]
+        assert saved[0].read_text().startswith("<svg")
+
+
+async def test_help_lists_every_binding():
+    from sshviz.tui.bindings import HELP_SECTIONS
+    from sshviz.tui.screens.help import keys_table
+
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        table = keys_table()
+        for _, bindings in HELP_SECTIONS:
+            for binding in bindings:
+                assert (binding.tooltip or binding.description) in table
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_command_palette_offers_sshviz_commands():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for wanted in ("Next", "Next phase", "Run to end", "Restart", "Search", "What if…", "SVG",
+                       "Go to phase: authentication (#9)", "Go to KEXINIT (#2)", "Theme"):
+            assert wanted in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Go to KEXINIT (#2)")
+        command.callback()
+        await pilot.pause()
+        assert app.timeline.position == 2
+
+
+async def test_narrow_terminal_swaps_fields_and_keys():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-narrow")
+        assert not app.screen.query_one(KeyPanel).display
+        await pilot.press("k")
+        await pilot.pause()
+        assert app.screen.query_one(KeyPanel).display
+        assert not app.screen.query_one("#fields-pane").display
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "nord"])
+async def test_themes_redraw_the_ladder(theme):
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        ladder = app.screen.query_one(Ladder)
+        before = ladder.render_line(1)
+        app.theme = theme
+        await pilot.pause()
+        assert ladder.render_line(1) != before
+
+
+def _run_in_event_loop(test):
+    """Pilot tests are coroutines; the suite has no asyncio plugin, so each runs in its own loop."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+    return run
+
+
+for _name, _test in list(globals().items()):
+    if _name.startswith("test_") and inspect.iscoroutinefunction(_test):
+        globals()[_name] = _run_in_event_loop(_test)
