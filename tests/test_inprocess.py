@@ -99,6 +99,15 @@ def test_keys_are_derived_identically_on_both_sides():
     assert sizes == [16, 16, 32, 32, 64, 64]  # AES-256-CTR IVs and keys, HMAC-SHA-512 keys
 
 
+@pytest.mark.parametrize("cipher", ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"])
+def test_received_packets_keep_their_plaintext_length(cipher):
+    """A received record's plain starts with packet_length in clear, whatever hid it on the
+    wire (ChaCha20-Poly1305 encrypts it with a key of its own)."""
+    for step in run_scenario(Scenario(cipher=cipher)).steps:
+        if step.kind == "packet":
+            assert int.from_bytes(step.record.plain[:4], "big") == step.record.packet_length
+
+
 def test_rekey_in_the_middle_keeps_the_session_id():
     conductor = check_session(Scenario(rekey=True))
     computed = [e for step in conductor.steps for s, e in step.changes

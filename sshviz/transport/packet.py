@@ -192,7 +192,8 @@ class PacketReader:
         seq = self.seq
         try:
             if keys.aead:
-                plain = wire[:4] + keys.cipher_ctx.open(seq, wire)
+                # The length as decrypted: ChaCha20-Poly1305 encrypts it, GCM leaves it clear.
+                plain = _U32.pack(length) + keys.cipher_ctx.open(seq, wire)
                 mac = wire[-keys.mac_size:]
             elif keys.etm:
                 mac = wire[4 + length:]
