@@ -63,17 +63,17 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
             value = getattr(self.scenario, field.name)
             label = CHOICES[field.name][1] if kind == "choice" else field.name.replace("_", " ")
             widget_id = f"opt-{field.name}"
-            if kind == "choice":
-                with Horizontal(classes="whatif-row"):
-                    yield Label(label, classes="whatif-label")
+            if kind == "skip":
+                continue
+            with Horizontal(classes="whatif-row"):
+                yield Label(label, classes="whatif-label")
+                if kind == "choice":
                     yield Select([(name, name) for name in CHOICES[field.name][0]], value=value,
-                                 allow_blank=False, id=widget_id)
-            elif kind == "bool":
-                yield Checkbox(label, value=bool(value), id=widget_id)
-            elif kind in ("int", "text"):
-                with Horizontal(classes="whatif-row"):
-                    yield Label(label, classes="whatif-label")
-                    yield Input("" if value is None else str(value), id=widget_id,
+                                 allow_blank=False, compact=True, id=widget_id)
+                elif kind == "bool":
+                    yield Checkbox(value=bool(value), compact=True, id=widget_id)
+                else:
+                    yield Input("" if value is None else str(value), compact=True, id=widget_id,
                                 type="integer" if kind == "int" else "text")
 
     def chosen(self) -> Scenario:

@@ -159,8 +159,8 @@ def highlight_in(section: HexSection, item: FieldItem | None) -> tuple[int, int]
 
 
 def legend(sections: list[HexSection], get_style) -> Text:
-    """The colours of the parts present, in packet order."""
-    present = [part for part in PARTS if any(name == part for s in sections for _, _, name in s.parts)]
+    """The colours of the parts present, in the order they appear."""
+    present = list(dict.fromkeys(name for s in sections for start, end, name in s.parts if end > start))
     text = Text(no_wrap=True)
     for part in present:
         text.append(f" {PART_NAMES[part]} ", get_style(f"hex--{part}"))
