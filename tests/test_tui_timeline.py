@@ -9,7 +9,7 @@ from sshviz.events import SftpMessage
 from sshviz.scenario import Scenario, run_scenario
 from sshviz.trace.model import Trace, TraceEvent
 from sshviz.transport.packet import PacketRecord
-from sshviz.tui.present import (PAYLOAD_OFFSET, hex_sections, key_state, message_items,
+from sshviz.tui.present import (PAYLOAD_OFFSET, find_in, hex_sections, key_state, message_items,
                                 search_matcher, walk)
 from sshviz.tui.timeline import Timeline
 from sshviz.wire.catalog import SSH
@@ -149,6 +149,8 @@ def test_search_by_name_and_by_value():
     assert list(timeline.search(search_matcher("Hello, SSH"))) == [19, 21]  # the command, its output
     assert list(timeline.search(search_matcher("SSH-2.0-sshviz"))) == [0, 1]
     assert list(timeline.search(search_matcher("  "))) == []
+    assert find_in(timeline.events[11], "ALICE") == "user_name = 'alice'"
+    assert find_in(timeline.events[2], "kexinit") == "name KEXINIT"
 
 
 def test_a_trace_without_any_message_is_an_empty_timeline():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -17,7 +18,7 @@ from .timeline import PHASES, Timeline
 
 
 class SshvizApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses anywhere find it
     TITLE = "sshviz"
 
     def __init__(self, scenario=None, trace: Trace | None = None) -> None:

@@ -34,7 +34,19 @@ LADDER = [
     Binding("home", "screen.restart", "First message", show=False),
 ]
 
+# The fields: the arrow keys move through them; right and left stay with the main screen.
+FIELDS = [
+    Binding("down", "cursor(1)", "Next field", show=False),
+    Binding("up", "cursor(-1)", "Previous field", show=False),
+    Binding("pagedown", "cursor(10)", "10 fields on", show=False),
+    Binding("pageup", "cursor(-10)", "10 fields back", show=False),
+    Binding("home", "cursor_to(0)", "The whole message", show=False),
+    Binding("end", "cursor_to(-1)", "Last field", show=False),
+    Binding("enter,space", "toggle", "Open or fold the field", show=False),
+]
+
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
-HELP_SECTIONS = (("Main screen", MAIN), ("Ladder (when focused)", LADDER), ("Dialogs", DIALOG))
+HELP_SECTIONS = (("Main screen", MAIN), ("Ladder (when focused)", LADDER),
+                 ("Fields (when focused)", FIELDS), ("Dialogs", DIALOG))

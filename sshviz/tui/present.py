@@ -265,22 +265,25 @@ def public_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
     return [entry for entry in result.H_inputs if entry[0] in PUBLIC_VALUE_NAMES]
 
 
-def search_matcher(query: str):
-    """A test for Timeline.search: the message name (SFTP names too) or any field's value
-    contains ``query``, ignoring case."""
+def find_in(event: TraceEvent, query: str) -> str | None:
+    """Where ``query`` (ignoring case) is in a message: its name (SFTP names too) or a field's
+    value, said in a few words; None if it is not there."""
     needle = query.strip().lower()
+    if not needle:
+        return None
+    names = [event.name] + [m.message.spec.rfc_name for m in sftp_messages(event)]
+    for name in names:
+        if needle in name.lower():
+            return f"name {name}"
+    if isinstance(event.record, VersionRecord):
+        return f"line {event.record.text!r}" if needle in event.record.text.lower() else None
+    for item in walk(message_items(event)):
+        value = item.value_text
+        if item.field.name != "msg_number" and needle in value.lower():
+            return f"{item.title or item.field.name} = {value}"
+    return None
 
-    def matches(event: TraceEvent) -> bool:
-        if not needle:
-            return False
-        if needle in event.name.lower() or any(needle in m.message.spec.rfc_name.lower()
-                                               for m in sftp_messages(event)):
-            return True
-        if isinstance(event.record, VersionRecord):
-            return needle in event.record.text.lower()
-        for item in walk(message_items(event)):
-            if item.field.name != "msg_number" and needle in item.value_text.lower():
-                return True
-        return False
 
-    return matches
+def search_matcher(query: str):
+    """A test for Timeline.search: is ``query`` in the message (see find_in)?"""
+    return lambda event: find_in(event, query) is not None

@@ -68,18 +68,20 @@ class MainScreen(Screen):
         timeline = self.timeline
         ladder = self.query_one(Ladder)
         ladder.update()
-        pane = self.query_one("#ladder-pane")
         event = timeline.current
-        if event is None:
-            pane.border_title = "session (empty)"
-            return
         total = f"{len(timeline)}" + ("" if timeline.complete else "+")
-        pane.border_title = f"message {timeline.position} of {total}"
-        pane.border_subtitle = PHASES[timeline.phase_at(timeline.position)]
+        # The counter is a one-line widget of its own: a new border title would repaint the
+        # whole ladder pane.
+        self.query_one("#lifelines", Static).update(
+            lifelines(f"#{timeline.position} of {total}" if event else "no messages",
+                      PHASES[timeline.phase_at(timeline.position)] if event else ""), layout=False)
+        if event is None:
+            return
         if event is not self._shown_event:
             self._shown_event = event
+            self.selected = self.query_one(FieldsTree).show(event)
             self._show_bytes()
-            self.query_one(FieldsTree).show(event)
+            self.query_one(FieldInfo).show(self.selected)
         milestones = timeline.milestones_until(timeline.position)
         if len(milestones) != self._shown_milestones:
             self._shown_milestones = len(milestones)
@@ -90,9 +92,12 @@ class MainScreen(Screen):
         sections = hex_sections(event, self.wire)
         hex_view = self.query_one(HexView)
         hex_view.show(sections, self.selected)
-        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style))
-        mode = "wire" if self.wire else "plaintext"
-        self.query_one("#hex-pane").border_title = f"bytes: {mode} (w toggles)"
+        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style),
+                                                     layout=False)
+        title = f"bytes: {'wire' if self.wire else 'plaintext'} (w toggles)"
+        pane = self.query_one("#hex-pane")
+        if pane.border_title != title:  # setting it repaints the pane, even to the same text
+            pane.border_title = title
 
     def on_fields_tree_field_chosen(self, message: FieldsTree.FieldChosen) -> None:
         self.selected = message.item
@@ -168,11 +173,14 @@ class MainScreen(Screen):
         self.app.push_screen(HelpScreen())
 
 
-def lifelines():
+def lifelines(where: str = "", phase: str = ""):
+    """The ladder's heading: client and server over their lifelines, the step and its phase
+    between them."""
     from rich.table import Table
 
     table = Table.grid(expand=True)
     table.add_column(justify="left")
+    table.add_column(justify="center")
     table.add_column(justify="right")
-    table.add_row("[b]client[/b]", "[b]server[/b]")
+    table.add_row("[b]client[/b]", f"{where} · {phase}" if phase else where, "[b]server[/b]")
     return table

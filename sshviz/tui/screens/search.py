@@ -9,8 +9,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..bindings import DIALOG
-from ..present import search_matcher
-from ..timeline import PHASES, Timeline
+from ..present import find_in, search_matcher
+from ..timeline import Timeline
 
 LIMIT = 500
 
@@ -46,7 +46,8 @@ class SearchScreen(ModalScreen[int | None]):
         results = self.query_one(OptionList)
         results.clear_options()
         results.add_options(
-            Option(f"#{index:<5} {timeline.events[index].name:<28} {PHASES[timeline.phase_at(index)]}", id=str(index))
+            Option(f"#{index:<5} {timeline.events[index].name:<26} {find_in(timeline.events[index], query)}",
+                   id=str(index))
             for index in found)
         if found:
             results.highlighted = 0

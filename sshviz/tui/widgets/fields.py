@@ -1,30 +1,55 @@
-"""The selected message's fields as a tree: each with its RFC type, value and a one-line
+"""The selected message's fields as an outline: each with its RFC type, value and a one-line
 explanation; name-lists split into names, key blobs and signatures opened up, SFTP packets
 inside CHANNEL_DATA, and the binary packet around the message."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.text import Text
+from textual import events
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import Static, Tree
-from textual.widgets.tree import TreeNode
+from textual.strip import Strip
+from textual.widgets import Static
 
 from ...events import VersionRecord
 from ...trace.model import TraceEvent
 from ...wire.spec import DecodedField
-from ..present import VERSION_RFC, FieldItem, message_items
+from ..bindings import FIELDS
+from ..present import VERSION_RFC, FieldItem, message_items, walk
+from .lines import LineView
 
 VALUE_WIDTH = 48
-# Groups opened when a message is shown; name-lists and the packet framing stay folded.
+GUIDE = "│ "
+# Opened when first shown: structures (key blobs, signatures, repeated groups, SFTP packets);
+# name-lists and the binary packet stay folded until the user opens them.
 _FOLDED_TYPES = ("name-list",)
+_FOLDED_NAMES = ("packet",)
 
 
-def path_of(item: FieldItem, parents: list[FieldItem]) -> tuple[str, ...]:
-    return tuple(p.title or p.field.name for p in parents) + (item.title or item.field.name,)
+def item_key(item: FieldItem) -> str:
+    return item.title or item.field.name
 
 
-class FieldsTree(Tree[FieldItem]):
-    """The tree; its root is the whole message. Highlighting a node posts FieldChosen."""
+def opened_by_default(item: FieldItem) -> bool:
+    return item.field.type not in _FOLDED_TYPES and item.field.name not in _FOLDED_NAMES
+
+
+class FieldRow(NamedTuple):
+    item: FieldItem
+    path: tuple[str, ...]  # names from the root: how an opened node is remembered
+    depth: int
+
+
+class FieldsTree(LineView, can_focus=True):
+    """The fields as an outline, drawn with the Line API: the first line is the whole message,
+    then each field, indented under the one that holds it. Moving the cursor posts FieldChosen.
+    Which nodes are open is remembered by path, so the next message of the same kind opens
+    the same way."""
+
+    BINDINGS = FIELDS
+    COMPONENT_CLASSES = {"fields--cursor", "fields--guide"}
 
     class FieldChosen(Message):
         def __init__(self, item: FieldItem | None) -> None:
@@ -32,59 +57,143 @@ class FieldsTree(Tree[FieldItem]):
             self.item = item
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("no message", **kwargs)
-        self.guide_depth = 3
-        self._field_nodes: dict[tuple[str, ...], TreeNode[FieldItem]] = {}
+        super().__init__(**kwargs)
         self.event: TraceEvent | None = None
+        self.root_item: FieldItem | None = None
+        self.top_items: list[FieldItem] = []
+        self.rows: list[FieldRow] = []
+        self.cursor = 0
+        self._opened: dict[tuple[str, ...], bool] = {}  # the user's choices, by path
 
-    def show(self, event: TraceEvent) -> None:
-        """Show ``event``'s fields, keeping the cursor on the field of the same name if the new
-        message has one (so a what-if rerun or a step to a similar message stays in place)."""
-        was = self.cursor_node
-        keep = next((path for path, node in self._field_nodes.items() if node is was), None)
+    @property
+    def cursor_item(self) -> FieldItem | None:
+        return self.rows[self.cursor].item if self.rows else None
+
+    def show(self, event: TraceEvent) -> FieldItem | None:
+        """Show ``event``'s fields with the cursor on the field of the same path if the new
+        message has one (a what-if rerun, or a step to a similar message, stays in place).
+        Returns the item under the cursor."""
+        keep = self.rows[self.cursor].path if self.rows else None
         self.event = event
-        self.clear()
-        self._field_nodes = {}
-        root_item = whole_message_item(event)
-        self.root.data = root_item
-        self.root.set_label(message_title(event))
-        for item in message_items(event):
-            self._add(self.root, item, [])
-        self.root.expand()
-        target = self._field_nodes.get(keep) if keep else None
-        self.move_cursor(target or self.root, animate=False)
-        self.post_message(self.FieldChosen(target.data if target else root_item))
+        self.root_item = whole_message_item(event)
+        self.top_items = message_items(event)
+        self._rebuild()
+        paths = [row.path for row in self.rows]
+        self.cursor = paths.index(keep) if keep in paths else 0
+        self.scroll_to(y=max(0, self.cursor - self.scrollable_content_region.height + 1), animate=False,
+                       immediate=True)
+        return self.cursor_item
 
-    def _add(self, parent: TreeNode[FieldItem], item: FieldItem, parents: list[FieldItem]) -> None:
-        label = field_label(item)
-        if item.children:
-            node = parent.add(label, data=item)
-            for child in item.children:
-                self._add(node, child, parents + [item])
-            if item.field.type not in _FOLDED_TYPES and item.field.name != "packet":
-                node.expand()
+    def _is_open(self, item: FieldItem, path: tuple[str, ...]) -> bool:
+        return self._opened.get(path, opened_by_default(item))
+
+    def _rebuild(self) -> None:
+        rows = [FieldRow(self.root_item, (), 0)]
+
+        def add(items: list[FieldItem], parent: tuple[str, ...], depth: int) -> None:
+            for item in items:
+                path = parent + (item_key(item),)
+                rows.append(FieldRow(item, path, depth))
+                if item.children and self._is_open(item, path):
+                    add(item.children, path, depth + 1)
+
+        add(self.top_items, (), 1)
+        self.rows = rows
+        self.lines_cache.clear()
+        width = max(len(GUIDE) * row.depth + 2 + field_label(row.item).cell_len for row in rows[1:]) \
+            if len(rows) > 1 else 0
+        self.set_virtual_size(Size(max(width, message_title(self.event).cell_len), len(rows)))
+        self.refresh()
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        if index >= len(self.rows):
+            return self.blank()
+        return self.visible(self.cached((index, index == self.cursor), lambda: self._render_row(index)))
+
+    def _render_row(self, index: int) -> Strip:
+        row = self.rows[index]
+        text = Text(no_wrap=True)
+        if index == 0:
+            text.append(message_title(self.event))
         else:
-            node = parent.add_leaf(label, data=item)
-        self._field_nodes[path_of(item, parents)] = node
+            text.append(GUIDE * (row.depth - 1), self.get_component_rich_style("fields--guide"))
+            if row.item.children:
+                text.append("▼ " if self._is_open(row.item, row.path) else "▶ ")
+            else:
+                text.append("  ")
+            text.append(field_label(row.item))
+        if index == self.cursor:
+            text.stylize(self.get_component_rich_style("fields--cursor"))
+        return self.text_strip(text, self.virtual_size.width)
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def move_to(self, index: int) -> None:
+        if not self.rows:
+            return
+        index = max(0, min(index, len(self.rows) - 1))
+        if index != self.cursor:
+            top = round(self.scroll_y)
+            for changed in (self.cursor, index):  # cached lines are keyed by cursor or not
+                self.refresh(Region(0, changed - top, self.size.width, 1))
+            self.cursor = index
+            self.post_message(self.FieldChosen(self.cursor_item))
+        self.scroll_to_region(Region(0, index, 1, 1), animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_cursor_to(self, index: int) -> None:
+        self.move_to(index if index >= 0 else len(self.rows) - 1)
+
+    def action_toggle(self) -> None:
+        """Open or fold the field under the cursor."""
+        row = self.rows[self.cursor] if self.rows else None
+        if row is None or not row.item.children or self.cursor == 0:
+            return
+        self._opened[row.path] = not self._is_open(row.item, row.path)
+        self._rebuild()
 
     def select_item(self, item: FieldItem) -> None:
-        """Put the cursor on ``item`` (e.g. after a click in the hex view)."""
-        for node in self._field_nodes.values():
-            if node.data is item:
-                parent = node.parent
-                while parent is not None:
-                    parent.expand()
-                    parent = parent.parent
-                self.move_cursor(node, animate=False)
-                return
+        """Put the cursor on ``item`` (e.g. after a click in the hex view), opening the fields
+        that hold it."""
+        def find(items: list[FieldItem], path: tuple[str, ...]):
+            for each in items:
+                here = path + (item_key(each),)
+                if each is item:
+                    return [here]
+                found = find(each.children, here)
+                if found:
+                    return [here] + found
+            return None
 
-    def items(self):
-        """Every item in the tree, outermost first."""
-        return [node.data for node in self._field_nodes.values()]
+        trail = find(self.top_items, ())
+        if trail is None:
+            return
+        for path in trail[:-1]:
+            self._opened[path] = True
+        self._rebuild()
+        self.move_to([row.path for row in self.rows].index(trail[-1]))
 
-    def on_tree_node_highlighted(self, message: Tree.NodeHighlighted) -> None:
-        message.stop()
-        self.post_message(self.FieldChosen(message.node.data))
+    def items(self) -> list[FieldItem]:
+        """Every item, open or folded, outermost first."""
+        return list(walk(self.top_items))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = round(self.scroll_y) + offset.y
+        if index >= len(self.rows):
+            return
+        row = self.rows[index]
+        icon = len(GUIDE) * (row.depth - 1)
+        self.move_to(index)
+        if row.item.children and icon <= offset.x + round(self.scroll_x) < icon + 2:
+            self.action_toggle()
 
 
 def message_title(event: TraceEvent) -> Text:
@@ -125,7 +234,9 @@ def field_label(item: FieldItem) -> Text:
     label.append(field.name, "bold")
     if field.type:
         label.append(f" {field.type}", "dim")
-    if field.type not in ("repeat", "") and not (field.children and field.type == "string"):
+    if field.type == "name":  # an item of a name-list: the name is the value
+        pass
+    elif field.type not in ("repeat", "") and not (field.children and field.type == "string"):
         value = item.value_text
         if len(value) > VALUE_WIDTH:
             value = value[: VALUE_WIDTH - 1] + "…"
@@ -146,7 +257,7 @@ class FieldInfo(Static):
 
     def show(self, item: FieldItem | None) -> None:
         if item is None:
-            self.update("")
+            self.update("", layout=False)
             return
         text = Text()
         field = item.field
@@ -161,4 +272,4 @@ class FieldInfo(Static):
             text.append(f"  {item.rfc}", "bold")
         if item.explanation:
             text.append(f"\n{item.explanation}", "italic")
-        self.update(text)
+        self.update(text, layout=False)  # a fixed height: no need to lay the screen out again

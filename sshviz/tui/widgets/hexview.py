@@ -5,16 +5,15 @@ field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB.""
 from __future__ import annotations
 
 from rich.style import Style
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..present import FieldItem, HexSection
-from .lines import line_strip
+from .lines import LineView
 
 PARTS = ("length", "padlen", "payload", "padding", "mac", "clear", "encrypted", "other", "version")
 PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
@@ -28,7 +27,7 @@ def bytes_per_line(width: int) -> int:
     return 16 if width >= OFFSET_WIDTH + 16 * 3 + 2 + 16 else 8
 
 
-class HexView(ScrollView, can_focus=True):
+class HexView(LineView, can_focus=True):
     COMPONENT_CLASSES = {*(f"hex--{part}" for part in PARTS), "hex--highlight", "hex--offset", "hex--title"}
 
     class ByteClicked(Message):
@@ -44,18 +43,23 @@ class HexView(ScrollView, can_focus=True):
         self.sections: list[HexSection] = []
         self.highlight: list[tuple[int, int]] = []  # (start, end) per section, (0, 0) for none
         self._lines: list[tuple[int, int]] = []  # (section, first byte) or (section, -1) for a title
-        self._cache: LRUCache[tuple, Strip] = LRUCache(maxsize=512)
+        self._styles: dict[str, Style] = {}
         self._per_line = 16
 
     def show(self, sections: list[HexSection], item: FieldItem | None) -> None:
         self.sections = sections
+        self.highlight = []
         self._layout()
         self.mark(item)
+        self.refresh()
 
     def mark(self, item: FieldItem | None) -> None:
         """Highlight ``item``'s bytes wherever its coordinate space appears, and scroll to them."""
-        self.highlight = [highlight_in(section, item) for section in self.sections]
-        self._cache.clear()
+        highlight = [highlight_in(section, item) for section in self.sections]
+        if highlight == self.highlight:
+            return
+        self.highlight = highlight
+        self.lines_cache.clear()
         first = next(((i, start) for i, (start, end) in enumerate(self.highlight) if end > start), None)
         if first is not None:
             line = self._line_of(*first)
@@ -72,8 +76,8 @@ class HexView(ScrollView, can_focus=True):
             lines.append((index, -1))
             lines += [(index, start) for start in range(0, len(section.data), self._per_line)]
         self._lines = lines
-        self._cache.clear()
-        self.virtual_size = Size(OFFSET_WIDTH + self._per_line * 4 + 2, len(lines))
+        self.lines_cache.clear()
+        self.set_virtual_size(Size(OFFSET_WIDTH + self._per_line * 4 + 2, len(lines)))
 
     def _line_of(self, section: int, offset: int) -> int:
         line = 0
@@ -88,49 +92,52 @@ class HexView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._cache.clear()
+        self._styles.clear()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
         index = round(self.scroll_y) + y
         if index >= len(self._lines):
-            return Strip.blank(width, self.rich_style)
-        strip = self._cache.get(index)
-        if strip is None:
-            section, start = self._lines[index]
-            text = self._title(section) if start < 0 else self._bytes_line(section, start)
-            strip = line_strip(text, self, self.virtual_size.width)
-            self._cache[index] = strip
-        return strip.crop_extend(round(self.scroll_x), round(self.scroll_x) + width, self.rich_style)
+            return self.blank()
+        return self.visible(self.cached(index, lambda: self._render(index)))
 
-    def _title(self, index: int) -> Text:
-        section = self.sections[index]
-        return Text(f"{section.title} · {len(section.data)} bytes", self.get_component_rich_style("hex--title"),
-                    no_wrap=True)
+    def _render(self, index: int) -> Strip:
+        section, start = self._lines[index]
+        if start < 0:
+            title = self.sections[section]
+            segments = [Segment(f"{title.title} · {len(title.data)} bytes", self._style("title"))]
+        else:
+            segments = self._bytes_line(section, start)
+        return Strip(segments).crop_extend(0, self.virtual_size.width, self.base_style).simplify()
 
-    def _bytes_line(self, index: int, start: int) -> Text:
+    def _style(self, name: str) -> Style:
+        """A component style on the widget's background, looked up once per theme."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.base_style + self.get_component_rich_style(f"hex--{name}")
+        return style
+
+    def _bytes_line(self, index: int, start: int) -> list[Segment]:
+        """``0010  xx xx ... xx  xx ... xx  text``: each byte in its part's colour, the selected
+        field's bytes (and the gaps between them) highlighted."""
         section = self.sections[index]
         chunk = section.data[start:start + self._per_line]
         low, high = self.highlight[index] if index < len(self.highlight) else (0, 0)
-        style = self.get_component_rich_style
-        marked = style("hex--highlight")
-        text = Text(no_wrap=True)
-        text.append(f"{start:04x}  ", style("hex--offset"))
-        shown = Text(no_wrap=True)
+        base, marked = self.base_style, self._style("highlight")
+        half = self._per_line // 2
+        hex_part = [Segment(f"{start:04x}  ", self._style("offset"))]
+        text_part = [Segment(" ", base)]
         for i, value in enumerate(chunk):
             offset = start + i
             part = section.part_at(offset)
-            byte_style = style(f"hex--{part}") if part else Style()
-            if low <= offset < high:
-                byte_style += marked
-            text.append(f"{value:02x}", byte_style)
-            text.append(" " if i != self._per_line // 2 - 1 else "  ",
-                        byte_style if low <= offset < high - 1 else None)
-            shown.append(chr(value) if 32 <= value < 127 else "·", byte_style)
-        text.append(" " * ((self._per_line - len(chunk)) * 3 + (1 if len(chunk) <= self._per_line // 2 else 0)))
-        text.append(" ")
-        text.append(shown)
-        return text
+            style = marked if low <= offset < high else (self._style(part) if part else base)
+            gap = "  " if i == half - 1 else " "
+            hex_part.append(Segment(f"{value:02x}", style))
+            hex_part.append(Segment(gap, marked if low <= offset < high - 1 else base))
+            text_part.append(Segment(chr(value) if 32 <= value < 127 else "·", style))
+        missing = self._per_line - len(chunk)
+        if missing:
+            hex_part.append(Segment(" " * (missing * 3 + (1 if len(chunk) < half else 0)), base))
+        return hex_part + text_part
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

@@ -5,16 +5,18 @@ with their formulas, and which directions are protected."""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
+import textwrap
+from typing import NamedTuple
+
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
 from ...transcript import short_hex
 from ..present import KeyState, hash_inputs_formula, public_values
 from ..timeline import Timeline
+from .lines import LineView
 
 CATEGORY_NAMES = {
     "kex": "key exchange", "host_key": "host key",
@@ -27,102 +29,141 @@ LABEL = 15
 CLIENT_VALUES = ("e", "Q_C", "C_INIT")
 
 
-class KeyPanel(VerticalScroll):
-    def compose(self):
-        yield Static(id="key-text")
+class KeyPanel(LineView, can_focus=True):
+    """A Line API view of the entries, wrapped to the panel's width (again on resize)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entries: list = []
+        self.lines: list[Text] = []
 
     def show(self, state: KeyState, timeline: Timeline) -> None:
-        self.query_one("#key-text", Static).update(Group(*key_lines(state, timeline)))
+        self.entries = key_lines(state, timeline)
+        self._wrap()
+
+    def _wrap(self) -> None:
+        width = self.scrollable_content_region.width or 60
+        self.lines = [line for entry in self.entries for line in entry.lines(width)]
+        self.lines_cache.clear()
+        self.set_virtual_size(Size(width, len(self.lines)))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._wrap()
+
+    def text(self) -> str:
+        """What the panel shows, as plain text."""
+        return "\n".join(line.plain for line in self.lines)
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        if index >= len(self.lines):
+            return self.blank()
+        width = self.scrollable_content_region.width
+        return self.cached((index, width), lambda: self.text_strip(self.lines[index], width))
 
 
-def _heading(text: str) -> Text:
-    return Text(text, "bold reverse")
+def _fold(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(8, width), break_on_hyphens=False) or [""]
 
 
-class _Rows:
-    """Label and value side by side, the value wrapping under itself, a note below it."""
+class Heading(NamedTuple):
+    text: str
 
-    def __init__(self) -> None:
-        self.table = Table.grid(padding=(0, 1))
-        self.table.add_column(style="bold", no_wrap=True, min_width=LABEL)
-        self.table.add_column(overflow="fold")
-
-    def add(self, label: str, value: str, note: str = "", value_style: str = "") -> None:
-        cell = Text(value, value_style)
-        if note:
-            cell.append("\n" + note, "dim italic")
-        self.table.add_row(label, cell)
+    def lines(self, width: int) -> list[Text]:
+        return [Text(f" {self.text} ", "bold reverse")]
 
 
-def _waiting(what: str) -> Text:
-    return Text(f"  {what}", "dim italic")
+class Note(NamedTuple):
+    text: str
+
+    def lines(self, width: int) -> list[Text]:
+        return [Text(line, "dim italic") for line in _fold(self.text, width)]
+
+
+class Pair(NamedTuple):
+    """A label, its value beside it (folded under itself), and a note under the value."""
+
+    label: str
+    value: str
+    note: str = ""
+    value_style: str = ""
+
+    def lines(self, width: int) -> list[Text]:
+        indent = LABEL + 1
+        if indent + len(self.value) > width and len(self.value) <= width - 2 and " " not in self.value:
+            # A name that fits on a line of its own reads better there than folded in two.
+            out, indent = [Text(self.label, "bold")], 2
+            values = [self.value]
+        else:
+            out, values = [], _fold(self.value, width - indent)
+        for i, chunk in enumerate(values):
+            line = Text()
+            line.append(f"{self.label if i == 0 and not out else '':<{indent}}", "bold")
+            line.append(chunk, self.value_style)
+            out.append(line)
+        for chunk in (_fold(self.note, width - indent) if self.note else []):
+            out.append(Text(" " * indent + chunk, "dim italic"))
+        return out
 
 
 def key_lines(state: KeyState, timeline: Timeline) -> list:
-    """The panel's renderables, top to bottom."""
-    out: list = [_heading(" Negotiated algorithms ")]
+    """The panel's entries (headings, notes, label and value pairs), top to bottom."""
+    out: list = [Heading("Negotiated algorithms")]
     if state.negotiated is None:
-        out.append(_waiting("after both KEXINITs: for each kind, the first algorithm in the client's "
-                            "list that the server also offers"))
+        out.append(Note("after both KEXINITs: for each kind, the first algorithm in the client's "
+                        "list that the server also offers"))
     else:
-        out.append(Text("each: " + usual_reason(), "dim italic"))
-        rows = _Rows()
+        out.append(Note("each: " + usual_reason()))
         for category, choice in state.negotiated.algorithms.items():
             if category in CATEGORY_NAMES:
                 reason = choice.reason.partition(": ")[2]
-                rows.add(CATEGORY_NAMES[category], choice.chosen or "(none)",
-                         "" if reason == usual_reason() else reason)
+                out.append(Pair(CATEGORY_NAMES[category], choice.chosen or "(none)",
+                                "" if reason == usual_reason() else reason))
         if state.negotiated.strict_kex:
-            rows.add("strict KEX", "on", "sequence numbers restart at each NEWKEYS (the Terrapin fix)")
-        out.append(rows.table)
+            out.append(Pair("strict KEX", "on", "sequence numbers restart at each NEWKEYS (the Terrapin fix)"))
 
     result = state.result
-    out.append(_heading(" Key exchange " + (f"{state.kex_count} (rekey) " if state.kex_count > 1 else "")))
+    out.append(Heading("Key exchange" + (f" {state.kex_count} (rekey)" if state.kex_count > 1 else "")))
     if result is None:
-        out.append(_waiting("K and H: once a side has both public values"))
+        out.append(Note("K and H: once a side has both public values"))
     else:
-        rows = _Rows()
         computed = ", ".join(f"the {side} at #{index} ({timeline.events[index].name})"
                              for side, index in sorted(state.kex_index.items(), key=lambda kv: kv[1]))
-        rows.add("method", result.method, f"hash {result.hash}; computed by {computed}")
+        out.append(Pair("method", result.method, f"hash {result.hash}; computed by {computed}"))
         for name, kind, encoded in public_values(result):
             sender = "client" if name in CLIENT_VALUES else "server"
-            rows.add(name, short_hex(encoded[4:], HEX_SHOWN), f"{kind}: the {sender}'s ephemeral public value")
+            out.append(Pair(name, short_hex(encoded[4:], HEX_SHOWN), f"{kind}: the {sender}'s ephemeral public value"))
         for side in ("client", "server"):
             for name, value in secret_values(state.kex[side].secrets if side in state.kex else {}, result.K):
-                rows.add(f"{side} secret", f"{name} = {short_hex(value, HEX_SHOWN)}", "never sent")
-        rows.add("K", short_hex(result.K[4:], HEX_SHOWN),
-                 f"the shared secret: both sides compute it, it never travels (hashed as {result.H_inputs[-1][1]})",
-                 "bold")
-        rows.add("H inputs", hash_inputs_formula(result),
-                 "; ".join(f"{name}: {kind}, {len(encoded)} bytes" for name, kind, encoded in result.H_inputs))
-        rows.add("H", result.H.hex(), "the exchange hash; the server signs it with its host key", "bold")
+                out.append(Pair(f"{side} secret", f"{name} = {short_hex(value, HEX_SHOWN)}", "never sent"))
+        out.append(Pair("K", short_hex(result.K[4:], HEX_SHOWN),
+                        "the shared secret: both sides compute it, it never travels "
+                        f"(hashed as {result.H_inputs[-1][1]})", "bold"))
+        out.append(Pair("H inputs", hash_inputs_formula(result),
+                        "; ".join(f"{name}: {kind}, {len(encoded)} bytes" for name, kind, encoded in result.H_inputs)))
+        out.append(Pair("H", result.H.hex(), "the exchange hash; the server signs it with its host key", "bold"))
         first = result.session_id == result.H
-        rows.add("session_id", result.session_id.hex(),
-                 "H of the first key exchange" + ("" if first else "; it stays through rekeys"))
+        out.append(Pair("session_id", result.session_id.hex(),
+                        "H of the first key exchange" + ("" if first else "; it stays through rekeys")))
         if state.host_key is not None:
             check = state.host_key
-            rows.add("host key", f"{check.key_type} {check.fingerprint}", f"{check.status}: {check.detail}")
-        out.append(rows.table)
+            out.append(Pair("host key", f"{check.key_type} {check.fingerprint}", f"{check.status}: {check.detail}"))
 
-        out.append(_heading(" Derived keys (RFC 4253 7.2) "))
-        rows = _Rows()
+        out.append(Heading("Derived keys (RFC 4253 7.2)"))
         for key in result.keys:
             value = short_hex(key.value, HEX_SHOWN) if key.value else "(0 bytes: the negotiated algorithm needs none)"
-            rows.add(f"{key.letter}", value, f"{key.purpose}: {key.formula}")
-        out.append(rows.table)
+            out.append(Pair(key.letter, value, f"{key.purpose}: {key.formula}"))
 
-    out.append(_heading(" Protection "))
-    rows = _Rows()
+    out.append(Heading("Protection"))
     for direction, arrow in (("c2s", "client→server"), ("s2c", "server→client")):
         active = state.active.get(direction)
         if active is None:
-            rows.add(arrow, "in clear", "until this direction's NEWKEYS")
+            out.append(Pair(arrow, "in clear", "until this direction's NEWKEYS"))
         else:
-            rows.add(arrow, active.cipher, f"MAC {active.mac}, compression {active.compression}")
+            out.append(Pair(arrow, active.cipher, f"MAC {active.mac}, compression {active.compression}"))
     if state.auth is not None:
-        rows.add("authenticated", f"{state.auth.user} by {state.auth.method}")
-    out.append(rows.table)
+        out.append(Pair("authenticated", f"{state.auth.user} by {state.auth.method}"))
     return out
 
 

@@ -7,20 +7,18 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..bindings import LADDER
 from ..timeline import Row, Timeline, sftp_messages
-from .lines import line_strip
+from .lines import LineView
 
 PHASE_CLASSES = {phase: f"ladder--{phase}" for phase in ("version", "kex", "auth", "connection", "sftp")}
 
 
-class Ladder(ScrollView, can_focus=True):
+class Ladder(LineView, can_focus=True):
     """Reads a Timeline; the screen moves the timeline and calls ``update()``."""
 
     BINDINGS = LADDER
@@ -38,25 +36,44 @@ class Ladder(ScrollView, can_focus=True):
             self.index = index
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(cache_size=2000, **kwargs)
         self.timeline: Timeline | None = None
-        self._cache: LRUCache[tuple, Strip] = LRUCache(maxsize=2000)
+        self._drawn = (0, 0, 0)  # (position, rows, digits) when last drawn
 
     def show(self, timeline: Timeline) -> None:
         """Draw a new timeline (a new run or trace)."""
         self.timeline = timeline
-        self._cache.clear()
+        self.lines_cache.clear()
+        self._drawn = (0, 0, 0)
         self.update()
+        self.refresh()
 
     def update(self) -> None:
-        """The timeline grew or moved: resize, keep the current message in view, redraw."""
+        """The timeline grew or moved: resize, keep the current message in view, and redraw
+        only the lines that changed (a step changes two or three, unless the view scrolls)."""
         timeline = self.timeline
-        if timeline is None:
+        if timeline is None or not timeline.events:
             return
-        self.virtual_size = Size(1, len(timeline.rows))
-        if timeline.events:
-            self.scroll_to_row(timeline.row_of_event[timeline.position])
-        self.refresh()
+        position, rows, digits = timeline.position, len(timeline.rows), number_width(timeline)
+        old_position, old_rows, old_digits = self._drawn
+        self._drawn = (position, rows, digits)
+        self.set_virtual_size(Size(1, rows))
+        top = round(self.scroll_y)
+        self.scroll_to_row(timeline.row_of_event[position])
+        if round(self.scroll_y) != top or digits != old_digits:
+            self.refresh()  # scrolled, or the numbers widened: every line is new
+            return
+        # Lines from the old current message to the new one change state (current, past,
+        # future), and so do new lines at the end.
+        first = timeline.row_of_event[min(position, old_position)] if old_position < len(timeline) else 0
+        last = timeline.row_of_event[max(position, old_position)] if old_position < len(timeline) else rows
+        self._refresh_rows(first, last + 2)
+        if rows > old_rows:
+            self._refresh_rows(old_rows, rows)
+
+    def _refresh_rows(self, start: int, end: int) -> None:
+        top = round(self.scroll_y)
+        self.refresh(Region(0, start - top, self.size.width, end - start))
 
     def scroll_to_row(self, row: int) -> None:
         """Keep ``row`` on screen, with its phase heading when there is room, without animation."""
@@ -67,10 +84,6 @@ class Ladder(ScrollView, can_focus=True):
         if row < top + 1 or row >= top + height - 1:
             self.scroll_to(y=max(0, row - height // 3), animate=False, immediate=True)
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cache.clear()  # the theme changed: every cached line has old colours
-
     # -- drawing ---------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
@@ -78,18 +91,14 @@ class Ladder(ScrollView, can_focus=True):
         timeline = self.timeline
         row_index = round(self.scroll_y) + y
         if timeline is None or row_index >= len(timeline.rows):
-            return Strip.blank(width, self.rich_style)
+            return self.blank()
         row = timeline.rows[row_index]
         position = timeline.position
         state = ("current" if row.kind == "message" and row.event == position
                  else "future" if row.event > position else "past")
-        digits = len(str(max(len(timeline.events) - 1, 0)))
-        key = (row_index, width, state, digits)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = self._render_row(row, width, state, digits)
-            self._cache[key] = strip
-        return strip
+        digits = number_width(timeline)
+        return self.cached((row_index, width, state, digits),
+                           lambda: self._render_row(row, width, state, digits))
 
     def _render_row(self, row: Row, width: int, state: str, digits: int) -> Strip:
         style = self.get_component_rich_style
@@ -109,7 +118,7 @@ class Ladder(ScrollView, can_focus=True):
             text.stylize(style("ladder--future"))
         elif state == "current":
             text.stylize(style("ladder--current"))
-        return line_strip(text, self, width)
+        return self.text_strip(text, width)
 
     def _message_line(self, index: int, width: int, digits: int) -> Text:
         """``  7 │━ NAME ━━━━━━━━━━━━━▶│`` for client to server, mirrored for server to client;
@@ -153,3 +162,8 @@ class Ladder(ScrollView, can_focus=True):
         row_index = round(self.scroll_y) + offset.y
         if row_index < len(self.timeline.rows):
             self.post_message(self.Picked(self.timeline.rows[row_index].event))
+
+
+def number_width(timeline: Timeline) -> int:
+    """Digits of the largest message number, so the numbers line up."""
+    return len(str(max(len(timeline.events) - 1, 0)))

@@ -1,0 +1,212 @@
+"""How fast the UI is, in one run (prints figures; nothing here asserts a time).
+
+    python bench/ui_speed.py
+
+1. Start-up: from process start to the first frame of the sshviz UI on the default scenario,
+   next to a minimal Textual app measured the same way (goal: within 2x).
+2. Step: median time from a key press (n) to the frame that shows the next message (goal:
+   under 20 ms).
+3. A 100,000-message trace: time to open it (first frame) and the memory of the process
+   (goal: under 2 s and 300 MB), then a jump to its end (e) until the frame shows it (goal:
+   under 50 ms).
+
+Frames are timed where Textual hands a finished screen update to the terminal; the headless
+driver writes nothing, so the bench renders each update to terminal codes itself to count that
+work too. The big trace is made by repeating a real session's connection messages (the same
+records, new events), so it stops by itself and is the same on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from textual import events  # noqa: E402  (after the path, like every import of the project)
+
+STARTS = 5
+STEPS = 60
+BIG = 100_000
+
+# Each child prints the seconds from its own start (passed in as a wall-clock time) to the
+# app's Ready event, which Textual sends once the first frame is on screen.
+CHILD_SSHVIZ = """
+import sys, time
+started = float(sys.argv[1])
+from sshviz.cli import build_parser
+from sshviz.cli.common import scenario_from_args
+from sshviz.tui.app import SshvizApp
+class Timed(SshvizApp):
+    def on_ready(self):
+        print(time.time() - started)
+        self.exit()
+args = build_parser().parse_args(["demo"])
+Timed(scenario_from_args(args)).run(headless=True, size=(140, 42))
+"""
+CHILD_MINIMAL = """
+import sys, time
+started = float(sys.argv[1])
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+class Minimal(App):
+    def compose(self):
+        yield Header()
+        yield Static("hello")
+        yield Footer()
+    def on_ready(self):
+        print(time.time() - started)
+        self.exit()
+Minimal().run(headless=True, size=(140, 42))
+"""
+CHILD_BIG = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from bench.ui_speed import big_trace, open_and_jump
+trace = big_trace()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+opened, jumped, steps = open_and_jump(trace)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(trace.events), opened, jumped, steps, before / 1024, peak / 1024)
+"""
+
+
+def time_child(code: str) -> float:
+    started = time.time()
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(started), str(ROOT)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    if out.returncode:
+        raise SystemExit(f"child failed:\n{out.stderr}")
+    return float(out.stdout.split()[0])
+
+
+class FrameClock:
+    """Records when Textual hands a screen update over (rendering it as a terminal would)."""
+
+    QUIET = 0.05  # no frame for this long after the last one: the screen has settled
+
+    def __init__(self, app):
+        self.app = app
+        self.last = 0.0
+        self.count = 0
+        original = app._display
+
+        def display(screen, renderable):
+            original(screen, renderable)
+            if renderable is not None:
+                render = getattr(renderable, "render_segments", None)
+                if render is not None:
+                    render(app.console)
+                self.last = time.perf_counter()
+                self.count += 1
+
+        app._display = display
+
+    async def key(self, key: str, timeout: float = 10.0) -> float:
+        """Seconds from a key arriving (as the terminal driver delivers it) to the last frame
+        it caused."""
+        count = self.count
+        started = time.perf_counter()
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(self.app)
+        self.app._driver.send_message(event)
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.001)
+            if self.count > count and time.perf_counter() - self.last > self.QUIET:
+                break
+        return self.last - started
+
+
+def median_step_ms() -> float:
+    from sshviz.scenario import Scenario
+    from sshviz.tui.app import SshvizApp
+
+    async def run() -> list[float]:
+        app = SshvizApp(Scenario())
+        times = []
+        async with app.run_test(size=(140, 42)) as pilot:
+            clock = FrameClock(app)
+            await pilot.pause()
+            while len(times) < STEPS:
+                if app.timeline.complete and app.timeline.position == len(app.timeline) - 1:
+                    await clock.key("r")
+                times.append(await clock.key("n"))
+        return times
+
+    return statistics.median(asyncio.run(run())) * 1000
+
+
+def big_trace(size: int = BIG):
+    """A session with ``size`` messages: a real handshake, then its connection messages
+    repeated (CHANNEL_OPEN ... CHANNEL_CLOSE), then the DISCONNECT."""
+    from sshviz.scenario import Scenario, run_scenario
+    from sshviz.trace.model import Trace, TraceEvent
+
+    source = run_scenario(Scenario()).trace
+    events = source.events
+    first_connection = next(e.index for e in events if e.name == "CHANNEL_OPEN")
+    head, body, tail = events[:first_connection], events[first_connection:-1], events[-1:]
+    out: list[TraceEvent] = []
+
+    def add(event: TraceEvent) -> None:
+        out.append(TraceEvent(len(out), event.time + len(out) * 0.001, event.direction, event.record,
+                              event.changes, event.delivered, event.notes))
+
+    for event in head:
+        add(event)
+    while len(out) < size - len(tail):
+        add(body[(len(out) - len(head)) % len(body)])
+    for event in tail:
+        add(event)
+    return Trace(source.header, out)
+
+
+def open_and_jump(trace) -> tuple[float, float, float]:
+    """Seconds to the first frame on ``trace``, then to the frame after a jump to its end, and
+    the median step there."""
+    from sshviz.tui.app import SshvizApp
+
+    async def run():
+        started = time.perf_counter()
+        app = SshvizApp(trace=trace)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            opened = time.perf_counter() - started
+            clock = FrameClock(app)
+            jumped = await clock.key("e")
+            assert app.timeline.position == len(trace.events) - 1
+            steps = [await clock.key("p") for _ in range(20)]
+        return opened, jumped, statistics.median(steps)
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    print(f"sshviz UI speed (Python {sys.version.split()[0]}, {STARTS} starts each, median)")
+    sshviz_start = statistics.median(time_child(CHILD_SSHVIZ) for _ in range(STARTS))
+    minimal_start = statistics.median(time_child(CHILD_MINIMAL) for _ in range(STARTS))
+    print(f"  start to first frame: sshviz {sshviz_start * 1000:.0f} ms, minimal Textual app "
+          f"{minimal_start * 1000:.0f} ms ({sshviz_start / minimal_start:.2f}x; goal within 2x)")
+    print(f"  key press to frame, one step: median {median_step_ms():.1f} ms over {STEPS} steps "
+          f"(goal under 20 ms)")
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD_BIG), "0", str(ROOT)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if out.returncode:
+        raise SystemExit(f"big trace child failed:\n{out.stderr}")
+    count, opened, jumped, steps, before_mb, peak_mb = out.stdout.split()
+    print(f"  {int(count):,}-message trace: opened in {float(opened) * 1000:.0f} ms (goal under 2 s); "
+          f"process peak {float(peak_mb):.0f} MB, {float(before_mb):.0f} MB before opening "
+          f"(goal under 300 MB)")
+    print(f"  jump to its end: {float(jumped) * 1000:.1f} ms (goal under 50 ms); "
+          f"a step there: median {float(steps) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
