@@ -42,13 +42,11 @@ import sys, time
 started = float(sys.argv[1])
 from sshviz.cli import build_parser
 from sshviz.cli.common import scenario_from_args
+from sshviz.tui import make_app
 from sshviz.tui.app import SshvizApp
-class Timed(SshvizApp):
-    def on_ready(self):
-        print(time.time() - started)
-        self.exit()
-args = build_parser().parse_args(["demo"])
-Timed(scenario_from_args(args)).run(headless=True, size=(140, 42))
+SshvizApp.on_ready = lambda self: (print(time.time() - started), self.exit())
+app = make_app(scenario_from_args(build_parser().parse_args(["demo"])))  # what bare `sshviz` runs
+app.run(headless=True, size=(140, 42))
 """
 CHILD_MINIMAL = """
 import sys, time
@@ -171,11 +169,11 @@ def big_trace(size: int = BIG):
 def open_and_jump(trace) -> tuple[float, float, float]:
     """Seconds to the first frame on ``trace``, then to the frame after a jump to its end, and
     the median step there."""
-    from sshviz.tui.app import SshvizApp
+    from sshviz.tui import make_app
 
     async def run():
         started = time.perf_counter()
-        app = SshvizApp(trace=trace)
+        app = make_app(trace=trace)  # as `run_app(trace=...)` opens it
         async with app.run_test(size=(140, 42)) as pilot:
             await pilot.pause()
             opened = time.perf_counter() - started

@@ -270,6 +270,33 @@ async def test_a_trace_from_elsewhere_has_no_what_if():
         assert app.scenario is None
 
 
+async def test_an_empty_trace_opens_and_keys_do_nothing():
+    trace = run_scenario(Scenario()).trace
+    trace.events.clear()
+    app = SshvizApp(trace=trace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "e", "p", "right_square_bracket", "w")
+        await pilot.pause()
+        assert app.timeline.current is None and isinstance(app.screen, MainScreen)
+
+
+def test_what_if_form_edits_options_added_to_scenario_later():
+    """A new Scenario option gets a widget by its type: SFTP actions as a list of names."""
+    import dataclasses
+
+    from sshviz.tui.screens.whatif import _kind
+
+    @dataclasses.dataclass
+    class Later:
+        sftp_actions: list[str] = dataclasses.field(default_factory=list)
+        quiet: bool = False
+        retries: int = 0
+        options: dict = dataclasses.field(default_factory=dict)
+
+    kinds = {f.name: _kind(f) for f in dataclasses.fields(Later)}
+    assert kinds == {"sftp_actions": "list", "quiet": "bool", "retries": "int", "options": "skip"}
+
+
 async def test_screenshot_is_saved(tmp_path):
     app = SshvizApp(Scenario())
     app.screenshot_dir = str(tmp_path)

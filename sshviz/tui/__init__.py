@@ -5,15 +5,26 @@ steps) or on a prebuilt Trace (a saved file or an imported capture)."""
 
 from __future__ import annotations
 
+import gc
+
+
+def make_app(scenario=None, trace=None):
+    """The app, its timeline built, ready to run."""
+    from .app import SshvizApp
+
+    app = SshvizApp(scenario=scenario, trace=trace)
+    # The trace (up to 100,000s of events) lives as long as the app: keep the garbage
+    # collector from walking it again and again while the user steps.
+    gc.freeze()
+    return app
+
 
 def run_app(scenario=None, trace=None) -> int:
     """Open the UI on ``scenario`` (default: the default Scenario) or on ``trace``; returns an
     exit status."""
-    from .app import SshvizApp
-
-    app = SshvizApp(scenario=scenario, trace=trace)
+    app = make_app(scenario, trace)
     app.run()
     return app.return_code or 0
 
 
-__all__ = ["run_app"]
+__all__ = ["make_app", "run_app"]

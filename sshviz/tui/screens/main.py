@@ -89,6 +89,8 @@ class MainScreen(Screen):
 
     def _show_bytes(self) -> None:
         event = self.timeline.current
+        if event is None:
+            return
         sections = hex_sections(event, self.wire)
         hex_view = self.query_one(HexView)
         hex_view.show(sections, self.selected)

@@ -28,7 +28,8 @@ def scenario_fields():
 
 
 def _kind(field: dataclasses.Field) -> str:
-    annotation = str(field.type)
+    kind = field.type  # a string under `from __future__ import annotations`, else the type
+    annotation = kind if isinstance(kind, str) else kind.__name__ if isinstance(kind, type) else str(kind)
     if field.name in CHOICES:
         return "choice"
     if annotation == "bool":
@@ -37,6 +38,8 @@ def _kind(field: dataclasses.Field) -> str:
         return "int"
     if annotation in ("str", "str | None"):
         return "text"
+    if annotation.startswith("list[str]"):
+        return "list"  # comma-separated in the form
     return "skip"  # a structure the form cannot edit (its value is kept)
 
 
@@ -73,8 +76,8 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
                 elif kind == "bool":
                     yield Checkbox(value=bool(value), compact=True, id=widget_id)
                 else:
-                    yield Input("" if value is None else str(value), compact=True, id=widget_id,
-                                type="integer" if kind == "int" else "text")
+                    shown = ", ".join(value) if kind == "list" and value else "" if value is None else str(value)
+                    yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text")
 
     def chosen(self) -> Scenario:
         """The scenario the form describes; ValueError if it is not a valid one."""
@@ -87,6 +90,8 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
             value = widget.value
             if kind == "int":
                 value = int(value or 0)
+            elif kind == "list":
+                value = [part.strip() for part in value.split(",") if part.strip()]
             elif kind == "text" and value == "" and "None" in str(field.type):
                 value = None
             changes[field.name] = value

@@ -1,0 +1,36 @@
+"""The command line's way into the UI: bare `sshviz` and `sshviz demo` open it on a scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+import sshviz.tui
+from sshviz.cli import main
+from sshviz.scenario import Scenario
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sshviz.tui, "run_app", lambda scenario=None, trace=None: calls.append(scenario) or 0)
+    return calls
+
+
+def test_bare_sshviz_opens_the_demo_on_the_default_scenario(opened):
+    assert main([]) == 0
+    assert opened == [Scenario()]
+
+
+def test_demo_takes_the_run_options(opened):
+    assert main(["demo", "--cipher", "aes128-ctr", "--auth", "password", "--wrong-password-first",
+                 "--seed", "9", "--command", "whoami", "--rekey"]) == 0
+    (scenario,) = opened
+    assert (scenario.cipher, scenario.auth, scenario.wrong_password_first, scenario.seed,
+            scenario.command, scenario.rekey) == ("aes128-ctr", "password", True, 9, "whoami", True)
+
+
+def test_a_bad_option_is_one_line(opened, capsys):
+    assert main(["demo", "--kex", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sshviz: error: ") and err.count("\n") == 1
+    assert opened == []
