@@ -78,10 +78,14 @@ class Conductor:
 
     # -- what-ifs: bytes nobody's protocol logic would send ------------------------------------
 
+    def act(self, side: str, action) -> None:
+        """Let the application do something on one side now, e.g. ``client.ping(b"hi")``."""
+        action(self._sides[side])
+        self._pending_changes += self._collect({})
+
     def inject(self, side: str, message) -> None:
         """``side`` sends ``message`` now, after what it has queued, whatever its state says."""
-        self._sides[side].transport.send_raw(message)
-        self._pending_changes += self._collect({})
+        self.act(side, lambda endpoint: endpoint.transport.send_raw(message))
 
     def inject_bytes(self, side: str, data: bytes, note: str = "") -> None:
         """Raw bytes from ``side`` to its peer, after what is already queued."""
