@@ -140,6 +140,21 @@ async def test_clicking_a_byte_selects_its_field():
         assert hex_view.highlight == [(6, 22)]
 
 
+async def test_clicking_a_fields_arrow_opens_it():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        tree = app.screen.query_one(FieldsTree)
+        row = next(i for i, r in enumerate(tree.rows) if r.item.field.name == "kex_algorithms")
+        before = len(tree.rows)
+        await pilot.click(FieldsTree, offset=(0, row))  # the ▶ in front of it
+        await pilot.pause()
+        assert tree.cursor_item.field.name == "kex_algorithms"
+        assert len(tree.rows) == before + len(tree.cursor_item.children)
+        await pilot.press("n", "p")  # the same kind of message opens the same way
+        assert len(tree.rows) == before + len(tree.cursor_item.children)
+
+
 async def test_wire_view_marks_encrypted_bytes_and_mac():
     app = SshvizApp(Scenario(cipher="aes128-ctr", mac="hmac-sha2-256"))
     async with app.run_test(size=SIZE) as pilot:

@@ -17,6 +17,9 @@ from .screens.main import MainScreen
 from .timeline import PHASES, Timeline
 
 
+JUMPS = 100  # at most this many "Go to" commands of each kind in the palette
+
+
 class SshvizApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses anywhere find it
     TITLE = "sshviz"
@@ -37,6 +40,9 @@ class SshvizApp(App[int]):
 
     def _new_timeline(self, scenario) -> Timeline:
         if scenario is None:
+            header = self.trace.header
+            self.sub_title = f"{header.source} trace · {header.client_version or 'client'} ⇄ " \
+                             f"{header.server_version or 'server'}"
             return Timeline(self.trace)
         self.sub_title = describe(scenario)
         return Timeline.from_scenario(scenario)
@@ -104,12 +110,13 @@ class SshvizApp(App[int]):
             if timeline.go(index):
                 main.sync()
 
-        for start in timeline.phase_starts:
+        # A huge trace repeats the same few kinds of message: the first ones say enough.
+        for start in timeline.phase_starts[:JUMPS]:
             phase = PHASES[timeline.phase_at(start)]
             yield SystemCommand(f"Go to phase: {phase} (#{start})", f"jump to the first message of {phase}",
                                 lambda index=start: go(index))
         seen = set()
-        for event in timeline.events[:2000]:  # message kinds; a huge trace repeats the same few
+        for event in timeline.events[:JUMPS * 20]:
             if event.name not in seen:
                 seen.add(event.name)
                 yield SystemCommand(f"Go to {event.name} (#{event.index})", "jump to its first occurrence",
@@ -121,13 +128,10 @@ def scenario_of(trace: Trace):
     from ..scenario import Scenario
 
     options = trace.header.scenario or {}
-    known = {f.name for f in dataclasses.fields(Scenario)}
     if trace.header.source != "in-process" or not options:
         return None
-    try:
-        return Scenario(**{k: v for k, v in options.items() if k in known})
-    except TypeError:
-        return None
+    known = {f.name for f in dataclasses.fields(Scenario)}
+    return Scenario(**{k: v for k, v in options.items() if k in known})
 
 
 def describe(scenario) -> str:

@@ -183,16 +183,14 @@ class FieldsTree(LineView, can_focus=True):
         return list(walk(self.top_items))
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
+        """A click selects a field; a click on its ▶ or ▼ also opens or folds it."""
+        where = self.clicked(event, len(self.rows))
+        if where is None:
             return
-        index = round(self.scroll_y) + offset.y
-        if index >= len(self.rows):
-            return
-        row = self.rows[index]
+        row = self.rows[where.y]
         icon = len(GUIDE) * (row.depth - 1)
-        self.move_to(index)
-        if row.item.children and icon <= offset.x + round(self.scroll_x) < icon + 2:
+        self.move_to(where.y)
+        if row.item.children and icon <= where.x < icon + 2:
             self.action_toggle()
 
 

@@ -140,14 +140,11 @@ class HexView(LineView, can_focus=True):
         return hex_part + text_part
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
+        where = self.clicked(event, len(self._lines))
+        if where is None:
             return
-        index = round(self.scroll_y) + offset.y
-        if index >= len(self._lines):
-            return
-        section, start = self._lines[index]
-        column = offset.x + round(self.scroll_x) - OFFSET_WIDTH
+        section, start = self._lines[where.y]
+        column = where.x - OFFSET_WIDTH
         if start < 0 or column < 0:
             return
         half = self._per_line // 2

@@ -156,12 +156,9 @@ class Ladder(LineView, can_focus=True):
     # -- mouse -----------------------------------------------------------------------------
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None or self.timeline is None:
-            return
-        row_index = round(self.scroll_y) + offset.y
-        if row_index < len(self.timeline.rows):
-            self.post_message(self.Picked(self.timeline.rows[row_index].event))
+        where = self.clicked(event, len(self.timeline.rows)) if self.timeline else None
+        if where is not None:
+            self.post_message(self.Picked(self.timeline.rows[where.y].event))
 
 
 def number_width(timeline: Timeline) -> int:

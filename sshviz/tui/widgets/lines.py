@@ -8,8 +8,9 @@ from typing import Callable, Hashable
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Region, Size
+from textual.geometry import Offset, Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
@@ -49,6 +50,15 @@ class LineView(ScrollView):
         base = self.base_style + console.get_style(text.style) if text.style else self.base_style
         segments = Segment.apply_style(text.render(console), base)  # render() leaves text.style out
         return Strip(segments).crop_extend(0, width, self.base_style).simplify()
+
+    def clicked(self, event: events.Click, lines: int) -> Offset | None:
+        """Where a click landed in the content, as (column, line) counted from the top left of
+        the whole scrollable area; None outside it or below the last of ``lines``."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        where = offset + (round(self.scroll_x), round(self.scroll_y))
+        return where if where.y < lines else None
 
     def set_virtual_size(self, size: Size) -> None:
         """Resize the scrollable area without laying the screen out again.
