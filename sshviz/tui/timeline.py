@@ -106,7 +106,7 @@ class Timeline:
         self.phase_starts: list[int] = []  # first message index of each phase run
         self.milestones: list[Milestone] = []
         self._milestone_index: list[int] = []  # milestones' message indexes, for bisect
-        self._produced = 0
+        self._indexed = 0  # events already in rows, phases and milestones
         self._exhausted = source is None
         self._index_new()
 
@@ -151,7 +151,7 @@ class Timeline:
         events, rows = self.events, self.rows
         previous = self.phase_of_event[-1] if self.phase_of_event else None
         kex_runs = sum(1 for start in self.phase_starts if self.phase_of_event[start] == "kex")
-        for event in events[self._produced:]:
+        for event in events[self._indexed:]:
             phase = phase_of(event, previous)
             if phase != previous:
                 title = PHASES[phase]
@@ -172,7 +172,7 @@ class Timeline:
                     self.milestones.append(Milestone(event.index, side, change))
                     self._milestone_index.append(event.index)
             previous = phase
-        self._produced = len(events)
+        self._indexed = len(events)
 
     # -- moving ----------------------------------------------------------------------------
 

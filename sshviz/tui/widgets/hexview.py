@@ -4,8 +4,8 @@ field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB.""
 
 from __future__ import annotations
 
-from rich.style import Style
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.geometry import Size
@@ -15,7 +15,7 @@ from textual.strip import Strip
 from ..present import FieldItem, HexSection
 from .lines import LineView
 
-PARTS = ("length", "padlen", "payload", "padding", "mac", "clear", "encrypted", "other", "version")
+# The parts HexSection marks (see present.hex_sections), with their names in the legend.
 PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
               "padding": "padding", "mac": "MAC", "clear": "in clear", "encrypted": "encrypted",
               "other": "lines before the version", "version": "identification line"}
@@ -28,10 +28,10 @@ def bytes_per_line(width: int) -> int:
 
 
 class HexView(LineView, can_focus=True):
-    COMPONENT_CLASSES = {*(f"hex--{part}" for part in PARTS), "hex--highlight", "hex--offset", "hex--title"}
+    COMPONENT_CLASSES = {*(f"hex--{part}" for part in PART_NAMES), "hex--highlight", "hex--offset", "hex--title"}
 
     class ByteClicked(Message):
-        """The user clicked a byte: ``space`` and ``offset`` in field coordinates."""
+        """The user clicked a byte: its section and its offset in the section's data."""
 
         def __init__(self, section: HexSection, offset: int) -> None:
             super().__init__()
@@ -80,12 +80,7 @@ class HexView(LineView, can_focus=True):
         self.set_virtual_size(Size(OFFSET_WIDTH + self._per_line * 4 + 2, len(lines)))
 
     def _line_of(self, section: int, offset: int) -> int:
-        line = 0
-        for index, candidate in enumerate(self.sections):
-            if index == section:
-                return line + 1 + offset // self._per_line
-            line += 1 + (len(candidate.data) + self._per_line - 1) // self._per_line
-        return 0
+        return self._lines.index((section, offset - offset % self._per_line))
 
     def on_resize(self) -> None:
         self._layout()
