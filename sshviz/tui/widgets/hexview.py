@@ -102,7 +102,7 @@ class HexView(LineView, can_focus=True):
             segments = [Segment(f"{title.title} · {len(title.data)} bytes", self._style("title"))]
         else:
             segments = self._bytes_line(section, start)
-        return Strip(segments).crop_extend(0, self.virtual_size.width, self.base_style).simplify()
+        return self.segments_strip(segments, self.virtual_size.width)
 
     def _style(self, name: str) -> Style:
         """A component style on the widget's background, looked up once per theme."""

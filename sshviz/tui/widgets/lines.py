@@ -3,7 +3,7 @@ screen, keeps drawn lines in an LRU cache, and never makes the screen lay itself
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -41,15 +41,23 @@ class LineView(ScrollView):
 
     def visible(self, strip: Strip) -> Strip:
         """The part of a full-width line that the horizontal scroll shows."""
-        x = round(self.scroll_x)
-        return strip.crop_extend(x, x + self.scrollable_content_region.width, self.base_style)
+        x, width = round(self.scroll_x), self.scrollable_content_region.width
+        if x == 0 and strip.cell_length == width:
+            return strip
+        return strip.crop_extend(x, x + width, self.base_style)
+
+    def segments_strip(self, segments: Iterable[Segment], width: int) -> Strip:
+        """Segments as one line exactly ``width`` cells wide, padded with the background.
+        (Making a Strip costs more than it looks: one per line, not one per step of work.)"""
+        line = Segment.adjust_line_length(list(segments), width, self.base_style)
+        return Strip(line, width)
 
     def text_strip(self, text: Text, width: int) -> Strip:
         """``text`` as one line ``width`` cells wide, on the widget's own background."""
         console = self.app.console
+        # Text.render() leaves the text's own style out: put it under the spans' styles here.
         base = self.base_style + console.get_style(text.style) if text.style else self.base_style
-        segments = Segment.apply_style(text.render(console), base)  # render() leaves text.style out
-        return Strip(segments).crop_extend(0, width, self.base_style).simplify()
+        return self.segments_strip(Segment.apply_style(text.render(console), base), width)
 
     def clicked(self, event: events.Click, lines: int) -> Offset | None:
         """Where a click landed in the content, as (column, line) counted from the top left of
