@@ -47,6 +47,7 @@ class Channel:
     program: object = None  # server session program, or an adapter's handler
     open_info: dict = field(default_factory=dict)
     window_max: int = DEFAULT_WINDOW
+    reading_paused: bool = False  # the program is backlogged: do not refill the window
 
     @property
     def pending_bytes(self) -> int:
@@ -309,6 +310,8 @@ class Connection:
                                 f"window adjust on channel {channel.local_id} overflows 2^32-1")
         channel.remote_window += msg.bytes_to_add
         self._flush(channel)
+        if channel.program is not None and hasattr(channel.program, "writable"):
+            channel.program.writable()  # a program that held back output may go on
 
     def _receive(self, msg: Message, stream: int) -> None:
         channel = self._channel(msg)
@@ -329,8 +332,13 @@ class Connection:
         self.events.append(ChannelData(channel.local_id, data, stream))
         if channel.program is not None:
             channel.program.data(data, stream)
-        # Refill early, at half the window, so a fast sender never waits on us.
-        if channel.local_window < channel.window_max // 2 and not channel.close_sent:
+        self.refill_window(channel)
+
+    def refill_window(self, channel: Channel) -> None:
+        # Refill early, at half the window, so a fast sender never waits on us; not while the
+        # program has paused reading, so a peer cannot make us buffer without bound.
+        if (channel.local_window < channel.window_max // 2 and not channel.close_sent
+                and not channel.reading_paused and channel.state == "open"):
             add = channel.window_max - channel.local_window
             channel.local_window += add
             self._send("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.remote_id, bytes_to_add=add)
@@ -420,6 +428,18 @@ class ChannelIO:
     def pending_bytes(self) -> int:
         return self._channel.pending_bytes
 
+    def report(self, event) -> None:
+        """Add an event of the program's own (e.g. a decoded SFTP message) to the endpoint's."""
+        self._connection.events.append(event)
+
+    def pause_reading(self) -> None:
+        """Stop refilling the peer's window until ``resume_reading``."""
+        self._channel.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self._channel.reading_paused = False
+        self._connection.refill_window(self._channel)
+
 
 @dataclass
 class SessionInfo:
@@ -488,6 +508,10 @@ class ServerSession:
     def eof(self) -> None:
         if self.program is not None:
             self.program.eof()
+
+    def writable(self) -> None:
+        if self.program is not None and hasattr(self.program, "writable"):
+            self.program.writable()
 
     def closed(self) -> None:
         if self.program is not None and hasattr(self.program, "closed"):
