@@ -46,7 +46,8 @@ class KnownHostEntry:
             negate = pattern.startswith("!")
             if negate:
                 pattern = pattern[1:]
-            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+            # OpenSSH patterns know only * and ?: a '[' is literal, as in [host]:port.
+            if fnmatch.fnmatchcase(name.lower(), pattern.lower().replace("[", "[[]")):
                 if negate:
                     return False
                 matched = True
