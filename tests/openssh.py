@@ -55,6 +55,8 @@ def keygen(path: Path, key_type: str = "ed25519", comment: str = "sshviz test") 
     """Make a key pair without a passphrase; returns (private key path, public key line)."""
     require("ssh-keygen")
     path = Path(path)
+    for old in (path, Path(str(path) + ".pub")):  # ssh-keygen would ask before replacing
+        old.unlink(missing_ok=True)
     args = ["ssh-keygen", "-q", "-N", "", "-t", key_type, "-C", comment, "-f", str(path)]
     if key_type == "rsa":
         args += ["-b", "2048"]

@@ -119,7 +119,8 @@ class Connection:
         if channel is None or channel.eof_sent or channel.finish_after_send is not None:
             return
         if data:
-            channel.outbound.append((stream, bytes(data)))
+            # A view, so sending a large write in window-sized pieces copies nothing twice.
+            channel.outbound.append((stream, memoryview(bytes(data))))
             self._flush(channel)
 
     def send_eof(self, channel_id: int) -> None:
@@ -170,7 +171,7 @@ class Connection:
             n = min(len(data), channel.remote_window, limit)
             if n <= 0:
                 break
-            chunk = data[:n]
+            chunk = bytes(data[:n])
             if n == len(data):
                 out.popleft()
             else:

@@ -291,7 +291,7 @@ class SftpClient:
         reply = await self.request("READ", handle=handle, offset=offset, len=length)
         if reply.name == "STATUS" and reply.code == S.EOF:
             return b""
-        return check(reply, "DATA").data
+        return bytes(check(reply, "DATA").data)
 
     def write(self, handle: bytes, offset: int, data: bytes) -> Pending:
         return spawn(self._call("WRITE", None, None, handle=handle, offset=offset, data=data))

@@ -74,31 +74,41 @@ class SftpStreamDecoder:
 
     def __init__(self, max_packet: int = MAX_PACKET):
         self.max_packet = max_packet
-        self._buffers = {"c2s": bytearray(), "s2c": bytearray()}
+        # Per direction: the pieces of the packet being gathered and their total length.
+        # Pieces are joined once a whole packet is there, so each byte is copied once.
+        self._pieces: dict[str, list[bytes]] = {"c2s": [], "s2c": []}
+        self._held = {"c2s": 0, "s2c": 0}
         self._extensions: dict[int, str] = {}  # EXTENDED request id -> extension name
 
     def pending(self, direction: str) -> int:
         """Bytes held that do not yet form a whole packet."""
-        return len(self._buffers[direction])
+        return self._held[direction]
 
     def feed(self, direction: str, data: bytes) -> list[SftpUnit]:
         """Take bytes; return each packet they complete. Raises SftpFramingError."""
-        buffer = self._buffers[direction]
-        buffer += data
+        pieces = self._pieces[direction]
+        if data:
+            pieces.append(data)
+            self._held[direction] += len(data)
+        held = self._held[direction]
         units: list[SftpUnit] = []
-        position, available = 0, len(buffer)
-        while available - position >= 4:
-            length = _U32.unpack_from(buffer, position)[0]
+        while held >= 4:
+            if len(pieces[0]) < 4:
+                pieces[:] = [b"".join(pieces)]
+            length = _U32.unpack_from(pieces[0])[0]
             if length == 0 or length > self.max_packet:
                 raise SftpFramingError(f"SFTP packet length {length} out of range "
                                        f"(1..{self.max_packet})")
-            end = position + 4 + length
-            if end > available:
+            end = 4 + length
+            if end > held:
                 break
-            units.append(self._decode(direction, bytes(buffer[position:end])))
-            position = end
-        if position:
-            del buffer[:position]
+            joined = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            packet = joined if len(joined) == end else joined[:end]
+            rest = joined[end:] if len(joined) > end else b""
+            pieces[:] = [rest] if rest else []
+            held -= end
+            units.append(self._decode(direction, bytes(packet)))
+        self._held[direction] = held
         return units
 
     def _decode(self, direction: str, packet: bytes) -> SftpUnit:

@@ -280,6 +280,8 @@ def decode_packet(data: bytes, extension: str | None = None, spans: bool = True)
     spec = SFTP.spec_for(number)
     if spec is None:
         raise KeyError(number)
+    if not spans and number in BULK_TYPES:
+        return _decode_bulk(spec, data, None)[1]
     values: dict = {}
     if number == T.EXTENDED_REPLY:
         values["extension"] = extension
@@ -303,24 +305,40 @@ def request_id(data: bytes) -> int | None:
     return None
 
 
+def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None) -> tuple[bytes, Message]:
+    """DATA or WRITE, whose last field is the file data. With ``keep`` None the data is a
+    memoryview of ``data`` (no copy: the bulk path) and no spans are made; with ``keep`` set,
+    fields get spans but only ``keep`` bytes of data are kept (for display), and the packet is
+    returned cut after them."""
+    values: dict = {}
+    out = None if keep is None else [
+        DecodedField("length", "uint32", len(data) - 4, 0, 4, "bytes that follow in this packet"),
+        DecodedField("type", "byte", data[4], 4, 5, f"packet type {data[4]}: {spec.rfc_name}")]
+    head, data_field = spec.fields[:-1], spec.fields[-1]
+    reader = Reader(data, 5)
+    try:
+        decode_layout(head, reader, values, out)
+        start = reader.pos
+        size = reader.uint32()
+        if size != reader.remaining:
+            raise DecodeError(f"field {data_field.name!r}: string of {size} bytes with "
+                              f"{reader.remaining} left", start)
+    except DecodeError as exc:
+        raise DecodeError(f"{spec.rfc_name}: {exc}", exc.offset) from None
+    body = start + 4
+    if keep is None:
+        values[data_field.name] = memoryview(data)[body:]
+        return data, Message(spec, values)
+    shown = bytes(data[body: body + min(size, keep)])
+    values[data_field.name] = shown
+    values["data_length"] = size
+    out.append(DecodedField(data_field.name, "string", shown, start, body + size,
+                            f"{data_field.doc} ({size} bytes; the first {len(shown)} kept for display)"))
+    return data[: body + len(shown)], Message(spec, values, out)
+
+
 def elided_bulk_message(data: bytes, keep: int) -> tuple[bytes, Message]:
     """A DATA or WRITE packet summarized for display: all fields decoded with spans, but only
     the first ``keep`` bytes of file data kept. Returns (the packet cut after those bytes, the
-    message); the data field's span still covers the whole data in the original packet.
-    The caller has checked that the packet decodes."""
-    spec = SFTP.spec_for(data[4])
-    values: dict = {}
-    length = _U32.unpack_from(data)[0]
-    out = [DecodedField("length", "uint32", length, 0, 4, "bytes that follow in this packet"),
-           DecodedField("type", "byte", data[4], 4, 5, f"packet type {data[4]}: {spec.rfc_name}")]
-    head, data_field = spec.fields[:-1], spec.fields[-1]
-    reader = Reader(data, 5)
-    decode_layout(head, reader, values, out)
-    start = reader.pos
-    size = reader.uint32()
-    shown = data[reader.pos: reader.pos + min(size, keep)]
-    values[data_field.name] = shown
-    values["data_length"] = size
-    out.append(DecodedField(data_field.name, "string", shown, start, start + 4 + size,
-                            f"{data_field.doc} ({size} bytes; the first {len(shown)} kept for display)"))
-    return data[: start + 4 + len(shown)], Message(spec, values, out)
+    message); the data field's span still covers the whole data in the original packet."""
+    return _decode_bulk(SFTP.spec_for(data[4]), data, keep)
