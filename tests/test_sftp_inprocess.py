@@ -200,3 +200,41 @@ def test_seeded_sftp_scenario_repeats_byte_for_byte():
     assert script.failed == ["rm nosuch"]
     assert "Uploading /hello.txt to /hello.txt" in script.output
     assert runs[0].driver_state.error is None
+
+
+@pytest.mark.parametrize("bad_name", ["../evil", "/etc/evil", "a/b", "..", ".", "", "a\\b", "nul\x00"])
+def test_recursive_get_never_trusts_names_from_the_server(bad_name, monkeypatch):
+    fs = memory_fs()
+    real_listdir = fs.listdir
+
+    def lying_listdir(path, cwd="/"):
+        entries = real_listdir(path, cwd)
+        return entries + [(bad_name, entries[0][1])] if path == "/docs" else entries
+    monkeypatch.setattr(fs, "listdir", lying_listdir)
+    local = MemoryFS()
+
+    async def get_tree(c):
+        return await c.get("/docs", local, "/copy", recursive=True)
+    task, _ = run_client(get_tree, fs)
+    if bad_name in (".", ".."):
+        assert task.result() == 1  # skipped like the server's own . and ..
+    else:
+        with pytest.raises(SftpError, match="unsafe name"):
+            task.result()
+    assert [name for name, _ in local.listdir("/")] == ["copy"]
+    assert [name for name, _ in local.listdir("/copy")] in ([], ["a.txt"])
+
+
+def test_close_and_fsync_errors_reach_the_uploader(monkeypatch):
+    from sshviz.fs.memory import MemoryFile
+
+    def failing_close(self):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(MemoryFile, "close", failing_close)
+
+    async def upload(c):
+        await c.upload(Source(b"x" * 1000), "/f", 1000, fsync=True)
+    task, _ = run_client(upload, MemoryFS())
+    with pytest.raises(SftpError, match="No space left on device") as error:
+        task.result()
+    assert error.value.code == StatusCode.FAILURE

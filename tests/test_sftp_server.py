@@ -266,3 +266,16 @@ def test_close_errors_reach_the_client(fs):
     server.server.handles[handle].handle.close = broken_close
     status(server.request("CLOSE", id=2, handle=handle), S.FAILURE, "Input/output error")
     still_works(server)
+
+
+def test_short_writes_are_retried(tmp_path, monkeypatch):
+    from sshviz.fs import confined
+
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(confined.os, "pwrite", lambda fd, data, offset: real_pwrite(fd, bytes(data)[:7], offset))
+    server = DirectServer(ConfinedFS(str(tmp_path)))
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=0).handle
+    data = os.urandom(1000)
+    status(server.request("WRITE", id=2, handle=handle, offset=0, data=data), S.OK)
+    status(server.request("CLOSE", id=3, handle=handle), S.OK)
+    assert (tmp_path / "f").read_bytes() == data
