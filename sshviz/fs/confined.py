@@ -267,36 +267,31 @@ class ConfinedFS:
     def lstat(self, path: str) -> os.stat_result:
         return self.stat(path, follow=False)
 
-    def mkdir(self, path: str, mode: int = 0o777) -> None:
-        self._writable(path)
+    def _at_entry(self, path: str, action, writing: bool = True):
+        """Run ``action(name, dir_fd)`` on the path's last component (not followed)."""
+        if writing:
+            self._writable(path)
         dir_fd, name, _ = self._entry(path)
         try:
             check_name(path, name)
-            os.mkdir(name, mode & 0o7777, dir_fd=dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def rmdir(self, path: str) -> None:
-        self._writable(path)
-        dir_fd, name, _ = self._entry(path)
-        try:
-            check_name(path, name)
-            os.rmdir(name, dir_fd=dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def remove(self, path: str) -> None:
-        self._writable(path)
-        dir_fd, name, _ = self._entry(path)
-        try:
-            check_name(path, name)
-            if st.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
-                raise FSError(errno.EISDIR, "Is a directory", path)
-            os.unlink(name, dir_fd=dir_fd)
+            return action(name, dir_fd)
         except FileNotFoundError:
             raise _enoent(path) from None
         finally:
             os.close(dir_fd)
+
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        self._at_entry(path, lambda name, fd: os.mkdir(name, mode & 0o7777, dir_fd=fd))
+
+    def rmdir(self, path: str) -> None:
+        self._at_entry(path, lambda name, fd: os.rmdir(name, dir_fd=fd))
+
+    def remove(self, path: str) -> None:
+        def unlink(name: str, fd: int) -> None:
+            if st.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise FSError(errno.EISDIR, "Is a directory", path)
+            os.unlink(name, dir_fd=fd)
+        self._at_entry(path, unlink)
 
     def _two_entries(self, old: str, new: str, action) -> None:
         self._writable(new)
@@ -350,16 +345,7 @@ class ConfinedFS:
             os.close(dir_fd)
 
     def readlink(self, path: str) -> str:
-        dir_fd, name, _ = self._entry(path)
-        try:
-            check_name(path, name)
-            return os.readlink(name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            raise _enoent(path) from None
-        except OSError as exc:
-            raise FSError(exc.errno, exc.strerror, path) from None
-        finally:
-            os.close(dir_fd)
+        return self._at_entry(path, lambda name, fd: os.readlink(name, dir_fd=fd), writing=False)
 
     def set_attributes(self, path: str, follow: bool = True, size=None, mode=None, uid=None,
                        gid=None, times=None) -> None:

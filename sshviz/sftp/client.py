@@ -438,20 +438,19 @@ async def _quietly(pending: Pending) -> None:
         pass
 
 
-class _PipelinedRead:
-    """Keeps up to ``client.max_requests`` READs in flight. Each DATA is written where it
-    belongs; a short one asks for the rest; EOF stops new requests past it."""
+class _Pipeline:
+    """Keeps up to ``client.max_requests`` requests on one handle in flight: ``_send_next``
+    sends one more (False when there is nothing left to send), each reply goes to the callback
+    given to ``_send``. Done, with the byte count, once nothing is in flight or left to send;
+    the first error fails it after the requests in flight have come back."""
 
-    def __init__(self, client: SftpClient, handle: bytes, sink, size: int | None, progress):
+    def __init__(self, client: SftpClient, handle: bytes, size: int | None, progress):
         self.client = client
         self.handle = handle
-        self.sink = sink
         self.size = size
         self.progress = progress
-        self.next_offset = 0
-        self.eof_at: int | None = None
         self.in_flight = 0
-        self.received = 0
+        self.transferred = 0
         self.error: BaseException | None = None
         self.done = Pending()
 
@@ -459,100 +458,101 @@ class _PipelinedRead:
         self._fill()
         return self.done
 
+    def _send_next(self) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _send(self, name: str, on_reply, /, **values) -> None:
+        self.in_flight += 1
+        self.client.request(name, handle=self.handle, **values).then(
+            lambda reply: self._on_reply(on_reply, reply))
+
+    def _on_reply(self, on_reply, reply: Pending) -> None:
+        self.in_flight -= 1
+        try:
+            on_reply(reply.result())
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+        self._fill()
+
+    def _count(self, length: int) -> None:
+        self.transferred += length
+        if self.progress is not None:
+            self.progress(self.transferred, self.size)
+
     def _fill(self) -> None:
-        client = self.client
-        while self.in_flight < client.max_requests and self.error is None and (
-                self.eof_at is None or self.next_offset < self.eof_at):
-            # Past the size fstat gave, one request is enough to learn where the file ends.
-            if self.size is not None and self.next_offset >= self.size and self.in_flight:
-                break
-            self._ask(self.next_offset, client.read_size)
-            self.next_offset += client.read_size
+        while self.in_flight < self.client.max_requests and self.error is None:
+            try:
+                if not self._send_next():
+                    break
+            except OSError as exc:  # the local file failed
+                self.error = exc
         if self.in_flight == 0:
             if self.error is not None:
                 self.done.fail(self.error)
             else:
-                self.done.resolve(self.received)
+                self.done.resolve(self.transferred)
+
+
+class _PipelinedRead(_Pipeline):
+    """READs in flight; each DATA is written where it belongs, a short one asks for the rest,
+    and EOF stops requests past it."""
+
+    def __init__(self, client: SftpClient, handle: bytes, sink, size: int | None, progress):
+        super().__init__(client, handle, size, progress)
+        self.sink = sink
+        self.next_offset = 0
+        self.eof_at: int | None = None
+
+    def _send_next(self) -> bool:
+        if self.eof_at is not None and self.next_offset >= self.eof_at:
+            return False
+        # Past the size fstat gave, one request at a time learns where the file ends.
+        if self.size is not None and self.next_offset >= self.size and self.in_flight:
+            return False
+        self._ask(self.next_offset, self.client.read_size)
+        self.next_offset += self.client.read_size
+        return True
 
     def _ask(self, offset: int, length: int) -> None:
-        self.in_flight += 1
-        self.client.request("READ", handle=self.handle, offset=offset, len=length).then(
-            lambda reply: self._on_reply(offset, length, reply))
+        self._send("READ", lambda message: self._take(offset, length, message), offset=offset, len=length)
 
-    def _on_reply(self, offset: int, length: int, reply: Pending) -> None:
-        self.in_flight -= 1
-        try:
-            message = reply.result()
-            if message.name == "STATUS" and message.code == S.EOF:
-                self.eof_at = offset if self.eof_at is None else min(self.eof_at, offset)
-            else:
-                data = check(message, "DATA").data
-                if not data or len(data) > length:
-                    raise SftpProtocolError(f"DATA of {len(data)} bytes for a READ of {length}")
-                self.sink.pwrite(data, offset)
-                self.received += len(data)
-                if len(data) < length:  # a short read: ask for the rest
-                    self._ask(offset + len(data), length - len(data))
-                if self.progress is not None:
-                    self.progress(self.received, self.size)
-        except BaseException as exc:
-            if self.error is None:
-                self.error = exc
-        self._fill()
+    def _take(self, offset: int, length: int, message) -> None:
+        if message.name == "STATUS" and message.code == S.EOF:
+            self.eof_at = offset if self.eof_at is None else min(self.eof_at, offset)
+            return
+        data = check(message, "DATA").data
+        if not data or len(data) > length:
+            raise SftpProtocolError(f"DATA of {len(data)} bytes for a READ of {length}")
+        self.sink.pwrite(data, offset)
+        if len(data) < length:  # a short read: ask for the rest
+            self._ask(offset + len(data), length - len(data))
+        self._count(len(data))
 
 
-class _PipelinedWrite:
-    """Keeps up to ``client.max_requests`` WRITEs in flight, reading the source as it goes."""
+class _PipelinedWrite(_Pipeline):
+    """WRITEs in flight, reading the source as it goes."""
 
     def __init__(self, client: SftpClient, handle: bytes, source, size: int | None, progress):
-        self.client = client
-        self.handle = handle
+        super().__init__(client, handle, size, progress)
         self.source = source
-        self.size = size
-        self.progress = progress
         self.offset = 0
         self.at_end = False
-        self.in_flight = 0
-        self.acknowledged = 0
-        self.error: BaseException | None = None
-        self.done = Pending()
 
-    def start(self) -> Pending:
-        self._fill()
-        return self.done
+    def _send_next(self) -> bool:
+        if self.at_end:
+            return False
+        data = self.source.pread(self.client.write_size, self.offset)
+        if not data:
+            self.at_end = True
+            return False
+        offset, self.offset = self.offset, self.offset + len(data)
+        self._send("WRITE", lambda message: self._take(len(data), message), offset=offset, data=data)
+        return True
 
-    def _fill(self) -> None:
-        client = self.client
-        while self.in_flight < client.max_requests and not self.at_end and self.error is None:
-            try:
-                data = self.source.pread(client.write_size, self.offset)
-            except OSError as exc:
-                self.error = exc
-                break
-            if not data:
-                self.at_end = True
-                break
-            offset, self.offset = self.offset, self.offset + len(data)
-            self.in_flight += 1
-            client.request("WRITE", handle=self.handle, offset=offset, data=data).then(
-                lambda reply, n=len(data): self._on_reply(n, reply))
-        if self.in_flight == 0 and (self.at_end or self.error is not None):
-            if self.error is not None:
-                self.done.fail(self.error)
-            else:
-                self.done.resolve(self.acknowledged)
-
-    def _on_reply(self, length: int, reply: Pending) -> None:
-        self.in_flight -= 1
-        try:
-            check(reply.result(), None)
-            self.acknowledged += length
-            if self.progress is not None:
-                self.progress(self.acknowledged, self.size)
-        except BaseException as exc:
-            if self.error is None:
-                self.error = exc
-        self._fill()
+    def _take(self, length: int, message) -> None:
+        check(message, None)
+        self._count(length)
 
 
 __all__ = ["SftpClient", "SftpError", "SftpProtocolError", "unsafe_name", "check", "Pending",
