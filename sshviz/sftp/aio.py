@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 
 from ..endpoint import ClientConfig, ClientConnection
-from ..events import AuthExhausted, ChannelOpened, ChannelOpenFailed, Disconnected
+from ..events import AuthExhausted, AuthSucceeded, ChannelOpened, ChannelOpenFailed, Disconnected
 from ..net.adapter import EndpointProtocol, open_client
+from ..wire.sftp import StatusCode
 from .client import SftpClient, SftpError
 from .pending import Pending, spawn
 from .session import SessionSftp
@@ -92,7 +93,7 @@ async def open_sftp(host: str, port: int, config: ClientConfig, on_events=None,
         for event in batch:
             if session and session[0].handle(event):
                 continue
-            if type(event).__name__ == "AuthSucceeded":
+            if isinstance(event, AuthSucceeded):
                 channel = client.open_session()
                 session.append(SessionSftp(client, channel))
             elif isinstance(event, ChannelOpened) and session and event.channel == session[0].channel:
@@ -101,7 +102,7 @@ async def open_sftp(host: str, port: int, config: ClientConfig, on_events=None,
                     opened.set_result(None)
             elif isinstance(event, (ChannelOpenFailed, AuthExhausted, Disconnected)) and not opened.done():
                 reason = getattr(event, "description", None) or "authentication failed"
-                opened.set_exception(SftpError(6, f"cannot start SFTP: {reason}"))
+                opened.set_exception(SftpError(StatusCode.NO_CONNECTION, f"cannot start SFTP: {reason}"))
 
     protocol = await open_client(host, port, client, events, timeout=timeout)
     try:

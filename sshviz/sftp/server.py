@@ -23,8 +23,8 @@ import errno
 import os
 from collections import deque
 
-from ..wire.sftp import (SFTP, AttrFlag, FileXferType, OpenFlag, StatusCode, encode_packet,
-                         request_id)
+from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, AttrFlag, FileXferType, OpenFlag,
+                         StatusCode, encode_packet, request_id)
 from ..wire.spec import Message
 from .attrs import attrs_from_stat, longname, settable_attributes
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, SftpUnit, sftp_event
@@ -351,9 +351,9 @@ class SftpServer:
         self.fs.rename(m.oldpath, m.newpath, replace=True)
 
     def _statvfs_reply(self, m: Message, info) -> Message:
-        flag = info.f_flag & 1 | (info.f_flag & 2)
+        flag = info.f_flag & (STATVFS_READ_ONLY | STATVFS_NO_SUID)
         if self.fs.read_only:
-            flag |= 1
+            flag |= STATVFS_READ_ONLY
         return SFTP.build("EXTENDED_REPLY", id=m.id, extension=m.extended_request,
                           f_bsize=info.f_bsize, f_frsize=info.f_frsize, f_blocks=info.f_blocks,
                           f_bfree=info.f_bfree, f_bavail=info.f_bavail, f_files=info.f_files,

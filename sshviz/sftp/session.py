@@ -7,9 +7,9 @@ connections (through ``sshviz.sftp.aio``).
 from __future__ import annotations
 
 from ..events import ChannelClosed, ChannelData, ChannelEOF, ChannelRequestDone, Disconnected
+from ..wire.sftp import StatusCode
 from .client import SftpClient, SftpError
 from .pending import Pending
-from .stream import MAX_PACKET
 
 # A receive window that holds many full-size READ replies at once; refilled at half.
 SFTP_WINDOW = 8 * 1024 * 1024
@@ -38,7 +38,7 @@ class SessionSftp:
         if getattr(event, "channel", None) != self.channel:
             if isinstance(event, Disconnected):
                 self.client.connection_lost(f"disconnected: {event.description}")
-                self.ready.fail(SftpError(7, f"disconnected: {event.description}"))
+                self.ready.fail(SftpError(StatusCode.CONNECTION_LOST, f"disconnected: {event.description}"))
             return False
         if isinstance(event, ChannelData):
             if event.stream == 1:
@@ -50,7 +50,7 @@ class SessionSftp:
             if event.success:
                 self.client.init().then(self._initialized)
             else:
-                self.ready.fail(SftpError(4, "the server refused the sftp subsystem"))
+                self.ready.fail(SftpError(StatusCode.FAILURE, "the server refused the sftp subsystem"))
             return True
         if isinstance(event, ChannelEOF):
             return True
@@ -59,7 +59,7 @@ class SessionSftp:
             if self.stderr:
                 reason += ": " + self.stderr.decode("utf-8", "replace").strip()
             self.client.connection_lost(reason)
-            self.ready.fail(SftpError(7, reason))
+            self.ready.fail(SftpError(StatusCode.CONNECTION_LOST, reason))
         return False
 
     def _initialized(self, init: Pending) -> None:
@@ -73,4 +73,4 @@ class SessionSftp:
         self.endpoint.connection.send_eof(self.channel)
 
 
-__all__ = ["SessionSftp", "SFTP_WINDOW", "MAX_PACKET"]
+__all__ = ["SessionSftp", "SFTP_WINDOW"]
