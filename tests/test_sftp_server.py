@@ -279,3 +279,13 @@ def test_short_writes_are_retried(tmp_path, monkeypatch):
     status(server.request("WRITE", id=2, handle=handle, offset=0, data=data), S.OK)
     status(server.request("CLOSE", id=3, handle=handle), S.OK)
     assert (tmp_path / "f").read_bytes() == data
+
+
+def test_setuid_and_setgid_bits_are_never_set(tmp_path):
+    server = DirectServer(ConfinedFS(str(tmp_path)))
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=4, permissions=0o6755).handle
+    status(server.request("CLOSE", id=2, handle=handle), S.OK)
+    status(server.request("SETSTAT", id=3, path="/f", flags=4, permissions=0o4777), S.OK)
+    status(server.request("MKDIR", id=4, path="/d", flags=4, permissions=0o3777), S.OK)
+    assert os.stat(tmp_path / "f").st_mode & 0o7777 == 0o777
+    assert os.stat(tmp_path / "d").st_mode & 0o6000 == 0

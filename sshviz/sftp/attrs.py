@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from ..wire.sftp import ATTR_NAMES, AttrFlag
 
 _UINT32 = 0xFFFFFFFF
+# Permission bits a client may set: never setuid or setgid, so a server running as root
+# cannot be made to plant a privileged program in the served tree.
+SETTABLE_MODE = 0o1777
 
 
 def attrs_from_stat(info) -> dict:
@@ -37,6 +40,11 @@ def longname(name: str, info) -> str:
             f"{info.st_gid:<8} {info.st_size:>8} {format_time(int(info.st_mtime))} {name}")
 
 
+def requested_mode(values: dict, default: int) -> int:
+    """The mode for a file or directory being created (OPEN, MKDIR): the ATTRS', made safe."""
+    return values["permissions"] & SETTABLE_MODE if values.get("flags", 0) & AttrFlag.PERMISSIONS else default
+
+
 def settable_attributes(values: dict) -> dict:
     """The keyword arguments of ``set_attributes`` for the ATTRS in a SETSTAT-like message."""
     flags = values.get("flags", 0)
@@ -44,7 +52,7 @@ def settable_attributes(values: dict) -> dict:
     if flags & AttrFlag.SIZE:
         changes["size"] = values["size"]
     if flags & AttrFlag.PERMISSIONS:
-        changes["mode"] = values["permissions"]
+        changes["mode"] = values["permissions"] & SETTABLE_MODE
     if flags & AttrFlag.UIDGID:
         changes["uid"], changes["gid"] = values["uid"], values["gid"]
     if flags & AttrFlag.ACMODTIME:

@@ -20,10 +20,10 @@ import posixpath
 import stat as st
 from typing import Callable
 
-from ..wire.sftp import SFTP, FileXferType, OpenFlag, StatusCode, encode_packet
+from ..wire.sftp import SFTP, OpenFlag, StatusCode, encode_packet
 from ..wire.spec import Message
 from .attrs import Attributes
-from .pending import Pending, gather, resolved, spawn
+from .pending import Pending, spawn
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, sftp_event
 
 S = StatusCode
@@ -555,5 +555,4 @@ class _PipelinedWrite(_Pipeline):
         self._count(length)
 
 
-__all__ = ["SftpClient", "SftpError", "SftpProtocolError", "unsafe_name", "check", "Pending",
-           "gather", "resolved", "FileXferType"]
+__all__ = ["SftpClient", "SftpError", "SftpProtocolError", "unsafe_name", "check"]

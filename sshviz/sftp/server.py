@@ -23,10 +23,10 @@ import errno
 import os
 from collections import deque
 
-from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, AttrFlag, FileXferType, OpenFlag,
+from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, FileXferType, OpenFlag,
                          StatusCode, encode_packet, request_id)
 from ..wire.spec import Message
-from .attrs import attrs_from_stat, longname, settable_attributes
+from .attrs import attrs_from_stat, longname, requested_mode, settable_attributes
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, SftpUnit, sftp_event
 
 T = FileXferType
@@ -268,8 +268,7 @@ class SftpServer:
                           names=[{"filename": path, "longname": path, "flags": 0}])
 
     def _do_open(self, m: Message) -> Message:
-        mode = m.permissions & 0o7777 if m.flags & AttrFlag.PERMISSIONS else 0o666
-        handle = self.fs.open_file(m.filename, _os_flags(m.pflags), mode)
+        handle = self.fs.open_file(m.filename, _os_flags(m.pflags), requested_mode(m.values, 0o666))
         thing = _File(handle, m.filename, bool(m.pflags & OpenFlag.APPEND))
         return SFTP.build("HANDLE", id=m.id, handle=self._new_handle(thing))
 
@@ -328,7 +327,7 @@ class SftpServer:
         self.fs.remove(m.filename)
 
     def _do_mkdir(self, m: Message) -> None:
-        self.fs.mkdir(m.path, m.permissions & 0o7777 if m.flags & AttrFlag.PERMISSIONS else 0o777)
+        self.fs.mkdir(m.path, requested_mode(m.values, 0o777))
 
     def _do_rmdir(self, m: Message) -> None:
         self.fs.rmdir(m.path)

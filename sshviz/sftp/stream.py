@@ -26,7 +26,7 @@ import struct
 from dataclasses import dataclass
 
 from ..events import SftpMessage
-from ..wire.sftp import BULK_TYPES, SFTP, FileXferType, decode_packet, elided_bulk_message
+from ..wire.sftp import BULK_TYPES, FileXferType, decode_packet, elided_bulk_message
 from ..wire.spec import Message
 from ..wire.types import DecodeError
 
@@ -135,4 +135,4 @@ class SftpStreamDecoder:
 
 
 __all__ = ["SftpStreamDecoder", "SftpUnit", "SftpFramingError", "sftp_event", "MAX_PACKET",
-           "BULK_PREVIEW", "SFTP"]
+           "BULK_PREVIEW"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum, IntFlag
 
-from .spec import (REST, STRING, TEXT, UINT32, UINT64, Catalog, DecodedField, Field, Message,
+from .spec import (STRING, TEXT, UINT32, UINT64, Catalog, DecodedField, Field, Message,
                    MessageSpec, Repeat, Switch, When, decode_layout)
 from .types import DecodeError, Reader
 
