@@ -55,12 +55,6 @@ class Pending:
         return self.result()
 
 
-def resolved(value: Any = None) -> Pending:
-    pending = Pending()
-    pending.resolve(value)
-    return pending
-
-
 def spawn(coroutine: Coroutine) -> Pending:
     """Run ``coroutine`` (which awaits only Pendings) until it returns; its outcome resolves
     the returned Pending."""
@@ -86,24 +80,3 @@ def spawn(coroutine: Coroutine) -> Pending:
 
     step(None)
     return task
-
-
-def gather(pendings: list[Pending]) -> Pending:
-    """Done when all are; fails with the first error, once all have finished."""
-    result = Pending()
-    remaining = [len(pendings)]
-    if not pendings:
-        result.resolve([])
-
-    def one_done(_: Pending) -> None:
-        remaining[0] -= 1
-        if remaining[0] == 0:
-            errors = [p.error for p in pendings if p.error is not None]
-            if errors:
-                result.fail(errors[0])
-            else:
-                result.resolve([p.value for p in pendings])
-
-    for pending in pendings:
-        pending.then(one_done)
-    return result
