@@ -6,11 +6,12 @@ Downloads and uploads one file (256 MiB by default) with aes128-gcm@openssh.com 
   (internal-sftp), and
 - OpenSSH's sftp against the sshviz server (``sshviz serve`` in its own process),
 
-then the goals of issue 5: sshviz client vs asyncssh and vs OpenSSH's sftp, sshviz server vs
+then the goals of issue 5 (medians of --rounds runs; each figure includes connecting and
+authenticating, well under a second): sshviz client vs asyncssh and vs OpenSSH's sftp, sshviz server vs
 sshd. Everything lives in a temporary directory that is removed at the end; each transfer has
 a time limit, so the run always stops by itself.
 
-    python bench/sftp_throughput.py [--size-mib 256] [--timeout 300]
+    python bench/sftp_throughput.py [--size-mib 256] [--rounds 3] [--timeout 300]
 """
 
 from __future__ import annotations
@@ -41,24 +42,44 @@ class Bench:
         self.size = size
         self.timeout = timeout
         self.source = work / "source.bin"
-        self.results: dict[tuple[str, str], float | str] = {}
+        self.transfers: list = []
+        self.samples: dict[tuple[str, str], list[float]] = {}
+        self.failures: dict[tuple[str, str], str] = {}
+        self.results: dict[tuple[str, str], float] = {}  # median MB/s
 
     def measure(self, label: str, direction: str, action, produced: Path) -> None:
-        """Time ``action`` (which must make ``produced``, a copy of the source)."""
-        produced.unlink(missing_ok=True)
-        start = time.perf_counter()
-        try:
-            action()
-            elapsed = time.perf_counter() - start
-            if produced.stat().st_size != self.size:
-                raise RuntimeError(f"wrong size {produced.stat().st_size}")
-            rate: float | str = self.size / elapsed / 1e6
-            print(f"  {label:<34} {direction:<9} {rate:8.1f} MB/s  ({elapsed:.2f} s)", flush=True)
-        except Exception as exc:  # one failing peer must not stop the others
-            rate = f"failed: {exc}"
-            print(f"  {label:<34} {direction:<9} {rate}", flush=True)
-        produced.unlink(missing_ok=True)
-        self.results[(label, direction)] = rate
+        """Queue a transfer: ``action`` must make ``produced``, a copy of the source."""
+        self.transfers.append((label, direction, action, produced))
+
+    def run_rounds(self, rounds: int) -> None:
+        """Every transfer once per round, rounds interleaved so a burst of load elsewhere on
+        the machine hits all peers alike."""
+        for round_number in range(rounds):
+            for label, direction, action, produced in self.transfers:
+                produced.unlink(missing_ok=True)
+                start = time.perf_counter()
+                try:
+                    action()
+                    elapsed = time.perf_counter() - start
+                    if produced.stat().st_size != self.size:
+                        raise RuntimeError(f"wrong size {produced.stat().st_size}")
+                    self.samples.setdefault((label, direction), []).append(self.size / elapsed / 1e6)
+                except Exception as exc:  # one failing peer must not stop the others
+                    self.failures[(label, direction)] = f"{type(exc).__name__}: {exc}"
+                produced.unlink(missing_ok=True)
+            print(f"  round {round_number + 1} of {rounds} done", flush=True)
+
+    def report(self) -> None:
+        print(f"  {'':<34} {'':<9} {'median':>8} {'best':>8}  MB/s")
+        for label, direction, _, _ in self.transfers:
+            key = (label, direction)
+            samples = sorted(self.samples.get(key, []))
+            if samples:
+                self.results[key] = samples[len(samples) // 2]
+                print(f"  {label:<34} {direction:<9} {self.results[key]:8.1f} {samples[-1]:8.1f}"
+                      + (f"  ({self.failures[key]})" if key in self.failures else ""))
+            else:
+                print(f"  {label:<34} {direction:<9} failed: {self.failures.get(key)}")
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -140,6 +161,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per transfer")
+    parser.add_argument("--rounds", type=int, default=3, help="times each transfer runs (median and "
+                        "best are printed)")
     args = parser.parse_args()
     require("/usr/sbin/sshd", "sftp", "ssh-keygen")
     size = args.size_mib * 1024 * 1024
@@ -155,15 +178,6 @@ def main() -> int:
 
         remote = work / "sshd-remote"
         remote.mkdir()
-        with Sshd(work, [public], extra_config=["Subsystem sftp internal-sftp", f"Ciphers {CIPHER}"]) as sshd:
-            print(f"against OpenSSH sshd ({subprocess.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}):")
-            bench.sshviz_client(sshd.port, key, remote)
-            bench.asyncssh_client(sshd.port, key, remote)
-            bench.paramiko_client(sshd.port, key, remote)
-            options = [*client_options(sshd.port, key, sshd.known_hosts, "-P"), f"{USER}@127.0.0.1"]
-            bench.openssh_sftp("OpenSSH sftp -> sshd", options, str(bench.source), str(remote),
-                               remote / "up.bin")
-
         served = work / "served"
         served.mkdir()
         os.link(bench.source, served / "source.bin")
@@ -173,20 +187,29 @@ def main() -> int:
         port = free_port()
         known = work / "known_hosts_sshviz"
         known.write_text(f"[127.0.0.1]:{port} {host_public}\n")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "sshviz", "serve", "--root", str(served), "--port", str(port),
-             "--user", USER, "--authorized-keys", str(authorized), "--host-key", str(host_key),
-             "--cipher", CIPHER], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-        try:
-            wait_for_port(port, process=server)
-            print("against the sshviz server (sshviz serve):")
-            options = [*client_options(port, key, known, "-P"), f"{USER}@127.0.0.1"]
-            bench.openssh_sftp("OpenSSH sftp -> sshviz serve", options, "/source.bin", "",
-                               served / "up.bin")
-        finally:
-            server.terminate()
-            server.wait(10)
-
+        version = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
+        print(f"peers: OpenSSH sshd with internal-sftp ({version}); sshviz serve in its own process")
+        with Sshd(work, [public], extra_config=["Subsystem sftp internal-sftp", f"Ciphers {CIPHER}"]) as sshd:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "sshviz", "serve", "--root", str(served), "--port", str(port),
+                 "--user", USER, "--authorized-keys", str(authorized), "--host-key", str(host_key),
+                 "--cipher", CIPHER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+            try:
+                wait_for_port(port, process=server)
+                bench.sshviz_client(sshd.port, key, remote)
+                bench.asyncssh_client(sshd.port, key, remote)
+                bench.paramiko_client(sshd.port, key, remote)
+                options = [*client_options(sshd.port, key, sshd.known_hosts, "-P"), f"{USER}@127.0.0.1"]
+                bench.openssh_sftp("OpenSSH sftp -> sshd", options, str(bench.source), str(remote),
+                                   remote / "up.bin")
+                options = [*client_options(port, key, known, "-P"), f"{USER}@127.0.0.1"]
+                bench.openssh_sftp("OpenSSH sftp -> sshviz serve", options, "/source.bin", "",
+                                   served / "up.bin")
+                bench.run_rounds(args.rounds)
+            finally:
+                server.terminate()
+                server.wait(10)
+        bench.report()
         summarize(bench.results)
     return 0
 
@@ -196,7 +219,7 @@ def summarize(results: dict) -> None:
         value = results.get((label, direction))
         return value if isinstance(value, float) else None
 
-    print("goals:")
+    print("goals (medians):")
     for direction in ("download", "upload"):
         ours = rate("sshviz client -> sshd", direction)
         for other, goal in (("asyncssh -> sshd", "faster than asyncssh"),
