@@ -238,3 +238,22 @@ def test_close_and_fsync_errors_reach_the_uploader(monkeypatch):
     with pytest.raises(SftpError, match="No space left on device") as error:
         task.result()
     assert error.value.code == StatusCode.FAILURE
+
+
+def test_sshviz_run_plays_sftp_commands_and_prints_them(capsys):
+    from sshviz.cli import main
+
+    assert main(["run", "--sftp", "put hello.txt", "--sftp", "ls", "--print"]) == 0
+    out = capsys.readouterr().out
+    assert "server: SFTP received SSH_FXP_WRITE" in out
+    assert "filename                     string     '/hello.txt'" in out
+    assert out.rstrip().endswith("sftp> ls\n  docs\n  hello.txt\n  readme.txt")
+
+
+def test_missing_batch_file_is_one_line(capsys, tmp_path):
+    from sshviz.cli import main
+
+    status = main(["connect", "nobody@127.0.0.1", "-p", "1", "--sftp-batch", str(tmp_path / "missing.txt")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip().splitlines() == [
+        f"sshviz: error: --sftp-batch: {tmp_path / 'missing.txt'}: No such file or directory"]
