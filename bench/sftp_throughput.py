@@ -29,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.openssh import Sshd, client_options, free_port, keygen, require, wait_for_port  # noqa: E402
+from tests.openssh import free_port, keygen, require, shared_keys, sshd, wait_for_port  # noqa: E402
+from tests.sftp_helpers import sftp_options  # noqa: E402
 
 CIPHER = "aes128-gcm@openssh.com"
 USER = getpass.getuser()
@@ -173,7 +174,8 @@ def main() -> int:
             chunk = os.urandom(1024 * 1024)
             for i in range(args.size_mib):
                 f.write(chunk[i:] + chunk[:i])
-        key, public = keygen(work / "id_ed25519")
+        key = shared_keys() / "user_ed25519"
+        public = Path(str(key) + ".pub").read_text().strip()
         print(f"SFTP throughput, {args.size_mib} MiB over loopback, {CIPHER} ({os.cpu_count()} cores)")
 
         remote = work / "sshd-remote"
@@ -181,7 +183,8 @@ def main() -> int:
         served = work / "served"
         served.mkdir()
         os.link(bench.source, served / "source.bin")
-        host_key, host_public = keygen(work / "host_ed25519")
+        host_key = keygen(work, "host_ed25519", "ed25519")
+        host_public = Path(str(host_key) + ".pub").read_text().strip()
         authorized = work / "authorized_keys"
         authorized.write_text(public + "\n")
         port = free_port()
@@ -189,20 +192,20 @@ def main() -> int:
         known.write_text(f"[127.0.0.1]:{port} {host_public}\n")
         version = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
         print(f"peers: OpenSSH sshd with internal-sftp ({version}); sshviz serve in its own process")
-        with Sshd(work, [public], extra_config=["Subsystem sftp internal-sftp", f"Ciphers {CIPHER}"]) as sshd:
+        with sshd(extra=[f"Ciphers {CIPHER}"], host_keys=("ed25519",), authorized=("ed25519",)) as openssh:
             server = subprocess.Popen(
                 [sys.executable, "-m", "sshviz", "serve", "--root", str(served), "--port", str(port),
                  "--user", USER, "--authorized-keys", str(authorized), "--host-key", str(host_key),
                  "--cipher", CIPHER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
             try:
-                wait_for_port(port, process=server)
-                bench.sshviz_client(sshd.port, key, remote)
-                bench.asyncssh_client(sshd.port, key, remote)
-                bench.paramiko_client(sshd.port, key, remote)
-                options = [*client_options(sshd.port, key, sshd.known_hosts, "-P"), f"{USER}@127.0.0.1"]
+                wait_for_port(port)
+                bench.sshviz_client(openssh.port, key, remote)
+                bench.asyncssh_client(openssh.port, key, remote)
+                bench.paramiko_client(openssh.port, key, remote)
+                options = [*sftp_options(openssh.port, key, openssh.known_hosts_file()), f"{USER}@127.0.0.1"]
                 bench.openssh_sftp("OpenSSH sftp -> sshd", options, str(bench.source), str(remote),
                                    remote / "up.bin")
-                options = [*client_options(port, key, known, "-P"), f"{USER}@127.0.0.1"]
+                options = [*sftp_options(port, key, known), f"{USER}@127.0.0.1"]
                 bench.openssh_sftp("OpenSSH sftp -> sshviz serve", options, "/source.bin", "",
                                    served / "up.bin")
                 bench.run_rounds(args.rounds)

@@ -1,35 +1,37 @@
-"""Helpers for tests against real OpenSSH programs: keys made with ssh-keygen, an sshd started
-on a free loopback port with a temporary configuration, and the options that make OpenSSH's
-clients talk to a test server without touching ~/.ssh.
+"""Helpers for tests that talk to real OpenSSH programs: a temporary sshd, the ssh client with
+throwaway known_hosts, an sshviz server on a free loopback port, and a password-only test user.
 
-    with Sshd(tmp_path, authorized_keys=[user_key.public_line]) as sshd:
-        sshd.port, sshd.host_keys, sshd.known_hosts ...
-
-Everything lives under the given temporary directory; nothing is left running.
-"""
+Every helper makes its own keys and configs in a temporary directory. When OpenSSH is missing,
+``require`` skips with the reason (scripts/test installs it from Debian's packages)."""
 
 from __future__ import annotations
 
-import getpass
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 SSHD = "/usr/sbin/sshd"
-SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+TEST_USER = "sshviztest"
+TEST_PASSWORD = "pw-Interop-1"
 
 
 def require(*programs: str) -> None:
-    """Skip the test, saying which, when an OpenSSH program is not installed."""
     for program in programs:
-        found = os.access(program, os.X_OK) if program.startswith("/") else shutil.which(program)
-        if not found:
-            pytest.skip(f"{program} is not installed (Debian packages openssh-client/openssh-server)")
+        if not (os.path.exists(program) or shutil.which(program)):
+            pytest.skip(f"{program} is not installed (scripts/test installs OpenSSH from Debian's packages)")
 
 
 def free_port() -> int:
@@ -38,95 +40,185 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 10.0, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1 port {port} after {timeout} s")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port}")
 
 
-def keygen(path: Path, key_type: str = "ed25519", comment: str = "sshviz test") -> tuple[Path, str]:
-    """Make a key pair without a passphrase; returns (private key path, public key line)."""
-    require("ssh-keygen")
-    path = Path(path)
-    for old in (path, Path(str(path) + ".pub")):  # ssh-keygen would ask before replacing
-        old.unlink(missing_ok=True)
-    args = ["ssh-keygen", "-q", "-N", "", "-t", key_type, "-C", comment, "-f", str(path)]
-    if key_type == "rsa":
-        args += ["-b", "2048"]
-    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
-    return path, Path(str(path) + ".pub").read_text().strip()
+def keygen(directory: Path, name: str, key_type: str, bits: int | None = None) -> Path:
+    path = directory / name
+    if not path.exists():
+        args = [SSH_KEYGEN, "-q", "-N", "", "-C", f"{name}@sshviz-test", "-t", key_type, "-f", str(path)]
+        if bits:
+            args += ["-b", str(bits)]
+        subprocess.run(args, check=True)
+    return path
 
 
-class Sshd:
-    """OpenSSH's sshd on 127.0.0.1, in the foreground, with its own keys and configuration."""
-
-    def __init__(self, workdir: Path, authorized_keys: list[str], host_key_types=("ed25519",),
-                 extra_config: list[str] | tuple = (), port: int | None = None,
-                 user: str | None = None):
-        require(SSHD)
-        self.dir = Path(workdir) / "sshd"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.user = user or getpass.getuser()
-        self.host_keys: dict[str, tuple[Path, str]] = {
-            kind: keygen(self.dir / f"ssh_host_{kind}_key", kind, "sshviz test host")
-            for kind in host_key_types}
-        self.authorized_keys = self.dir / "authorized_keys"
-        self.authorized_keys.write_text("".join(line + "\n" for line in authorized_keys))
-        self.known_hosts = self.dir / "known_hosts"
-        self.known_hosts.write_text("".join(f"[127.0.0.1]:{self.port} {line}\n"
-                                            for _, line in self.host_keys.values()))
-        self.config = self.dir / "sshd_config"
-        lines = [f"ListenAddress 127.0.0.1:{self.port}",
-                 *[f"HostKey {path}" for path, _ in self.host_keys.values()],
-                 f"AuthorizedKeysFile {self.authorized_keys}",
-                 f"PidFile {self.dir / 'sshd.pid'}",
-                 "StrictModes no", "UsePAM no", "PasswordAuthentication no",
-                 "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
-                 "LogLevel ERROR", *extra_config]
-        self.config.write_text("\n".join(lines) + "\n")
-        self.log = self.dir / "sshd.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Sshd":
-        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
-        check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True, text=True)
-        if check.returncode:
-            raise RuntimeError(f"sshd rejected its test configuration: {check.stderr.strip()}")
-        self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=self.log.open("wb"))
-        wait_for_port(self.port, process=self.process)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> "Sshd":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+_KEYS_DIR: Path | None = None
 
 
-def client_options(port: int, identity: Path, known_hosts: Path, port_flag: str = "-p") -> list[str]:
-    """Options for OpenSSH's ssh (port_flag "-p") or sftp/scp ("-P") against a test server:
-    only this identity, only this known_hosts, never a prompt."""
-    return [port_flag, str(port), "-i", str(identity), "-F", "/dev/null",
-            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+def shared_keys() -> Path:
+    """One directory of keys per test run: host keys of each type and user keys of each type."""
+    global _KEYS_DIR
+    if _KEYS_DIR is None:
+        _KEYS_DIR = Path(tempfile.mkdtemp(prefix="sshviz-keys-"))
+        for kind, key_type, bits in (("ed25519", "ed25519", None), ("ecdsa256", "ecdsa", 256),
+                                     ("ecdsa384", "ecdsa", 384), ("ecdsa521", "ecdsa", 521),
+                                     ("rsa", "rsa", 2048)):
+            keygen(_KEYS_DIR, f"host_{kind}", key_type, bits)
+            keygen(_KEYS_DIR, f"user_{kind}", key_type, bits)
+    return _KEYS_DIR
+
+
+def ensure_test_user() -> bool:
+    """A local user with a known password, for password and keyboard-interactive auth against
+    sshd. Needs root; returns False (callers skip) otherwise."""
+    if os.geteuid() != 0:
+        return False
+    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-m", "-s", "/bin/sh", TEST_USER], check=True, capture_output=True)
+    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{TEST_PASSWORD}\n", text=True, check=True)
+    return True
+
+
+@dataclass
+class SshdServer:
+    port: int
+    directory: Path
+    process: subprocess.Popen
+    host_keys: list[Path]
+    log: Path
+
+    def known_hosts_file(self) -> Path:
+        """A known_hosts file naming this server's host keys."""
+        path = self.directory / "known_hosts"
+        lines = [f"[127.0.0.1]:{self.port} {(Path(str(k) + '.pub')).read_text().split(' ', 2)[0]} "
+                 f"{(Path(str(k) + '.pub')).read_text().split()[1]}" for k in self.host_keys]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"),
+         authorized: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"), pam: bool = False,
+         subsystem: str = "internal-sftp"):
+    """A real OpenSSH sshd on a free loopback port with a temporary config; ``subsystem`` is
+    its SFTP server (internal-sftp, or a program such as /usr/lib/openssh/sftp-server)."""
+    require(SSHD, SSH_KEYGEN)
+    os.makedirs("/run/sshd", exist_ok=True)
+    keys = shared_keys()
+    directory = Path(tempfile.mkdtemp(prefix="sshviz-sshd-"))
+    authorized_keys = directory / "authorized_keys"
+    authorized_keys.write_text("".join((keys / f"user_{k}.pub").read_text() for k in authorized))
+    port = free_port()
+    host_key_paths = [keys / f"host_{k}" for k in host_keys]
+    config = directory / "sshd_config"
+    lines = [f"Port {port}", "ListenAddress 127.0.0.1",
+             *[f"HostKey {p}" for p in host_key_paths],
+             f"AuthorizedKeysFile {authorized_keys}", "StrictModes no",
+             f"UsePAM {'yes' if pam else 'no'}", "PermitRootLogin yes",
+             f"PidFile {directory / 'pid'}", "LogLevel VERBOSE",
+             f"Subsystem sftp {subsystem}", *(extra or [])]
+    config.write_text("\n".join(lines) + "\n")
+    log = directory / "log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield SshdServer(port, directory, process, host_key_paths, log)
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def askpass_env(password: str, directory: Path) -> dict:
+    """Environment that makes OpenSSH's ssh read a password from a script, without a tty."""
+    script = directory / "askpass.sh"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' '{password}'\n")
+    script.chmod(0o700)
+    env = dict(os.environ, SSH_ASKPASS=str(script), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+    return env
+
+
+def ssh_command(port: int, user: str, directory: Path, *options: str, identity: Path | None = None,
+                command: str | None = None) -> list[str]:
+    args = [SSH, "-p", str(port)]
+    # ssh keeps the first value given for an option, so the caller's come first.
+    for option in options:
+        args += ["-o", option] if "=" in option and not option.startswith("-") else [option]
+    args += ["-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={directory / 'ssh_known_hosts'}",
+             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-F", "/dev/null"]
+    if identity is not None:
+        args += ["-i", str(identity), "-o", "IdentitiesOnly=yes"]
+    args.append(f"{user}@127.0.0.1")
+    if command is not None:
+        args.append(command)
+    return args
+
+
+@dataclass
+class ServerThread:
+    """An sshviz server (the asyncio adapter) on a free loopback port, in a background thread."""
+
+    port: int
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    connections: list = field(default_factory=list)  # every ServerConnection made
+
+    def internal_errors(self) -> list[str]:
+        return [c.internal_error for c in self.connections if c.internal_error]
+
+
+@contextlib.contextmanager
+def sshviz_server(make_config, allow_forward=None):
+    """Run ``make_config()`` -> ServerConfig per connection behind the asyncio adapter."""
+    from sshviz.endpoint import ServerConnection
+    from sshviz.net.adapter import start_server
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    state = ServerThread(port, loop, None)  # type: ignore[arg-type]
+    ready = threading.Event()
+
+    def make():
+        connection = ServerConnection(make_config())
+        state.connections.append(connection)
+        return connection
+
+    async def main():
+        server = await start_server("127.0.0.1", port, make, allow_forward=allow_forward)
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            loop.run_until_complete(main())
+
+    state.thread = threading.Thread(target=run, daemon=True)
+    state.thread.start()
+    ready.wait(10)
+    try:
+        yield state
+    finally:
+        for task in asyncio.all_tasks(loop):
+            loop.call_soon_threadsafe(task.cancel)
+        state.thread.join(5)
+
+
+def sshviz_cli(*args: str, env: dict | None = None, timeout: float = 60, input: bytes | None = None):
+    """Run the sshviz command in a subprocess (as users do)."""
+    return subprocess.run([sys.executable, "-m", "sshviz", *args], capture_output=True, timeout=timeout,
+                          env=env, input=input, cwd=Path(__file__).parent.parent)

@@ -102,62 +102,32 @@ def sftp_events(conductor, side: str | None = None):
             if isinstance(e, SftpMessage) and (side is None or s == side)]
 
 
-class ThreadedSshvizServer:
-    """``sshviz serve`` in a background thread (its own asyncio loop) on a free loopback port,
-    serving SFTP from ``root`` to ``user`` with the key of ``authorized_key_line``."""
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 
-    def __init__(self, root, authorized_key_line: str, user: str, read_only: bool = False,
-                 ciphers: list[str] | None = None):
-        import asyncio
-        import threading
 
-        from sshviz.auth.server import ServerAuthConfig, UserRecord
-        from sshviz.connection.layer import ConnectionConfig
-        from sshviz.crypto.keyfiles import parse_public_key_line
-        from sshviz.crypto.keys import PrivateKey
-        from sshviz.endpoint import ServerConfig, ServerConnection
-        from sshviz.fs.confined import ConfinedFS
-        from sshviz.net.adapter import start_server
-        from sshviz.transport.transport import TransportConfig
+def sftp_server_config(root, authorized_key_line: str, user: str, read_only: bool = False):
+    """(a ServerConfig serving SFTP from ``root`` to ``user``, its known_hosts line maker) for
+    ``tests.openssh.sshviz_server``."""
+    from sshviz.auth.server import ServerAuthConfig, UserRecord
+    from sshviz.connection.layer import ConnectionConfig
+    from sshviz.crypto.keyfiles import parse_public_key_line
+    from sshviz.crypto.keys import PrivateKey
+    from sshviz.endpoint import ServerConfig
+    from sshviz.fs.confined import ConfinedFS
+    from sshviz.transport.transport import TransportConfig
 
-        from .openssh import free_port
+    host_key = PrivateKey.generate("ssh-ed25519", comment="sshviz test host")
+    key, _ = parse_public_key_line(authorized_key_line)
+    config = ServerConfig(TransportConfig(host_keys=[host_key]),
+                          ServerAuthConfig(users={user: UserRecord(None, [key])}), ConnectionConfig(),
+                          ConfinedFS(str(root), read_only=read_only), {"sftp": sftp_subsystem})
+    return config, lambda port: f"[127.0.0.1]:{port} {host_key.public.openssh()}"
 
-        self.host_key = PrivateKey.generate("ssh-ed25519", comment="sshviz test host")
-        transport = TransportConfig(host_keys=[self.host_key])
-        if ciphers:
-            transport.ciphers = ciphers
-        key, _ = parse_public_key_line(authorized_key_line)
-        self.config = ServerConfig(transport, ServerAuthConfig(users={user: UserRecord(None, [key])}),
-                                   ConnectionConfig(), ConfinedFS(str(root), read_only=read_only),
-                                   {"sftp": sftp_subsystem})
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._server = None
 
-        async def serve():
-            self._server = await start_server("127.0.0.1", self.port,
-                                              lambda: ServerConnection(self.config))
-            self._ready.set()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(serve())
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-
-    def known_hosts_line(self) -> str:
-        return f"[127.0.0.1]:{self.port} {self.host_key.public.openssh()}"
-
-    def __enter__(self):
-        self.thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        def stop():
-            self._server.close()
-            self.loop.stop()
-        self.loop.call_soon_threadsafe(stop)
-        self.thread.join(10)
+def sftp_options(port: int, identity, known_hosts) -> list[str]:
+    """Options for OpenSSH's sftp against a test server: only this identity and known_hosts
+    file, never a prompt."""
+    return ["-P", str(port), "-i", str(identity), "-F", "/dev/null",
+            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]

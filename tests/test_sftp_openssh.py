@@ -6,6 +6,7 @@ own client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import hashlib
 import os
@@ -24,8 +25,8 @@ from sshviz.sftp.client import SftpError
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.sftp import StatusCode
 
-from .openssh import SFTP_SERVER, Sshd, client_options, keygen, require
-from .sftp_helpers import ThreadedSshvizServer
+from .openssh import require, shared_keys, sshd as openssh_sshd, sshviz_server
+from .sftp_helpers import SFTP_SERVER, sftp_options, sftp_server_config
 
 pytestmark = pytest.mark.interop
 
@@ -38,8 +39,11 @@ BIG = 24 * 1024 * 1024 + 13
 
 
 @pytest.fixture(scope="module")
-def user_key(tmp_path_factory):
-    return keygen(tmp_path_factory.mktemp("keys") / "id_ed25519")
+def user_key():
+    """(private key path, public key line)."""
+    require("ssh-keygen")
+    path = shared_keys() / "user_ed25519"
+    return path, Path(str(path) + ".pub").read_text().strip()
 
 
 def make_files(directory: Path, sizes) -> dict[str, bytes]:
@@ -59,9 +63,10 @@ def digest(path: Path) -> bytes:
 # -- the sshviz client against OpenSSH's sshd ----------------------------------------------------
 
 @pytest.fixture(params=["internal-sftp", SFTP_SERVER])
-def sshd(request, tmp_path, user_key):
+def sshd(request):
     require("/usr/sbin/sshd", SFTP_SERVER)
-    with Sshd(tmp_path, [user_key[1]], extra_config=[f"Subsystem sftp {request.param}"]) as server:
+    with openssh_sshd(subsystem=request.param, host_keys=("ed25519",), authorized=("ed25519",)) as server:
+        server.known_hosts = server.known_hosts_file()
         yield server
 
 
@@ -140,15 +145,24 @@ def run_sftp_batch(args: list[str], commands: str, cwd: Path) -> subprocess.Comp
 
 
 @pytest.fixture
-def sshviz_server(tmp_path, user_key):
+def sshviz_sftp(tmp_path, user_key):
+    """The sshviz server serving tmp_path/served, and the sftp options to reach it."""
     root = tmp_path / "served"
     root.mkdir()
-    with ThreadedSshvizServer(root, user_key[1], USER) as server:
-        known = tmp_path / "known_hosts"
-        known.write_text(server.known_hosts_line() + "\n")
-        server.root = root
-        server.sftp_args = [*client_options(server.port, user_key[0], known, "-P"), f"{USER}@127.0.0.1"]
+    with serve_sftp(root, tmp_path, user_key) as server:
         yield server
+
+
+@contextlib.contextmanager
+def serve_sftp(root: Path, tmp_path: Path, user_key, read_only: bool = False):
+    config, known_line = sftp_server_config(root, user_key[1], USER, read_only)
+    with sshviz_server(lambda: config) as server:
+        known = tmp_path / "known_hosts"
+        known.write_text(known_line(server.port) + "\n")
+        server.root = root
+        server.sftp_args = [*sftp_options(server.port, user_key[0], known), f"{USER}@127.0.0.1"]
+        yield server
+        assert server.internal_errors() == []
 
 
 def stdio_args(root: Path, read_only: bool = False) -> list[str]:
@@ -177,8 +191,8 @@ def exercise_openssh_sftp(args, root: Path, tmp_path: Path):
     assert f"f{BIG}.bin" in result.stdout  # ls -l listed it
 
 
-def test_openssh_sftp_batch_against_sshviz_serve(sshviz_server, tmp_path):
-    exercise_openssh_sftp(sshviz_server.sftp_args, sshviz_server.root, tmp_path)
+def test_openssh_sftp_batch_against_sshviz_serve(sshviz_sftp, tmp_path):
+    exercise_openssh_sftp(sshviz_sftp.sftp_args, sshviz_sftp.root, tmp_path)
 
 
 def test_openssh_sftp_over_stdio_against_sshviz_server(tmp_path):
@@ -187,16 +201,16 @@ def test_openssh_sftp_over_stdio_against_sshviz_server(tmp_path):
     exercise_openssh_sftp(stdio_args(root), root, tmp_path)
 
 
-def test_openssh_sftp_recursive_put_and_get(sshviz_server, tmp_path):
+def test_openssh_sftp_recursive_put_and_get(sshviz_sftp, tmp_path):
     tree = tmp_path / "tree"
     make_files(tree / "a" / "b", [10, 20])
     make_files(tree, [5])
-    result = run_sftp_batch(sshviz_server.sftp_args, f"put -r {tree} up\nget -r up {tmp_path}/down\n",
+    result = run_sftp_batch(sshviz_sftp.sftp_args, f"put -r {tree} up\nget -r up {tmp_path}/down\n",
                             tmp_path)
     assert result.returncode == 0, result.stderr
     for path in tree.rglob("*.bin"):
         relative = path.relative_to(tree)
-        assert (sshviz_server.root / "up" / relative).read_bytes() == path.read_bytes()
+        assert (sshviz_sftp.root / "up" / relative).read_bytes() == path.read_bytes()
         assert (tmp_path / "down" / relative).read_bytes() == path.read_bytes()
 
 
@@ -273,10 +287,8 @@ def test_escapes_with_openssh_sftp_cannot_touch_or_detect_the_outside(jail, tmp_
 
 def test_escape_over_ssh_with_read_only_server(jail, tmp_path, user_key):
     root, outside = jail
-    with ThreadedSshvizServer(root, user_key[1], USER, read_only=True) as server:
-        known = tmp_path / "known_hosts"
-        known.write_text(server.known_hosts_line() + "\n")
-        args = [*client_options(server.port, user_key[0], known, "-P"), f"{USER}@127.0.0.1"]
+    with serve_sftp(root, tmp_path, user_key, read_only=True) as server:
+        args = server.sftp_args
         escape = run_sftp_batch(args, "get escape/secret.txt\n", tmp_path)
         assert escape.returncode != 0 and "not found" in escape.stderr
         write = run_sftp_batch(args, "mkdir newdir\n", tmp_path)

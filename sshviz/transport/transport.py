@@ -144,6 +144,11 @@ class Transport:
         else:
             self._send_packet(message)
 
+    def send_raw(self, message: Message) -> PacketRecord:
+        """Send ``message`` now with the current keys, bypassing every state rule (for
+        what-if lessons and tests of how a peer handles wrong messages)."""
+        return self._send_packet(message)
+
     def _send_packet(self, message: Message, payload: bytes | None = None) -> PacketRecord:
         record = self.writer.encode(message.encode() if payload is None else payload)
         record.message = message
@@ -605,16 +610,20 @@ class Transport:
     def _compression_on(self, name: str) -> bool:
         return not COMPRESSION[name].delayed or self.auth_done
 
+    def _switch_keys(self, end, keys, direction: str) -> None:
+        """After a NEWKEYS (sent: the writer; received: the reader), the new keys protect that
+        direction from the next packet on; strict KEX restarts its sequence numbers."""
+        end.keys = keys
+        if self.strict:
+            end.seq = 0
+        end.bytes_since_kex = end.packets_since_kex = 0
+        self.events.append(KeysActivated(direction, keys.cipher.name, keys.mac_name, keys.compression,
+                                         self.strict))
+
     def _send_newkeys(self, kex: KexRound) -> None:
         self._send("NEWKEYS")
         kex.sent_newkeys = True
-        self.writer.keys = kex.new_out
-        if self.strict:
-            self.writer.seq = 0
-        self.writer.bytes_since_kex = self.writer.packets_since_kex = 0
-        keys = kex.new_out
-        self.events.append(KeysActivated(self.out_dir, keys.cipher.name, keys.mac_name,
-                                         keys.compression, self.strict))
+        self._switch_keys(self.writer, kex.new_out, self.out_dir)
         if kex.first and not self.is_client and self.peer_ext_info and self.config.ext_info:
             self._send_ext_info()
         while self._held and not self.closed:
@@ -634,13 +643,7 @@ class Transport:
         if kex is None or kex.result is None or kex.received_newkeys:
             raise ProtocolError(E.PROTOCOL_ERROR, "NEWKEYS before the key exchange finished")
         kex.received_newkeys = True
-        self.reader.keys = kex.new_in
-        if self.strict:
-            self.reader.seq = 0
-        self.reader.bytes_since_kex = self.reader.packets_since_kex = 0
-        keys = kex.new_in
-        self.events.append(KeysActivated(self.in_dir, keys.cipher.name, keys.mac_name,
-                                         keys.compression, self.strict))
+        self._switch_keys(self.reader, kex.new_in, self.in_dir)
         if kex.first:
             self._ext_info_window = True
         self._maybe_finish_round()
