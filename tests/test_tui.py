@@ -203,6 +203,20 @@ async def test_what_if_changes_the_negotiated_cipher():
         assert "aes256-gcm" in app.sub_title
 
 
+async def test_what_if_plays_sftp_commands():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#opt-sftp_actions").value = "put hello.txt, ls"
+        await pilot.click("#whatif-run")
+        await pilot.pause()
+        assert app.scenario.sftp_actions == ["put hello.txt", "ls"]
+        await pilot.press("e")
+        assert "sftp" in app.timeline.phase_of_event
+        assert "SFTP" in [row.text for row in app.timeline.rows if row.kind == "phase"]
+
+
 async def test_what_if_rejects_an_invalid_choice_in_one_line():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

@@ -29,6 +29,11 @@ def test_demo_takes_the_run_options(opened):
             scenario.command, scenario.rekey) == ("aes128-ctr", "password", True, 9, "whoami", True)
 
 
+def test_demo_plays_sftp_commands(opened):
+    assert main(["demo", "--sftp", "put hello.txt", "--sftp", "ls"]) == 0
+    assert opened[0].sftp_actions == ["put hello.txt", "ls"]
+
+
 def test_a_bad_option_is_one_line(opened, capsys):
     assert main(["demo", "--kex", "nonsense"]) == 2
     err = capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sshviz.scenario import Scenario
 from sshviz.tui.app import SshvizApp
+from sshviz.tui.timeline import sftp_messages, sftp_name
 from sshviz.tui.widgets.fields import FieldsTree
 
 SIZE = (140, 42)
@@ -51,3 +52,19 @@ def test_search_results(snap_compare):
 
 def test_narrow_terminal(snap_compare):
     assert snap_compare(app(), press=["n", "n"], terminal_size=(80, 24))
+
+
+def test_sftp_write_inside_channel_data(snap_compare):
+    async def select_the_written_data(pilot):
+        await pilot.pause()  # the screen is mounted
+        timeline = pilot.app.timeline
+        timeline.produce_all()
+        write = next(e.index for e in timeline.events
+                     if any(sftp_name(m) == "SSH_FXP_WRITE" for m in sftp_messages(e)))
+        timeline.go(write)
+        pilot.app.screen.sync()
+        pilot.app.screen.query_one(FieldsTree).focus()
+        await pilot.press(*["down"] * 10)
+
+    assert snap_compare(app(sftp_actions=["put hello.txt", "ls"]), run_before=select_the_written_data,
+                        terminal_size=SIZE)

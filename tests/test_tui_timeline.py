@@ -11,7 +11,7 @@ from sshviz.trace.model import Trace, TraceEvent
 from sshviz.transport.packet import PacketRecord
 from sshviz.tui.present import (PAYLOAD_OFFSET, find_in, hex_sections, key_state, message_items,
                                 search_matcher, walk)
-from sshviz.tui.timeline import Timeline
+from sshviz.tui.timeline import Timeline, sftp_messages, sftp_name
 from sshviz.wire.catalog import SSH
 from sshviz.wire.spec import TEXT, UINT32, DecodedField, Field, Message, MessageSpec, decode_layout
 from sshviz.wire.types import Reader
@@ -141,6 +141,26 @@ def test_sftp_messages_make_an_sftp_phase_and_show_on_the_ladder_row():
     assert timeline.phase_at(22) == "sftp"
     assert "SFTP" in [row.text for row in timeline.rows if row.kind == "phase"]
     assert list(timeline.search(search_matcher("fxp_open"))) == [22]
+
+
+def test_a_real_sftp_session_nests_each_packet_where_its_bytes_are():
+    timeline = complete(Scenario(sftp_actions=["put hello.txt", "get readme.txt", "ls"]))
+    carrying = [e for e in timeline.events if sftp_messages(e)]
+    assert carrying and all(e.name == "CHANNEL_DATA" for e in carrying)
+    assert {timeline.phase_at(e.index) for e in carrying} == {"sftp"}
+    for event in carrying:
+        data = next(item for item in message_items(event) if item.field.name == "data")
+        for group in data.children:
+            # Each SFTP field's span, counted in the SSH payload, holds that field's bytes.
+            start, end = group.span
+            packet = event.record.payload[start:end]
+            assert packet in [m.packet for m in sftp_messages(event)]
+            for item in walk(group.children):
+                low, high = item.span
+                assert event.record.payload[low:high] == packet[item.field.start:item.field.end]
+    names = [sftp_name(m) for e in carrying for m in sftp_messages(e)]
+    assert names[:2] == ["SSH_FXP_INIT", "SSH_FXP_VERSION"] and "SSH_FXP_WRITE" in names
+    assert "SSH_FXP_READDIR" in names
 
 
 def test_search_by_name_and_by_value():

@@ -11,7 +11,7 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
 from ..trace.model import TraceEvent
 from ..transcript import fields_of, format_value
 from ..wire.spec import DecodedField
-from .timeline import Milestone, sftp_messages
+from .timeline import Milestone, sftp_messages, sftp_name
 
 PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
 PACKET_RFC = "RFC 4253 6"
@@ -76,19 +76,21 @@ def _nest_sftp(event: TraceEvent, items: list[FieldItem]) -> None:
     data = next((item for item in items if item.field.name == "data"), None)
     if not sftp or data is None:
         return
-    carried = data.field.value if isinstance(data.field.value, (bytes, bytearray)) else b""
+    value = data.field.value
+    carried = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else b""
     data_start = data.field.start + 4  # past the string's length
     for change in sftp:
         message = change.message
         at = carried.find(change.packet)
-        offset = data_start + at if at >= 0 else None
-        title = f"{message.spec.rfc_name} (SFTP packet, {len(change.packet)} bytes)"
-        group = DecodedField("sftp", "", None, 0, len(change.packet),
-                             message.spec.doc if at >= 0 else message.spec.doc + "; split over messages")
-        space = "payload" if offset is not None else "none"
-        data.children.append(FieldItem(group, space, offset or 0, message.spec.rfc,
-                                       _items(message.fields or [], space, offset or 0, message.spec.rfc),
-                                       title=title))
+        space, offset = ("payload", data_start + at) if at >= 0 else ("none", 0)
+        doc = message.spec.doc if message is not None else "a packet the SFTP catalog could not decode"
+        if at < 0:
+            doc += "; its bytes are split over several messages"
+        rfc = message.spec.rfc if message is not None else ""
+        group = DecodedField("sftp", "", None, 0, len(change.packet), doc)
+        fields = (message.fields or []) if message is not None else []
+        data.children.append(FieldItem(group, space, offset, rfc, _items(fields, space, offset, rfc),
+                                       title=f"{sftp_name(change)} (SFTP packet, {len(change.packet)} bytes)"))
 
 
 def packet_item(record) -> FieldItem:
@@ -271,7 +273,7 @@ def find_in(event: TraceEvent, query: str) -> str | None:
     needle = query.strip().lower()
     if not needle:
         return None
-    names = [event.name] + [m.message.spec.rfc_name for m in sftp_messages(event)]
+    names = [event.name] + [sftp_name(m) for m in sftp_messages(event)]
     for name in names:
         if needle in name.lower():
             return f"name {name}"

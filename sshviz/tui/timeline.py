@@ -34,14 +34,25 @@ MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, 
 
 
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
-    """The SFTP packets this message carried (each reported once, by either side)."""
+    """The SFTP packets this message carried. The receiver reports what arrived in it (a packet
+    split over several messages, at its last piece); the sender reports a packet when it is
+    written, which may be while an earlier message is handled, so a sender's report counts
+    only if its bytes are in this message's data. Each packet once."""
+    receiver = "server" if event.direction == "c2s" else "client"
+    message = event.message
+    data = message.get("data") if message is not None else None
+    carried = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else b""
     seen, found = set(), []
-    for _, change in event.changes:
-        if isinstance(change, SftpMessage) and change.direction == event.direction:
-            if change.packet not in seen:
-                seen.add(change.packet)
-                found.append(change)
+    for side, change in event.changes:
+        if (isinstance(change, SftpMessage) and change.direction == event.direction
+                and (side == receiver or change.packet in carried) and change.packet not in seen):
+            seen.add(change.packet)
+            found.append(change)
     return found
+
+
+def sftp_name(change: SftpMessage) -> str:
+    return change.message.spec.rfc_name if change.message is not None else "SFTP (undecodable)"
 
 
 def phase_of(event: TraceEvent, previous: str | None) -> str:

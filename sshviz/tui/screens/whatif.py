@@ -77,7 +77,8 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
                     yield Checkbox(value=bool(value), compact=True, id=widget_id)
                 else:
                     shown = ", ".join(value) if kind == "list" and value else "" if value is None else str(value)
-                    yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text")
+                    yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text",
+                                placeholder="several, comma-separated" if kind == "list" else "")
 
     def chosen(self) -> Scenario:
         """The scenario the form describes; ValueError if it is not a valid one."""

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from ..bindings import LADDER
-from ..timeline import Row, Timeline, sftp_messages
+from ..timeline import Row, Timeline, sftp_messages, sftp_name
 from .lines import LineView
 
 PHASE_CLASSES = {phase: f"ladder--{phase}" for phase in ("version", "kex", "auth", "connection", "sftp")}
@@ -131,7 +131,7 @@ class Ladder(LineView, can_focus=True):
         name = event.name
         carried = sftp_messages(event)
         if carried:
-            name += " · " + ", ".join(m.message.spec.rfc_name.removeprefix("SSH_") for m in carried)
+            name += " · " + ", ".join(sftp_name(m).removeprefix("SSH_") for m in carried)
         if not event.delivered:
             name += " ✗ not delivered"
         inner = max(4, width - digits - 4)  # room between the two lifelines
