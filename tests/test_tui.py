@@ -183,17 +183,21 @@ async def test_compressed_payload_gets_its_own_section():
         assert hex_view.highlight == [(0, 0), (0, 1)]
 
 
+async def what_if(pilot, app, **values) -> None:
+    """Open the what-if dialog, set options (by Scenario field name) and press Run again."""
+    await pilot.press("s")
+    await pilot.pause()
+    for name, value in values.items():
+        app.screen.query_one(f"#opt-{name}").value = value
+    await pilot.click("#whatif-run")
+    await pilot.pause()
+
+
 async def test_what_if_changes_the_negotiated_cipher():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "n")
-        await pilot.press("s")
-        await pilot.pause()
-        select = app.screen.query_one("#opt-cipher")
-        select.value = "aes256-gcm@openssh.com"
-        app.screen.query_one("#opt-seed").value = "5"
-        await pilot.click("#whatif-run")
-        await pilot.pause()
+        await what_if(pilot, app, cipher="aes256-gcm@openssh.com", seed="5")
         assert isinstance(app.screen, MainScreen)
         assert app.scenario.cipher == "aes256-gcm@openssh.com" and app.scenario.seed == 5
         assert app.timeline.position == 3  # the same step, run again
@@ -206,30 +210,30 @@ async def test_what_if_changes_the_negotiated_cipher():
 async def test_what_if_plays_sftp_commands():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")
-        await pilot.pause()
-        app.screen.query_one("#opt-sftp_actions").value = "put hello.txt, ls"
-        await pilot.click("#whatif-run")
-        await pilot.pause()
+        await what_if(pilot, app, sftp_actions="put hello.txt, ls")
         assert app.scenario.sftp_actions == ["put hello.txt", "ls"]
         await pilot.press("e")
-        assert "sftp" in app.timeline.phase_of_event
         assert "SFTP" in [row.text for row in app.timeline.rows if row.kind == "phase"]
 
 
-async def test_what_if_rejects_an_invalid_choice_in_one_line():
+async def test_what_if_wrong_password_first():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")
-        await pilot.pause()
-        app.screen.query_one("#opt-auth").value = "password"
-        app.screen.query_one("#opt-wrong_password_first").value = True
-        await pilot.click("#whatif-run")
-        await pilot.pause()
+        await what_if(pilot, app, auth="password", wrong_password_first=True)
         assert isinstance(app.screen, MainScreen)
         await pilot.press("e")
         failures = [e for e in app.timeline.events if e.name == "USERAUTH_FAILURE"]
         assert len(failures) == 2  # "none", then the wrong password
+
+
+async def test_what_if_says_what_is_wrong_and_stays_open():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await what_if(pilot, app, seed="twelve")
+        assert type(app.screen).__name__ == "WhatIfScreen"
+        assert "seed: a whole number, not 'twelve'" in str(app.screen.query_one("#whatif-error").content)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen) and app.scenario.seed == 1
 
 
 async def test_search_finds_messages_by_name_and_field_value():

@@ -90,7 +90,9 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
             widget = self.query_one(f"#opt-{field.name}")
             value = widget.value
             if kind == "int":
-                value = int(value or 0)
+                if not value.strip().lstrip("-").isdigit():
+                    raise ValueError(f"{field.name.replace('_', ' ')}: a whole number, not {value!r}")
+                value = int(value)
             elif kind == "list":
                 value = [part.strip() for part in value.split(",") if part.strip()]
             elif kind == "text" and value == "" and "None" in str(field.type):
