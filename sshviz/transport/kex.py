@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from ..crypto.ciphers import CIPHERS
+from ..crypto.compression import COMPRESSION
 from ..crypto.hashes import digest, digest_size
-from ..crypto.kex import PSEUDO_KEX
+from ..crypto.kex import PSEUDO_KEX, KexMethod
+from ..crypto.macs import MACS
 from ..events import DerivedKey, NegotiatedAlgorithm
 from ..wire import types as t
+from .packet import DirectionKeys, make_direction_keys
 
 # The ten KEXINIT name-lists, by the short category names used everywhere else.
 CATEGORIES = (
@@ -66,6 +70,31 @@ def hash_inputs_head(V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes, K_S: bytes)
     ]
 
 
+def exchange_hash_inputs(method: KexMethod, V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes,
+                         K_S: bytes, client_value, server_value, K: bytes,
+                         gex_request: tuple[int, int, int] | None = None,
+                         gex_group: tuple[int, int] | None = None) -> list[tuple[str, str, bytes]]:
+    """Every input of the exchange hash H, encoded, in hash order, for ``method``'s family:
+    RFC 4253 8 (dh), RFC 4419 3 (gex), RFC 5656 4 / RFC 8731 (ecdh), the ML-KEM hybrid draft.
+    The live transport (either role) and the passive capture decoder both build H here."""
+    inputs = hash_inputs_head(V_C, V_S, I_C, I_S, K_S)
+    family = method.family
+    if family == "gex":
+        (lo, n, hi), (p, g) = gex_request, gex_group
+        inputs += [("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)),
+                   ("max", "uint32", t.uint32(hi)), ("p", "mpint", t.mpint(p)),
+                   ("g", "mpint", t.mpint(g))]
+    if family in ("dh", "gex"):
+        inputs += [("e", "mpint", t.mpint(client_value)), ("f", "mpint", t.mpint(server_value))]
+    elif family == "ecdh":
+        inputs += [("Q_C", "string", t.string(client_value)), ("Q_S", "string", t.string(server_value))]
+    else:
+        inputs += [("C_INIT", "string", t.string(client_value)),
+                   ("S_REPLY", "string", t.string(server_value))]
+    inputs.append(("K", method.k_encoding, K))
+    return inputs
+
+
 KEY_PURPOSES = {
     "A": "initial IV, client to server",
     "B": "initial IV, server to client",
@@ -98,3 +127,35 @@ def derive_keys(hash_name: str, K: bytes, H: bytes, session_id: bytes,
 
 def hash_size(hash_name: str) -> int:
     return digest_size(hash_name)
+
+
+def session_keys(method: KexMethod, algorithms: dict[str, NegotiatedAlgorithm], K: bytes, H: bytes,
+                 session_id: bytes) -> dict[str, DerivedKey]:
+    """Keys A-F sized for the negotiated ciphers and MACs (an AEAD cipher needs no MAC key)."""
+    cipher_c2s, cipher_s2c = (CIPHERS[algorithms["cipher_c2s"].chosen],
+                              CIPHERS[algorithms["cipher_s2c"].chosen])
+    mac_c2s = None if cipher_c2s.aead else MACS[algorithms["mac_c2s"].chosen]
+    mac_s2c = None if cipher_s2c.aead else MACS[algorithms["mac_s2c"].chosen]
+    sizes = {"A": cipher_c2s.iv_size, "B": cipher_s2c.iv_size,
+             "C": cipher_c2s.key_size, "D": cipher_s2c.key_size,
+             "E": mac_c2s.key_size if mac_c2s else 0, "F": mac_s2c.key_size if mac_s2c else 0}
+    return derive_keys(method.hash, K, H, session_id, sizes)
+
+
+def direction_keys(algorithms: dict[str, NegotiatedAlgorithm], keys: dict[str, DerivedKey],
+                   direction: str, outgoing: bool, auth_done: bool) -> DirectionKeys:
+    """What protects ``direction`` ("c2s" or "s2c") once NEWKEYS takes effect. Delayed
+    compression (zlib@openssh.com) starts off until authentication is done."""
+    cipher = CIPHERS[algorithms[f"cipher_{direction}"].chosen]
+    mac = None if cipher.aead else MACS[algorithms[f"mac_{direction}"].chosen]
+    compression = algorithms[f"compression_{direction}"].chosen
+    iv, enc, integrity = ("A", "C", "E") if direction == "c2s" else ("B", "D", "F")
+    compression_on = not COMPRESSION[compression].delayed or auth_done
+    return make_direction_keys(cipher, keys[enc].value, keys[iv].value, mac, keys[integrity].value,
+                               compression, outgoing, compression_on)
+
+
+def k_value(k_encoding: str, K: bytes):
+    """The integer (mpint) or bytes (string) inside an encoded K."""
+    reader = t.Reader(K)
+    return reader.mpint() if k_encoding == "mpint" else reader.string()

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..crypto.ciphers import NONE_CIPHER, AuthenticationError, CipherSpec
-from ..crypto.compression import CompressionError, Compressor, Decompressor
+from ..crypto.compression import COMPRESSION, CompressionError, Compressor, Decompressor
 from ..crypto.macs import MacSpec
 from ..crypto.random import RandomSource
 from ..wire.catalog import DisconnectReason
@@ -73,6 +73,17 @@ class PacketRecord:
         }
 
 
+class DamagedPacket(ProtocolError):
+    """A packet whose MAC or AEAD tag does not verify. It carries the packet's wire bytes, and
+    the reader has already moved past it (sequence number included), so a passive reader of a
+    capture can mark it and go on with the next one."""
+
+    def __init__(self, message: str, seq: int, wire: bytes):
+        super().__init__(DisconnectReason.MAC_ERROR, message)
+        self.seq = seq
+        self.wire = wire
+
+
 class DirectionKeys:
     """What protects one direction: cipher, MAC and compression, with their keys."""
 
@@ -89,6 +100,12 @@ class DirectionKeys:
         self.etm = bool(self.mac and self.mac.etm)
         self.aad = 4 if (self.aead or self.etm) else 0
         self.mac_size = cipher.tag_size if cipher.aead else (self.mac.size if self.mac else 0)
+
+    def start_delayed_compression(self, outgoing: bool) -> None:
+        """Authentication is done: a delayed method (zlib@openssh.com) starts now."""
+        name = self.compression
+        if name != "none" and COMPRESSION[name].delayed and self.compressor is None:
+            self.compressor = Compressor() if outgoing else Decompressor(MAX_PAYLOAD)
 
     @property
     def mac_name(self) -> str:
@@ -209,8 +226,11 @@ class PacketReader:
                 if keys.mac_ctx:
                     keys.mac_ctx.verify(seq, plain, mac)
         except AuthenticationError as exc:
-            raise ProtocolError(DisconnectReason.MAC_ERROR,
-                                f"packet {seq}: {exc} (corrupted or forged data)") from None
+            if keys.etm and keys.cipher_ctx:  # keep a stream cipher's keystream in step
+                keys.cipher_ctx.process(wire[4: 4 + length])
+            self._first_block = None
+            self.seq = (seq + 1) & 0xFFFFFFFF
+            raise DamagedPacket(f"packet {seq}: {exc} (corrupted or forged data)", seq, wire) from None
         self._first_block = None
         padding_length = plain[4]
         if padding_length < MIN_PADDING:
