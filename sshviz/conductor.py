@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from .events import Event, PacketReceived, VersionReceived
+from .events import Event, PacketReceived, RawUnit, VersionReceived
 from .trace.model import PLUMBING, Trace, TraceEvent, TraceHeader
 
 
@@ -76,6 +76,39 @@ class Conductor:
     def done(self) -> bool:
         return not self._queue
 
+    # -- what-ifs: bytes nobody's protocol logic would send ------------------------------------
+
+    def act(self, side: str, action) -> None:
+        """Let the application do something on one side now, e.g. ``client.ping(b"hi")``."""
+        action(self._sides[side])
+        self._pending_changes += self._collect({})
+
+    def inject(self, side: str, message) -> None:
+        """``side`` sends ``message`` now, after what it has queued, whatever its state says."""
+        self.act(side, lambda endpoint: endpoint.transport.send_raw(message))
+
+    def inject_bytes(self, side: str, data: bytes, note: str = "") -> None:
+        """Raw bytes from ``side`` to its peer, after what is already queued."""
+        direction = "c2s" if side == "client" else "s2c"
+        self._queue.append((side, RawUnit(direction, data, self.clock() if self.clock else 0.0, note)))
+
+    def advance_time(self, seconds: float) -> None:
+        """Let fake time pass, so timers fire (the login grace time, say)."""
+        if self.clock is None:
+            raise RuntimeError("this conductor has no fake clock")
+        self.clock.advance(seconds)
+        fired = {side: endpoint.handle_timeout(self.clock()) for side, endpoint in self._sides.items()}
+        self._pending_changes += self._collect(fired)
+
+    def tamper(self, change, side: str | None = None) -> bool:
+        """Replace the wire bytes of the next unit (from ``side``, if given) with
+        ``change(bytes)``: a flipped bit, a cut, a forged packet."""
+        for index, (sender, unit) in enumerate(self._queue):
+            if side is None or sender == side:
+                self._queue[index] = (sender, RawUnit(unit.direction, change(unit.wire), unit.time, "tampered"))
+                return True
+        return False
+
     def step(self) -> TraceEvent | None:
         if not self._queue:
             return None
@@ -88,7 +121,7 @@ class Conductor:
         first = receiver.receive_data(unit.wire) if delivered else []
         changes = self._pending_changes + self._collect({receiver_side: first})
         self._pending_changes = []
-        record = unit
+        record = unit  # what the receiver decoded replaces it below, when it decoded anything
         for side, event in changes:
             if side == receiver_side and isinstance(event, (PacketReceived, VersionReceived)):
                 record = event.record

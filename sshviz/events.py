@@ -35,6 +35,16 @@ class VersionRecord:
 
 
 @dataclass(slots=True)
+class RawUnit:
+    """Bytes put on the wire by hand (a what-if, or a test of bad input), not by an endpoint."""
+
+    direction: str
+    wire: bytes
+    time: float = 0.0
+    note: str = ""
+
+
+@dataclass(slots=True)
 class VersionSent(Event):
     record: VersionRecord
 

@@ -43,7 +43,7 @@ class BuiltinShell:
         self.io = io
         if self.command is not None:
             self._finish(self.run(self.command))
-        else:
+        elif self.pty:
             self._out("sshviz built-in shell; type 'help' for the commands.\n")
             self._prompt()
 
@@ -111,7 +111,8 @@ class BuiltinShell:
         self._prompt()
 
     def _prompt(self) -> None:
-        if not self.finished:
+        # Like sh: a prompt only for a terminal, so piped input gives clean output.
+        if self.pty and not self.finished:
             self._out(f"{self.user}@sshviz:{self.cwd}$ ")
 
     def _out(self, text: str) -> None:

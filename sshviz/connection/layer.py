@@ -46,7 +46,10 @@ class Channel:
     pending_replies: deque = field(default_factory=deque)  # our requests with want_reply
     program: object = None  # server session program, or an adapter's handler
     open_info: dict = field(default_factory=dict)
-    window_max: int = DEFAULT_WINDOW
+    window_max: int = 0  # the window we refill to: our initial window
+
+    def __post_init__(self) -> None:
+        self.window_max = self.window_max or self.local_window
 
     @property
     def pending_bytes(self) -> int:

@@ -73,8 +73,8 @@ class X25519Agent(KexAgent):
             raise KexError(f"X25519 public key must be 32 bytes, not {len(peer)}")
         try:
             secret = self._key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
-        except ValueError as exc:  # a low-order point gives an all-zero secret
-            raise KexError(f"X25519 exchange failed: {exc}") from None
+        except ValueError:  # `cryptography` refuses the all-zero result of a low-order point
+            raise KexError("X25519 shared secret is all zeros (the peer sent a low-order public key)") from None
         if not any(secret):
             raise KexError("X25519 shared secret is all zeros (low-order public key)")
         self.details["shared_secret"] = secret

@@ -36,14 +36,14 @@ def load_private_key(data: bytes | str, passphrase: str | None = None, source: s
             key = serialization.load_pem_private_key(data, secret)
         else:
             raise KeyFileError(f"{source}: not an OpenSSH or PEM private key")
-    except TypeError as exc:
-        text = str(exc).lower()
-        if "password was not given" in text or "encrypted" in text:
-            raise KeyFileError(f"{source}: the key is encrypted; a passphrase is needed") from None
-        raise KeyFileError(f"{source}: {exc}") from None
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         if isinstance(exc, KeyFileError):
             raise
+        text = str(exc).lower()
+        if "password" in text and secret is None:
+            raise KeyFileError(f"{source}: the key is encrypted; a passphrase is needed") from None
+        if "password" in text or "decrypt" in text or ("checksum" in text and secret is not None):
+            raise KeyFileError(f"{source}: wrong passphrase") from None
         raise KeyFileError(f"{source}: cannot read the private key ({exc})") from None
     except Exception as exc:  # e.g. bcrypt missing for an encrypted openssh-key-v1 file
         raise KeyFileError(f"{source}: cannot read the private key ({exc})") from None

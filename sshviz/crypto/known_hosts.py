@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
+import re
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -18,6 +18,12 @@ from .random import RandomSource, SystemRandom
 def host_pattern_name(host: str, port: int) -> str:
     """How known_hosts names a host: ``host`` on port 22, else ``[host]:port``."""
     return host if port == 22 else f"[{host}]:{port}"
+
+
+def pattern_matches(pattern: str, name: str) -> bool:
+    """OpenSSH host patterns: only '*' and '?' are wildcards ('[' is literal, as in [host]:port)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    return re.fullmatch(regex, name.lower()) is not None
 
 
 def hash_host(name: str, salt: bytes) -> str:
@@ -46,7 +52,7 @@ class KnownHostEntry:
             negate = pattern.startswith("!")
             if negate:
                 pattern = pattern[1:]
-            if fnmatch.fnmatchcase(name.lower(), pattern.lower()):
+            if pattern_matches(pattern, name):
                 if negate:
                     return False
                 matched = True

@@ -89,9 +89,9 @@ class EndpointProtocol(asyncio.Protocol):
         self._timer = None
         self.deliver(self.endpoint.handle_timeout(self.endpoint.clock()))
 
-    def act(self, action: Callable, *args):
+    def act(self, action: Callable, *args, **kwargs):
         """Run an action on the endpoint from outside a callback, then flush."""
-        result = action(*args)
+        result = action(*args, **kwargs)
         self.deliver(self.endpoint.take_events())
         return result
 

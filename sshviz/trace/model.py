@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import (Event, PacketReceived, PacketSent, VersionReceived, VersionRecord,
+from ..events import (Event, PacketReceived, PacketSent, RawUnit, VersionReceived, VersionRecord,
                       VersionSent)
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
@@ -34,16 +34,19 @@ class TraceEvent:
 
     @property
     def kind(self) -> str:
-        return "version" if isinstance(self.record, VersionRecord) else "packet"
+        """"version", "packet", or "raw" (bytes no endpoint could decode, e.g. tampered)."""
+        if isinstance(self.record, VersionRecord):
+            return "version"
+        return "raw" if isinstance(self.record, RawUnit) else "packet"
 
     @property
     def message(self):
-        return None if self.kind == "version" else self.record.message
+        return self.record.message if self.kind == "packet" else None
 
     @property
     def name(self) -> str:
-        if self.kind == "version":
-            return "VERSION"
+        if self.kind != "packet":
+            return self.kind.upper()
         message = self.record.message
         return message.name if message is not None else "?"
 

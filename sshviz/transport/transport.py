@@ -190,6 +190,11 @@ class Transport:
         else:
             self._send_packet(message)
 
+    def send_raw(self, message: Message) -> PacketRecord:
+        """Send ``message`` now with the current keys, bypassing every state rule (for
+        what-if lessons and tests of how a peer handles wrong messages)."""
+        return self._send_packet(message)
+
     def _send_packet(self, message: Message, payload: bytes | None = None) -> PacketRecord:
         record = self.writer.encode(message.encode() if payload is None else payload)
         record.message = message

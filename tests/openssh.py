@@ -1,0 +1,222 @@
+"""Helpers for tests that talk to real OpenSSH programs: a temporary sshd, the ssh client with
+throwaway known_hosts, an sshviz server on a free loopback port, and a password-only test user.
+
+Every helper makes its own keys and configs in a temporary directory. When OpenSSH is missing,
+``require`` skips with the reason (scripts/test installs it from Debian's packages)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SSHD = "/usr/sbin/sshd"
+SSH = shutil.which("ssh") or "/usr/bin/ssh"
+SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+TEST_USER = "sshviztest"
+TEST_PASSWORD = "pw-Interop-1"
+
+
+def require(*programs: str) -> None:
+    for program in programs:
+        if not (os.path.exists(program) or shutil.which(program)):
+            pytest.skip(f"{program} is not installed (scripts/test installs OpenSSH from Debian's packages)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+def keygen(directory: Path, name: str, key_type: str, bits: int | None = None) -> Path:
+    path = directory / name
+    if not path.exists():
+        args = [SSH_KEYGEN, "-q", "-N", "", "-C", f"{name}@sshviz-test", "-t", key_type, "-f", str(path)]
+        if bits:
+            args += ["-b", str(bits)]
+        subprocess.run(args, check=True)
+    return path
+
+
+_KEYS_DIR: Path | None = None
+
+
+def shared_keys() -> Path:
+    """One directory of keys per test run: host keys of each type and user keys of each type."""
+    global _KEYS_DIR
+    if _KEYS_DIR is None:
+        _KEYS_DIR = Path(tempfile.mkdtemp(prefix="sshviz-keys-"))
+        for kind, key_type, bits in (("ed25519", "ed25519", None), ("ecdsa256", "ecdsa", 256),
+                                     ("ecdsa384", "ecdsa", 384), ("ecdsa521", "ecdsa", 521),
+                                     ("rsa", "rsa", 2048)):
+            keygen(_KEYS_DIR, f"host_{kind}", key_type, bits)
+            keygen(_KEYS_DIR, f"user_{kind}", key_type, bits)
+    return _KEYS_DIR
+
+
+def ensure_test_user() -> bool:
+    """A local user with a known password, for password and keyboard-interactive auth against
+    sshd. Needs root; returns False (callers skip) otherwise."""
+    if os.geteuid() != 0:
+        return False
+    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-m", "-s", "/bin/sh", TEST_USER], check=True, capture_output=True)
+    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{TEST_PASSWORD}\n", text=True, check=True)
+    return True
+
+
+@dataclass
+class SshdServer:
+    port: int
+    directory: Path
+    process: subprocess.Popen
+    host_keys: list[Path]
+    log: Path
+
+    def known_hosts_file(self) -> Path:
+        """A known_hosts file naming this server's host keys."""
+        path = self.directory / "known_hosts"
+        lines = [f"[127.0.0.1]:{self.port} {(Path(str(k) + '.pub')).read_text().split(' ', 2)[0]} "
+                 f"{(Path(str(k) + '.pub')).read_text().split()[1]}" for k in self.host_keys]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"),
+         authorized: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"), pam: bool = False):
+    """A real OpenSSH sshd on a free loopback port with a temporary config."""
+    require(SSHD, SSH_KEYGEN)
+    os.makedirs("/run/sshd", exist_ok=True)
+    keys = shared_keys()
+    directory = Path(tempfile.mkdtemp(prefix="sshviz-sshd-"))
+    authorized_keys = directory / "authorized_keys"
+    authorized_keys.write_text("".join((keys / f"user_{k}.pub").read_text() for k in authorized))
+    port = free_port()
+    host_key_paths = [keys / f"host_{k}" for k in host_keys]
+    config = directory / "sshd_config"
+    lines = [f"Port {port}", "ListenAddress 127.0.0.1",
+             *[f"HostKey {p}" for p in host_key_paths],
+             f"AuthorizedKeysFile {authorized_keys}", "StrictModes no",
+             f"UsePAM {'yes' if pam else 'no'}", "PermitRootLogin yes",
+             f"PidFile {directory / 'pid'}", "LogLevel VERBOSE",
+             "Subsystem sftp internal-sftp", *(extra or [])]
+    config.write_text("\n".join(lines) + "\n")
+    log = directory / "log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield SshdServer(port, directory, process, host_key_paths, log)
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def askpass_env(password: str, directory: Path) -> dict:
+    """Environment that makes OpenSSH's ssh read a password from a script, without a tty."""
+    script = directory / "askpass.sh"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' '{password}'\n")
+    script.chmod(0o700)
+    env = dict(os.environ, SSH_ASKPASS=str(script), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+    return env
+
+
+def ssh_command(port: int, user: str, directory: Path, *options: str, identity: Path | None = None,
+                command: str | None = None) -> list[str]:
+    args = [SSH, "-p", str(port)]
+    # ssh keeps the first value given for an option, so the caller's come first.
+    for option in options:
+        args += ["-o", option] if "=" in option and not option.startswith("-") else [option]
+    args += ["-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={directory / 'ssh_known_hosts'}",
+             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-F", "/dev/null"]
+    if identity is not None:
+        args += ["-i", str(identity), "-o", "IdentitiesOnly=yes"]
+    args.append(f"{user}@127.0.0.1")
+    if command is not None:
+        args.append(command)
+    return args
+
+
+@dataclass
+class ServerThread:
+    """An sshviz server (the asyncio adapter) on a free loopback port, in a background thread."""
+
+    port: int
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    connections: list = field(default_factory=list)  # every ServerConnection made
+
+    def internal_errors(self) -> list[str]:
+        return [c.internal_error for c in self.connections if c.internal_error]
+
+
+@contextlib.contextmanager
+def sshviz_server(make_config, allow_forward=None):
+    """Run ``make_config()`` -> ServerConfig per connection behind the asyncio adapter."""
+    from sshviz.endpoint import ServerConnection
+    from sshviz.net.adapter import start_server
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    state = ServerThread(port, loop, None)  # type: ignore[arg-type]
+    ready = threading.Event()
+
+    def make():
+        connection = ServerConnection(make_config())
+        state.connections.append(connection)
+        return connection
+
+    async def main():
+        server = await start_server("127.0.0.1", port, make, allow_forward=allow_forward)
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            loop.run_until_complete(main())
+
+    state.thread = threading.Thread(target=run, daemon=True)
+    state.thread.start()
+    ready.wait(10)
+    try:
+        yield state
+    finally:
+        for task in asyncio.all_tasks(loop):
+            loop.call_soon_threadsafe(task.cancel)
+        state.thread.join(5)
+
+
+def sshviz_cli(*args: str, env: dict | None = None, timeout: float = 60, input: bytes | None = None):
+    """Run the sshviz command in a subprocess (as users do)."""
+    return subprocess.run([sys.executable, "-m", "sshviz", *args], capture_output=True, timeout=timeout,
+                          env=env, input=input, cwd=Path(__file__).parent.parent)

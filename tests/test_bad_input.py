@@ -1,0 +1,431 @@
+"""Every bad input named in the engine issue ends that connection with the right DISCONNECT
+reason code, never the process; and the next connection works."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from sshviz.conductor import Conductor
+from sshviz.crypto.random import SeededRandom
+from sshviz.events import ChannelOpened, Disconnected
+from sshviz.scenario import Scenario, build_pair, make_conductor, run_scenario
+from sshviz.transport.packet import PacketWriter
+from sshviz.wire import types as t
+from sshviz.wire.catalog import SSH, DisconnectReason as R
+
+from .openssh import sshviz_server
+
+
+def disconnects(conductor: Conductor) -> dict[str, Disconnected]:
+    """The Disconnected event each side reported (by side)."""
+    found = {}
+    for step in conductor.steps:
+        for side, event in step.changes:
+            if isinstance(event, Disconnected):
+                found.setdefault(side, event)
+    return found
+
+
+def assert_ended_by(conductor: Conductor, side: str, reason: R, words: str = "") -> None:
+    """``side`` detected the problem: it disconnected with ``reason``, and its peer was told."""
+    conductor.run()
+    found = disconnects(conductor)
+    assert side in found, f"{side} never disconnected: {found}"
+    assert found[side].reason == reason, found[side]
+    assert not found[side].by_peer
+    assert words.lower() in found[side].description.lower(), found[side].description
+    peer = "server" if side == "client" else "client"
+    if peer in found and found[peer].by_peer:  # the peer heard it (unless it had already left)
+        assert found[peer].reason == reason
+    for endpoint in (conductor.client, conductor.server):
+        assert endpoint.internal_error is None, endpoint.internal_error
+    # ... and the next connection is not affected.
+    assert run_scenario(Scenario()).driver_state.exit_status == 0
+
+
+def fresh(**options) -> Conductor:
+    return make_conductor(Scenario(**options))
+
+
+def step_until(conductor: Conductor, name: str, sender: str | None = None):
+    while (step := conductor.step()) is not None:
+        if step.name == name and (sender is None or step.sender == sender):
+            return step
+    raise AssertionError(f"{name} never went by")
+
+
+def plain_packet(payload: bytes, padding: int | None = None, length: int | None = None) -> bytes:
+    """A cleartext packet (before NEWKEYS), optionally with a wrong padding or length field."""
+    record = PacketWriter("c2s", SeededRandom(0)).encode(payload)
+    data = bytearray(record.wire)
+    if padding is not None:
+        data[4] = padding
+    if length is not None:
+        data[0:4] = struct.pack(">I", length)
+    return bytes(data)
+
+
+def after_version(conductor: Conductor) -> Conductor:
+    """Both version lines delivered; the client's KEXINIT is next to be replaced."""
+    step_until(conductor, "VERSION", "server")
+    return conductor
+
+
+# -- identification lines ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, reason, words", [
+    (b"HELLO there\r\n", R.PROTOCOL_ERROR, "instead of an SSH identification line"),
+    (b"SSH-1.5-OldClient\r\n", R.PROTOCOL_VERSION_NOT_SUPPORTED, "protocol 1.5"),
+    (b"SSH-2.0-" + b"x" * 300 + b"\r\n", R.PROTOCOL_ERROR, "longer than 255"),
+    (b"SSH-2.0-bad\x00name\r\n", R.PROTOCOL_ERROR, "NUL"),
+    (b"SSH-2.0-\r\n", R.PROTOCOL_ERROR, "malformed identification"),
+])
+def test_bad_identification_lines(line, reason, words):
+    conductor = fresh()
+    conductor.tamper(lambda wire: line, "client")  # the client's version line
+    assert_ended_by(conductor, "server", reason, words)
+
+
+def test_lines_before_the_server_version_are_kept():
+    client, server, driver, clock = build_pair(Scenario())
+    server.config.transport.pre_version_lines = ["Welcome, this line comes before the version"]
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    conductor.run()
+    versions = [s.record for s in conductor.steps if s.kind == "version"]
+    assert versions[1].pre_lines == [b"Welcome, this line comes before the version\r\n"]
+    assert driver.exit_status == 0
+
+
+# -- the binary packet protocol ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: plain_packet(b"\x14" + bytes(40), length=1), "out of range"),
+    (lambda: plain_packet(b"\x14" + bytes(40), length=1 << 30), "out of range"),
+    (lambda: plain_packet(b"\x14" + bytes(40), length=27), "multiple of the cipher block size"),
+    (lambda: plain_packet(b"\x02" + t.string(b"x"), padding=2), "below the minimum of 4"),
+])
+def test_bad_packet_framing(make, words):
+    conductor = after_version(fresh(strict_kex=False))
+    conductor.tamper(lambda wire: make(), "client")
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, words)
+
+
+@pytest.mark.parametrize("cipher, mac", [
+    ("chacha20-poly1305@openssh.com", "hmac-sha2-256"),
+    ("aes128-gcm@openssh.com", "hmac-sha2-256"),
+    ("aes256-ctr", "hmac-sha2-256"),
+    ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
+])
+def test_a_flipped_bit_fails_the_mac_or_tag(cipher, mac):
+    conductor = fresh(cipher=cipher, mac=mac)
+    step_until(conductor, "NEWKEYS", "client")
+
+    def flip(wire: bytes) -> bytes:
+        data = bytearray(wire)
+        data[-20] ^= 0x01  # inside the ciphertext or MAC, after any clear length
+        return bytes(data)
+
+    conductor.tamper(flip, "client")  # the client's first encrypted packet (SERVICE_REQUEST)
+    assert_ended_by(conductor, "server", R.MAC_ERROR, "does not match")
+
+
+def test_corrupt_compressed_data_is_a_compression_error():
+    conductor = fresh(compression="zlib", mac="hmac-sha2-256", cipher="aes128-ctr")
+    step_until(conductor, "NEWKEYS", "client")
+    client = conductor.client
+    # A packet whose (validly encrypted and MACed) payload is not a zlib stream.
+    keys = client.transport.writer.keys
+    saved, keys.compressor = keys.compressor, None
+    conductor.inject("client", SSH.build("IGNORE", data=b"\xff" * 40))
+    keys.compressor = saved
+    assert_ended_by(conductor, "server", R.COMPRESSION_ERROR, "zlib")
+
+
+# -- malformed messages -----------------------------------------------------------------------
+
+
+def test_truncated_kexinit():
+    conductor = after_version(fresh(strict_kex=False))
+    conductor.tamper(lambda wire: plain_packet(b"\x14" + bytes(16) + b"\x00\x00\x00\x09abc"), "client")
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "truncated")
+
+
+def test_invalid_mpint_in_a_dh_value():
+    conductor = fresh(kex="diffie-hellman-group14-sha256")
+    step_until(conductor, "KEXINIT", "client")
+    bad_mpint = t.uint32(3) + b"\x00\x01\x02"  # needless leading zero byte
+    conductor.tamper(lambda wire: plain_packet(b"\x1e" + bad_mpint), "client")
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "invalid mpint")
+
+
+@pytest.mark.parametrize("kex, value, words", [
+    ("diffie-hellman-group14-sha256", 1, "out of range"),
+    ("diffie-hellman-group14-sha256", 0, "out of range"),
+    ("diffie-hellman-group14-sha256", -5, "out of range"),
+    ("diffie-hellman-group14-sha256", "p-1", "out of range"),
+    ("diffie-hellman-group14-sha256", "p", "out of range"),
+    ("curve25519-sha256", bytes(32), "all zeros"),
+    ("curve25519-sha256", bytes(31), "must be 32 bytes"),
+    ("ecdh-sha2-nistp256", b"\x04" + bytes(64), "not a valid"),
+    ("ecdh-sha2-nistp256", b"\x02" + bytes(32), "uncompressed"),
+    ("mlkem768x25519-sha256", bytes(100), "must be 1216 bytes"),
+])
+def test_public_values_out_of_range(kex, value, words):
+    from sshviz.crypto.dh_groups import MODP_2048
+
+    conductor = fresh(kex=kex)
+    step_until(conductor, "KEXINIT", "client")
+    family = {"diffie-hellman-group14-sha256": ("KEXDH_INIT", "e", "dh"),
+              "curve25519-sha256": ("KEX_ECDH_INIT", "Q_C", "ecdh"),
+              "ecdh-sha2-nistp256": ("KEX_ECDH_INIT", "Q_C", "ecdh"),
+              "mlkem768x25519-sha256": ("KEX_HYBRID_INIT", "C_INIT", "hybrid")}[kex]
+    if value == "p-1":
+        value = MODP_2048 - 1
+    elif value == "p":
+        value = MODP_2048
+    payload = SSH.build(family[0], **{family[1]: value}).encode()
+    conductor.tamper(lambda wire: plain_packet(payload), "client")
+    assert_ended_by(conductor, "server", R.KEY_EXCHANGE_FAILED, words)
+
+
+def test_server_value_out_of_range_is_caught_by_the_client():
+    conductor = fresh(kex="curve25519-sha256")
+    step_until(conductor, "KEX_ECDH_INIT", "client")
+    server = conductor.server
+    reply = next(u for s, u in conductor._queue if s == "server" and u.message.name == "KEX_ECDH_REPLY")
+    values = dict(reply.message.values, Q_S=bytes(32))
+    conductor.tamper(lambda wire: plain_packet(SSH.build("KEX_ECDH_REPLY", **values).encode()), "server")
+    del server
+    assert_ended_by(conductor, "client", R.KEY_EXCHANGE_FAILED, "all zeros")
+
+
+def test_no_common_algorithm():
+    client, server, driver, clock = build_pair(Scenario())
+    server.config.transport.ciphers = ["aes128-ctr"]
+    client.config.transport.ciphers = ["chacha20-poly1305@openssh.com"]
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    conductor.run()
+    found = disconnects(conductor)
+    side = next(iter(found))
+    assert found[side].reason == R.KEY_EXCHANGE_FAILED
+    assert "no common cipher c2s algorithm" in found[side].description
+    assert "chacha20-poly1305@openssh.com" in found[side].description
+
+
+def test_unverifiable_host_key():
+    client, server, driver, clock = build_pair(Scenario())
+    client.config.transport.verify_host_key = lambda key: ("unknown", "is not in known_hosts")
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    assert_ended_by(conductor, "client", R.HOST_KEY_NOT_VERIFIABLE, "not in known_hosts")
+
+
+# -- messages out of state --------------------------------------------------------------------
+
+
+def test_client_sending_userauth_success():
+    conductor = fresh()
+    step_until(conductor, "SERVICE_ACCEPT")
+    conductor.inject("client", SSH.build("USERAUTH_SUCCESS"))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unexpected SSH_MSG_USERAUTH_SUCCESS")
+
+
+def test_channel_open_before_authentication():
+    conductor = fresh()
+    step_until(conductor, "SERVICE_ACCEPT")
+    conductor.inject("client", SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=0,
+                                         initial_window_size=1000, maximum_packet_size=1000))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "before authentication")
+
+
+def instead_of_reacting(event_type, action, **options) -> Conductor:
+    """A conductor whose client, at the first ``event_type``, runs ``action(client)`` instead
+    of carrying on with the session (so a wrong message goes out at exactly that point)."""
+    conductor = fresh(**options)
+    carry_on = conductor.driver
+    fired = False
+
+    def driver(side, events):
+        nonlocal fired
+        for event in events:
+            if not fired and side == "client" and isinstance(event, event_type):
+                fired = True
+                action(conductor.client)
+            else:
+                carry_on(side, [event])
+
+    conductor.driver = driver
+    return conductor
+
+
+def test_auth_request_before_the_service_request():
+    conductor = fresh()
+    conductor.client.auth.state = "service"  # as if asked already: it will not send SERVICE_REQUEST
+    step_until(conductor, "NEWKEYS", "server")
+    conductor.inject("client", SSH.build("USERAUTH_REQUEST", user_name="alice", service_name="ssh-connection",
+                                         method_name="none"))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "before the ssh-userauth service")
+
+
+def test_ext_info_in_the_wrong_place():
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    conductor.inject("server", SSH.build("EXT_INFO", extensions=[
+        {"extension_name": "server-sig-algs", "extension_value": ["ssh-ed25519"]}]))
+    assert_ended_by(conductor, "client", R.PROTOCOL_ERROR, "EXT_INFO")
+
+
+def test_ext_info_from_the_client_after_authentication():
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    conductor.inject("client", SSH.build("EXT_INFO", extensions=[]))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "EXT_INFO")
+
+
+def test_ignore_during_a_strict_initial_kex():
+    conductor = fresh()
+    step_until(conductor, "KEXINIT", "client")
+    conductor.inject("client", SSH.build("IGNORE", data=b"Terrapin"))
+    # Delivered after the client's KEX_ECDH_INIT; still inside the initial key exchange.
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "strict initial key exchange")
+
+
+def test_ignore_during_a_non_strict_initial_kex_is_fine():
+    conductor = fresh(strict_kex=False)
+    step_until(conductor, "KEXINIT", "client")
+    conductor.inject("client", SSH.build("IGNORE", data=b"fine"))
+    conductor.run()
+    assert conductor.driver_state.exit_status == 0
+
+
+def test_kexinit_not_first_under_strict_kex():
+    conductor = after_version(fresh())
+    ignore = plain_packet(SSH.encode("IGNORE", data=b"before KEXINIT"))
+    conductor.tamper(lambda kexinit: ignore + kexinit, "client")
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "KEXINIT must be the first packet")
+
+
+def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
+    from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
+
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    strange = Message(MessageSpec(150, "STRANGE", UNKNOWN_TAIL, "", "", "test"), {"data": b"hello"})
+    conductor.inject("client", strange)
+    conductor.run()
+    names = [(s.sender, s.name) for s in conductor.steps]
+    assert ("server", "UNIMPLEMENTED") in names
+    assert conductor.driver_state.exit_status == 0
+    assert {e.reason for e in disconnects(conductor).values()} == {R.BY_APPLICATION}
+
+
+def test_unknown_message_during_strict_kex_is_fatal():
+    from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
+
+    conductor = fresh()
+    step_until(conductor, "KEXINIT", "client")
+    conductor.inject("client", Message(MessageSpec(150, "STRANGE", UNKNOWN_TAIL, "", "", "test"), {"data": b""}))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unknown message 150")
+
+
+# -- the connection layer ---------------------------------------------------------------------
+
+
+def _send(message):
+    return lambda client: client.transport.send_raw(message)
+
+
+def test_unknown_channel_id():
+    conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_DATA", recipient_channel=77,
+                                                                   data=b"hi")))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unknown channel 77")
+
+
+def test_window_adjust_overflow():
+    conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=0,
+                                                                   bytes_to_add=0xFFFFFFFF)))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "overflows 2^32-1")
+
+
+def test_data_beyond_the_window():
+    conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_DATA", recipient_channel=0,
+                                                                   data=b"x" * 65)))
+    conductor.server.config.connection.window_size = 64
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "exceed the window")
+
+
+# -- authentication limits --------------------------------------------------------------------
+
+
+def test_six_failed_attempts_disconnect():
+    client, server, driver, clock = build_pair(Scenario(auth="password"))
+    client.config.auth.passwords = [f"wrong {i}" for i in range(10)]
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    assert_ended_by(conductor, "server", R.NO_MORE_AUTH_METHODS_AVAILABLE, "too many authentication failures")
+    requests = [s for s in conductor.steps if s.name == "USERAUTH_REQUEST"]
+    assert len(requests) == 7  # "none", then six wrong passwords
+
+
+def test_login_grace_time():
+    client, server, driver, clock = build_pair(Scenario())
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    step_until(conductor, "SERVICE_ACCEPT")
+    assert server.next_deadline() == pytest.approx(120.0)
+    conductor.advance_time(121)
+    assert_ended_by(conductor, "server", R.BY_APPLICATION, "login grace time")
+
+
+# -- over TCP: the server process and its other connections live on ---------------------------
+
+
+def _cleartext_payloads(data: bytes) -> list[bytes]:
+    """Payloads of the cleartext packets after the identification line."""
+    _, _, rest = data.partition(b"\r\n")
+    payloads = []
+    while len(rest) >= 5:
+        length, padding = struct.unpack(">IB", rest[:5])
+        payloads.append(rest[5:4 + length - padding])
+        rest = rest[4 + length:]
+    return payloads
+
+
+@pytest.mark.parametrize("garbage, reason", [
+    (b"GET / HTTP/1.1\r\n\r\n", R.PROTOCOL_ERROR),
+    (b"SSH-1.5-old\r\n", R.PROTOCOL_VERSION_NOT_SUPPORTED),
+    (b"SSH-2.0-x\r\n" + b"\xff" * 64, R.PROTOCOL_ERROR),
+])
+def test_garbage_over_tcp_gets_a_disconnect_and_other_connections_live_on(garbage, reason):
+    from sshviz.auth.server import ServerAuthConfig, UserRecord
+    from sshviz.crypto.keys import PrivateKey
+    from sshviz.endpoint import ServerConfig
+    from sshviz.transport.transport import TransportConfig
+
+    host_key = PrivateKey.generate("ssh-ed25519")
+
+    def make():
+        return ServerConfig(TransportConfig(host_keys=[host_key]), ServerAuthConfig(users={"u": UserRecord()}))
+
+    with sshviz_server(make) as server:
+        healthy = socket.create_connection(("127.0.0.1", server.port), 5)
+        healthy.settimeout(5)
+        healthy.sendall(b"SSH-2.0-healthy\r\n")
+        with socket.create_connection(("127.0.0.1", server.port), 5) as bad:
+            bad.sendall(garbage)
+            bad.settimeout(5)
+            data = b""
+            while chunk := bad.recv(4096):  # the server closes after its DISCONNECT
+                data += chunk
+        assert data.startswith(b"SSH-2.0-sshviz")
+        last = _cleartext_payloads(data)[-1]
+        assert last[0] == 1  # SSH_MSG_DISCONNECT
+        assert struct.unpack(">I", last[1:5])[0] == reason
+        # The other connection goes on: its KEXINIT arrives after the bad one ended.
+        data = b""
+        while not (payloads := _cleartext_payloads(data)) or payloads[0][0] != 20:
+            data += healthy.recv(4096)
+        healthy.close()
+        assert server.internal_errors() == []
