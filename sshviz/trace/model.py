@@ -27,6 +27,13 @@ class TraceEvent:
     changes: list[tuple[str, Event]] = field(default_factory=list)
     delivered: bool = True  # False when the receiver had already closed
     notes: list[str] = field(default_factory=list)
+    frame: int | None = None  # capture frame number that completed this unit (imported captures)
+    elided: int = 0  # bytes of bulk channel data left out when the trace was saved
+
+    @property
+    def opened(self) -> bool:
+        """False for a packet seen only encrypted (no keys): sizes and direction, no message."""
+        return self.kind != "packet" or bool(self.record.plain)
 
     @property
     def sender(self) -> str:
@@ -48,7 +55,9 @@ class TraceEvent:
         if self.kind != "packet":
             return self.kind.upper()
         message = self.record.message
-        return message.name if message is not None else "?"
+        if message is not None:
+            return message.name
+        return "ENCRYPTED" if not self.opened else "?"
 
 
 @dataclass

@@ -209,7 +209,8 @@ class PacketReader:
         seq = self.seq
         try:
             if keys.aead:
-                plain = wire[:4] + keys.cipher_ctx.open(seq, wire)
+                # The clear length (ChaCha20 sends it encrypted), as the sender wrote it.
+                plain = _U32.pack(length) + keys.cipher_ctx.open(seq, wire)
                 mac = wire[-keys.mac_size:]
             elif keys.etm:
                 mac = wire[4 + length:]
