@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..crypto.ciphers import CIPHERS
 from ..crypto.compression import COMPRESSION
 from ..crypto.hashes import digest, digest_size
-from ..crypto.kex import PSEUDO_KEX, KexMethod
+from ..crypto.kex import PSEUDO_KEX, STRICT_KEX_CLIENT, STRICT_KEX_SERVER, KexMethod
 from ..crypto.macs import MACS
 from ..events import DerivedKey, NegotiatedAlgorithm
 from ..wire import types as t
@@ -34,7 +34,8 @@ def real_kex_names(names: list[str]) -> list[str]:
 
 
 def negotiate(client: dict, server: dict) -> dict[str, NegotiatedAlgorithm]:
-    """For each list: the first algorithm of the client's that the server also offers."""
+    """For each list: the first algorithm of the client's that the server also offers. A MAC
+    next to an AEAD cipher is marked unused (the cipher authenticates itself)."""
     result = {}
     for category, field in CATEGORIES:
         client_list, server_list = client[field], server[field]
@@ -43,7 +44,16 @@ def negotiate(client: dict, server: dict) -> dict[str, NegotiatedAlgorithm]:
         offered = set(server_list)
         chosen = next((name for name in client_list if name in offered), None)
         result[category] = NegotiatedAlgorithm(category, chosen, list(client_list), list(server_list))
+    for direction in ("c2s", "s2c"):
+        cipher = result[f"cipher_{direction}"].chosen
+        result[f"mac_{direction}"].unused = bool(cipher in CIPHERS and CIPHERS[cipher].aead)
     return result
+
+
+def strict_kex_offered(client: dict, server: dict) -> bool:
+    """Both first KEXINITs carry the strict KEX markers (the Terrapin countermeasure)."""
+    return (STRICT_KEX_CLIENT in client["kex_algorithms"]
+            and STRICT_KEX_SERVER in server["kex_algorithms"])
 
 
 def guess_was_right(client: dict, server: dict) -> bool:

@@ -29,7 +29,7 @@ from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .errors import ProtocolError
 from .kex import (OPTIONAL_CATEGORIES, direction_keys, exchange_hash, exchange_hash_inputs,
-                  guess_was_right, k_value, negotiate, session_keys)
+                  guess_was_right, k_value, negotiate, session_keys, strict_kex_offered)
 from .packet import PacketReader, PacketRecord, PacketWriter
 
 E = DisconnectReason
@@ -402,9 +402,7 @@ class Transport:
         kex.peer, kex.peer_payload = msg, record.payload
         client, server = (kex.local, kex.peer) if self.is_client else (kex.peer, kex.local)
         if kex.first:
-            self.strict = (self.config.strict_kex
-                           and STRICT_KEX_CLIENT in client.kex_algorithms
-                           and STRICT_KEX_SERVER in server.kex_algorithms)
+            self.strict = self.config.strict_kex and strict_kex_offered(client.values, server.values)
             if self.strict and record.seq != 0:
                 raise ProtocolError(E.PROTOCOL_ERROR,
                                     "strict KEX: KEXINIT must be the first packet (sequence number 0)")
@@ -422,9 +420,6 @@ class Transport:
                     f"no common {category.replace('_', ' ')} algorithm: client offers "
                     f"{','.join(choice.client) or '(none)'}, server offers "
                     f"{','.join(choice.server) or '(none)'}")
-        for direction in ("c2s", "s2c"):
-            cipher = algorithms[f"cipher_{direction}"].chosen
-            algorithms[f"mac_{direction}"].unused = bool(cipher and CIPHERS[cipher].aead)
         peer_guessed = bool(msg.first_kex_packet_follows)
         guess_right = guess_was_right(client.values, server.values)
         kex.ignore_next = peer_guessed and not guess_right
