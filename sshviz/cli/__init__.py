@@ -9,11 +9,11 @@ import sys
 
 from .. import __version__
 from ..crypto.keyfiles import KeyFileError
-from . import connect, run, serve
+from . import connect, export, inspect, replay, report, run, serve
 from .common import CLIError
 
 # The order here is the order in --help.
-COMMANDS = [run, connect, serve]
+COMMANDS = [run, connect, serve, inspect, replay, export, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

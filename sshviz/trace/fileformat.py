@@ -96,7 +96,7 @@ def dumps_trace(trace: Trace, elide_after: int | None = ELIDE_AFTER) -> str:
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "header": _encode_header(trace.header),
+        "header": encode_header(trace.header),
         "count": len(trace.events),
         "events": [writer.event(position, event) for position, event in enumerate(trace.events)],
     }
@@ -104,7 +104,7 @@ def dumps_trace(trace: Trace, elide_after: int | None = ELIDE_AFTER) -> str:
                                       allow_unicode=True, width=1 << 30)
 
 
-def _encode_header(header: TraceHeader) -> dict:
+def encode_header(header: TraceHeader) -> dict:
     data = {}
     for f in dataclass_fields(header):
         value = getattr(header, f.name)
