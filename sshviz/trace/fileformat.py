@@ -363,12 +363,10 @@ class _Reader:
         if direction not in ("c2s", "s2c"):
             raise CodecError(f"direction {direction!r} is not c2s or s2c")
         values = dict(token.split("=", 1) for token in rest)
-        plain = bytes.fromhex(values["plain"])
-        wire = plain if values["wire"] == "=" else bytes.fromhex(values["wire"])
-        mac, payload = values.get("mac"), values.get("payload")
-        record = self._record(direction, int(seq), name, plain, wire,
-                              None if mac is None else bytes.fromhex(mac),
-                              None if payload is None else bytes.fromhex(payload), None, float(time))
+        plain = _hex_token(values, "plain")
+        wire = plain if values.get("wire") == "=" else _hex_token(values, "wire")
+        record = self._record(direction, int(seq), name, plain, wire, _hex_token(values, "mac", None),
+                              _hex_token(values, "payload", None), None, float(time))
         frame = values.get("frame")
         payload = record.payload
         return TraceEvent(position, record.time, direction, record,
@@ -446,6 +444,21 @@ class DecodedOnUse(Message):
 
 
 _VALUES, _FIELDS = Message.__dict__["values"], Message.__dict__["fields"]
+
+
+_REQUIRED = object()
+
+
+def _hex_token(values: dict, key: str, default=_REQUIRED):
+    text = values.get(key)
+    if text is None:
+        if default is _REQUIRED:
+            raise CodecError(f"the packet line has no {key}=")
+        return default
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise CodecError(f"{key}= is not hex: {text[:24]!r}") from None
 
 
 def _head(text, count: int) -> list[str]:
