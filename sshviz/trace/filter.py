@@ -135,7 +135,7 @@ def _word(word: str) -> Predicate:
     if lower == "version":
         return lambda e: e.kind == "version"
     if lower == "encrypted":
-        return lambda e: not e.opened or e.kind == "raw"
+        return lambda e: not e.opened
     if lower == "damaged":
         return lambda e: any(note.startswith("damaged") for note in e.notes)
     if word in EVENT_TYPES:

@@ -32,8 +32,10 @@ class TraceEvent:
 
     @property
     def opened(self) -> bool:
-        """False for a packet seen only encrypted (no keys): sizes and direction, no message."""
-        return self.kind != "packet" or bool(self.record.plain)
+        """False for bytes nobody decoded: a packet seen only encrypted (no keys: sizes and
+        direction, no message) or raw bytes."""
+        kind = self.kind
+        return kind == "version" or (kind == "packet" and bool(self.record.plain))
 
     @property
     def sender(self) -> str:
