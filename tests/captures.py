@@ -173,20 +173,22 @@ def loopback_capture(path: Path, port: int, pcapng: bool = False):
             process.wait(10)
 
 
-def tshark_messages(capture: Path, keylog: Path, port: int | None = None) -> list[tuple[str, int]]:
+def tshark_messages(capture: Path, keylog: Path, port: int = 22) -> list[tuple[str, int]]:
     """(direction, message number) of every SSH message tshark decodes, in order; a frame of
-    SSH data tshark cannot decrypt appears as (direction, -1)."""
+    SSH data tshark cannot decrypt appears as (direction, -1). ``port`` is the server's; the
+    direction comes from it (tshark 4.0 leaves its own out of frames it finds malformed, such
+    as OpenSSH's host-bound publickey requests, which it does not know)."""
     tshark = require_tshark()
     args = [tshark, "-r", str(capture), "-o", f"ssh.keylog_file:{keylog}", "-Y", "ssh",
-            "-T", "fields", "-E", "occurrence=a", "-e", "ssh.direction", "-e", "ssh.message_code",
+            "-T", "fields", "-E", "occurrence=a", "-e", "tcp.dstport", "-e", "ssh.message_code",
             "-e", "ssh.protocol"]
-    if port is not None:
+    if port != 22:
         args[3:3] = ["-d", f"tcp.port=={port},ssh"]
     out = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
     rows = []
     for line in out.splitlines():
-        direction, codes, protocol = (line.split("\t") + ["", ""])[:3]
-        direction = "c2s" if direction == "0" else "s2c"
+        destination, codes, protocol = (line.split("\t") + ["", ""])[:3]
+        direction = "c2s" if destination == str(port) else "s2c"
         codes = [int(c) for c in codes.split(",") if c]
         if codes:
             rows += [(direction, code) for code in codes]

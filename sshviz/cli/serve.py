@@ -146,22 +146,25 @@ async def run_serve(args) -> int:
                 print(f"{protocol.peer}: disconnected ({event.description})", flush=True)
                 printers.pop(id(protocol), None)
 
-    connections = 0
+    saved = 0
 
     def record(protocol: EndpointProtocol) -> None:
-        """--trace: one trace per connection, saved when it closes."""
-        nonlocal connections
+        """--trace: one trace per connection, saved when it closes (a connection whose client
+        never said anything, such as a port check, is not saved)."""
         if not args.trace:
             return
-        connections += 1
-        path = numbered(args.trace, connections)
         protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())))
 
         def save(_) -> None:
-            header = protocol.recorder.trace.header
-            header.client_address, header.server_address = protocol.peer, protocol.local
+            nonlocal saved
+            trace = protocol.recorder.trace
+            if not any(event.direction == "c2s" for event in trace.events):
+                return
+            saved += 1
+            path = numbered(args.trace, saved)
+            trace.header.client_address, trace.header.server_address = protocol.peer, protocol.local
             try:
-                save_for_cli(protocol.recorder.trace, path, args.full_data)
+                save_for_cli(trace, path, args.full_data)
                 print(f"{protocol.peer}: trace saved to {path}", flush=True)
             except CLIError as exc:
                 print(f"sshviz: {exc}", file=sys.stderr, flush=True)

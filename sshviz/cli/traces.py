@@ -88,7 +88,8 @@ def add_trace_option(parser: argparse.ArgumentParser, many: bool = False) -> Non
     help_text = ("save the session as a trace file (YAML), to open with inspect, replay, report "
                  "or export")
     if many:
-        help_text += "; each further connection goes to FILE with -2, -3 ... before the suffix"
+        help_text += ("; one file per connection: FILE, then FILE with -2, -3 ... before the suffix "
+                      "(connections where the client sent nothing are not saved)")
     parser.add_argument("--trace", metavar="FILE", help=help_text)
     parser.add_argument("--full-data", action="store_true",
                         help="keep every byte of channel data in the trace (by default, after the "
