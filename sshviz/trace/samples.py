@@ -1,9 +1,9 @@
 """The sample traces in ``traces/``: what each one shows, how to make it again, and where they
 are (inside an installed package, or in a source checkout).
 
-    python -m sshviz.trace.samples            regenerate the in-process samples from their seeds
-    python -m sshviz.trace.samples --live     also record the sessions with real OpenSSH peers
-                                              (needs ssh and sshd; see sshviz/trace/live_samples.py)
+    python -m sshviz.trace.samples       regenerate the in-process samples from their seeds
+    scripts/record-live-samples          record the sessions with real OpenSSH peers again
+                                         (needs ssh and sshd; not reproducible byte for byte)
 """
 
 from __future__ import annotations
@@ -106,23 +106,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Regenerate the sample traces in traces/.")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "traces",
                         help="directory to write to (default: the checkout's traces/)")
-    parser.add_argument("--live", action="store_true",
-                        help="also record the samples with real OpenSSH peers (needs ssh and sshd)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for sample in SAMPLES:
         path = args.out / (sample.name + SUFFIX)
         if sample.live:
-            if not args.live:
-                continue
-            from .live_samples import record
-
-            trace = record(sample)
-        elif not available(sample):
+            continue  # scripts/record-live-samples
+        if not available(sample):
             print(f"skipped {sample.name}: needs Scenario.{sample.needs} (the SFTP layer)", file=sys.stderr)
             continue
-        else:
-            trace = generate(sample)
+        trace = generate(sample)
         save_trace(trace, path)
         print(f"wrote {path} ({len(trace.events)} events)")
     return 0
