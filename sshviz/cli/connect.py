@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import shutil
+import signal
 import sys
+import termios
+import tty
 
 from ..auth.client import ClientAuthConfig
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
@@ -151,10 +155,19 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         target.flush()
 
     interactive = args.exec is None and not forwards
+    terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
     driver = SessionDriver(client, args.exec, on_output=on_output,
                            disconnect_when_done=True)
     if interactive:
-        driver.on_channel_open = lambda d, channel: client.connection.request(channel, "shell")
+        def start_shell(_driver, channel: int) -> None:
+            if terminal:  # a pty, like ssh does for a terminal
+                columns, rows = shutil.get_terminal_size()
+                client.connection.request(channel, "pty-req", term=os.environ.get("TERM", "xterm"),
+                                          width_chars=columns, height_rows=rows, width_pixels=0,
+                                          height_pixels=0, terminal_modes=b"\x00")
+            client.connection.request(channel, "shell")
+
+        driver.on_channel_open = start_shell
     elif args.exec is None:
         driver.disconnect_when_done = False
     printer = TranscriptPrinter(sys.stderr, "client") if args.print else None
@@ -195,7 +208,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         raise CLIError(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
     stdin_task = None
     if interactive:
-        stdin_task = loop.create_task(_pump_stdin(protocol, driver))
+        stdin_task = loop.create_task(_pump_stdin(protocol, driver, terminal))
     try:
         await protocol.closed
     finally:
@@ -252,22 +265,39 @@ async def _listen(listeners, forwarder: Forwarder, bind: str, lport: int, rhost:
     listeners.append(await asyncio.start_server(accept, bind, lport))
 
 
-async def _pump_stdin(protocol: EndpointProtocol, driver: SessionDriver) -> None:
-    """Send our standard input to the remote shell, then EOF."""
+async def _pump_stdin(protocol: EndpointProtocol, driver: SessionDriver, terminal: bool) -> None:
+    """Send our standard input to the remote shell, then EOF. On a terminal: raw mode (keys go
+    to the remote pty as typed) and window-change on resize, restored on the way out."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     connection = protocol.endpoint.connection
     while not driver.ready:  # the shell must be running before it gets input
         if protocol.closed.done():
             return
         await asyncio.sleep(0.02)
-    while driver.channel in connection.channels:
-        data = await reader.read(4096)
-        if driver.channel not in connection.channels:
-            return
-        if not data:
-            protocol.act(connection.send_eof, driver.channel)
-            return
-        protocol.act(connection.send_data, driver.channel, data)
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd) if terminal else None
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        if terminal:
+            tty.setraw(fd)
 
+            def resized() -> None:
+                columns, rows = shutil.get_terminal_size()
+                protocol.act(connection.request, driver.channel, "window-change", want_reply=False,
+                             width_chars=columns, height_rows=rows, width_pixels=0, height_pixels=0)
+
+            loop.add_signal_handler(signal.SIGWINCH, resized)
+        while driver.channel in connection.channels:
+            data = await reader.read(4096)
+            if driver.channel not in connection.channels:
+                return
+            if not data:
+                protocol.act(connection.send_eof, driver.channel)
+                return
+            protocol.act(connection.send_data, driver.channel, data)
+    finally:
+        if saved is not None:
+            loop.remove_signal_handler(signal.SIGWINCH)
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        os.set_blocking(fd, True)

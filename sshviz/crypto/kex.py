@@ -45,19 +45,25 @@ class KexMethod:
 
 
 class KexAgent:
+    """The three steps, for methods where each side sends one public value and both derive
+    K from their private value and the other's public value (``shared``)."""
+
     k_encoding = "mpint"
-
-    def client_init(self):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def server_respond(self, client_value):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def client_finish(self, server_value) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
-
+    public = None
     #: What the UI shows about the secrets: the private values and the raw shared secret.
     details: dict
+
+    def shared(self, peer):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def client_init(self):
+        return self.public
+
+    def server_respond(self, client_value):
+        return self.public, self.shared(client_value)
+
+    def client_finish(self, server_value) -> bytes:
+        return self.shared(server_value)
 
 
 class X25519Agent(KexAgent):
@@ -79,15 +85,6 @@ class X25519Agent(KexAgent):
             raise KexError("X25519 shared secret is all zeros (low-order public key)")
         self.details["shared_secret"] = secret
         return t.mpint(int.from_bytes(secret, "big"))
-
-    def client_init(self) -> bytes:
-        return self.public
-
-    def server_respond(self, client_value: bytes):
-        return self.public, self.shared(client_value)
-
-    def client_finish(self, server_value: bytes) -> bytes:
-        return self.shared(server_value)
 
 
 class ECDHAgent(KexAgent):
@@ -112,15 +109,6 @@ class ECDHAgent(KexAgent):
         self.details["shared_secret"] = secret
         return t.mpint(int.from_bytes(secret, "big"))
 
-    def client_init(self) -> bytes:
-        return self.public
-
-    def server_respond(self, client_value: bytes):
-        return self.public, self.shared(client_value)
-
-    def client_finish(self, server_value: bytes) -> bytes:
-        return self.shared(server_value)
-
 
 class DHAgent(KexAgent):
     """Finite-field Diffie-Hellman over a safe prime (RFC 4253 8, RFC 4419)."""
@@ -138,15 +126,6 @@ class DHAgent(KexAgent):
         secret = pow(peer, self._x, self.p)
         self.details["shared_secret"] = secret
         return t.mpint(secret)
-
-    def client_init(self) -> int:
-        return self.public
-
-    def server_respond(self, client_value: int):
-        return self.public, self.shared(client_value)
-
-    def client_finish(self, server_value: int) -> bytes:
-        return self.shared(server_value)
 
 
 class MLKEMHybridAgent(KexAgent):
@@ -241,7 +220,3 @@ def choose_gex_group(minimum: int, preferred: int, maximum: int) -> tuple[int, i
         return None
     bits = next((b for b in fitting if b >= preferred), fitting[-1])
     return dh_groups.GROUPS_BY_BITS[bits], dh_groups.GENERATOR
-
-
-def encode_k(k_encoding: str, value) -> bytes:
-    return t.mpint(value) if k_encoding == "mpint" else t.string(value)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..crypto.kex import KexMethod, encode_k
+from ..crypto.kex import KexMethod
 from ..crypto.random import RandomSource
 from ..events import KexComputed
+from ..transport.kex import encode_k
 from .model import Trace
 
 PRIVATE_KEY = "PRIVATE_KEY"

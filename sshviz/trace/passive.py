@@ -25,12 +25,12 @@ from ..crypto.macs import MACS
 from ..events import (AlgorithmsNegotiated, AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed,
                       ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed, DebugReceived,
                       Disconnected, Event, ExitSignal, ExitStatus, ExtInfoReceived, KexComputed,
-                      KeysActivated, PongReceived, RawUnit, ServiceAccepted, SubsystemStarted,
+                      PongReceived, RawUnit, ServiceAccepted, SubsystemStarted,
                       VersionRecord)
 from ..transport.errors import ProtocolError
 from ..transport.kex import (direction_keys, exchange_hash, exchange_hash_inputs, guess_was_right,
                              k_value, negotiate, session_keys, strict_kex_offered)
-from ..transport.packet import DamagedPacket, PacketReader, PacketRecord
+from ..transport.packet import DamagedPacket, PacketReader, PacketRecord, switch_keys
 from ..transport.transport import VersionLineReader
 from ..wire.catalog import SSH
 from ..wire.spec import Message, unknown_spec
@@ -240,18 +240,15 @@ class PassiveDecoder:
             notes.append(f"does not decode: {exc}")
         record.message = message
         changes: list[tuple[str, Event]] = []
-        after: list = []
         if message is not None:
             try:
-                self._observe(direction, record, message, changes, notes, after)
+                self._observe(direction, record, message, changes, notes)
             except (KexError, SecretMismatch, ValueError, KeyError) as exc:
                 notes.append(f"could not follow: {exc}")
         self._emit(direction, record, time, frame, changes, notes)
-        for action in after:
-            action()
 
     def _observe(self, direction: str, record: PacketRecord, msg: Message,
-                 changes: list, notes: list, after: list) -> None:
+                 changes: list, notes: list) -> None:
         sender, receiver = SENDER[direction], RECEIVER[direction]
         number, name = msg.number, msg.name
         if number == 20:
@@ -259,7 +256,7 @@ class PassiveDecoder:
         elif 30 <= number <= 49:
             self._kex_message(direction, msg, changes, notes)
         elif number == 21:
-            self._newkeys(direction, changes, after)
+            self._newkeys(direction, changes)
         elif number == 1:
             changes.append((receiver, Disconnected(msg.reason_code, msg.description, by_peer=True)))
         elif number == 4:
@@ -378,28 +375,18 @@ class PassiveDecoder:
             kex.new_keys.clear()
             kex.unopenable = f"{exc.args[0]}: sshviz cannot decrypt it"
 
-    def _newkeys(self, direction: str, changes: list, after: list) -> None:
+    def _newkeys(self, direction: str, changes: list) -> None:
         kex = self.round
         state = self.directions[direction]
         keys = kex.new_keys.get(direction) if kex else None
 
-        def switch() -> None:
-            # From the next packet on, this direction uses the new keys.
-            if keys is None:
-                reason = (kex.unopenable if kex and kex.unopenable
-                          else "the key exchange could not be followed")
-                self._seal(state, reason, kex.algorithms if kex else None)
-                return
-            state.reader.keys = keys
-            if self.strict:
-                state.reader.seq = 0
-            state.reader.bytes_since_kex = state.reader.packets_since_kex = 0
-
-        after.append(switch)
-        if keys is not None:
-            activated = KeysActivated(direction, keys.cipher.name, keys.mac_name, keys.compression,
-                                      self.strict)
-            changes += [(SENDER[direction], activated), (RECEIVER[direction], activated)]
+        if keys is None:
+            reason = kex.unopenable if kex and kex.unopenable else "the key exchange could not be followed"
+            self._seal(state, reason, kex.algorithms if kex else None)
+            return
+        # From the next packet on, this direction uses the new keys.
+        activated = switch_keys(state.reader, keys, direction, self.strict)
+        changes += [(SENDER[direction], activated), (RECEIVER[direction], activated)]
 
     # -- authentication and channels ----------------------------------------------------------
 

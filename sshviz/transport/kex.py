@@ -165,6 +165,11 @@ def direction_keys(algorithms: dict[str, NegotiatedAlgorithm], keys: dict[str, D
                                compression, outgoing, compression_on)
 
 
+def encode_k(k_encoding: str, value) -> bytes:
+    """K as it enters the hash: an mpint (classic Diffie-Hellman, ECDH) or a string (hybrids)."""
+    return t.mpint(value) if k_encoding == "mpint" else t.string(value)
+
+
 def k_value(k_encoding: str, K: bytes):
     """The integer (mpint) or bytes (string) inside an encoded K."""
     reader = t.Reader(K)

@@ -21,6 +21,7 @@ from ..crypto.ciphers import NONE_CIPHER, AuthenticationError, CipherSpec
 from ..crypto.compression import COMPRESSION, CompressionError, Compressor, Decompressor
 from ..crypto.macs import MacSpec
 from ..crypto.random import RandomSource
+from ..events import KeysActivated
 from ..wire.catalog import DisconnectReason
 from .errors import ProtocolError
 
@@ -253,6 +254,18 @@ class PacketReader:
         self.packets_since_kex += 1
         return PacketRecord(self.direction, seq, wire, plain, mac, payload, length, padding_length,
                             keys.cipher.name, keys.mac_name, keys.compression, keys.aad)
+
+
+def switch_keys(end: "PacketReader | PacketWriter", keys: DirectionKeys, direction: str,
+                strict: bool) -> KeysActivated:
+    """After a NEWKEYS (sent: the writer; received: the reader), the new keys protect that
+    direction from the next packet on; strict KEX restarts its sequence numbers. Returns the
+    event that says so."""
+    end.keys = keys
+    if strict:
+        end.seq = 0
+    end.bytes_since_kex = end.packets_since_kex = 0
+    return KeysActivated(direction, keys.cipher.name, keys.mac_name, keys.compression, strict)
 
 
 def make_direction_keys(cipher: CipherSpec, enc_key: bytes, iv: bytes, mac: MacSpec | None,

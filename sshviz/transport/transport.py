@@ -30,7 +30,7 @@ from ..wire.types import DecodeError
 from .errors import ProtocolError
 from .kex import (OPTIONAL_CATEGORIES, direction_keys, exchange_hash, exchange_hash_inputs,
                   guess_was_right, k_value, negotiate, session_keys, strict_kex_offered)
-from .packet import PacketReader, PacketRecord, PacketWriter
+from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
 
 E = DisconnectReason
 
@@ -592,16 +592,13 @@ class Transport:
         kex.new_out, kex.new_in = (c2s, s2c) if self.is_client else (s2c, c2s)
         self._send_newkeys(kex)
 
+    def _switch_keys(self, end, keys, direction: str) -> None:
+        self.events.append(switch_keys(end, keys, direction, self.strict))
+
     def _send_newkeys(self, kex: KexRound) -> None:
         self._send("NEWKEYS")
         kex.sent_newkeys = True
-        self.writer.keys = kex.new_out
-        if self.strict:
-            self.writer.seq = 0
-        self.writer.bytes_since_kex = self.writer.packets_since_kex = 0
-        keys = kex.new_out
-        self.events.append(KeysActivated(self.out_dir, keys.cipher.name, keys.mac_name,
-                                         keys.compression, self.strict))
+        self._switch_keys(self.writer, kex.new_out, self.out_dir)
         if kex.first and not self.is_client and self.peer_ext_info and self.config.ext_info:
             self._send_ext_info()
         while self._held and not self.closed:
@@ -621,13 +618,7 @@ class Transport:
         if kex is None or kex.result is None or kex.received_newkeys:
             raise ProtocolError(E.PROTOCOL_ERROR, "NEWKEYS before the key exchange finished")
         kex.received_newkeys = True
-        self.reader.keys = kex.new_in
-        if self.strict:
-            self.reader.seq = 0
-        self.reader.bytes_since_kex = self.reader.packets_since_kex = 0
-        keys = kex.new_in
-        self.events.append(KeysActivated(self.in_dir, keys.cipher.name, keys.mac_name,
-                                         keys.compression, self.strict))
+        self._switch_keys(self.reader, kex.new_in, self.in_dir)
         if kex.first:
             self._ext_info_window = True
         self._maybe_finish_round()
