@@ -238,7 +238,8 @@ def connections(path: str | Path, damaged: list[str]) -> list[Connection]:
         half = connection.halves.setdefault(segment.source, _HalfStream())
         for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
             connection.chunks.append((segment.source, data, len(data), frame, time))
-            connection.first_bytes.setdefault(segment.source, data[:MAX_BANNER_SEARCH])
+            if segment.source not in connection.first_bytes:
+                connection.first_bytes[segment.source] = data[:MAX_BANNER_SEARCH]
     for connection in found.values():
         for source, half in connection.halves.items():
             for data, size, frame, time in half.flush_gaps():
