@@ -80,19 +80,17 @@ class _Parser:
         return token is not None and token[0] == "word" and token[1].lower() == word
 
     def expression(self) -> Predicate:
-        left = self._and()
-        while self._is_word("or"):
-            self._take()
-            right = self._and()
-            left = (lambda a, b: lambda e: a(e) or b(e))(left, right)
-        return left
+        return self._joined("or", self._and, lambda a, b: lambda e: a(e) or b(e))
 
     def _and(self) -> Predicate:
-        left = self._not()
-        while self._is_word("and"):
+        return self._joined("and", self._not, lambda a, b: lambda e: a(e) and b(e))
+
+    def _joined(self, word: str, operand, combine) -> Predicate:
+        """operand (word operand)*, combined left to right."""
+        left = operand()
+        while self._is_word(word):
             self._take()
-            right = self._not()
-            left = (lambda a, b: lambda e: a(e) and b(e))(left, right)
+            left = combine(left, operand())
         return left
 
     def _not(self) -> Predicate:
