@@ -21,7 +21,7 @@ def register(sub) -> None:
     parser.add_argument("--filter", metavar="EXPR",
                         help="only matching events, e.g. 'CHANNEL_DATA and data contains pong', "
                              "'USERAUTH_* and c2s', 'KexComputed', 'seq >= 3 or encrypted'")
-    parser.add_argument("--brief", action="store_true", help="one line per message, no fields")
+    parser.add_argument("--brief", action="store_true", help="one line per message: no fields, no changes")
     parser.add_argument("--bytes", action="store_true", help="json: include the wire and plaintext bytes")
     parser.set_defaults(func=inspect)
 

@@ -43,6 +43,8 @@ RECEIVER = {"c2s": "server", "s2c": "client"}
 HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 _CLIENT_VALUE = {"dh": "e", "gex": "e", "ecdh": "Q_C", "hybrid": "C_INIT"}
 _SERVER_VALUE = {"dh": "f", "gex": "f", "ecdh": "Q_S", "hybrid": "S_REPLY"}
+# The one cipher that encrypts the packet length too: without keys, packet boundaries are hidden.
+LENGTH_ENCRYPTED = frozenset({"chacha20-poly1305@openssh.com"})
 
 
 @dataclass
@@ -70,7 +72,7 @@ class _Direction:
         self.sealed_reason = ""  # set when this direction's keys are unknown
         self.sealed_buffer = bytearray()
         self.sealed_seq = 0
-        self.sealed_framing: tuple[int, int] | None = None  # (aad, mac size) when lengths are clear
+        self.sealed_tag_size: int | None = None  # MAC or tag size, when lengths travel in clear
         self.stopped = ""  # set when nothing more can be read in this direction
 
 
@@ -92,7 +94,6 @@ class PassiveDecoder:
         self.channel_types: dict[tuple[str, int], str] = {}  # (side, local id) -> type
         self.server_channel: dict[int, int] = {}  # client's channel id -> server's
         self.sftp_channels: dict[int, object] = {}  # server's channel id -> SftpStreamDecoder
-        self.pending_subsystem: dict[int, str] = {}  # server's channel id -> subsystem asked for
         self.problems: list[str] = []  # why parts of the session could not be opened
 
     # -- input --------------------------------------------------------------------------------
@@ -125,7 +126,9 @@ class PassiveDecoder:
             try:
                 record = reader.next_packet()
             except DamagedPacket as exc:
-                record = _unopened_record(direction, exc.seq, exc.wire, reader.keys)
+                keys = reader.keys
+                record = _unopened_record(direction, exc.seq, exc.wire, keys.mac_size, keys.cipher.name,
+                                          keys.mac_name, keys.compression)
                 self._emit(direction, record, time, frame,
                            notes=[f"damaged: {exc.message}; the packet is skipped"])
                 continue
@@ -155,9 +158,10 @@ class PassiveDecoder:
         for state in self.directions.values():
             leftover = bytes(state.reader.buffer) + bytes(state.sealed_buffer)
             if leftover and not state.stopped:
-                self._emit(state.direction, RawUnit(state.direction, leftover, 0.0,
+                time = self._last_time()
+                self._emit(state.direction, RawUnit(state.direction, leftover, time,
                                                     "incomplete: the capture ends inside a packet"),
-                           self._last_time(), None, notes=["the capture ends inside this packet"])
+                           time, None, notes=["the capture ends inside this packet"])
         self.trace.fill_header()
         return self.trace
 
@@ -186,26 +190,26 @@ class PassiveDecoder:
         state.sealed_reason = reason
         self.problems.append(f"{state.direction}: {reason}")
         direction = state.direction
-        cipher = CIPHERS[algorithms[f"cipher_{direction}"].chosen] if algorithms and \
-            algorithms[f"cipher_{direction}"].chosen in CIPHERS else None
+        cipher_name = algorithms[f"cipher_{direction}"].chosen if algorithms else None
         mac_name = algorithms[f"mac_{direction}"].chosen if algorithms else None
+        cipher = CIPHERS[cipher_name] if cipher_name in CIPHERS else None
         mac = MACS[mac_name] if mac_name in MACS else None
-        if cipher is not None and cipher.aead and cipher.name.startswith("aes"):
-            state.sealed_framing = (4, cipher.tag_size)  # AES-GCM: the length is in clear
+        if cipher is not None and cipher.aead and cipher_name not in LENGTH_ENCRYPTED:
+            state.sealed_tag_size = cipher.tag_size  # AES-GCM: the length is additional data, in clear
         elif cipher is not None and not cipher.aead and mac is not None and mac.etm:
-            state.sealed_framing = (4, mac.size)  # encrypt-then-MAC: the length is in clear
+            state.sealed_tag_size = mac.size  # encrypt-then-MAC: the length is in clear
         state.sealed_seq = state.reader.seq
 
     def _feed_sealed(self, state: _Direction, data: bytes, time: float, frame: int | None) -> None:
         direction, reason = state.direction, state.sealed_reason
-        if state.sealed_framing is None:
+        if state.sealed_tag_size is None:
             # The length is encrypted too: packet boundaries are hidden, show the stream as it came.
             self._emit(direction, RawUnit(direction, data, time, "encrypted; " + reason), time, frame,
                        notes=[f"encrypted, packet boundaries hidden (the length is encrypted too): {reason}"])
             return
         buffer = state.sealed_buffer
         buffer += data
-        _, mac_size = state.sealed_framing
+        mac_size = state.sealed_tag_size
         while len(buffer) >= 4:
             length = int.from_bytes(buffer[:4], "big")
             total = 4 + length + mac_size
@@ -218,7 +222,7 @@ class PassiveDecoder:
                 return
             wire = bytes(buffer[:total])
             del buffer[:total]
-            record = _unopened_record(direction, state.sealed_seq, wire, None, length, mac_size)
+            record = _unopened_record(direction, state.sealed_seq, wire, mac_size)
             state.sealed_seq = (state.sealed_seq + 1) & 0xFFFFFFFF
             self._emit(direction, record, time, frame, notes=[f"encrypted, {length} bytes: {reason}"])
 
@@ -442,7 +446,6 @@ class PassiveDecoder:
                 changes.append((receiver, ExitSignal(msg.recipient_channel, msg.signal_name,
                                                      msg.core_dumped, msg.error_message)))
             elif request == "subsystem" and direction == "c2s":
-                self.pending_subsystem[msg.recipient_channel] = msg.subsystem_name
                 changes.append(("server", SubsystemStarted(msg.recipient_channel, msg.subsystem_name)))
                 if msg.subsystem_name == "sftp":
                     self._start_sftp(msg.recipient_channel)
@@ -475,15 +478,8 @@ class PassiveDecoder:
             changes.append((RECEIVER[direction], unit.event(recipient)))
 
 
-def _unopened_record(direction: str, seq: int, wire: bytes, keys, packet_length: int = 0,
-                     mac_size: int | None = None) -> PacketRecord:
-    """A packet known only by its bytes on the wire."""
-    cipher = keys.cipher.name if keys is not None else "?"
-    mac_name = keys.mac_name if keys is not None else "?"
-    aad = keys.aad if keys is not None else 4
-    size = mac_size if mac_size is not None else (keys.mac_size if keys is not None else 0)
-    if not packet_length and aad and len(wire) >= 4:
-        packet_length = int.from_bytes(wire[:4], "big")
-    return PacketRecord(direction, seq, wire, b"", wire[len(wire) - size:] if size else b"", b"",
-                        packet_length, 0, cipher, mac_name, keys.compression if keys is not None else "?",
-                        aad)
+def _unopened_record(direction: str, seq: int, wire: bytes, mac_size: int, cipher: str = "?",
+                     mac_name: str = "?", compression: str = "?") -> PacketRecord:
+    """A packet known only by its bytes on the wire: uint32 length, the rest, the MAC or tag."""
+    return PacketRecord(direction, seq, wire, b"", wire[len(wire) - mac_size:] if mac_size else b"", b"",
+                        len(wire) - 4 - mac_size, 0, cipher, mac_name, compression, 4)

@@ -21,6 +21,8 @@ def summary_lines(trace: Trace) -> list[str]:
     extra = header.extra
     if "capture" in extra:
         lines[0] += f" ({extra['capture']}, SSH connection {extra.get('connection', 1)})"
+    if "sample" in extra:
+        lines.append(f"sample: {extra['sample']['name']}: {extra['sample']['description']}")
     if header.created:
         lines.append(f"created: {header.created}")
     lines.append(f"client: {header.client_version or '?'}" + (f"  at {header.client_address}" if header.client_address else ""))
@@ -39,7 +41,14 @@ def summary_lines(trace: Trace) -> list[str]:
 
 
 def event_text(event: TraceEvent, detail: bool = True) -> str:
-    """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames)."""
+    """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames);
+    without ``detail``, its first line only."""
+    if not detail:
+        return _full_event_text(event, False).split("\n", 1)[0]
+    return _full_event_text(event, True)
+
+
+def _full_event_text(event: TraceEvent, detail: bool) -> str:
     if event.kind == "raw":
         record: RawUnit = event.record
         lines = [f"#{event.index:<3} {ARROWS[event.direction]}  {event.name}  ({len(record.wire)} bytes"
