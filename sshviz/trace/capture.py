@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import dpkt
 
 from .keylog import KeyLog
-from .model import Trace, TraceHeader
+from .model import Trace, TraceHeader, paused_gc
 from .passive import PassiveDecoder
 
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
@@ -164,9 +164,11 @@ def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
 def ip_packet(link: int, frame: bytes):
     """The IPv4 or IPv6 packet inside a frame, or None."""
     if link == LINK_ETHERNET:
-        packet = dpkt.ethernet.Ethernet(frame).data
-        return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
-    if link in (LINK_NULL, LINK_LOOP):
+        if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):  # VLAN tags and the like: dpkt's full parser
+            packet = dpkt.ethernet.Ethernet(frame).data
+            return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
+        body = frame[14:]  # plain Ethernet II: the IP packet follows the 14-byte header
+    elif link in (LINK_NULL, LINK_LOOP):
         body = frame[4:]
     elif link == LINK_RAW or link in LINK_RAW_ALIASES:
         body = frame
@@ -274,7 +276,11 @@ def _roles(connection: Connection) -> tuple[tuple[str, int], tuple[str, int]] | 
 def import_capture(path: str | Path, keylog: KeyLog | None = None,
                    progress: Callable[[int, int], None] | None = None) -> list[Trace]:
     """One trace per SSH connection in the capture. Raises CaptureError when there is none."""
-    path = Path(path)
+    with paused_gc():
+        return _import(Path(path), keylog, progress)
+
+
+def _import(path: Path, keylog: KeyLog | None, progress) -> list[Trace]:
     damaged: list[str] = []
     found = connections(path, damaged)
     ssh = [(c, roles) for c in found if (roles := _roles(c)) is not None]
@@ -289,7 +295,10 @@ def import_capture(path: str | Path, keylog: KeyLog | None = None,
         header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
                              extra={"capture": path.name, "connection": number})
         decoder = PassiveDecoder(keylog, header)
-        for sender, data, size, frame, time in connection.chunks:
+        chunks, connection.chunks = connection.chunks, []
+        chunks.reverse()
+        while chunks:  # popped as decoded: the memory of a big capture is reused, not doubled
+            sender, data, size, frame, time = chunks.pop()
             direction = "c2s" if sender == client else "s2c"
             if data is None:
                 decoder.gap(direction, size, time, frame)

@@ -13,7 +13,6 @@ first ``ELIDED_KEEP`` data bytes (the event says how many were left out).
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 from dataclasses import fields as dataclass_fields
@@ -28,7 +27,7 @@ from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import CodecError, decode_change, decode_value, encode_change, encode_value
 from .codec import decode_event, encode_event
-from .model import Trace, TraceEvent, TraceHeader
+from .model import Trace, TraceEvent, TraceHeader, paused_gc
 
 FORMAT_NAME = "sshviz-trace"
 FORMAT_VERSION = 1
@@ -246,9 +245,7 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 
 def loads_trace(text: str, name: str = "<trace>") -> Trace:
-    gc_was_on = gc.isenabled()
-    gc.disable()  # millions of new objects and no cycles: collections would only cost time
-    try:
+    with paused_gc():
         try:
             document = yaml.load(text, Loader=TraceLoader)
         except yaml.MarkedYAMLError as exc:
@@ -258,9 +255,6 @@ def loads_trace(text: str, name: str = "<trace>") -> Trace:
         except yaml.YAMLError as exc:
             raise TraceFileError(f"{name}: not valid YAML: {exc}") from None
         return _read_document(document, text, name)
-    finally:
-        if gc_was_on:
-            gc.enable()
 
 
 def _read_document(document, text: str, name: str) -> Trace:

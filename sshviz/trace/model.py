@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,3 +123,17 @@ class TraceRecorder:
                 trace_events[-1].changes.append((self.side, event))
             else:
                 self.trace.header.extra.setdefault("early_events", []).append(event)
+
+
+@contextmanager
+def paused_gc():
+    """Building a long trace makes millions of objects and no reference cycles; the cyclic
+    garbage collector would scan them again and again (loading and importing slow down more
+    than linearly), so it waits until the trace is built."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

@@ -236,7 +236,7 @@ class PassiveDecoder:
             self._emit(direction, record, time, frame, notes=["empty payload: no message number"])
             return
         try:
-            message = SSH.decode(payload, self.context)
+            message = SSH.decode(payload, self.context, spans=False)  # spans when shown
         except KeyError:
             message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
         except DecodeError as exc:

@@ -204,7 +204,8 @@ class PacketReader:
         total = 4 + length + keys.mac_size
         if len(buf) < total:
             return None
-        wire = bytes(buf[:total])
+        with memoryview(buf) as view:  # one copy of the packet, not two
+            wire = bytes(view[:total])
         del buf[:total]
         self._packet_length = None
         seq = self.seq
