@@ -9,6 +9,8 @@
    (an SFTP download once the SFTP layer is in this build, else `cat` over exec), exported as a
    pcap with its key log, then imported by sshviz (decrypting everything) and decoded by
    `tshark -r FILE -o ssh.keylog_file:KEYLOG` on the same files. Goal: sshviz at least as fast.
+   Timed twice: the import alone (in this process), and `sshviz inspect --brief` as a whole
+   command (Python's start and sshviz's imports included, as tshark's start is in its time).
    So that tshark 4.0 really decrypts it, the session runs without strict KEX (tshark predates
    it) and with packets below 32 KiB (tshark 4.0 gives up on longer SSH packets).
 
@@ -103,6 +105,9 @@ def main() -> int:
             done, tshark_time = timed(lambda: subprocess.run(command, stdout=subprocess.PIPE,
                                                              stderr=subprocess.DEVNULL))
             decrypted = done.stdout.count(b"Channel Data")
+        inspect = [sys.executable, "-m", "sshviz", "inspect", str(capture), "--keylog", str(keylog), "--brief"]
+        _, inspect_time = timed(lambda: subprocess.run(inspect, stdout=subprocess.DEVNULL, check=True,
+                                                       cwd=Path(__file__).resolve().parent.parent))
         print(f"   {how}: pcap {capture.stat().st_size / MIB:.1f} MiB, {packets:,} SSH packets")
 
         print()
@@ -110,6 +115,7 @@ def main() -> int:
         print(f"{f'load a {events:,}-event trace':<44} {load_time:>9.2f}s {'< 2.00s':>16}")
         other = f"{tshark_time:.2f}s" if tshark_time is not None else "(no tshark)"
         print(f"{'import the capture, decrypting everything':<44} {import_time:>9.2f}s {other:>16}")
+        print(f"{'  the same as a command (sshviz inspect --brief)':<44} {inspect_time:>9.2f}s {other:>16}")
         if tshark_time is not None:
             print(f"   (tshark: `tshark -r FILE -o ssh.keylog_file:KEYLOG`, {decrypted:,} Channel Data decoded)")
         if args.keep:

@@ -4,7 +4,7 @@ formatting) and its JSON form. Both read events only."""
 from __future__ import annotations
 
 from ..events import RawUnit
-from ..transcript import ARROWS, fields_of, format_step, short_hex
+from ..transcript import ARROWS, fields_of, format_step, format_unit, short_hex
 from ..wire.spec import DecodedField
 from .codec import encode_event
 from .fileformat import encode_header
@@ -43,9 +43,10 @@ def summary_lines(trace: Trace) -> list[str]:
 def event_text(event: TraceEvent, detail: bool = True) -> str:
     """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames);
     without ``detail``, its first line only."""
-    if not detail:
-        return _full_event_text(event, False).split("\n", 1)[0]
-    return _full_event_text(event, True)
+    if not detail and event.opened:
+        return format_unit(event.index, event.direction, event.record, False)[0]
+    text = _full_event_text(event, detail)
+    return text if detail else text.split("\n", 1)[0]
 
 
 def _full_event_text(event: TraceEvent, detail: bool) -> str:
