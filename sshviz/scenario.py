@@ -48,6 +48,9 @@ class Scenario:
     guess_kex: bool = False
     banner: str | None = None
     options: dict = field(default_factory=dict)
+    # SFTP commands played on the session instead of `command`, e.g. ["put hello.txt", "ls"];
+    # both sides then get small in-memory demo filesystems (sshviz.sftp.script).
+    sftp_actions: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         """Raise ValueError with a readable message for any unknown name."""
@@ -109,11 +112,20 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
     if stored is None:
         stored = _PASSWORD_HASHES[(sc.password, sc.seed)] = hash_password(sc.password, rng.fork("salt"))
     server_auth = ServerAuthConfig(users={sc.user: UserRecord(stored, [user_key.public])}, banner=sc.banner)
+    sftp_script = None
+    if sc.sftp_actions:
+        from .sftp.script import SftpScript, demo_setup
+
+        fs, subsystems, local_fs = demo_setup(clock, fs, subsystems)
+        sftp_script = SftpScript(sc.sftp_actions, local_fs)
     client = ClientConnection(ClientConfig(client_transport, client_auth, ConnectionConfig()),
                               rng.fork("client"), clock)
     server = ServerConnection(ServerConfig(server_transport, server_auth, ConnectionConfig(), fs,
                                            subsystems or {}), rng.fork("server"), clock)
     driver = SessionDriver(client, sc.command, subsystem=sc.subsystem, rekey=sc.rekey)
+    if sftp_script is not None:
+        driver.on_channel_open = sftp_script.on_channel_open
+        driver.sftp_script = sftp_script
     return client, server, driver, clock
 
 
@@ -156,6 +168,10 @@ class SessionDriver:
         self.finished = False
         self.ready = False  # the command, shell or subsystem is running
         self.on_channel_open = None  # hook: (driver, channel) -> None, e.g. an SFTP client
+        # hook: an object whose handle(event) -> bool takes the session channel's events first
+        # (an SFTP client reads its replies there instead of gathering them as stdout)
+        self.channel_consumer = None
+        self.sftp_script = None  # the scenario's SFTP script, when it has sftp_actions
 
     def for_conductor(self, side: str, events: list) -> None:
         if side == "client":
@@ -164,6 +180,8 @@ class SessionDriver:
 
     def handle(self, event) -> None:
         client = self.client
+        if self.channel_consumer is not None and self.channel_consumer.handle(event):
+            return
         if isinstance(event, AuthSucceeded):
             if self.command is None and self.subsystem is None and self.on_channel_open is None:
                 self._done()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
                      AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
                      Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
-                     KexComputed, KeysActivated, PongReceived, VersionRecord)
+                     KexComputed, KeysActivated, PongReceived, SftpMessage, VersionRecord)
 from .wire.catalog import SSH, DisconnectReason
 from .wire.spec import DecodedField
 
@@ -131,6 +131,8 @@ def format_change(side: str, event, detail: bool) -> list[str]:
         return [p + f"killed by signal {event.signal}"]
     if isinstance(event, ChannelClosed):
         return [p + f"channel {event.channel} closed"]
+    if isinstance(event, SftpMessage):
+        return format_sftp(side, event, detail)
     if isinstance(event, PongReceived):
         return [p + f"PONG {event.data!r}"]
     if isinstance(event, Disconnected):
@@ -140,8 +142,27 @@ def format_change(side: str, event, detail: bool) -> list[str]:
     return []
 
 
+def format_sftp(side: str, event: SftpMessage, detail: bool) -> list[str]:
+    """An SFTP message inside CHANNEL_DATA: a line, and its fields when this side received it."""
+    message = event.message
+    received = (event.direction == "c2s") == (side == "server")
+    name = message.spec.rfc_name if message is not None else "(undecodable)"
+    request = message.get("id") if message is not None else None
+    head = (f"   ⇒ {side}: SFTP {'received' if received else 'sent'} {name}"
+            + (f" id={request}" if request is not None else "") + f" ({len(event.packet)} bytes)")
+    lines = [head]
+    if detail and received and message is not None and message.fields:
+        lines += format_fields([f for f in message.fields if f.name not in ("length", "type", "id")],
+                               indent="        ")
+    return lines
+
+
 def format_step(step, detail: bool) -> str:
     lines = format_unit(step.index, step.direction, step.record, detail)
+    # Data of a channel that carries SFTP is shown as SFTP messages, not as raw output.
+    sftp_channels = {(side, e.channel) for side, e in step.changes if isinstance(e, SftpMessage)}
     for side, event in step.changes:
+        if isinstance(event, ChannelData) and (side, event.channel) in sftp_channels:
+            continue
         lines += format_change(side, event, detail)
     return "\n".join(lines)

@@ -108,8 +108,10 @@ class SshdServer:
 
 @contextlib.contextmanager
 def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"),
-         authorized: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"), pam: bool = False):
-    """A real OpenSSH sshd on a free loopback port with a temporary config."""
+         authorized: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"), pam: bool = False,
+         subsystem: str = "internal-sftp"):
+    """A real OpenSSH sshd on a free loopback port with a temporary config; ``subsystem`` is
+    its SFTP server (internal-sftp, or a program such as /usr/lib/openssh/sftp-server)."""
     require(SSHD, SSH_KEYGEN)
     os.makedirs("/run/sshd", exist_ok=True)
     keys = shared_keys()
@@ -124,7 +126,7 @@ def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519"
              f"AuthorizedKeysFile {authorized_keys}", "StrictModes no",
              f"UsePAM {'yes' if pam else 'no'}", "PermitRootLogin yes",
              f"PidFile {directory / 'pid'}", "LogLevel VERBOSE",
-             "Subsystem sftp internal-sftp", *(extra or [])]
+             f"Subsystem sftp {subsystem}", *(extra or [])]
     config.write_text("\n".join(lines) + "\n")
     log = directory / "log"
     with open(log, "wb") as log_file:

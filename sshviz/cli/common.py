@@ -68,7 +68,8 @@ def scenario_from_args(args) -> Scenario:
     sc = Scenario(kex=args.kex, hostkey=args.hostkey, cipher=args.cipher, mac=args.mac,
                   compression=args.compression, auth=args.auth, seed=args.seed,
                   wrong_password_first=args.wrong_password_first, user=args.user,
-                  command=args.command, rekey=args.rekey)
+                  command=args.command, rekey=args.rekey,
+                  sftp_actions=list(getattr(args, "sftp", None) or []))
     try:
         sc.validate()
     except ValueError as exc:
@@ -87,5 +88,9 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--command", default=Scenario.command,
                         help="command the client runs with exec (default: %(default)r)")
     parser.add_argument("--rekey", action="store_true", help="start a second key exchange mid-session")
+    parser.add_argument("--sftp", action="append", metavar="CMD",
+                        help="play an SFTP command instead of --command (repeatable, in order), e.g. "
+                             "--sftp 'put hello.txt' --sftp ls; the client has hello.txt and photos/, "
+                             "the server readme.txt and docs/")
     parser.add_argument("--seed", type=int, default=Scenario.seed,
                         help="seed for every random value, so runs repeat byte for byte (default: %(default)s)")

@@ -21,6 +21,7 @@ from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived,
 from ..scenario import SessionDriver
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..transcript import format_change, format_unit
+from . import sftp as sftp_cli
 from .common import CLIError, add_algorithm_options, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
@@ -97,6 +98,7 @@ def register(sub) -> None:
     parser.add_argument("-L", dest="forwards", action="append", default=[],
                         metavar="[ADDR:]PORT:HOST:HOSTPORT",
                         help="forward a local port through the server (direct-tcpip)")
+    sftp_cli.add_options(parser)
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
     parser.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds "
                         "(default: %(default)s)")
@@ -154,11 +156,14 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         target.write(data)
         target.flush()
 
-    interactive = args.exec is None and not forwards
+    sftp_run = None
+    interactive = args.exec is None and not forwards and not sftp_cli.wanted(args)
     terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
     driver = SessionDriver(client, args.exec, on_output=on_output,
                            disconnect_when_done=True)
-    if interactive:
+    if sftp_cli.wanted(args):
+        sftp_run = sftp_cli.SftpRun(args, client, driver)
+    elif interactive:
         def start_shell(_driver, channel: int) -> None:
             if terminal:  # a pty, like ssh does for a terminal
                 columns, rows = shutil.get_terminal_size()
@@ -206,6 +211,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
                                      recorder=recorder)
     except (OSError, asyncio.TimeoutError) as exc:
         raise CLIError(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
+    if sftp_run is not None:
+        sftp_run.protocol = protocol
     stdin_task = None
     if interactive:
         stdin_task = loop.create_task(_pump_stdin(protocol, driver, terminal))
@@ -223,6 +230,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         reason = driver.error or _last_disconnect(client) or "connection closed"
         print(f"sshviz: {reason}", file=sys.stderr)
         return 255
+    if sftp_run is not None:
+        return sftp_run.status
     return driver.exit_status if driver.exit_status is not None else 0
 
 

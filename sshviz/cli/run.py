@@ -30,6 +30,11 @@ def run(args) -> int:
         save_for_cli(conductor.trace, args.trace, args.full_data)
     for step in conductor.steps:
         print(format_step(step, detail=args.print))
+    script = conductor.driver_state.sftp_script
+    if script is not None:
+        print("SFTP commands and their output:")
+        for line in script.output:
+            print(f"  {line}")
     for side, endpoint in (("client", conductor.client), ("server", conductor.server)):
         if endpoint.internal_error:
             print(f"sshviz: internal error in the {side}:\n{endpoint.internal_error}", file=sys.stderr)

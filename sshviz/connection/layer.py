@@ -47,6 +47,7 @@ class Channel:
     program: object = None  # server session program, or an adapter's handler
     open_info: dict = field(default_factory=dict)
     window_max: int = 0  # the window we refill to: our initial window
+    reading_paused: bool = False  # the program is backlogged: do not refill the window
 
     def __post_init__(self) -> None:
         self.window_max = self.window_max or self.local_window
@@ -121,7 +122,8 @@ class Connection:
         if channel is None or channel.eof_sent or channel.finish_after_send is not None:
             return
         if data:
-            channel.outbound.append((stream, bytes(data)))
+            # A view, so sending a large write in window-sized pieces copies nothing twice.
+            channel.outbound.append((stream, memoryview(bytes(data))))
             self._flush(channel)
 
     def send_eof(self, channel_id: int) -> None:
@@ -172,7 +174,7 @@ class Connection:
             n = min(len(data), channel.remote_window, limit)
             if n <= 0:
                 break
-            chunk = data[:n]
+            chunk = bytes(data[:n])
             if n == len(data):
                 out.popleft()
             else:
@@ -312,6 +314,8 @@ class Connection:
                                 f"window adjust on channel {channel.local_id} overflows 2^32-1")
         channel.remote_window += msg.bytes_to_add
         self._flush(channel)
+        if channel.program is not None and hasattr(channel.program, "writable"):
+            channel.program.writable()  # a program that held back output may go on
 
     def _receive(self, msg: Message, stream: int) -> None:
         channel = self._channel(msg)
@@ -332,8 +336,13 @@ class Connection:
         self.events.append(ChannelData(channel.local_id, data, stream))
         if channel.program is not None:
             channel.program.data(data, stream)
-        # Refill early, at half the window, so a fast sender never waits on us.
-        if channel.local_window < channel.window_max // 2 and not channel.close_sent:
+        self.refill_window(channel)
+
+    def refill_window(self, channel: Channel) -> None:
+        # Refill early, at half the window, so a fast sender never waits on us; not while the
+        # program has paused reading, so a peer cannot make us buffer without bound.
+        if (channel.local_window < channel.window_max // 2 and not channel.close_sent
+                and not channel.reading_paused and channel.state == "open"):
             add = channel.window_max - channel.local_window
             channel.local_window += add
             self._send("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.remote_id, bytes_to_add=add)
@@ -423,6 +432,18 @@ class ChannelIO:
     def pending_bytes(self) -> int:
         return self._channel.pending_bytes
 
+    def report(self, event) -> None:
+        """Add an event of the program's own (e.g. a decoded SFTP message) to the endpoint's."""
+        self._connection.events.append(event)
+
+    def pause_reading(self) -> None:
+        """Stop refilling the peer's window until ``resume_reading``."""
+        self._channel.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self._channel.reading_paused = False
+        self._connection.refill_window(self._channel)
+
 
 @dataclass
 class SessionInfo:
@@ -491,6 +512,10 @@ class ServerSession:
     def eof(self) -> None:
         if self.program is not None:
             self.program.eof()
+
+    def writable(self) -> None:
+        if self.program is not None and hasattr(self.program, "writable"):
+            self.program.writable()
 
     def closed(self) -> None:
         if self.program is not None and hasattr(self.program, "closed"):

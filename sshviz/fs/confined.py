@@ -6,6 +6,11 @@ O_NOFOLLOW relative to the previous one, so a symlink can never be followed by t
 behind our back. Symlinks are followed by us: an absolute target is read inside the root (as in
 a chroot), a relative one from the link's directory. A ``..`` above the root, or a link that
 climbs out, is an escape, and an escape fails exactly like a missing file (ENOENT).
+
+Operations that name an entry rather than its target (lstat, remove, rename, link, symlink,
+readlink, mkdir, rmdir) walk to the entry's directory the same way and then act on the name
+with the ``*at`` system calls relative to that directory's descriptor. Files are opened into
+a ``FileHandle``; ``fs/memory.py`` offers the same interface without a disk.
 """
 
 from __future__ import annotations
@@ -46,6 +51,69 @@ def split_virtual(path: str, cwd: str = "/") -> list[str]:
 
 def join_virtual(parts: list[str]) -> str:
     return "/" + "/".join(parts)
+
+
+def check_name(path: str, name: str) -> None:
+    """The entry an operation creates or removes must have a name (not the root itself)."""
+    if not name:
+        raise FSError(errno.EPERM, "Operation not permitted on the root", path)
+
+
+def relative_target(link_parts: list[str], target_parts: list[str]) -> str:
+    """The target as a path relative to the link's directory, so the link stays inside the
+    root for every program that follows it, not only for us."""
+    base = link_parts[:-1]
+    common = 0
+    while common < len(base) and common < len(target_parts) and base[common] == target_parts[common]:
+        common += 1
+    rel = [".."] * (len(base) - common) + target_parts[common:]
+    return "/".join(rel) or "."
+
+
+class FileHandle:
+    """An open file of a ConfinedFS: positional reads and writes on its descriptor."""
+
+    def __init__(self, fd: int, path: str):
+        self.fd = fd
+        self.path = path
+
+    def pread(self, length: int, offset: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:  # a short write is retried from where it stopped
+            written = os.pwrite(self.fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    def append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def fstat(self) -> os.stat_result:
+        return os.fstat(self.fd)
+
+    def fsync(self) -> None:
+        os.fsync(self.fd)
+
+    def statvfs(self) -> os.statvfs_result:
+        return os.fstatvfs(self.fd)
+
+    def set_attributes(self, size=None, mode=None, uid=None, gid=None, times=None) -> None:
+        if size is not None:
+            os.ftruncate(self.fd, size)
+        if mode is not None:
+            os.fchmod(self.fd, mode & 0o7777)
+        if uid is not None:
+            os.fchown(self.fd, uid, gid)
+        if times is not None:
+            os.utime(self.fd, times)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)  # errors (EIO, a full disk on NFS) reach the caller
 
 
 class ConfinedFS:
@@ -179,6 +247,146 @@ class ConfinedFS:
                 chunks.append(chunk)
                 total += len(chunk)
             return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    # -- the operations SFTP needs --------------------------------------------------------------
+
+    def _writable(self, path: str) -> None:
+        if self.read_only:
+            raise FSError(errno.EACCES, "Permission denied (read-only)", path)
+
+    def _entry(self, path: str):
+        """The directory descriptor and name of a path's last component, not followed."""
+        dir_fd, name, parts = self._walk(path, follow_last=False)
+        return dir_fd, name, parts
+
+    def open_file(self, path: str, flags: int, mode: int = 0o666) -> FileHandle:
+        return FileHandle(self.open(path, flags, mode & 0o7777), path)
+
+    def lstat(self, path: str) -> os.stat_result:
+        return self.stat(path, follow=False)
+
+    def _at_entry(self, path: str, action, writing: bool = True):
+        """Run ``action(name, dir_fd)`` on the path's last component (not followed)."""
+        if writing:
+            self._writable(path)
+        dir_fd, name, _ = self._entry(path)
+        try:
+            check_name(path, name)
+            return action(name, dir_fd)
+        except FileNotFoundError:
+            raise _enoent(path) from None
+        finally:
+            os.close(dir_fd)
+
+    def mkdir(self, path: str, mode: int = 0o777) -> None:
+        self._at_entry(path, lambda name, fd: os.mkdir(name, mode & 0o7777, dir_fd=fd))
+
+    def rmdir(self, path: str) -> None:
+        self._at_entry(path, lambda name, fd: os.rmdir(name, dir_fd=fd))
+
+    def remove(self, path: str) -> None:
+        def unlink(name: str, fd: int) -> None:
+            if st.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise FSError(errno.EISDIR, "Is a directory", path)
+            os.unlink(name, dir_fd=fd)
+        self._at_entry(path, unlink)
+
+    def _two_entries(self, old: str, new: str, action) -> None:
+        self._writable(new)
+        old_fd, old_name, _ = self._entry(old)
+        try:
+            new_fd, new_name, _ = self._entry(new)
+            try:
+                check_name(old, old_name)
+                check_name(new, new_name)
+                action(old_name, old_fd, new_name, new_fd)
+            finally:
+                os.close(new_fd)
+        except FileNotFoundError:
+            raise _enoent(old) from None
+        finally:
+            os.close(old_fd)
+
+    def rename(self, old: str, new: str, replace: bool = False) -> None:
+        """Rename; without ``replace`` an existing ``new`` is an error (SFTP's RENAME), with it
+        the POSIX rename (posix-rename@openssh.com)."""
+        def action(old_name, old_fd, new_name, new_fd):
+            if not replace:
+                try:
+                    os.stat(new_name, dir_fd=new_fd, follow_symlinks=False)
+                    raise FSError(errno.EEXIST, "File exists", new)
+                except FileNotFoundError:
+                    pass
+            os.rename(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
+        self._two_entries(old, new, action)
+
+    def link(self, old: str, new: str) -> None:
+        def action(old_name, old_fd, new_name, new_fd):
+            os.link(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd, follow_symlinks=False)
+        self._two_entries(old, new, action)
+
+    def symlink(self, target: str, link: str) -> None:
+        """Create ``link`` pointing at ``target``. The target is checked like any path (from
+        the link's directory; an absolute one from the root): one that leaves the root fails
+        as missing. It is stored relative to the link, so it stays inside for everyone."""
+        self._writable(link)
+        dir_fd, name, link_parts = self._entry(link)
+        try:
+            check_name(link, name)
+            base = join_virtual(link_parts[:-1])
+            target_parts = split_virtual(target, base)
+            # Existing symlinks along the target must not lead out either.
+            target_fd, _, resolved = self._walk(join_virtual(target_parts))
+            os.close(target_fd)
+            os.symlink(relative_target(link_parts, resolved), name, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def readlink(self, path: str) -> str:
+        return self._at_entry(path, lambda name, fd: os.readlink(name, dir_fd=fd), writing=False)
+
+    def set_attributes(self, path: str, follow: bool = True, size=None, mode=None, uid=None,
+                       gid=None, times=None) -> None:
+        self._writable(path)
+        dir_fd, name, _ = self._walk(path, follow_last=follow)
+        name = name or "."
+        try:
+            # O_PATH opens the entry itself (never through a symlink) without reading it;
+            # truncate and chmod go through it because they would follow a symlink by name.
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                is_link = st.S_ISLNK(os.fstat(fd).st_mode)
+                if is_link and (size is not None or mode is not None):
+                    raise FSError(errno.EOPNOTSUPP, "Operation not supported on a symlink", path)
+                if size is not None:
+                    os.truncate(f"/proc/self/fd/{fd}", size)
+                if mode is not None:
+                    os.chmod(f"/proc/self/fd/{fd}", mode & 0o7777)
+            finally:
+                os.close(fd)
+            if uid is not None:
+                os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+            if times is not None:
+                os.utime(name, times, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise _enoent(path) from None
+        finally:
+            os.close(dir_fd)
+
+    def statvfs(self, path: str) -> os.statvfs_result:
+        fd = self._root_fd() if path in ("", "/") else None
+        if fd is None:
+            dir_fd, name, _ = self._walk(path)
+            try:
+                fd = os.open(name or ".", os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+            except FileNotFoundError:
+                raise _enoent(path) from None
+            finally:
+                os.close(dir_fd)
+        try:
+            return os.fstatvfs(fd)
         finally:
             os.close(fd)
 

@@ -454,7 +454,7 @@ class PassiveDecoder:
 
     def _start_sftp(self, server_channel: int) -> None:
         try:
-            from ..sftp import SftpStreamDecoder
+            from ..sftp.stream import SftpStreamDecoder
         except ImportError:
             return
         self.sftp_channels[server_channel] = SftpStreamDecoder()

@@ -1,0 +1,126 @@
+"""``sshviz connect --sftp`` and ``--sftp-batch FILE``: the SFTP commands over a live
+connection. ``connect`` builds the connection as usual; this module takes over the session
+channel once it is open (``SessionDriver.on_channel_open``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from ..fs.confined import ConfinedFS
+from ..sftp.aio import bridge
+from ..sftp.commands import SftpShell
+from ..sftp.pending import spawn
+from ..sftp.session import SessionSftp
+from .common import CLIError
+
+PROGRESS_THRESHOLD = 4 * 1024 * 1024  # files smaller than this get no progress bar
+
+
+def add_options(parser) -> None:
+    group = parser.add_argument_group("SFTP")
+    group.add_argument("--sftp", action="store_true",
+                       help="start SFTP and read commands (ls, get, put, mkdir, ...; 'help' lists them)")
+    group.add_argument("--sftp-batch", metavar="FILE",
+                       help="run SFTP commands from FILE ('-' for stdin) like 'sftp -b': stop at the "
+                            "first failing command unless it starts with '-'")
+
+
+def wanted(args) -> bool:
+    return bool(getattr(args, "sftp", False) or getattr(args, "sftp_batch", None))
+
+
+def read_batch(path: str) -> list[str]:
+    try:
+        if path == "-":
+            return sys.stdin.read().splitlines()
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except OSError as exc:
+        raise CLIError(f"--sftp-batch: {path}: {exc.strerror}") from None
+
+
+class RichProgress:
+    """A rich progress bar per file, for files of at least PROGRESS_THRESHOLD bytes."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, name: str):
+        if not self.enabled:
+            return None
+        state: dict = {}
+
+        def update(done: int, total: int | None) -> None:
+            if "bar" not in state:
+                if not total or total < PROGRESS_THRESHOLD:
+                    return
+                from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                           TimeRemainingColumn, TransferSpeedColumn)
+
+                bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                               TransferSpeedColumn(), TimeRemainingColumn(), transient=False)
+                bar.start()
+                state["bar"], state["task"] = bar, bar.add_task(os.path.basename(name), total=total)
+            bar = state["bar"]
+            bar.update(state["task"], completed=done)
+            if total is not None and done >= total:
+                bar.stop()
+
+        return update
+
+
+class SftpRun:
+    """The SFTP part of one ``connect``: set up, then commands until done."""
+
+    def __init__(self, args, client, driver):
+        self.batch = read_batch(args.sftp_batch) if args.sftp_batch else None
+        self.client = client
+        self.driver = driver
+        self.protocol = None
+        self.status = 0
+        self.session: SessionSftp | None = None
+        driver.on_channel_open = self._on_channel_open
+
+    def _on_channel_open(self, driver, channel: int) -> None:
+        self.session = SessionSftp(self.client, channel)
+        driver.channel_consumer = self.session
+        self.session.start()
+        asyncio.get_running_loop().create_task(self._main())
+
+    async def _call(self, coroutine):
+        return await bridge(self.protocol.act(spawn, coroutine))
+
+    async def _main(self) -> None:
+        try:
+            await bridge(self.session.ready)
+            shell = SftpShell(self.session.client, ConfinedFS("/"), os.getcwd(), out=self._print,
+                              progress=RichProgress(sys.stdout.isatty()))
+            await self._call(shell.setup())
+            if self.batch is not None:
+                ok = await self._call(shell.run_batch(self.batch))
+                self.status = 0 if ok else 1
+            else:
+                await self._interactive(shell)
+        except Exception as exc:  # the session ended under us; say why in one line
+            self.status = 1
+            print(f"sshviz: sftp: {exc}", file=sys.stderr)
+        if not self.protocol.closed.done():
+            self.protocol.act(self.session.finish)
+
+    async def _interactive(self, shell: SftpShell) -> None:
+        loop = asyncio.get_running_loop()
+        prompt = "sftp> " if sys.stdin.isatty() else ""
+        while not shell.finished and not self.protocol.closed.done():
+            try:
+                line = await loop.run_in_executor(None, input, prompt)
+            except EOFError:
+                break
+            ok = await self._call(shell.run(line))
+            if not ok and not sys.stdin.isatty():
+                self.status = 1
+
+    @staticmethod
+    def _print(line: str) -> None:
+        print(line, flush=True)

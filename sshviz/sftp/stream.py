@@ -1,0 +1,138 @@
+"""Whole SFTP packets out of a byte stream, decoded with the SFTP catalog.
+
+``SftpStreamDecoder`` is the one place SFTP framing is parsed. Both the client and the server
+use it, and so can anything that has the bytes of an SFTP channel (a captured session)::
+
+    decoder = SftpStreamDecoder()
+    for unit in decoder.feed("c2s", data):   # bytes in pieces of any size, either direction
+        unit.packet, unit.message            # whole packet bytes; Message (fields are spans
+                                             # into unit.packet), or None if it did not decode
+        unit.error                           # why it did not decode (a readable line)
+
+One decoder serves one channel, both directions: it remembers which extension each EXTENDED
+request named, by id, to decode the EXTENDED_REPLY that answers it.
+
+Messages are decoded without spans (cheap); ``SftpUnit.event`` makes the ``SftpMessage`` event,
+adding spans then. DATA and WRITE packets larger than ``BULK_PREVIEW`` bytes of file data are
+summarized in events: the event's packet stops after the first ``BULK_PREVIEW`` data bytes and
+its message says how many were left out (``data_length``). So a trace of a big transfer never
+holds the file's contents, and the bulk path skips span decoding; small transfers, as in the
+in-process demos, are shown whole.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..events import SftpMessage
+from ..wire.sftp import BULK_TYPES, FileXferType, decode_packet, elided_bulk_message
+from ..wire.spec import Message
+from ..wire.types import DecodeError
+
+_U32 = struct.Struct(">I")
+
+MAX_PACKET = 256 * 1024  # OpenSSH's SFTP_MAX_MSG_LENGTH: a longer length field is a framing error
+BULK_PREVIEW = 256
+
+
+class SftpFramingError(Exception):
+    """The stream cannot be split into packets any more (a length out of range)."""
+
+
+@dataclass(slots=True)
+class SftpUnit:
+    """One whole packet from the stream."""
+
+    direction: str  # "c2s" | "s2c"
+    packet: bytes
+    message: Message | None  # None when the packet did not decode
+    error: str | None = None  # why it did not decode
+    unknown_type: bool = False  # it did not decode because its type is not SFTP v3's
+
+    @property
+    def type(self) -> int:
+        return self.packet[4] if len(self.packet) > 4 else -1
+
+    def event(self, channel: int) -> SftpMessage:
+        return sftp_event(channel, self.direction, self.packet, self.message)
+
+
+def sftp_event(channel: int, direction: str, packet: bytes, message: Message | None) -> SftpMessage:
+    """The event for a packet sent or received: spans added, bulk file data summarized."""
+    if message is not None:
+        number = message.number
+        if number in BULK_TYPES and len(message.values.get("data", b"")) > BULK_PREVIEW:
+            packet, message = elided_bulk_message(packet, BULK_PREVIEW)
+        elif message.fields is None:
+            message = decode_packet(packet, message.values.get("extension"), spans=True)
+    return SftpMessage(channel, direction, packet, message)
+
+
+class SftpStreamDecoder:
+    """Splits the two byte streams of an SFTP channel into decoded packets (see the module)."""
+
+    def __init__(self, max_packet: int = MAX_PACKET):
+        self.max_packet = max_packet
+        # Per direction: the pieces of the packet being gathered and their total length.
+        # Pieces are joined once a whole packet is there, so each byte is copied once.
+        self._pieces: dict[str, list[bytes]] = {"c2s": [], "s2c": []}
+        self._held = {"c2s": 0, "s2c": 0}
+        self._extensions: dict[int, str] = {}  # EXTENDED request id -> extension name
+
+    def pending(self, direction: str) -> int:
+        """Bytes held that do not yet form a whole packet."""
+        return self._held[direction]
+
+    def feed(self, direction: str, data: bytes) -> list[SftpUnit]:
+        """Take bytes; return each packet they complete. Raises SftpFramingError."""
+        pieces = self._pieces[direction]
+        if data:
+            pieces.append(data)
+            self._held[direction] += len(data)
+        held = self._held[direction]
+        units: list[SftpUnit] = []
+        while held >= 4:
+            if len(pieces[0]) < 4:
+                pieces[:] = [b"".join(pieces)]
+            length = _U32.unpack_from(pieces[0])[0]
+            if length == 0 or length > self.max_packet:
+                raise SftpFramingError(f"SFTP packet length {length} out of range "
+                                       f"(1..{self.max_packet})")
+            end = 4 + length
+            if end > held:
+                break
+            joined = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            packet = joined if len(joined) == end else joined[:end]
+            rest = joined[end:] if len(joined) > end else b""
+            pieces[:] = [rest] if rest else []
+            held -= end
+            units.append(self._decode(direction, bytes(packet)))
+        self._held[direction] = held
+        return units
+
+    def _decode(self, direction: str, packet: bytes) -> SftpUnit:
+        number = packet[4]
+        extension = None
+        if number == FileXferType.EXTENDED_REPLY and len(packet) >= 9:
+            extension = self._extensions.pop(_U32.unpack_from(packet, 5)[0], None)
+        try:
+            message = decode_packet(packet, extension, spans=False)
+        except KeyError:
+            return SftpUnit(direction, packet, None, f"unknown SFTP packet type {number}", True)
+        except DecodeError as exc:
+            return SftpUnit(direction, packet, None, str(exc))
+        if number == FileXferType.EXTENDED:
+            self._extensions[message.id] = message.extended_request
+        elif number == FileXferType.STATUS:
+            self._extensions.pop(message.id, None)
+        return SftpUnit(direction, packet, message)
+
+    def note_sent(self, message: Message) -> None:
+        """Remember an EXTENDED request this side sent without passing it through ``feed``."""
+        if message.number == FileXferType.EXTENDED:
+            self._extensions[message.id] = message.extended_request
+
+
+__all__ = ["SftpStreamDecoder", "SftpUnit", "SftpFramingError", "sftp_event", "MAX_PACKET",
+           "BULK_PREVIEW"]

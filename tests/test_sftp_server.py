@@ -1,0 +1,291 @@
+"""The SFTP server against bad input and escapes: each case asserts the exact answer and that
+the next request is still served."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from sshviz.fs.confined import ConfinedFS
+from sshviz.fs.memory import MemoryFS
+from sshviz.sftp import server as server_module
+from sshviz.sftp.server import MAX_HANDLES, MAX_READ
+from sshviz.wire.sftp import OpenFlag, StatusCode, packet
+
+from .sftp_helpers import DirectServer
+
+S = StatusCode
+
+
+@pytest.fixture(params=["disk", "memory"])
+def fs(request, tmp_path):
+    if request.param == "memory":
+        fs = MemoryFS()
+        fs.mkdir("/dir")
+        fs.write_file("/dir/file.txt", b"inside\n")
+        return fs
+    root = tmp_path / "root"
+    (root / "dir").mkdir(parents=True)
+    (root / "dir" / "file.txt").write_bytes(b"inside\n")
+    (tmp_path / "secret.txt").write_bytes(b"outside\n")
+    return ConfinedFS(str(root))
+
+
+def still_works(server: DirectServer) -> None:
+    reply = server.request("STAT", id=4242, path="/dir/file.txt")
+    assert reply.name == "ATTRS" and reply.id == 4242 and reply.size == 7
+
+
+def status(reply, code, text=None):
+    assert reply.name == "STATUS", reply
+    assert reply.code == code, reply
+    if text is not None:
+        assert reply.error_message == text
+    return reply
+
+
+def test_request_before_init_gets_bad_message(fs):
+    server = DirectServer(fs, init=False)
+    status(server.request("STAT", id=1, path="/dir"), S.BAD_MESSAGE, "request before SSH_FXP_INIT")
+    [version] = server.send(packet("INIT", version=3, extensions=[]))
+    assert version.name == "VERSION" and version.version == 3
+    still_works(server)
+
+
+def test_version_announces_the_openssh_extensions(fs):
+    server = DirectServer(fs, init=False)
+    [version] = server.send(packet("INIT", version=3, extensions=[]))
+    assert {e["extension_name"] for e in version.extensions} == set(server_module.EXTENSIONS)
+
+
+def test_second_init_closes_the_channel(fs):
+    server = DirectServer(fs)
+    assert server.send(packet("INIT", version=3, extensions=[])) == []
+    assert server.io.exit_status == 1 and b"second" in server.io.stderr
+
+
+def test_unknown_request_type_gets_op_unsupported(fs):
+    server = DirectServer(fs)
+    [reply] = server.send(struct.pack(">IBI", 5, 99, 77))
+    status(reply, S.OP_UNSUPPORTED)
+    assert reply.id == 77
+    still_works(server)
+
+
+def test_reply_type_sent_as_request_gets_op_unsupported(fs):
+    server = DirectServer(fs)
+    status(server.request("STATUS", id=5, code=0, error_message="", language_tag=""), S.OP_UNSUPPORTED)
+    still_works(server)
+
+
+def test_unknown_extension_gets_op_unsupported(fs):
+    server = DirectServer(fs)
+    body = struct.pack(">BI", 200, 8) + struct.pack(">I", 11) + b"nope@x.org!"
+    [reply] = server.send(struct.pack(">I", len(body)) + body)
+    status(reply, S.OP_UNSUPPORTED)
+    assert reply.id == 8
+    still_works(server)
+
+
+def test_truncated_request_gets_bad_message_with_its_id(fs):
+    server = DirectServer(fs)
+    body = struct.pack(">BI", 17, 31) + struct.pack(">I", 50) + b"/dir"  # path claims 50 bytes
+    [reply] = server.send(struct.pack(">I", len(body)) + body)
+    status(reply, S.BAD_MESSAGE)
+    assert reply.id == 31 and "truncated" in reply.error_message
+    still_works(server)
+
+
+def test_trailing_bytes_get_bad_message(fs):
+    server = DirectServer(fs)
+    good = packet("STAT", id=3, path="/dir")[4:] + b"junk"
+    status(server.send(struct.pack(">I", len(good)) + good)[0], S.BAD_MESSAGE)
+    still_works(server)
+
+
+@pytest.mark.parametrize("length", [0, 256 * 1024 + 1])
+def test_framing_error_closes_the_channel_cleanly(fs, length):
+    server = DirectServer(fs)
+    assert server.send(struct.pack(">I", length) + b"\x11" * 8) == []
+    assert server.io.exit_status == 1 and b"out of range" in server.io.stderr
+    assert server.send(packet("STAT", id=1, path="/")) == []  # nothing after the close
+
+
+def test_packet_without_id_closes_the_channel(fs):
+    server = DirectServer(fs)
+    assert server.send(struct.pack(">IB", 1, 17)) == []
+    assert server.io.exit_status == 1
+
+
+@pytest.mark.parametrize("request_name, values", [
+    ("READ", dict(offset=0, len=10)), ("WRITE", dict(offset=0, data=b"x")), ("CLOSE", {}),
+    ("FSTAT", {}), ("READDIR", {}), ("FSETSTAT", dict(flags=0)),
+])
+def test_fabricated_handle_gets_failure(fs, request_name, values):
+    server = DirectServer(fs)
+    status(server.request(request_name, id=9, handle=b"forged", **values), S.FAILURE, "invalid handle")
+    still_works(server)
+
+
+def test_directory_handle_is_not_a_file_handle(fs):
+    server = DirectServer(fs)
+    handle = server.request("OPENDIR", id=1, path="/dir").handle
+    status(server.request("READ", id=2, handle=handle, offset=0, len=5), S.FAILURE, "invalid handle")
+    names = server.request("READDIR", id=3, handle=handle)
+    assert [n["filename"] for n in names.names] == ["file.txt"]
+    status(server.request("READDIR", id=4, handle=handle), S.EOF)
+    status(server.request("CLOSE", id=5, handle=handle), S.OK)
+    status(server.request("CLOSE", id=6, handle=handle), S.FAILURE, "invalid handle")
+
+
+def test_open_handles_are_bounded(fs):
+    server = DirectServer(fs)
+    handles = [server.request("OPEN", id=i, filename="/dir/file.txt", pflags=1, flags=0).handle
+               for i in range(MAX_HANDLES)]
+    status(server.request("OPEN", id=999, filename="/dir/file.txt", pflags=1, flags=0), S.FAILURE)
+    status(server.request("CLOSE", id=1000, handle=handles[0]), S.OK)
+    assert server.request("OPEN", id=1001, filename="/dir/file.txt", pflags=1, flags=0).name == "HANDLE"
+
+
+def test_read_length_is_bounded(fs):
+    server = DirectServer(fs)
+    big = os.urandom(MAX_READ + 5000)
+    handle = server.request("OPEN", id=1, filename="/big", pflags=int(OpenFlag.WRITE | OpenFlag.CREAT
+                                                                         | OpenFlag.READ), flags=0).handle
+    status(server.request("WRITE", id=2, handle=handle, offset=0, data=big[:200_000]), S.OK)
+    status(server.request("WRITE", id=3, handle=handle, offset=200_000, data=big[200_000:]), S.OK)
+    reply = server.request("READ", id=4, handle=handle, offset=0, len=0xFFFFFFFF)
+    assert reply.name == "DATA" and reply.data == big[:MAX_READ]
+
+
+def test_huge_offset_gets_bad_message(fs):
+    server = DirectServer(fs)
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+    reply = server.request("READ", id=2, handle=handle, offset=2**64 - 1, len=10)
+    assert reply.name == "STATUS" and reply.code in (S.BAD_MESSAGE, S.EOF)
+    still_works(server)
+
+
+def test_replies_waiting_for_window_pause_reading(fs, monkeypatch):
+    monkeypatch.setattr(server_module, "OUTPUT_HIGH", 10)
+    server = DirectServer(fs)
+    server.io.pending_bytes = 100  # the client has not made room for earlier replies
+    assert server.send(packet("STAT", id=1, path="/dir") + packet("STAT", id=2, path="/dir")) == []
+    assert server.io.paused
+    server.io.pending_bytes = 0
+    server.server.writable()
+    out = bytes(server.io.output)
+    assert [m.id for m in (u.message for u in server.decoder.feed("s2c", out))] == [1, 2]
+    assert not server.io.paused
+
+
+# -- confinement: an escape answers exactly like a missing file --------------------------------
+
+ESCAPES = ["/../secret.txt", "../secret.txt", "/dir/../../secret.txt", "/dir/../../../etc/passwd",
+           "/nonexistent"]
+
+
+@pytest.mark.parametrize("path", ESCAPES)
+@pytest.mark.parametrize("request_name", ["STAT", "LSTAT", "OPENDIR", "REMOVE", "RMDIR", "READLINK",
+                                          "REALPATH-parent", "OPEN"])
+def test_escapes_answer_like_missing_files(fs, path, request_name):
+    server = DirectServer(fs)
+    if request_name == "OPEN":
+        reply = server.request("OPEN", id=1, filename=path, pflags=1, flags=0)
+    elif request_name == "REMOVE":
+        reply = server.request("REMOVE", id=1, filename=path)
+    elif request_name == "REALPATH-parent":
+        reply = server.request("REALPATH", id=1, path=path + "/x")
+    else:
+        reply = server.request(request_name, id=1, path=path)
+    status(reply, S.NO_SUCH_FILE, "No such file or directory")
+    still_works(server)
+
+
+def test_symlinks_that_leave_the_root_are_missing(tmp_path):
+    root = tmp_path / "root"
+    (root / "dir").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_bytes(b"outside\n")
+    os.symlink("../secret.txt", root / "up")
+    os.symlink(str(tmp_path), root / "abs")  # absolute: read inside the root, as in a chroot
+    os.symlink("..", root / "dir" / "parent")  # fine: the root itself
+    server = DirectServer(ConfinedFS(str(root)))
+    for path in ("/up", "/abs/secret.txt", "/dir/parent/../secret.txt"):
+        status(server.request("STAT", id=1, path=path), S.NO_SUCH_FILE, "No such file or directory")
+        status(server.request("OPEN", id=2, filename=path, pflags=1, flags=0), S.NO_SUCH_FILE)
+    assert server.request("STAT", id=3, path="/dir/parent/dir").name == "ATTRS"
+    # Writing through a link that leads out is refused the same way.
+    status(server.request("OPEN", id=4, filename="/up", pflags=0x1A, flags=0), S.NO_SUCH_FILE)
+    assert (tmp_path / "secret.txt").read_bytes() == b"outside\n"
+
+
+def test_symlink_targets_are_checked_and_kept_inside(fs):
+    server = DirectServer(fs)
+    for target in ("../../secret.txt", "/../secret.txt", "/dir/../../x"):
+        status(server.request("SYMLINK", id=1, targetpath=target, linkpath="/dir/l"), S.NO_SUCH_FILE)
+    status(server.request("SYMLINK", id=2, targetpath="/dir/file.txt", linkpath="/dir/sub-link"), S.OK)
+    # An absolute target is stored relative to the link, so it stays inside for everyone.
+    assert server.request("READLINK", id=3, path="/dir/sub-link").names[0]["filename"] == "file.txt"
+    assert server.request("STAT", id=4, path="/dir/sub-link").size == 7
+
+
+def test_hardlink_and_rename_out_of_the_root_are_missing(fs):
+    server = DirectServer(fs)
+    for name, values in (("hardlink@openssh.com", dict(oldpath="/../secret.txt", newpath="/stolen")),
+                         ("hardlink@openssh.com", dict(oldpath="/dir/file.txt", newpath="/../planted")),
+                         ("posix-rename@openssh.com", dict(oldpath="/dir/file.txt", newpath="/../x"))):
+        status(server.request("EXTENDED", id=1, extended_request=name, **values), S.NO_SUCH_FILE)
+    status(server.request("RENAME", id=2, oldpath="/dir/file.txt", newpath="/../moved"), S.NO_SUCH_FILE)
+    still_works(server)
+
+
+def test_read_only_refuses_every_change(tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    server = DirectServer(ConfinedFS(str(tmp_path), read_only=True))
+    for name, values in (("OPEN", dict(filename="/f", pflags=2, flags=0)),
+                         ("OPEN", dict(filename="/new", pflags=0x0A, flags=0)),
+                         ("REMOVE", dict(filename="/f")), ("MKDIR", dict(path="/d", flags=0)),
+                         ("RMDIR", dict(path="/f")), ("RENAME", dict(oldpath="/f", newpath="/g")),
+                         ("SETSTAT", dict(path="/f", flags=4, permissions=0o777)),
+                         ("SYMLINK", dict(targetpath="f", linkpath="/l"))):
+        status(server.request(name, id=1, **values), S.PERMISSION_DENIED)
+    assert server.request("OPEN", id=2, filename="/f", pflags=1, flags=0).name == "HANDLE"
+    statvfs = server.request("EXTENDED", id=3, extended_request="statvfs@openssh.com", path="/")
+    assert statvfs.f_flag & 1
+    assert sorted(os.listdir(tmp_path)) == ["f"]
+
+
+def test_close_errors_reach_the_client(fs):
+    server = DirectServer(fs)
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+
+    def broken_close():
+        raise OSError(5, "Input/output error")
+    server.server.handles[handle].handle.close = broken_close
+    status(server.request("CLOSE", id=2, handle=handle), S.FAILURE, "Input/output error")
+    still_works(server)
+
+
+def test_short_writes_are_retried(tmp_path, monkeypatch):
+    from sshviz.fs import confined
+
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(confined.os, "pwrite", lambda fd, data, offset: real_pwrite(fd, bytes(data)[:7], offset))
+    server = DirectServer(ConfinedFS(str(tmp_path)))
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=0).handle
+    data = os.urandom(1000)
+    status(server.request("WRITE", id=2, handle=handle, offset=0, data=data), S.OK)
+    status(server.request("CLOSE", id=3, handle=handle), S.OK)
+    assert (tmp_path / "f").read_bytes() == data
+
+
+def test_setuid_and_setgid_bits_are_never_set(tmp_path):
+    server = DirectServer(ConfinedFS(str(tmp_path)))
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=4, permissions=0o6755).handle
+    status(server.request("CLOSE", id=2, handle=handle), S.OK)
+    status(server.request("SETSTAT", id=3, path="/f", flags=4, permissions=0o4777), S.OK)
+    status(server.request("MKDIR", id=4, path="/d", flags=4, permissions=0o3777), S.OK)
+    assert os.stat(tmp_path / "f").st_mode & 0o7777 == 0o777
+    assert os.stat(tmp_path / "d").st_mode & 0o6000 == 0
