@@ -44,10 +44,11 @@ SCENARIOS = [
     Scenario(kex="mlkem768x25519-sha256", cipher="aes256-gcm@openssh.com", compression="zlib"),
     Scenario(kex="ecdh-sha2-nistp521", guess_kex=True, strict_kex=False, mac="hmac-sha1-etm@openssh.com",
              cipher="aes192-ctr"),
+    Scenario(command=None, sftp_actions=["put hello.txt", "ls -l", "get readme.txt", "rename hello.txt hi.txt"]),
 ]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.kex}-{s.auth}-{s.cipher}")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.kex}-{s.auth}-{s.cipher}{'-sftp' if s.sftp_actions else ''}")
 def test_in_process_sessions_load_back_unchanged(scenario):
     trace = run_scenario(scenario).trace
     assert trace_differences(trace, round_trip(trace)) == []
@@ -138,6 +139,23 @@ def test_every_message_type_and_event_type_loads_back_unchanged(values_by_spec):
             assert again.message.encode() == original.record.payload
     stored_types = {type(change).__name__ for e in loaded.events for _, change in e.changes}
     assert stored_types == {name for name, cls in EVENT_TYPES.items() if not issubclass(cls, PLUMBING)}
+
+
+def test_big_sftp_transfers_are_summarized_and_load_back(tmp_path):
+    from sshviz.events import SftpMessage
+    from sshviz.fs import ConfinedFS
+
+    (tmp_path / "big").write_bytes(bytes(range(256)) * 1200)
+    conductor = make_conductor(Scenario(command=None, sftp_actions=["get big"]), fs=ConfinedFS(str(tmp_path)))
+    conductor.run()
+    trace = conductor.trace
+    assert trace_differences(trace, round_trip(trace, elide_after=None)) == []
+    loaded = round_trip(trace)
+    data = [c.message for e in loaded.events for _, c in e.changes
+            if isinstance(c, SftpMessage) and c.message is not None and c.message.name == "DATA"]
+    assert data and all(m.values["data_length"] > 256 and len(m.values["data"]) == 256 for m in data)
+    assert data[0].values["data"] == bytes(range(256))
+    assert [f.name for f in data[0].fields] == ["length", "type", "id", "data"]
 
 
 def test_messages_are_decoded_with_spans_when_read():
