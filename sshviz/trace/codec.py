@@ -37,8 +37,6 @@ def _event_types() -> dict[str, type]:
 
 
 EVENT_TYPES: dict[str, type] = _event_types()
-# Nested records that appear inside events.
-RECORD_TYPES = {cls.__name__: cls for cls in (ev.NegotiatedAlgorithm, ev.DerivedKey, ev.VersionRecord)}
 
 
 @cache

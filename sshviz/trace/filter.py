@@ -22,7 +22,6 @@ from .codec import EVENT_TYPES
 from .model import TraceEvent
 
 Predicate = Callable[[TraceEvent], bool]
-OPERATORS = ("==", "!=", "<=", ">=", "<", ">", "contains", "matches")
 _TOKEN = re.compile(r"""\s*(?:(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])|(?P<str>"[^"]*"|'[^']*')|(?P<word>[^\s()=!<>"']+))""")
 SPECIAL = {"seq", "size", "index", "time", "name", "dir", "frame"}
 
