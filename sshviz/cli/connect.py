@@ -19,6 +19,7 @@ from ..endpoint import ClientConfig, ClientConnection
 from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..scenario import SessionDriver
+from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..transcript import format_change, format_unit
 from . import sftp as sftp_cli
@@ -205,7 +206,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     recorder = None
     if args.trace:
         recorder = TraceRecorder("client", Trace(TraceHeader("connect", created=now(),
-                                                             server_address=f"{host}:{port}")))
+                                                             server_address=f"{host}:{port}")),
+                                 elide_after=None if args.full_data else ELIDE_AFTER)
     try:
         protocol = await open_client(host, port, client, on_events, timeout=args.timeout,
                                      recorder=recorder)
@@ -224,6 +226,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         if stdin_task:
             stdin_task.cancel()
         if recorder is not None:
+            recorder.finish()
             recorder.trace.header.client_address = protocol.local
             save_for_cli(recorder.trace, args.trace, args.full_data)
     if driver.error or (driver.exit_status is None and not driver.finished):

@@ -17,6 +17,7 @@ from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
+from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from .common import CLIError, add_algorithm_options, transport_config
 from .connect import TranscriptPrinter
@@ -153,10 +154,12 @@ async def run_serve(args) -> int:
         never said anything, such as a port check, is not saved)."""
         if not args.trace:
             return
-        protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())))
+        protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())),
+                                          elide_after=None if args.full_data else ELIDE_AFTER)
 
         def save(_) -> None:
             nonlocal saved
+            protocol.recorder.finish()
             trace = protocol.recorder.trace
             if not any(event.direction == "c2s" for event in trace.events):
                 return

@@ -27,13 +27,11 @@ from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import CodecError, decode_change, decode_value, encode_change, encode_value
 from .codec import decode_event, encode_event
+from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
 from .model import Trace, TraceEvent, TraceHeader, paused_gc
 
 FORMAT_NAME = "sshviz-trace"
 FORMAT_VERSION = 1
-ELIDE_AFTER = 64 * 1024  # channel data bytes per direction saved whole before eliding starts
-ELIDED_KEEP = 64  # data bytes an elided packet keeps
-BULK_MESSAGES = ("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA")
 NO_PROTECTION = ("none", "none", "none", 0)
 HEADER_COMMENT = "# sshviz trace: one SSH session, message by message. Format: docs/trace-format.md\n"
 
@@ -117,9 +115,8 @@ def encode_header(header: TraceHeader) -> dict:
 
 class _Writer:
     def __init__(self, elide_after: int | None):
-        self.elide_after = elide_after
+        self.bulk = BulkCounter(elide_after)
         self.protection = {"c2s": NO_PROTECTION, "s2c": NO_PROTECTION}
-        self.channel_bytes = {"c2s": 0, "s2c": 0}
 
     def event(self, position: int, event: TraceEvent):
         record = event.record
@@ -163,18 +160,10 @@ class _Writer:
         plain, wire, mac, payload = record.plain, record.wire, record.mac, record.payload
         changes = event.changes
         elided = 0
-        if name in BULK_MESSAGES and self.elide_after is not None:
-            data_bytes = message.values.get("data", b"")
-            seen = self.channel_bytes[event.direction]
-            self.channel_bytes[event.direction] = seen + len(data_bytes)
-            if seen >= self.elide_after and len(data_bytes) > ELIDED_KEEP:
-                short = data_bytes[:ELIDED_KEEP]
-                payload = _with_data(record.payload, message, short)
-                # Plain and wire bytes up to the data itself: lengths and the message header.
-                head = 5 + len(record.payload) - len(data_bytes)
-                plain, wire = plain[:head], wire[:head]
-                elided = len(data_bytes) - len(short)
-                changes = [(side, _shorter_data(e, data_bytes, short)) for side, e in changes]
+        shortened = self.bulk.shorten(event)
+        if shortened is not None:
+            plain, wire, payload = shortened.plain, shortened.wire, shortened.payload
+            changes, elided = shortened.changes, shortened.elided
         derived_payload = plain[5: len(plain) - record.padding_length] if len(plain) >= 5 else b""
         derived_mac = wire[len(plain):] if len(wire) >= len(plain) else b""
         protection = (record.cipher, record.mac_name, record.compression, record.aad_length)
@@ -216,20 +205,6 @@ class _Writer:
 
 def _lengths(plain: bytes) -> tuple[int, int]:
     return int.from_bytes(plain[:4], "big"), plain[4]
-
-
-def _with_data(payload: bytes, message: Message, data: bytes) -> bytes:
-    """The payload of ``message`` with its data field replaced (for eliding)."""
-    values = dict(Catalog.decode_as(message.spec, payload, spans=False).values)
-    values["data"] = data
-    return Message(message.spec, values).encode()
-
-
-def _shorter_data(event, full: bytes, short: bytes):
-    if getattr(event, "data", None) == full:
-        event = type(event)(**{f.name: getattr(event, f.name) for f in dataclass_fields(event)})
-        event.data = short
-    return event
 
 
 # -- reading ----------------------------------------------------------------------------------

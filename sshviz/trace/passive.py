@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..crypto.ciphers import CIPHERS
-from ..crypto.kex import GEX_MAX, GEX_MIN, KEX_METHODS, KexError
+from ..crypto.kex import KEX_METHODS, KexError
 from ..crypto.keys import PublicKey
 from ..crypto.macs import MACS
 from ..events import (AlgorithmsNegotiated, AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed,
@@ -316,7 +316,7 @@ class PassiveDecoder:
         if name == "KEX_DH_GEX_REQUEST":
             kex.gex_request = (msg.min, msg.n, msg.max)
         elif name == "KEX_DH_GEX_REQUEST_OLD":
-            kex.gex_request = (GEX_MIN, msg.n, GEX_MAX)
+            kex.gex_request = (None, msg.n, None)  # only n enters H
         elif name == "KEX_DH_GEX_GROUP":
             kex.gex_group = (msg.p, msg.g)
         elif direction == "c2s" and _CLIENT_VALUE[family] in msg.values:

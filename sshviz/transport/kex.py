@@ -82,7 +82,7 @@ def hash_inputs_head(V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes, K_S: bytes)
 
 def exchange_hash_inputs(method: KexMethod, V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes,
                          K_S: bytes, client_value, server_value, K: bytes,
-                         gex_request: tuple[int, int, int] | None = None,
+                         gex_request: tuple[int | None, int, int | None] | None = None,
                          gex_group: tuple[int, int] | None = None) -> list[tuple[str, str, bytes]]:
     """Every input of the exchange hash H, encoded, in hash order, for ``method``'s family:
     RFC 4253 8 (dh), RFC 4419 3 (gex), RFC 5656 4 / RFC 8731 (ecdh), the ML-KEM hybrid draft.
@@ -91,9 +91,12 @@ def exchange_hash_inputs(method: KexMethod, V_C: bytes, V_S: bytes, I_C: bytes, 
     family = method.family
     if family == "gex":
         (lo, n, hi), (p, g) = gex_request, gex_group
-        inputs += [("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)),
-                   ("max", "uint32", t.uint32(hi)), ("p", "mpint", t.mpint(p)),
-                   ("g", "mpint", t.mpint(g))]
+        if lo is None:  # KEX_DH_GEX_REQUEST_OLD: only n (RFC 4419 5)
+            inputs.append(("n", "uint32", t.uint32(n)))
+        else:
+            inputs += [("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)),
+                       ("max", "uint32", t.uint32(hi))]
+        inputs += [("p", "mpint", t.mpint(p)), ("g", "mpint", t.mpint(g))]
     if family in ("dh", "gex"):
         inputs += [("e", "mpint", t.mpint(client_value)), ("f", "mpint", t.mpint(server_value))]
     elif family == "ecdh":

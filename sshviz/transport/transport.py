@@ -527,17 +527,15 @@ class Transport:
     def _server_kex_step(self, kex: KexRound, msg: Message, name: str) -> None:
         family = kex.method.family
         if family == "gex" and name in ("KEX_DH_GEX_REQUEST", "KEX_DH_GEX_REQUEST_OLD") and not kex.gex_group:
-            if name == "KEX_DH_GEX_REQUEST":
-                request = (msg.min, msg.n, msg.max)
-            else:
-                request = (GEX_MIN, msg.n, GEX_MAX)
-            lo, n, hi = request
+            # The old request names only n (and only n enters H); our bounds apply to it.
+            old = name == "KEX_DH_GEX_REQUEST_OLD"
+            lo, n, hi = (GEX_MIN, msg.n, GEX_MAX) if old else (msg.min, msg.n, msg.max)
             if not lo <= n <= hi:
                 raise KexError(f"invalid group request: min {lo}, preferred {n}, max {hi}")
             group = choose_gex_group(lo, n, hi)
             if group is None:
                 raise KexError(f"no group between {lo} and {hi} bits")
-            kex.gex_request, kex.gex_group = request, group
+            kex.gex_request, kex.gex_group = ((None, n, None) if old else (lo, n, hi)), group
             self._send("KEX_DH_GEX_GROUP", p=group[0], g=group[1])
             return
         expected = {"dh": "KEXDH_INIT", "ecdh": "KEX_ECDH_INIT", "gex": "KEX_DH_GEX_INIT",
