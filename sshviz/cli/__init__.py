@@ -9,11 +9,11 @@ import sys
 
 from .. import __version__
 from ..crypto.keyfiles import KeyFileError
-from . import connect, demo, run, serve
+from . import connect, demo, export, inspect, replay, report, run, serve
 from .common import CLIError
 
 # The order here is the order in --help.
-COMMANDS = [demo, run, connect, serve]
+COMMANDS = [demo, run, connect, serve, inspect, replay, export, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

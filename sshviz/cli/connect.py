@@ -19,9 +19,12 @@ from ..endpoint import ClientConfig, ClientConnection
 from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..scenario import SessionDriver
+from ..trace.elide import ELIDE_AFTER
+from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..transcript import format_change, format_unit
 from . import sftp as sftp_cli
 from .common import CLIError, add_algorithm_options, transport_config
+from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -100,6 +103,7 @@ def register(sub) -> None:
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
     parser.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds "
                         "(default: %(default)s)")
+    add_trace_option(parser)
     parser.set_defaults(func=connect)
 
 
@@ -117,6 +121,7 @@ def default_known_hosts() -> str:
 
 def connect(args) -> int:
     user, host, port = parse_destination(args.destination, args.port)
+    check_trace_path(args.trace)
     return asyncio.run(run_connect(args, user, host, port))
 
 
@@ -198,8 +203,14 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
                     loop.create_task(_listen(listeners, forwarder, bind, lport, rhost, rport))
             driver.handle(event)
 
+    recorder = None
+    if args.trace:
+        recorder = TraceRecorder("client", Trace(TraceHeader("connect", created=now(),
+                                                             server_address=f"{host}:{port}")),
+                                 elide_after=None if args.full_data else ELIDE_AFTER)
     try:
-        protocol = await open_client(host, port, client, on_events, timeout=args.timeout)
+        protocol = await open_client(host, port, client, on_events, timeout=args.timeout,
+                                     recorder=recorder)
     except (OSError, asyncio.TimeoutError) as exc:
         raise CLIError(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
     if sftp_run is not None:
@@ -214,6 +225,10 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             listener.close()
         if stdin_task:
             stdin_task.cancel()
+        if recorder is not None:
+            recorder.finish()
+            recorder.trace.header.client_address = protocol.local
+            save_for_cli(recorder.trace, args.trace, args.full_data)
     if driver.error or (driver.exit_status is None and not driver.finished):
         reason = driver.error or _last_disconnect(client) or "connection closed"
         print(f"sshviz: {reason}", file=sys.stderr)

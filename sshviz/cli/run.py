@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .common import add_scenario_options, scenario_from_args
+from .traces import add_trace_option, check_trace_path, save_for_cli
 
 
 def register(sub) -> None:
@@ -15,6 +16,7 @@ def register(sub) -> None:
     add_scenario_options(parser)
     parser.add_argument("--print", action="store_true", help="print every field of every message, "
                         "the negotiation, K, H and the derived keys")
+    add_trace_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -22,7 +24,10 @@ def run(args) -> int:
     from ..scenario import run_scenario
     from ..transcript import format_step
 
+    check_trace_path(args.trace)
     conductor = run_scenario(scenario_from_args(args))
+    if args.trace:
+        save_for_cli(conductor.trace, args.trace, args.full_data)
     for step in conductor.steps:
         print(format_step(step, detail=args.print))
     script = conductor.driver_state.sftp_script

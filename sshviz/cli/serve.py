@@ -17,8 +17,11 @@ from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
+from ..trace.elide import ELIDE_AFTER
+from ..trace.model import Trace, TraceHeader, TraceRecorder
 from .common import CLIError, add_algorithm_options, transport_config
 from .connect import TranscriptPrinter
+from .traces import add_trace_option, check_trace_path, now, numbered, save_for_cli
 
 
 def state_dir() -> Path:
@@ -70,10 +73,12 @@ def register(sub) -> None:
                         help="allow direct-tcpip forwarding (to loopback addresses only)")
     add_algorithm_options(parser, single=False)
     parser.add_argument("--print", action="store_true", help="print every message")
+    add_trace_option(parser, many=True)
     parser.set_defaults(func=serve)
 
 
 def serve(args) -> int:
+    check_trace_path(args.trace)
     try:
         return asyncio.run(run_serve(args))
     except KeyboardInterrupt:
@@ -142,9 +147,37 @@ async def run_serve(args) -> int:
                 print(f"{protocol.peer}: disconnected ({event.description})", flush=True)
                 printers.pop(id(protocol), None)
 
+    saved = 0
+
+    def record(protocol: EndpointProtocol) -> None:
+        """--trace: one trace per connection, saved when it closes (a connection whose client
+        never said anything, such as a port check, is not saved)."""
+        if not args.trace:
+            return
+        protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())),
+                                          elide_after=None if args.full_data else ELIDE_AFTER)
+
+        def save(_) -> None:
+            nonlocal saved
+            protocol.recorder.finish()
+            trace = protocol.recorder.trace
+            if not any(event.direction == "c2s" for event in trace.events):
+                return
+            saved += 1
+            path = numbered(args.trace, saved)
+            trace.header.client_address, trace.header.server_address = protocol.peer, protocol.local
+            try:
+                save_for_cli(trace, path, args.full_data)
+                print(f"{protocol.peer}: trace saved to {path}", flush=True)
+            except CLIError as exc:
+                print(f"sshviz: {exc}", file=sys.stderr, flush=True)
+
+        protocol.closed.add_done_callback(save)
+
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
-                                    on_events, allow_forward=loopback_only if args.allow_forwarding else None)
+                                    on_events, allow_forward=loopback_only if args.allow_forwarding else None,
+                                    on_protocol=record)
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)

@@ -88,24 +88,29 @@ class ChaChaPolyContext:
         nonce = counter.to_bytes(8, "little") + seq.to_bytes(8, "big")
         return Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor()
 
-    def _poly_key(self, seq: int) -> bytes:
-        return self._stream(self._main, seq, 0).update(bytes(32))
+    def _payload_stream(self, seq: int):
+        """The payload key's keystream and the Poly1305 key: block 0 (counter 0) gives the
+        Poly1305 key, and the stream goes on at block 1, where the payload starts."""
+        stream = self._stream(self._main, seq, 0)
+        return stream, stream.update(_ZERO_BLOCK)[:32]
 
     def seal(self, seq: int, header: bytes, body: bytes) -> bytes:
-        enc_header = self._stream(self._header, seq, 0).update(header)
-        enc_body = self._stream(self._main, seq, 1).update(body)
-        data = enc_header + enc_body
-        return data + Poly1305.generate_tag(self._poly_key(seq), data)
+        stream, poly_key = self._payload_stream(seq)
+        data = self._stream(self._header, seq, 0).update(header) + stream.update(body)
+        return data + Poly1305.generate_tag(poly_key, data)
 
     def packet_length(self, seq: int, header: bytes) -> int:
         return int.from_bytes(self._stream(self._header, seq, 0).update(header), "big")
 
     def open(self, seq: int, wire: bytes) -> bytes:
-        data, tag = wire[:-16], wire[-16:]
-        expected = Poly1305.generate_tag(self._poly_key(seq), data)
-        if not constant_time.bytes_eq(expected, tag):
+        stream, poly_key = self._payload_stream(seq)
+        view = memoryview(wire)  # no copies of a long packet's parts
+        if not constant_time.bytes_eq(Poly1305.generate_tag(poly_key, view[:-16]), wire[-16:]):
             raise AuthenticationError("Poly1305 tag does not match")
-        return self._stream(self._main, seq, 1).update(data[4:])
+        return stream.update(view[4:-16])
+
+
+_ZERO_BLOCK = bytes(64)  # one ChaCha20 block
 
 
 CIPHERS: Registry[CipherSpec] = Registry("cipher")

@@ -19,13 +19,15 @@ class EndpointProtocol(asyncio.Protocol):
     """Connects one endpoint to one socket."""
 
     def __init__(self, endpoint: Endpoint, on_events: Callable[["EndpointProtocol", list[Event]], None]
-                 | None = None):
+                 | None = None, recorder=None):
         self.endpoint = endpoint
         self.on_events = on_events
+        self.recorder = recorder  # a TraceRecorder that sees every event first (--trace)
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_event_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
         self.peer = ""
+        self.local = ""
 
     # -- asyncio callbacks --------------------------------------------------------------------
 
@@ -33,6 +35,8 @@ class EndpointProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        local = transport.get_extra_info("sockname")
+        self.local = f"{local[0]}:{local[1]}" if local else "?"
         self.deliver(self.endpoint.start())
 
     def data_received(self, data: bytes) -> None:
@@ -53,7 +57,11 @@ class EndpointProtocol(asyncio.Protocol):
     def deliver(self, events: list[Event], flush: bool = True) -> None:
         """Pass events on, then send what the endpoint queued; close after a disconnect."""
         try:
-            while events and self.on_events is not None:
+            while events:
+                if self.recorder is not None:
+                    self.recorder.feed(events)
+                if self.on_events is None:
+                    break
                 self.on_events(self, events)
                 events = self.endpoint.take_events()  # the callback's actions may add some
         except Exception:  # an application bug ends this connection, not the process
@@ -179,17 +187,19 @@ class Forwarder:
 
 async def open_client(host: str, port: int, client: ClientConnection,
                       on_events: Callable[[EndpointProtocol, list[Event]], None] | None = None,
-                      timeout: float = 30.0) -> EndpointProtocol:
+                      timeout: float = 30.0, recorder=None) -> EndpointProtocol:
     loop = asyncio.get_running_loop()
     _, protocol = await asyncio.wait_for(
-        loop.create_connection(lambda: EndpointProtocol(client, on_events), host, port), timeout)
+        loop.create_connection(lambda: EndpointProtocol(client, on_events, recorder), host, port), timeout)
     return protocol
 
 
 async def start_server(host: str, port: int, make_server: Callable[[], ServerConnection],
                        on_events: Callable[[EndpointProtocol, list[Event]], None] | None = None,
-                       allow_forward: Callable[[str, int], bool] | None = None) -> asyncio.AbstractServer:
-    """Listen; each connection gets its own ServerConnection from ``make_server``."""
+                       allow_forward: Callable[[str, int], bool] | None = None,
+                       on_protocol: Callable[[EndpointProtocol], None] | None = None) -> asyncio.AbstractServer:
+    """Listen; each connection gets its own ServerConnection from ``make_server``.
+    ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder)."""
 
     def factory() -> EndpointProtocol:
         forwarder: Forwarder | None = None
@@ -207,7 +217,10 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
             if on_events is not None and rest:
                 on_events(protocol, rest)
 
-        return EndpointProtocol(make_server(), events)
+        protocol = EndpointProtocol(make_server(), events)
+        if on_protocol is not None:
+            on_protocol(protocol)
+        return protocol
 
     loop = asyncio.get_running_loop()
     return await loop.create_server(factory, host, port, reuse_address=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import (Event, PacketReceived, PacketSent, RawUnit, VersionReceived, VersionRecord,
                       VersionSent)
+from .elide import ELIDE_AFTER, BulkCounter, elide_in_place
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
 
@@ -27,6 +30,15 @@ class TraceEvent:
     changes: list[tuple[str, Event]] = field(default_factory=list)
     delivered: bool = True  # False when the receiver had already closed
     notes: list[str] = field(default_factory=list)
+    frame: int | None = None  # capture frame number that completed this unit (imported captures)
+    elided: int = 0  # bytes of bulk channel data left out when the trace was saved
+
+    @property
+    def opened(self) -> bool:
+        """False for bytes nobody decoded: a packet seen only encrypted (no keys: sizes and
+        direction, no message) or raw bytes."""
+        kind = self.kind
+        return kind == "version" or (kind == "packet" and bool(self.record.plain))
 
     @property
     def sender(self) -> str:
@@ -48,7 +60,9 @@ class TraceEvent:
         if self.kind != "packet":
             return self.kind.upper()
         message = self.record.message
-        return message.name if message is not None else "?"
+        if message is not None:
+            return message.name
+        return "ENCRYPTED" if not self.opened else "?"
 
 
 @dataclass
@@ -88,25 +102,56 @@ class Trace:
             for _, change in event.changes:
                 if isinstance(change, AlgorithmsNegotiated) and not header.algorithms:
                     header.algorithms = {c: a.chosen for c, a in change.algorithms.items()
-                                         if a.chosen is not None}
+                                         if a.chosen is not None and not a.unused}
 
 
 class TraceRecorder:
     """Builds trace events from one live endpoint's event stream: each version line or packet
-    (sent or received) starts a TraceEvent; the events that follow it are its changes."""
+    (sent or received) starts a TraceEvent; the events that follow it are its changes.
 
-    def __init__(self, side: str, trace: Trace):
+    Times count from the first event. Channel data beyond ``elide_after`` bytes per direction
+    is shortened as it is recorded (None keeps every byte), so a long transfer does not pile
+    up in memory."""
+
+    def __init__(self, side: str, trace: Trace, elide_after: int | None = ELIDE_AFTER):
         self.side = side
         self.trace = trace
-        self._other = "server" if side == "client" else "client"
+        self.bulk = BulkCounter(elide_after)
+        self._start: float | None = None
 
     def feed(self, events: list[Event]) -> None:
         trace_events = self.trace.events
         for event in events:
             if isinstance(event, PLUMBING):
+                self.finish()
                 record = event.record
-                trace_events.append(TraceEvent(len(trace_events), record.time, record.direction, record))
+                if self._start is None:
+                    self._start = record.time
+                trace_events.append(TraceEvent(len(trace_events), record.time - self._start,
+                                               record.direction, record))
             elif trace_events:
                 trace_events[-1].changes.append((self.side, event))
             else:
                 self.trace.header.extra.setdefault("early_events", []).append(event)
+
+    def finish(self) -> None:
+        """The last event is complete (its changes are in): shorten it if it is bulk data."""
+        if self.trace.events:
+            last = self.trace.events[-1]
+            shortened = self.bulk.shorten(last) if not last.elided else None
+            if shortened is not None:
+                elide_in_place(last, shortened)
+
+
+@contextmanager
+def paused_gc():
+    """Building a long trace makes millions of objects and no reference cycles; the cyclic
+    garbage collector would scan them again and again (loading and importing slow down more
+    than linearly), so it waits until the trace is built."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

@@ -18,9 +18,10 @@ import struct
 from dataclasses import dataclass, field
 
 from ..crypto.ciphers import NONE_CIPHER, AuthenticationError, CipherSpec
-from ..crypto.compression import CompressionError, Compressor, Decompressor
+from ..crypto.compression import COMPRESSION, CompressionError, Compressor, Decompressor
 from ..crypto.macs import MacSpec
 from ..crypto.random import RandomSource
+from ..events import KeysActivated
 from ..wire.catalog import DisconnectReason
 from .errors import ProtocolError
 
@@ -73,6 +74,17 @@ class PacketRecord:
         }
 
 
+class DamagedPacket(ProtocolError):
+    """A packet whose MAC or AEAD tag does not verify. It carries the packet's wire bytes, and
+    the reader has already moved past it (sequence number included), so a passive reader of a
+    capture can mark it and go on with the next one."""
+
+    def __init__(self, message: str, seq: int, wire: bytes):
+        super().__init__(DisconnectReason.MAC_ERROR, message)
+        self.seq = seq
+        self.wire = wire
+
+
 class DirectionKeys:
     """What protects one direction: cipher, MAC and compression, with their keys."""
 
@@ -89,6 +101,12 @@ class DirectionKeys:
         self.etm = bool(self.mac and self.mac.etm)
         self.aad = 4 if (self.aead or self.etm) else 0
         self.mac_size = cipher.tag_size if cipher.aead else (self.mac.size if self.mac else 0)
+
+    def start_delayed_compression(self, outgoing: bool) -> None:
+        """Authentication is done: a delayed method (zlib@openssh.com) starts now."""
+        name = self.compression
+        if name != "none" and COMPRESSION[name].delayed and self.compressor is None:
+            self.compressor = Compressor() if outgoing else Decompressor(MAX_PAYLOAD)
 
     @property
     def mac_name(self) -> str:
@@ -186,13 +204,14 @@ class PacketReader:
         total = 4 + length + keys.mac_size
         if len(buf) < total:
             return None
-        wire = bytes(buf[:total])
+        with memoryview(buf) as view:  # one copy of the packet, not two
+            wire = bytes(view[:total])
         del buf[:total]
         self._packet_length = None
         seq = self.seq
         try:
             if keys.aead:
-                # The length as decrypted: ChaCha20-Poly1305 encrypts it, GCM leaves it clear.
+                # The clear length (ChaCha20 sends it encrypted), as the sender wrote it.
                 plain = _U32.pack(length) + keys.cipher_ctx.open(seq, wire)
                 mac = wire[-keys.mac_size:]
             elif keys.etm:
@@ -210,8 +229,11 @@ class PacketReader:
                 if keys.mac_ctx:
                     keys.mac_ctx.verify(seq, plain, mac)
         except AuthenticationError as exc:
-            raise ProtocolError(DisconnectReason.MAC_ERROR,
-                                f"packet {seq}: {exc} (corrupted or forged data)") from None
+            if keys.etm and keys.cipher_ctx:  # keep a stream cipher's keystream in step
+                keys.cipher_ctx.process(wire[4: 4 + length])
+            self._first_block = None
+            self.seq = (seq + 1) & 0xFFFFFFFF
+            raise DamagedPacket(f"packet {seq}: {exc} (corrupted or forged data)", seq, wire) from None
         self._first_block = None
         padding_length = plain[4]
         if padding_length < MIN_PADDING:
@@ -233,6 +255,18 @@ class PacketReader:
         self.packets_since_kex += 1
         return PacketRecord(self.direction, seq, wire, plain, mac, payload, length, padding_length,
                             keys.cipher.name, keys.mac_name, keys.compression, keys.aad)
+
+
+def switch_keys(end: "PacketReader | PacketWriter", keys: DirectionKeys, direction: str,
+                strict: bool) -> KeysActivated:
+    """After a NEWKEYS (sent: the writer; received: the reader), the new keys protect that
+    direction from the next packet on; strict KEX restarts its sequence numbers. Returns the
+    event that says so."""
+    end.keys = keys
+    if strict:
+        end.seq = 0
+    end.bytes_since_kex = end.packets_since_kex = 0
+    return KeysActivated(direction, keys.cipher.name, keys.mac_name, keys.compression, strict)
 
 
 def make_direction_keys(cipher: CipherSpec, enc_key: bytes, iv: bytes, mac: MacSpec | None,

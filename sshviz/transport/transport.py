@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from ..crypto.ciphers import CIPHERS
-from ..crypto.compression import COMPRESSION, Compressor, Decompressor
+from ..crypto.compression import COMPRESSION
 from ..crypto.kex import (EXT_INFO_CLIENT, EXT_INFO_SERVER, GEX_MAX, GEX_MIN, GEX_PREFERRED,
                           KEX_METHODS, STRICT_KEX_CLIENT, STRICT_KEX_SERVER, DHAgent, KexError,
                           choose_gex_group)
@@ -25,11 +25,12 @@ from ..events import (AlgorithmsNegotiated, DebugReceived, Disconnected, ExtInfo
                       PongReceived, VersionReceived, VersionRecord, VersionSent)
 from ..wire import types as t
 from ..wire.catalog import SSH, DisconnectReason
-from ..wire.spec import UNKNOWN_TAIL, Message, MessageSpec
+from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .errors import ProtocolError
-from .kex import OPTIONAL_CATEGORIES, derive_keys, exchange_hash, guess_was_right, hash_inputs_head, negotiate
-from .packet import MAX_PAYLOAD, PacketReader, PacketRecord, PacketWriter, make_direction_keys
+from .kex import (OPTIONAL_CATEGORIES, direction_keys, exchange_hash, exchange_hash_inputs,
+                  guess_was_right, k_value, negotiate, session_keys, strict_kex_offered)
+from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
 
 E = DisconnectReason
 
@@ -62,10 +63,56 @@ class TransportConfig:
     host_label: str = ""  # client: the host name, for messages
 
 
-def _unknown_spec(number: int) -> MessageSpec:
-    return MessageSpec(number, f"UNKNOWN_{number}", UNKNOWN_TAIL, "RFC 4253 11.4",
-                       "a message number this implementation does not know", "unknown",
-                       trailing_ok=True)
+class VersionLineReader:
+    """The peer's identification line (RFC 4253 4.2), from bytes in any pieces. A server may
+    send other lines before it (``accept_pre_lines``); a client may not. Used by the transport
+    and by the passive decoder of captures."""
+
+    def __init__(self, accept_pre_lines: bool):
+        self.accept_pre_lines = accept_pre_lines
+        self._buffer = bytearray()
+        self._pre_lines: list[bytes] = []
+
+    def feed(self, data: bytes) -> tuple[bytes, list[bytes], str, bytes] | None:
+        """(line with its end, lines before it, version text, bytes after it), or None until
+        the line is complete. Raises ProtocolError."""
+        buf = self._buffer
+        buf += data
+        while True:
+            end = buf.find(b"\n")
+            if end < 0:
+                if len(buf) > MAX_LINE:
+                    raise ProtocolError(E.PROTOCOL_ERROR,
+                                        f"identification line longer than {MAX_LINE} bytes")
+                return None
+            line = bytes(buf[: end + 1])
+            del buf[: end + 1]
+            if len(line) > MAX_LINE:
+                raise ProtocolError(E.PROTOCOL_ERROR, f"identification line longer than {MAX_LINE} bytes")
+            if line.startswith(b"SSH-"):
+                break
+            if not self.accept_pre_lines:
+                raise ProtocolError(E.PROTOCOL_ERROR,
+                                    f"client sent {line[:40]!r} instead of an SSH identification line")
+            if len(self._pre_lines) >= MAX_PRE_LINES:
+                raise ProtocolError(E.PROTOCOL_ERROR, "too many lines before the server's version")
+            self._pre_lines.append(line)
+        text = line.rstrip(b"\r\n")
+        if b"\x00" in text:
+            raise ProtocolError(E.PROTOCOL_ERROR, "identification line contains a NUL byte")
+        try:
+            version = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise ProtocolError(E.PROTOCOL_ERROR, "identification line is not US-ASCII") from None
+        parts = version.split(" ", 1)[0].split("-", 2)
+        if len(parts) < 3 or not parts[2]:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"malformed identification line {version!r}")
+        if parts[1] not in ("2.0", "1.99"):
+            raise ProtocolError(E.PROTOCOL_VERSION_NOT_SUPPORTED,
+                                f"peer speaks SSH protocol {parts[1]}, not 2.0")
+        rest = bytes(buf)
+        buf.clear()
+        return line, self._pre_lines, version, rest
 
 
 class KexRound:
@@ -110,8 +157,7 @@ class Transport:
         self.local_version = f"SSH-2.0-{config.software_version}" + (
             f" {config.comment}" if config.comment else "")
         self.peer_version: str | None = None
-        self._line_buffer = bytearray()
-        self._pre_lines: list[bytes] = []
+        self._version_reader = VersionLineReader(accept_pre_lines=self.is_client)
         self.session_id: bytes | None = None
         self.strict = False
         self.peer_ext_info = False
@@ -225,7 +271,7 @@ class Transport:
         try:
             message = SSH.decode(payload, self.context)
         except KeyError:
-            message = Message(_unknown_spec(payload[0]), {"data": payload[1:]})
+            message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
             record.message = message
             if self.strict and not self.first_kex_done:
                 raise ProtocolError(E.PROTOCOL_ERROR,
@@ -239,45 +285,15 @@ class Transport:
         return message
 
     def _receive_version(self, data: bytes) -> bytes | None:
-        buf = self._line_buffer
-        buf += data
-        while True:
-            end = buf.find(b"\n")
-            if end < 0:
-                if len(buf) > MAX_LINE:
-                    raise ProtocolError(E.PROTOCOL_ERROR,
-                                        f"identification line longer than {MAX_LINE} bytes")
-                return None
-            line = bytes(buf[: end + 1])
-            del buf[: end + 1]
-            if len(line) > MAX_LINE:
-                raise ProtocolError(E.PROTOCOL_ERROR, f"identification line longer than {MAX_LINE} bytes")
-            if line.startswith(b"SSH-"):
-                break
-            if not self.is_client:
-                raise ProtocolError(E.PROTOCOL_ERROR,
-                                    f"client sent {line[:40]!r} instead of an SSH identification line")
-            if len(self._pre_lines) >= MAX_PRE_LINES:
-                raise ProtocolError(E.PROTOCOL_ERROR, "too many lines before the server's version")
-            self._pre_lines.append(line)
-        text = line.rstrip(b"\r\n")
-        if b"\x00" in text:
-            raise ProtocolError(E.PROTOCOL_ERROR, "identification line contains a NUL byte")
-        try:
-            version = text.decode("ascii")
-        except UnicodeDecodeError:
-            raise ProtocolError(E.PROTOCOL_ERROR, "identification line is not US-ASCII") from None
-        parts = version.split(" ", 1)[0].split("-", 2)
-        if len(parts) < 3 or not parts[2]:
-            raise ProtocolError(E.PROTOCOL_ERROR, f"malformed identification line {version!r}")
-        if parts[1] not in ("2.0", "1.99"):
-            raise ProtocolError(E.PROTOCOL_VERSION_NOT_SUPPORTED,
-                                f"peer speaks SSH protocol {parts[1]}, not 2.0")
+        found = self._version_reader.feed(data)
+        if found is None:
+            return None
+        line, pre_lines, version, rest = found
         self.peer_version = version
-        record = VersionRecord(self.in_dir, line, self._pre_lines, self.clock())
+        record = VersionRecord(self.in_dir, line, pre_lines, self.clock())
         self.events.append(VersionReceived(record))
         self._send_kexinit()
-        return bytes(buf)
+        return rest
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -386,9 +402,7 @@ class Transport:
         kex.peer, kex.peer_payload = msg, record.payload
         client, server = (kex.local, kex.peer) if self.is_client else (kex.peer, kex.local)
         if kex.first:
-            self.strict = (self.config.strict_kex
-                           and STRICT_KEX_CLIENT in client.kex_algorithms
-                           and STRICT_KEX_SERVER in server.kex_algorithms)
+            self.strict = self.config.strict_kex and strict_kex_offered(client.values, server.values)
             if self.strict and record.seq != 0:
                 raise ProtocolError(E.PROTOCOL_ERROR,
                                     "strict KEX: KEXINIT must be the first packet (sequence number 0)")
@@ -406,9 +420,6 @@ class Transport:
                     f"no common {category.replace('_', ' ')} algorithm: client offers "
                     f"{','.join(choice.client) or '(none)'}, server offers "
                     f"{','.join(choice.server) or '(none)'}")
-        for direction in ("c2s", "s2c"):
-            cipher = algorithms[f"cipher_{direction}"].chosen
-            algorithms[f"mac_{direction}"].unused = bool(cipher and CIPHERS[cipher].aead)
         peer_guessed = bool(msg.first_kex_packet_follows)
         guess_right = guess_was_right(client.values, server.values)
         kex.ignore_next = peer_guessed and not guess_right
@@ -516,17 +527,15 @@ class Transport:
     def _server_kex_step(self, kex: KexRound, msg: Message, name: str) -> None:
         family = kex.method.family
         if family == "gex" and name in ("KEX_DH_GEX_REQUEST", "KEX_DH_GEX_REQUEST_OLD") and not kex.gex_group:
-            if name == "KEX_DH_GEX_REQUEST":
-                request = (msg.min, msg.n, msg.max)
-            else:
-                request = (GEX_MIN, msg.n, GEX_MAX)
-            lo, n, hi = request
+            # The old request names only n (and only n enters H); our bounds apply to it.
+            old = name == "KEX_DH_GEX_REQUEST_OLD"
+            lo, n, hi = (GEX_MIN, msg.n, GEX_MAX) if old else (msg.min, msg.n, msg.max)
             if not lo <= n <= hi:
                 raise KexError(f"invalid group request: min {lo}, preferred {n}, max {hi}")
             group = choose_gex_group(lo, n, hi)
             if group is None:
                 raise KexError(f"no group between {lo} and {hi} bits")
-            kex.gex_request, kex.gex_group = request, group
+            kex.gex_request, kex.gex_group = ((None, n, None) if old else (lo, n, hi)), group
             self._send("KEX_DH_GEX_GROUP", p=group[0], g=group[1])
             return
         expected = {"dh": "KEXDH_INIT", "ecdh": "KEX_ECDH_INIT", "gex": "KEX_DH_GEX_INIT",
@@ -561,21 +570,8 @@ class Transport:
             V_C, V_S, I_C, I_S = self.local_version, self.peer_version, kex.local_payload, kex.peer_payload
         else:
             V_C, V_S, I_C, I_S = self.peer_version, self.local_version, kex.peer_payload, kex.local_payload
-        inputs = hash_inputs_head(V_C.encode(), V_S.encode(), I_C, I_S, K_S)
-        family = kex.method.family
-        if family == "gex":
-            (lo, n, hi), (p, g) = kex.gex_request, kex.gex_group
-            inputs += [("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)),
-                       ("max", "uint32", t.uint32(hi)), ("p", "mpint", t.mpint(p)),
-                       ("g", "mpint", t.mpint(g))]
-        if family in ("dh", "gex"):
-            inputs += [("e", "mpint", t.mpint(client_value)), ("f", "mpint", t.mpint(server_value))]
-        elif family == "ecdh":
-            inputs += [("Q_C", "string", t.string(client_value)), ("Q_S", "string", t.string(server_value))]
-        else:
-            inputs += [("C_INIT", "string", t.string(client_value)),
-                       ("S_REPLY", "string", t.string(server_value))]
-        inputs.append(("K", kex.method.k_encoding, K))
+        inputs = exchange_hash_inputs(kex.method, V_C.encode(), V_S.encode(), I_C, I_S, K_S,
+                                      client_value, server_value, K, kex.gex_request, kex.gex_group)
         return exchange_hash(kex.method.hash, inputs), inputs
 
     def _finish_kex(self, kex: KexRound, K: bytes, H: bytes, inputs, host_key: PublicKey) -> None:
@@ -583,42 +579,19 @@ class Transport:
         if self.session_id is None:
             self.session_id = H
         algorithms = kex.negotiated.algorithms
-        cipher_c2s, cipher_s2c = (CIPHERS[algorithms["cipher_c2s"].chosen],
-                                  CIPHERS[algorithms["cipher_s2c"].chosen])
-        mac_c2s = None if cipher_c2s.aead else MACS[algorithms["mac_c2s"].chosen]
-        mac_s2c = None if cipher_s2c.aead else MACS[algorithms["mac_s2c"].chosen]
-        sizes = {"A": cipher_c2s.iv_size, "B": cipher_s2c.iv_size,
-                 "C": cipher_c2s.key_size, "D": cipher_s2c.key_size,
-                 "E": mac_c2s.key_size if mac_c2s else 0, "F": mac_s2c.key_size if mac_s2c else 0}
-        keys = derive_keys(kex.method.hash, K, H, self.session_id, sizes)
-        reader = t.Reader(K)
-        K_value = reader.mpint() if kex.method.k_encoding == "mpint" else reader.string()
-        kex.result = KexComputed(kex.method.name, kex.method.hash, K, K_value, H, inputs,
-                                 self.session_id, kex.first, host_key.key_type,
+        keys = session_keys(kex.method, algorithms, K, H, self.session_id)
+        kex.result = KexComputed(kex.method.name, kex.method.hash, K, k_value(kex.method.k_encoding, K),
+                                 H, inputs, self.session_id, kex.first, host_key.key_type,
                                  host_key.fingerprint(), list(keys.values()),
                                  dict(getattr(kex.agent, "details", {})))
         self.events.append(kex.result)
-        c2s = make_direction_keys(cipher_c2s, keys["C"].value, keys["A"].value, mac_c2s,
-                                  keys["E"].value, algorithms["compression_c2s"].chosen,
-                                  self.is_client, self._compression_on(algorithms["compression_c2s"].chosen))
-        s2c = make_direction_keys(cipher_s2c, keys["D"].value, keys["B"].value, mac_s2c,
-                                  keys["F"].value, algorithms["compression_s2c"].chosen,
-                                  not self.is_client, self._compression_on(algorithms["compression_s2c"].chosen))
+        c2s = direction_keys(algorithms, keys, "c2s", self.is_client, self.auth_done)
+        s2c = direction_keys(algorithms, keys, "s2c", not self.is_client, self.auth_done)
         kex.new_out, kex.new_in = (c2s, s2c) if self.is_client else (s2c, c2s)
         self._send_newkeys(kex)
 
-    def _compression_on(self, name: str) -> bool:
-        return not COMPRESSION[name].delayed or self.auth_done
-
     def _switch_keys(self, end, keys, direction: str) -> None:
-        """After a NEWKEYS (sent: the writer; received: the reader), the new keys protect that
-        direction from the next packet on; strict KEX restarts its sequence numbers."""
-        end.keys = keys
-        if self.strict:
-            end.seq = 0
-        end.bytes_since_kex = end.packets_since_kex = 0
-        self.events.append(KeysActivated(direction, keys.cipher.name, keys.mac_name, keys.compression,
-                                         self.strict))
+        self.events.append(switch_keys(end, keys, direction, self.strict))
 
     def _send_newkeys(self, kex: KexRound) -> None:
         self._send("NEWKEYS")
@@ -660,10 +633,7 @@ class Transport:
         """USERAUTH_SUCCESS was sent (server) or received (client): delayed compression
         (zlib@openssh.com) starts now in both directions."""
         self.auth_done = True
-        negotiation = self.last_negotiation
-        if negotiation is None:
+        if self.last_negotiation is None:
             return
-        for keys, outgoing in ((self.writer.keys, True), (self.reader.keys, False)):
-            name = keys.compression
-            if name != "none" and COMPRESSION[name].delayed and keys.compressor is None:
-                keys.compressor = Compressor() if outgoing else Decompressor(MAX_PAYLOAD)
+        self.writer.keys.start_delayed_compression(outgoing=True)
+        self.reader.keys.start_delayed_compression(outgoing=False)

@@ -364,6 +364,13 @@ class Catalog:
         return Message(spec, values, out)
 
 
+def unknown_spec(number: int) -> MessageSpec:
+    """A spec for a message number nobody declared: its bytes are kept as ``data``."""
+    return MessageSpec(number, f"UNKNOWN_{number}", UNKNOWN_TAIL, "RFC 4253 11.4",
+                       "a message number this implementation does not know", "unknown",
+                       trailing_ok=True)
+
+
 def opaque_spec(number: int, candidates: list[MessageSpec]) -> MessageSpec:
     """A spec for a number whose meaning depends on a method we do not know here."""
     names = "/".join(s.name for s in candidates)

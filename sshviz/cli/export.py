@@ -1,0 +1,54 @@
+"""``sshviz export``: a trace as a packet capture and a Wireshark key log (or as a trace file)."""
+
+from __future__ import annotations
+
+import sys
+
+from .common import CLIError
+from .traces import add_input_arguments, open_for_cli, save_for_cli
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "export", help="write a trace as a pcap capture and a Wireshark key log",
+        description="Write a trace as a packet capture that Wireshark opens (synthesized TCP/IP "
+                    "frames between loopback addresses, the server on port 22) and its SSH key "
+                    "log, so Wireshark can decrypt it: "
+                    "wireshark -r OUT.pcap -o ssh.keylog_file:OUT.keylog. Also turns a capture "
+                    "into a trace file (--trace).")
+    add_input_arguments(parser, keylog_option="--input-keylog")
+    parser.add_argument("--pcap", metavar="OUT", help="write the capture here")
+    parser.add_argument("--keylog", metavar="OUT",
+                        help="write the key log here (one line per key exchange)")
+    parser.add_argument("--keylog-form", choices=("auto", "shared"), default="auto",
+                        help="auto: '<cookie> <private key>' where possible (tshark 4.0 reads only "
+                             "that form), else '<cookie> SHARED_SECRET <K>'; shared: always K "
+                             "(default: %(default)s)")
+    parser.add_argument("--trace", metavar="OUT", help="write the (decoded) session as a trace file")
+    parser.add_argument("--full-data", action="store_true", help="with --trace: keep every byte of "
+                        "channel data")
+    parser.set_defaults(func=export)
+
+
+def export(args) -> int:
+    from ..trace.export import ExportError, write_keylog, write_pcap
+
+    if not (args.pcap or args.keylog or args.trace):
+        raise CLIError("nothing to write: give --pcap OUT, --keylog OUT and/or --trace OUT")
+    traces = open_for_cli(args)
+    if len(traces) > 1:
+        raise CLIError(f"{args.file} holds {len(traces)} SSH connections: choose one with --connection N")
+    trace = traces[0]
+    try:
+        if args.pcap:
+            frames = write_pcap(trace, args.pcap)
+            print(f"wrote {args.pcap}: {frames} frames", file=sys.stderr)
+        if args.keylog:
+            lines = write_keylog(trace, args.keylog, args.keylog_form)
+            print(f"wrote {args.keylog}: {lines} key log line{'' if lines == 1 else 's'}", file=sys.stderr)
+    except ExportError as exc:
+        raise CLIError(str(exc)) from None
+    if args.trace:
+        save_for_cli(trace, args.trace, args.full_data)
+        print(f"wrote {args.trace}: {len(trace.events)} events", file=sys.stderr)
+    return 0

@@ -1,0 +1,57 @@
+"""``sshviz inspect``: every message of a trace or capture, decoded, for reading and scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import CLIError
+from .traces import add_input_arguments, open_for_cli
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "inspect", help="print every message of a trace or capture, decoded",
+        description="Print every message of a trace or a packet capture (pcap/pcapng) decoded "
+                    "field by field, like tshark -V but in SSH terms. With --keylog, the "
+                    "encrypted part of a capture is decrypted too.")
+    add_input_arguments(parser)
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for reading, json for scripts (default: %(default)s)")
+    parser.add_argument("--filter", metavar="EXPR",
+                        help="only matching events, e.g. 'CHANNEL_DATA and data contains pong', "
+                             "'USERAUTH_* and c2s', 'KexComputed', 'seq >= 3 or encrypted'")
+    parser.add_argument("--brief", action="store_true", help="one line per message: no fields, no changes")
+    parser.add_argument("--bytes", action="store_true", help="json: include the wire and plaintext bytes")
+    parser.set_defaults(func=inspect)
+
+
+def inspect(args) -> int:
+    from ..trace.filter import FilterError, compile_filter
+    from ..trace.render import event_text, summary_lines, trace_json
+
+    keep = lambda event: True  # noqa: E731
+    if args.filter:
+        try:
+            keep = compile_filter(args.filter)
+        except FilterError as exc:
+            raise CLIError(f"--filter: {exc}") from None
+    traces = open_for_cli(args)
+    out = sys.stdout
+    if args.format == "json":
+        documents = [trace_json(t, [e for e in t.events if keep(e)], args.bytes) for t in traces]
+        json.dump(documents[0] if len(documents) == 1 else documents, out, indent=1)
+        out.write("\n")
+        return 0
+    for number, trace in enumerate(traces, 1):
+        if len(traces) > 1:
+            out.write(f"=== SSH connection {number} of {len(traces)}\n")
+        for line in summary_lines(trace):
+            out.write(line + "\n")
+        out.write("\n")
+        for event in trace.events:
+            if keep(event):
+                out.write(event_text(event, detail=not args.brief) + "\n")
+        if len(traces) > 1:
+            out.write("\n")
+    return 0

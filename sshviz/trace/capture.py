@@ -1,0 +1,325 @@
+"""Packet captures (pcap and pcapng, read with dpkt) into traces: every SSH connection in the
+file, on any port, over IPv4 or IPv6.
+
+Frames become TCP segments; each connection's two directions are reassembled (out-of-order
+segments wait for the gap before them, retransmitted and overlapping bytes are dropped); a
+connection is SSH when one side's bytes start with ``SSH-`` (after any lines a server may send
+first). The two byte streams then go to the ``PassiveDecoder`` in capture order, so each unit
+carries the time and frame number of the segment that completed it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import dpkt
+
+from .keylog import KeyLog
+from .model import Trace, TraceHeader, paused_gc
+from .passive import PassiveDecoder
+
+PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+SSH_BANNER = b"SSH-"
+MAX_BANNER_SEARCH = 64 * 1024  # a server may send lines before its version; look this far
+
+# Link-layer types (LINKTYPE_* in the pcap spec) whose IP packets this reader finds.
+LINK_NULL, LINK_ETHERNET, LINK_RAW, LINK_LOOP = 0, 1, 101, 108
+LINK_RAW_ALIASES = (12, 14, 228, 229)
+LINK_SLL, LINK_SLL2 = 113, 276
+
+
+class CaptureError(ValueError):
+    """A file that cannot be read as a capture, or holds no SSH; the message says why."""
+
+
+def is_capture(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    return magic in PCAP_MAGICS or magic == PCAPNG_MAGIC
+
+
+@dataclass
+class Segment:
+    frame: int
+    time: float
+    source: tuple[str, int]
+    destination: tuple[str, int]
+    seq: int
+    flags: int
+    payload: bytes
+
+
+@dataclass
+class _HalfStream:
+    """One direction of a TCP connection, put back in order."""
+
+    isn: int | None = None  # sequence number of the first data byte
+    next: int = 0  # offset of the next byte expected
+    pending: dict[int, tuple[bytes, int, float]] = field(default_factory=dict)  # offset -> segment
+    retransmitted: int = 0
+
+    def add(self, seq: int, payload: bytes, syn: bool, frame: int, time: float):
+        """Yield (data, frame, time) for bytes now in order, and (None, size, ...) for a gap."""
+        if syn:
+            self.isn = (seq + 1) & 0xFFFFFFFF
+            return
+        if not payload:
+            return
+        if self.isn is None:
+            self.isn = seq
+        # The offset closest to what we expect, so sequence numbers may wrap around.
+        delta = (seq - self.isn - self.next) & 0xFFFFFFFF
+        if delta >= 1 << 31:
+            delta -= 1 << 32
+        offset = self.next + delta
+        if offset + len(payload) <= self.next:
+            self.retransmitted += 1
+            return
+        if offset < self.next:  # overlaps bytes already delivered: keep only the new ones
+            payload = payload[self.next - offset:]
+            offset = self.next
+        if offset > self.next:
+            known = self.pending.get(offset)
+            if known is None or len(known[0]) < len(payload):
+                self.pending[offset] = (payload, frame, time)
+            return
+        yield payload, frame, time
+        self.next += len(payload)
+        yield from self._drain()
+
+    def _drain(self):
+        while self.pending:
+            offset = min(self.pending)
+            if offset > self.next:
+                return
+            payload, frame, time = self.pending.pop(offset)
+            if offset + len(payload) <= self.next:
+                self.retransmitted += 1
+                continue
+            payload = payload[self.next - offset:]
+            yield payload, frame, time
+            self.next += len(payload)
+
+    def flush_gaps(self):
+        """At the end of the capture: (gap size, frame, time) and the bytes after each gap."""
+        while self.pending:
+            offset = min(self.pending)
+            payload, frame, time = self.pending[offset]
+            yield None, offset - self.next, frame, time
+            self.next = offset
+            for data, f, t in self._drain():
+                yield data, len(data), f, t
+
+
+@dataclass
+class Connection:
+    """One TCP connection: its segments' data in capture order, per direction."""
+
+    a: tuple[str, int]
+    b: tuple[str, int]
+    client: tuple[str, int] | None = None  # the side that sent the SYN, when seen
+    halves: dict = field(default_factory=dict)
+    chunks: list = field(default_factory=list)  # (sender endpoint, data or None for a gap, size, frame, time)
+    first_bytes: dict = field(default_factory=dict)  # endpoint -> first bytes it sent
+    first_frame: int = 0
+
+
+def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
+    """(frame number from 1, timestamp, link type, frame bytes) for each frame."""
+    path = Path(path)
+    f = open(path, "rb")
+    try:
+        magic = f.read(4)
+        f.seek(0)
+        try:
+            if magic == PCAPNG_MAGIC:
+                reader = dpkt.pcapng.Reader(f)
+            elif magic in PCAP_MAGICS:
+                reader = dpkt.pcap.Reader(f)
+            else:
+                raise CaptureError(f"{path}: not a pcap or pcapng capture (it starts with {magic.hex() or 'nothing'})")
+        except (ValueError, dpkt.UnpackError, struct.error) as exc:
+            raise CaptureError(f"{path}: the capture's file header is damaged: {exc}") from None
+        link = reader.datalink()
+        number = 0
+        iterator = iter(reader)
+        while True:
+            try:
+                timestamp, frame = next(iterator)
+            except StopIteration:
+                return
+            except (ValueError, dpkt.UnpackError, dpkt.NeedData, struct.error):
+                return  # a truncated last record: the frames before it still count
+            number += 1
+            yield number, float(timestamp), link, frame
+    finally:
+        f.close()
+
+
+def ip_packet(link: int, frame: bytes):
+    """The IPv4 or IPv6 packet inside a frame, or None."""
+    if link == LINK_ETHERNET:
+        if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):  # VLAN tags and the like: dpkt's full parser
+            packet = dpkt.ethernet.Ethernet(frame).data
+            return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
+        body = frame[14:]  # plain Ethernet II: the IP packet follows the 14-byte header
+    elif link in (LINK_NULL, LINK_LOOP):
+        body = frame[4:]
+    elif link == LINK_RAW or link in LINK_RAW_ALIASES:
+        body = frame
+    elif link == LINK_SLL:
+        body = frame[16:]
+    elif link == LINK_SLL2:
+        body = frame[20:]
+    else:
+        return None
+    if not body:
+        return None
+    version = body[0] >> 4
+    if version == 4:
+        return dpkt.ip.IP(body)
+    if version == 6:
+        return dpkt.ip6.IP6(body)
+    return None
+
+
+def tcp_segments(path: str | Path, damaged: list[str]) -> Iterator[Segment]:
+    first_time = None
+    for number, timestamp, link, frame in read_frames(path):
+        try:
+            packet = ip_packet(link, frame)
+        except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error) as exc:
+            damaged.append(f"frame {number}: cannot be read ({exc.__class__.__name__}); skipped")
+            continue
+        if packet is None or not isinstance(packet.data, dpkt.tcp.TCP):
+            continue
+        if first_time is None:
+            first_time = timestamp
+        tcp = packet.data
+        source = (_address(packet.src), tcp.sport)
+        destination = (_address(packet.dst), tcp.dport)
+        payload = bytes(tcp.data)
+        declared = _declared_tcp_payload(packet, tcp)
+        if declared is not None and len(payload) < declared:
+            damaged.append(f"frame {number}: cut short by the capture ({len(payload)} of {declared} "
+                           f"TCP payload bytes)")
+        yield Segment(number, timestamp - first_time, source, destination, tcp.seq, tcp.flags, payload)
+
+
+def _declared_tcp_payload(packet, tcp) -> int | None:
+    header = tcp.off * 4
+    if isinstance(packet, dpkt.ip.IP):
+        return packet.len - packet.hl * 4 - header
+    if isinstance(packet, dpkt.ip6.IP6) and packet.nxt == dpkt.ip.IP_PROTO_TCP:
+        return packet.plen - header
+    return None
+
+
+def _address(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw))
+
+
+def connections(path: str | Path, damaged: list[str]) -> list[Connection]:
+    """Every TCP connection in the capture, with its data reassembled in capture order."""
+    found: dict[tuple, Connection] = {}
+    for segment in tcp_segments(path, damaged):
+        key = tuple(sorted((segment.source, segment.destination)))
+        connection = found.get(key)
+        syn = bool(segment.flags & dpkt.tcp.TH_SYN)
+        if connection is None or (syn and not segment.flags & dpkt.tcp.TH_ACK and connection.chunks):
+            if connection is not None:  # the same addresses again: a new connection
+                found[key + (segment.frame,)] = connection
+            connection = found[key] = Connection(*key, first_frame=segment.frame)
+        if syn and not segment.flags & dpkt.tcp.TH_ACK:
+            connection.client = segment.source
+        half = connection.halves.setdefault(segment.source, _HalfStream())
+        for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
+            connection.chunks.append((segment.source, data, len(data), frame, time))
+            if segment.source not in connection.first_bytes:
+                connection.first_bytes[segment.source] = data[:MAX_BANNER_SEARCH]
+    for connection in found.values():
+        for source, half in connection.halves.items():
+            for data, size, frame, time in half.flush_gaps():
+                connection.chunks.append((source, data, size, frame, time))
+    return sorted(found.values(), key=lambda c: c.first_frame)
+
+
+def _speaks_ssh(first: bytes) -> bool:
+    if first.startswith(SSH_BANNER):
+        return True
+    return b"\nSSH-" in first[:MAX_BANNER_SEARCH]
+
+
+def _roles(connection: Connection) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """(client, server) for an SSH connection, or None if it is not SSH."""
+    a, b = connection.a, connection.b
+    first_a, first_b = connection.first_bytes.get(a, b""), connection.first_bytes.get(b, b"")
+    if not (_speaks_ssh(first_a) or _speaks_ssh(first_b)):
+        return None
+    if connection.client is not None:
+        client = connection.client
+    elif first_a.startswith(SSH_BANNER) != first_b.startswith(SSH_BANNER):
+        # Only a server may send lines before its version.
+        client = a if first_a.startswith(SSH_BANNER) else b
+    elif 22 in (a[1], b[1]):
+        client = b if a[1] == 22 else a
+    else:  # the server usually listens on the lower port
+        client = b if a[1] < b[1] else a
+    return client, (b if client == a else a)
+
+
+def import_capture(path: str | Path, keylog: KeyLog | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[Trace]:
+    """One trace per SSH connection in the capture. Raises CaptureError when there is none."""
+    with paused_gc():
+        return _import(Path(path), keylog, progress)
+
+
+def _import(path: Path, keylog: KeyLog | None, progress) -> list[Trace]:
+    damaged: list[str] = []
+    found = connections(path, damaged)
+    ssh = [(c, roles) for c in found if (roles := _roles(c)) is not None]
+    if not ssh:
+        tcp = len(found)
+        raise CaptureError(f"{path}: no SSH connection in this capture ({tcp} TCP connection"
+                           f"{'' if tcp == 1 else 's'}, none starting with an 'SSH-' identification line)")
+    traces = []
+    total = sum(len(c.chunks) for c, _ in ssh)
+    done = 0
+    for number, (connection, (client, server)) in enumerate(ssh, 1):
+        header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
+                             extra={"capture": path.name, "connection": number})
+        decoder = PassiveDecoder(keylog, header)
+        chunks, connection.chunks = connection.chunks, []
+        chunks.reverse()
+        while chunks:  # popped as decoded: the memory of a big capture is reused, not doubled
+            sender, data, size, frame, time = chunks.pop()
+            direction = "c2s" if sender == client else "s2c"
+            if data is None:
+                decoder.gap(direction, size, time, frame)
+            else:
+                decoder.feed(direction, data, time, frame)
+            done += 1
+            if progress is not None and done % 256 == 0:
+                progress(done, total)
+        trace = decoder.finish()
+        problems = damaged + decoder.problems
+        retransmitted = sum(h.retransmitted for h in connection.halves.values())
+        if retransmitted:
+            trace.header.extra["retransmitted_segments"] = retransmitted
+        if problems:
+            trace.header.extra["problems"] = problems
+        traces.append(trace)
+    if progress is not None:
+        progress(total, total)
+    return traces
+
+
+def _endpoint(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,67 @@
+"""Keeping big transfers small: after the first ``ELIDE_AFTER`` bytes of channel data in a
+direction, each data packet keeps only its first ``ELIDED_KEEP`` data bytes, and the event
+counts what was left out. The trace file writer and the live recorder share this, so a recorded
+256 MiB transfer costs neither 256 MiB on disk nor in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
+
+from ..wire.spec import Catalog, Message
+
+ELIDE_AFTER = 64 * 1024  # channel data bytes per direction kept whole before eliding starts
+ELIDED_KEEP = 64  # data bytes an elided packet keeps
+BULK_MESSAGES = ("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA")
+
+
+@dataclass
+class Shortened:
+    plain: bytes
+    wire: bytes
+    payload: bytes
+    message: Message
+    changes: list
+    elided: int
+
+
+class BulkCounter:
+    """Counts channel data per direction and says which packets to shorten."""
+
+    def __init__(self, elide_after: int | None = ELIDE_AFTER):
+        self.elide_after = elide_after
+        self.seen = {"c2s": 0, "s2c": 0}
+
+    def shorten(self, event) -> Shortened | None:
+        """The shortened parts of ``event``'s packet, or None to keep it whole."""
+        record = event.record
+        message = getattr(record, "message", None)
+        if self.elide_after is None or message is None or message.spec.name not in BULK_MESSAGES:
+            return None
+        data = message.values.get("data", b"")
+        seen = self.seen[event.direction]
+        self.seen[event.direction] = seen + len(data)
+        if seen < self.elide_after or len(data) <= ELIDED_KEEP:
+            return None
+        short = bytes(data[:ELIDED_KEEP])
+        values = dict(Catalog.decode_as(message.spec, record.payload, spans=False).values, data=short)
+        shorter = Message(message.spec, values)  # no spans: the UI decodes them again if asked
+        head = 5 + len(record.payload) - len(data)  # lengths and the message header, no data
+        return Shortened(record.plain[:head], record.wire[:head], shorter.encode(), shorter,
+                         [(side, _shorter_data(e, data, short)) for side, e in event.changes],
+                         len(data) - len(short))
+
+
+def elide_in_place(event, shortened: Shortened) -> None:
+    record = event.record
+    record.plain, record.wire, record.payload = shortened.plain, shortened.wire, shortened.payload
+    record.message = shortened.message
+    event.changes = shortened.changes
+    event.elided += shortened.elided
+
+
+def _shorter_data(event, full: bytes, short: bytes):
+    if getattr(event, "data", None) == full:
+        event = type(event)(**{f.name: getattr(event, f.name) for f in dataclass_fields(event)})
+        event.data = short
+    return event

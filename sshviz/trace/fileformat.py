@@ -1,0 +1,466 @@
+"""The sshviz trace file: a YAML document holding a ``Trace``, written and read back into exactly
+the same events. docs/trace-format.md is the specification; this module is its only reader and
+writer.
+
+Speed decides the shape. PyYAML spends a few microseconds on every scalar, so the bulk of a
+session (channel data and window adjustments) is written one line per packet, with the plain
+and wire bytes in hex and bulk changes in their one-line form; packets where more happens
+(a key exchange, new keys, authentication) are written as mappings with every event spelled
+out. Bytes anywhere else are ``!hex`` scalars. Big transfers are kept small by eliding: after
+the first ``ELIDE_AFTER`` bytes of channel data in a direction, each data packet keeps only its
+first ``ELIDED_KEEP`` data bytes (the event says how many were left out).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+
+import yaml
+
+from ..events import RawUnit, VersionRecord
+from ..transport.packet import PacketRecord
+from ..wire.catalog import SSH
+from ..wire.spec import Catalog, Message, unknown_spec
+from ..wire.types import DecodeError
+from .codec import CodecError, decode_change, decode_value, encode_change, encode_value
+from .codec import decode_event, encode_event
+from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
+from .model import Trace, TraceEvent, TraceHeader, paused_gc
+
+FORMAT_NAME = "sshviz-trace"
+FORMAT_VERSION = 1
+NO_PROTECTION = ("none", "none", "none", 0)
+HEADER_COMMENT = "# sshviz trace: one SSH session, message by message. Format: docs/trace-format.md\n"
+
+try:  # libyaml's C parser and emitter when PyYAML was built with them
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - pure-Python PyYAML
+    from yaml import SafeDumper as _Dumper
+    from yaml import SafeLoader as _Loader
+
+
+class TraceDumper(_Dumper):
+    pass
+
+
+class TraceLoader(_Loader):
+    pass
+
+
+TraceDumper.add_representer(bytes, lambda dumper, data: dumper.represent_scalar("!hex", data.hex()))
+
+
+def _construct_hex(loader, node):
+    text = loader.construct_scalar(node)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"!hex {text[:40]!r} is not hex",
+                                                node.start_mark) from None
+
+
+TraceLoader.add_constructor("!hex", _construct_hex)
+
+
+class TraceFileError(ValueError):
+    """A file that is not a readable sshviz trace; the message says what and where."""
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def save_trace(trace: Trace, path: str | os.PathLike, elide_after: int | None = ELIDE_AFTER) -> None:
+    """Write ``trace`` to ``path`` (atomically: a reader never sees half a file)."""
+    text = dumps_trace(trace, elide_after)
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def dumps_trace(trace: Trace, elide_after: int | None = ELIDE_AFTER) -> str:
+    """The file's text. ``elide_after`` None keeps every byte of channel data."""
+    writer = _Writer(elide_after)
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "header": encode_header(trace.header),
+        "count": len(trace.events),
+        "events": [writer.event(position, event) for position, event in enumerate(trace.events)],
+    }
+    return HEADER_COMMENT + yaml.dump(document, Dumper=TraceDumper, sort_keys=False,
+                                      allow_unicode=True, width=1 << 30)
+
+
+def encode_header(header: TraceHeader) -> dict:
+    data = {}
+    for f in dataclass_fields(header):
+        value = getattr(header, f.name)
+        if f.name == "extra":
+            value = dict(value)
+            if "early_events" in value:
+                value["early_events"] = [encode_event(e) for e in value["early_events"]]
+        data[f.name] = encode_value(value)
+    return data
+
+
+class _Writer:
+    def __init__(self, elide_after: int | None):
+        self.bulk = BulkCounter(elide_after)
+        self.protection = {"c2s": NO_PROTECTION, "s2c": NO_PROTECTION}
+
+    def event(self, position: int, event: TraceEvent):
+        record = event.record
+        if isinstance(record, VersionRecord):
+            data = {"version": f"{event.direction} {event.time!r}",
+                    "line": record.line.decode("latin-1")}
+            if record.pre_lines:
+                data["pre"] = [line.decode("latin-1") for line in record.pre_lines]
+            return self._common(data, position, event)
+        if isinstance(record, RawUnit):
+            data = {"raw": f"{event.direction} {event.time!r}", "wire": record.wire}
+            if record.note:
+                data["note"] = record.note
+            return self._common(data, position, event)
+        return self._packet(position, event)
+
+    def _common(self, data: dict, position: int, event: TraceEvent, changes=None) -> dict:
+        record = event.record
+        if event.index != position:
+            data["index"] = event.index
+        if record.time != event.time:
+            data["record_time"] = record.time
+        if not event.delivered:
+            data["delivered"] = False
+        if event.frame is not None:
+            data["frame"] = event.frame
+        if event.notes:
+            data["notes"] = list(event.notes)
+        if event.elided and "elided" not in data:
+            data["elided"] = event.elided
+        changes = changes if changes is not None else event.changes
+        if changes:
+            data["changes"] = [encode_change(side, e, getattr(record, "payload", b""))
+                               for side, e in changes]
+        return data
+
+    def _packet(self, position: int, event: TraceEvent):
+        record: PacketRecord = event.record
+        message = record.message
+        name = message.spec.name if message is not None else "-"
+        plain, wire, mac, payload = record.plain, record.wire, record.mac, record.payload
+        changes = event.changes
+        elided = 0
+        shortened = self.bulk.shorten(event)
+        if shortened is not None:
+            plain, wire, payload = shortened.plain, shortened.wire, shortened.payload
+            changes, elided = shortened.changes, shortened.elided
+        derived_payload = plain[5: len(plain) - record.padding_length] if len(plain) >= 5 else b""
+        derived_mac = wire[len(plain):] if len(wire) >= len(plain) else b""
+        protection = (record.cipher, record.mac_name, record.compression, record.aad_length)
+        head = f"{event.direction} {event.time!r} {record.seq} {name}"
+        optional = {}  # allowed in the one-line form too
+        mapping_only = {}
+        if protection != self.protection[event.direction]:
+            self.protection[event.direction] = protection
+            mapping_only["protect"] = {"cipher": record.cipher, "mac": record.mac_name,
+                                       "compression": record.compression, "aad": record.aad_length}
+        if mac != derived_mac:
+            optional["mac"] = mac
+        if payload != derived_payload:
+            optional["payload"] = payload
+        elided = elided or event.elided
+        if elided:
+            optional["elided"] = elided
+        if len(plain) < 5 or (record.packet_length, record.padding_length) != _lengths(plain):
+            mapping_only["lengths"] = [record.packet_length, record.padding_length]
+        if record.notes:
+            mapping_only["record_notes"] = list(record.notes)
+        simple = (not mapping_only and event.index == position and record.time == event.time
+                  and event.delivered and not event.notes)
+        encoded_changes = [encode_change(side, e, payload) for side, e in changes]
+        if simple and all(isinstance(c, str) for c in encoded_changes):
+            tokens = [head, f"plain={plain.hex()}", f"wire={'=' if wire == plain else wire.hex()}"]
+            tokens += [f"{key}={value.hex() if isinstance(value, bytes) else value}"
+                       for key, value in optional.items()]
+            if event.frame is not None:
+                tokens.append(f"frame={event.frame}")
+            return " | ".join([" ".join(tokens), *encoded_changes])
+        data = {"packet": head, "plain": plain}
+        if wire != plain:
+            data["wire"] = wire
+        data.update(mapping_only)
+        data.update(optional)
+        return self._common(data, position, event, changes)
+
+
+def _lengths(plain: bytes) -> tuple[int, int]:
+    return int.from_bytes(plain[:4], "big"), plain[4]
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def load_trace(path: str | os.PathLike) -> Trace:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TraceFileError(f"{path}: not a trace (not UTF-8 text)") from None
+    return loads_trace(text, str(path))
+
+
+def loads_trace(text: str, name: str = "<trace>") -> Trace:
+    with paused_gc():
+        try:
+            document = yaml.load(text, Loader=TraceLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
+        except yaml.YAMLError as exc:
+            raise TraceFileError(f"{name}: not valid YAML: {exc}") from None
+        return _read_document(document, text, name)
+
+
+def _read_document(document, text: str, name: str) -> Trace:
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise TraceFileError(f"{name}: not an sshviz trace (it has no 'format: {FORMAT_NAME}' line)")
+    version = document.get("version")
+    if not isinstance(version, int):
+        raise TraceFileError(f"{name}: trace format version missing or not a number")
+    if version > FORMAT_VERSION:
+        raise TraceFileError(f"{name}: written by a newer sshviz (trace format version {version}; "
+                             f"this sshviz reads version {FORMAT_VERSION} and older): update sshviz")
+    entries = document.get("events")
+    if not isinstance(entries, list):
+        raise TraceFileError(f"{name}: 'events' is missing or not a list")
+    try:
+        header = _decode_header(document.get("header") or {})
+    except (CodecError, TypeError) as exc:
+        raise TraceFileError(f"{name}: header: {exc}") from None
+    count = document.get("count")
+    if isinstance(count, int) and count != len(entries):
+        raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds "
+                             f"{len(entries)}")
+    reader = _Reader()
+    events = []
+    for position, entry in enumerate(entries):
+        try:
+            events.append(reader.event(position, entry))
+        except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
+            line = _line_of_event(text, position)
+            raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
+                                 f"{exc}") from None
+    return Trace(header, events)
+
+
+def _decode_header(data) -> TraceHeader:
+    if not isinstance(data, dict):
+        raise CodecError("must be a mapping")
+    known = {f.name for f in dataclass_fields(TraceHeader)}
+    values = {k: v for k, v in data.items() if k in known}
+    extra = dict(values.get("extra") or {})
+    if "early_events" in extra:
+        extra["early_events"] = [decode_event(e, "early event") for e in extra["early_events"]]
+    values["extra"] = extra
+    if "source" not in values:
+        raise CodecError("'source' is missing")
+    header = TraceHeader(**values)
+    header.algorithms = decode_value(header.algorithms, dict[str, str], "algorithms")
+    return header
+
+
+def _line_of_event(text: str, position: int) -> int | None:
+    """The line where event ``position`` starts (only computed when reporting an error)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        for key, value in root.value:
+            if key.value == "events":
+                return value.value[position].start_mark.line + 1
+    except Exception:  # the error being reported matters more than its line number
+        return None
+    return None
+
+
+class _Reader:
+    def __init__(self):
+        self.protection = {"c2s": NO_PROTECTION, "s2c": NO_PROTECTION}
+
+    def event(self, position: int, entry) -> TraceEvent:
+        if isinstance(entry, str):
+            return self._line(position, entry)
+        if not isinstance(entry, dict):
+            raise CodecError(f"expected a line or a mapping, found {type(entry).__name__}")
+        if "packet" in entry:
+            direction, time, seq, name = _head(entry["packet"], 4)
+            return self._packet(position, entry, direction, float(time), int(seq), name)
+        if "version" in entry:
+            direction, time = _head(entry["version"], 2)
+            record = VersionRecord(direction, _latin1(entry.get("line")),
+                                   [_latin1(line) for line in entry.get("pre", [])], float(time))
+            return self._finish(position, entry, direction, record)
+        if "raw" in entry:
+            direction, time = _head(entry["raw"], 2)
+            record = RawUnit(direction, _bytes(entry.get("wire"), "wire"), float(time), entry.get("note", ""))
+            return self._finish(position, entry, direction, record)
+        raise CodecError("expected a 'packet', 'version' or 'raw' entry")
+
+    def _finish(self, position: int, entry: dict, direction: str, record) -> TraceEvent:
+        payload = getattr(record, "payload", b"")
+        event = TraceEvent(entry.get("index", position), record.time, direction, record,
+                           [decode_change(c, f"change {i}", payload)
+                            for i, c in enumerate(entry.get("changes", []))],
+                           entry.get("delivered", True), list(entry.get("notes", [])),
+                           entry.get("frame"), entry.get("elided", 0))
+        if "record_time" in entry:
+            record.time = float(entry["record_time"])
+        return event
+
+    def _line(self, position: int, line: str) -> TraceEvent:
+        unit, *changes = line.split(" | ")
+        direction, time, seq, name, *rest = unit.split(" ")
+        if direction not in ("c2s", "s2c"):
+            raise CodecError(f"direction {direction!r} is not c2s or s2c")
+        values = dict(token.split("=", 1) for token in rest)
+        plain = _hex_token(values, "plain")
+        wire = plain if values.get("wire") == "=" else _hex_token(values, "wire")
+        record = self._record(direction, int(seq), name, plain, wire, _hex_token(values, "mac", None),
+                              _hex_token(values, "payload", None), None, float(time))
+        frame = values.get("frame")
+        payload = record.payload
+        return TraceEvent(position, record.time, direction, record,
+                          [decode_change(c, f"change {i}", payload) for i, c in enumerate(changes)],
+                          frame=int(frame) if frame is not None else None,
+                          elided=int(values.get("elided", 0)))
+
+    def _packet(self, position: int, entry: dict, direction: str, time: float, seq: int,
+                name: str) -> TraceEvent:
+        if direction not in ("c2s", "s2c"):
+            raise CodecError(f"direction {direction!r} is not c2s or s2c")
+        protect = entry.get("protect")
+        if protect is not None:
+            self.protection[direction] = (protect["cipher"], protect["mac"], protect["compression"],
+                                          int(protect["aad"]))
+        plain = _bytes(entry.get("plain"), "plain")
+        wire = _bytes(entry["wire"], "wire") if "wire" in entry else plain
+        record = self._record(direction, seq, name, plain, wire, entry.get("mac"), entry.get("payload"),
+                              entry.get("lengths"), time)
+        record.notes = list(entry.get("record_notes", []))
+        return self._finish(position, entry, direction, record)
+
+    def _record(self, direction: str, seq: int, name: str, plain: bytes, wire: bytes, mac, payload,
+                lengths, time: float) -> PacketRecord:
+        cipher, mac_name, compression, aad = self.protection[direction]
+        if lengths is not None:
+            packet_length, padding_length = lengths
+        elif len(plain) >= 5:
+            packet_length, padding_length = int.from_bytes(plain[:4], "big"), plain[4]
+        else:
+            raise CodecError("a packet without its first 5 plaintext bytes needs 'lengths'")
+        if mac is None:
+            mac = wire[len(plain):]
+        if payload is None:
+            payload = plain[5: len(plain) - padding_length] if len(plain) >= 5 else b""
+        record = PacketRecord(direction, seq, wire, plain, mac, payload, packet_length, padding_length,
+                              cipher, mac_name, compression, aad)
+        record.message = _message(name, payload)
+        record.time = time
+        return record
+
+
+# Bulk messages: decoded when first looked at, so a long transfer loads quickly.
+LAZY_MESSAGES = frozenset(("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA", "CHANNEL_WINDOW_ADJUST"))
+
+
+class DecodedOnUse(Message):
+    """A message whose payload is decoded (with spans) the first time its values or fields
+    are read. A payload that does not decode keeps its bytes as ``data`` (a damaged file)."""
+
+    __slots__ = ("_payload",)
+
+    def __init__(self, spec, payload: bytes):
+        self.spec = spec
+        self._payload = payload
+
+    def _decode(self) -> None:
+        try:
+            decoded = Catalog.decode_as(self.spec, self._payload, spans=True)
+            values, fields = decoded.values, decoded.fields
+        except DecodeError as exc:
+            values, fields = {"data": self._payload[1:], "error": str(exc)}, []
+        _VALUES.__set__(self, values)
+        _FIELDS.__set__(self, fields)
+
+    def _get(self, slot):
+        try:
+            return slot.__get__(self)
+        except AttributeError:
+            self._decode()
+            return slot.__get__(self)
+
+    values = property(lambda self: self._get(_VALUES), lambda self, v: _VALUES.__set__(self, v))
+    fields = property(lambda self: self._get(_FIELDS), lambda self, v: _FIELDS.__set__(self, v))
+
+
+_VALUES, _FIELDS = Message.__dict__["values"], Message.__dict__["fields"]
+
+
+_REQUIRED = object()
+
+
+def _hex_token(values: dict, key: str, default=_REQUIRED):
+    text = values.get(key)
+    if text is None:
+        if default is _REQUIRED:
+            raise CodecError(f"the packet line has no {key}=")
+        return default
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise CodecError(f"{key}= is not hex: {text[:24]!r}") from None
+
+
+def _head(text, count: int) -> list[str]:
+    parts = str(text).split(" ")
+    if len(parts) != count:
+        raise CodecError(f"{text!r} should have {count} space-separated parts")
+    return parts
+
+
+def _latin1(text) -> bytes:
+    if not isinstance(text, str):
+        raise CodecError("a version line must be text")
+    return text.encode("latin-1")
+
+
+def _bytes(value, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise CodecError(f"{what} must be a !hex value")
+    return value
+
+
+def _message(name: str, payload: bytes) -> Message | None:
+    """The message ``payload`` holds, decoded as the spec the trace names (numbers reused by
+    key exchange and authentication methods need the name to be read right)."""
+    if name == "-":
+        return None
+    spec = SSH.by_name.get(name)
+    if spec is not None:
+        if name in LAZY_MESSAGES:
+            return DecodedOnUse(spec, payload)
+        return Catalog.decode_as(spec, payload, spans=True)
+    if name.startswith("UNKNOWN_"):
+        return Message(unknown_spec(payload[0]), {"data": payload[1:]})
+    if name.endswith("?"):  # a number whose method was not known: opaque
+        return SSH.decode(payload, None)
+    raise CodecError(f"unknown message name {name!r}")

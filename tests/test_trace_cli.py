@@ -1,0 +1,202 @@
+"""The trace commands as users run them: inspect (text, JSON, filters), report, replay, the
+sample traces by name, and one-line messages for every bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+
+from sshviz.cli import main
+from sshviz.trace.compare import trace_differences
+from sshviz.trace.export import write_keylog, write_pcap
+from sshviz.trace.fileformat import dumps_trace, load_trace
+from sshviz.trace.samples import SAMPLES, available, find_sample, generate, sample_names
+
+from .openssh import sshviz_cli
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# -- samples ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s.in_process and available(s)], ids=lambda s: s.name)
+def test_in_process_samples_still_come_out_of_their_seeds(sample):
+    path = find_sample(sample.name)
+    assert path is not None, f"traces/{sample.name}.yaml is missing: run python -m sshviz.trace.samples"
+    again = generate(sample)
+    assert trace_differences(load_trace(path), again) == []
+    assert dumps_trace(again) == path.read_text(encoding="utf-8"), "regenerate with python -m sshviz.trace.samples"
+
+
+def test_every_sample_is_shipped_and_opens(capsys):
+    expected = {s.name for s in SAMPLES if available(s)}
+    assert expected <= set(sample_names())
+    for name in expected:
+        status, out, err = run_cli(capsys, "inspect", name, "--brief")
+        assert status == 0, err
+        assert "#0" in out and "VERSION" in out
+
+
+def test_the_samples_show_what_they_promise(capsys):
+    def names(sample):
+        return [e.name for e in load_trace(find_sample(sample)).events]
+
+    assert names("rekey").count("KEXINIT") == 4
+    assert "KEX_DH_GEX_GROUP" in names("diffie-hellman-group-exchange")
+    assert "USERAUTH_SUCCESS" not in names("failed-login")
+    assert load_trace(find_sample("openssh-sshd")).header.server_version.startswith("SSH-2.0-OpenSSH")
+    assert load_trace(find_sample("openssh-ssh")).header.client_version.startswith("SSH-2.0-OpenSSH")
+
+
+# -- inspect ----------------------------------------------------------------------------------
+
+
+def test_inspect_prints_every_field(capsys):
+    status, out, _ = run_cli(capsys, "inspect", "curve25519-ed25519-password-exec")
+    assert status == 0
+    assert "source: an in-process run" in out
+    assert "password                     string     'correct horse battery staple'" in out
+    assert "⇒ client: output: 'Hello, SSH!\\n'" in out
+
+
+def test_inspect_filters(capsys):
+    status, out, _ = run_cli(capsys, "inspect", "curve25519-ed25519-password-exec", "--brief",
+                             "--filter", "CHANNEL_DATA and data contains Hello")
+    assert status == 0
+    assert [line for line in out.splitlines() if line.startswith("#")] == [
+        line for line in out.splitlines() if "CHANNEL_DATA" in line]
+    assert sum("CHANNEL_DATA" in line for line in out.splitlines()) == 1
+    _, out, _ = run_cli(capsys, "inspect", "rekey", "--brief", "--filter", "KexComputed and client")
+    assert sum(line.startswith("#") for line in out.splitlines()) == 2
+    _, out, _ = run_cli(capsys, "inspect", "rekey", "--brief", "--filter", "USERAUTH_* and (s2c or seq < 0)")
+    assert {line.split()[4] for line in out.splitlines() if line.startswith("#")} <= {
+        "USERAUTH_FAILURE", "USERAUTH_PK_OK", "USERAUTH_SUCCESS"}
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("CHANNEL_DATA and", "--filter: the filter ends where a name or '(' was expected"),
+    ("(KEXINIT", "--filter: '(' at position 1 is never closed"),
+    ("seq ==", "--filter: expected a value after '==' at position 5"),
+    ('data matches "(x"', "--filter: 'matches (x': not a regular expression"),
+])
+def test_bad_filters_get_one_line(capsys, expression, message):
+    status, out, err = run_cli(capsys, "inspect", "rekey", "--filter", expression)
+    assert status == 2 and out == ""
+    assert err.startswith(f"sshviz: error: {message}") and err.count("\n") == 1
+
+
+def test_inspect_json_is_for_scripts(capsys):
+    status, out, _ = run_cli(capsys, "inspect", "rekey", "--format", "json", "--filter", "KEXINIT", "--bytes")
+    assert status == 0
+    document = json.loads(out)
+    assert document["header"]["source"] == "in-process"
+    kexinits = document["events"]
+    assert len(kexinits) == 4 and all(e["name"] == "KEXINIT" for e in kexinits)
+    cookie = next(f for f in kexinits[0]["fields"] if f["name"] == "cookie")
+    assert cookie["type"] == "byte[16]" and len(cookie["value"]) == 32 and cookie["end"] - cookie["start"] == 16
+    assert kexinits[0]["plain"].startswith(f"{kexinits[0]['packet_length']:08x}")
+    negotiated = next(c for e in kexinits for c in e["changes"] if c["event"] == "AlgorithmsNegotiated")
+    assert negotiated["algorithms"]["kex"]["chosen"] == "curve25519-sha256"
+
+
+def test_inspect_a_capture_with_and_without_its_key_log(tmp_path, capsys):
+    trace = load_trace(find_sample("curve25519-ed25519-password-exec"))
+    write_pcap(trace, tmp_path / "s.pcap")
+    write_keylog(trace, tmp_path / "s.keylog")
+    status, out, err = run_cli(capsys, "inspect", str(tmp_path / "s.pcap"), "--keylog", str(tmp_path / "s.keylog"),
+                               "--filter", "CHANNEL_DATA")
+    assert status == 0 and "'Hello, SSH!\\n'" in out and err == ""
+    status, out, err = run_cli(capsys, "inspect", str(tmp_path / "s.pcap"), "--brief")
+    assert status == 0
+    assert "ENCRYPTED" in out or "RAW" in out
+    assert "could not be opened" in out and "no key log was given" in out
+    other = load_trace(find_sample("rekey"))
+    write_keylog(other, tmp_path / "other.keylog")
+    status, out, err = run_cli(capsys, "inspect", str(tmp_path / "s.pcap"), "--keylog", str(tmp_path / "other.keylog"))
+    assert status == 0
+    assert err.startswith("sshviz: warning: the key log ") and "has no line for this key exchange" in err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.yaml", "no such file, and no sample trace of that name (samples: "),
+    (lambda d: (d / "x.yaml").write_text("title: not a trace\n") and d / "x.yaml",
+     "x.yaml: not an sshviz trace (it has no 'format: sshviz-trace' line)"),
+    (lambda d: (d / "x.pcap").write_bytes(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(16) + b"\x01\x00\x00\x00")
+     and d / "x.pcap", "x.pcap: no SSH connection in this capture (0 TCP connections"),
+    (lambda d: d, "is a directory, not a trace or capture"),
+])
+def test_bad_input_files_get_one_line(tmp_path, capsys, make, message):
+    status, out, err = run_cli(capsys, "inspect", str(make(tmp_path)))
+    assert status == 2 and out == ""
+    assert err.startswith("sshviz: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_key_log_that_cannot_be_read(tmp_path, capsys):
+    (tmp_path / "bad.keylog").write_text("# my keys\nnot a key log line at all\n")
+    status, _, err = run_cli(capsys, "inspect", "rekey", "--keylog", str(tmp_path / "bad.keylog"))
+    assert status == 2
+    assert err == (f"sshviz: error: {tmp_path / 'bad.keylog'} line 2: expected '<cookie-hex> <private-key-hex>' "
+                   f"or '<cookie-hex> PRIVATE_KEY|SHARED_SECRET <hex>', found 'not a key log line at all'\n")
+
+
+# -- report and replay ------------------------------------------------------------------------
+
+
+def test_report_as_markdown_and_html(tmp_path, capsys):
+    status, out, _ = run_cli(capsys, "report", "rekey")
+    assert status == 0
+    for heading in ("# SSH session: rekey", "## What was negotiated, and why",
+                    "## Key exchange: curve25519-sha256", "## Key exchange: curve25519-sha256 (rekey)",
+                    "## Authentication", "## Channels", "## Every message"):
+        assert heading + "\n" in out
+    assert "| kex | curve25519-sha256 | curve25519-sha256: the first in the client's list" in out
+    status, _, _ = run_cli(capsys, "report", "failed-login", "--format", "html", "-o", str(tmp_path / "r.html"))
+    page = (tmp_path / "r.html").read_text()
+    assert status == 0 and page.startswith("<!DOCTYPE html>") and "<h2>Authentication</h2>" in page
+    assert "&#x27;alice&#x27;" in page  # text is escaped
+
+
+def test_replay_hands_the_trace_to_the_ui(monkeypatch, capsys):
+    seen = {}
+    fake = types.ModuleType("sshviz.tui")
+    fake.run_app = lambda trace: seen.setdefault("trace", trace) and 0
+    monkeypatch.setitem(sys.modules, "sshviz.tui", fake)
+    status, _, err = run_cli(capsys, "replay", "rekey")
+    assert status == 0, err
+    assert seen["trace"].header.extra["sample"]["name"] == "rekey"
+
+
+def test_replay_without_the_ui_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sshviz.tui", None)  # as if not installed
+    status, _, err = run_cli(capsys, "replay", "rekey")
+    assert status == 2
+    assert err == ("sshviz: error: the terminal UI is not part of this build yet (sshviz.tui is "
+                   "missing); use 'sshviz inspect' to read the trace\n")
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
+def test_run_writes_a_trace_that_inspect_reads(tmp_path):
+    path = tmp_path / "run.yaml"
+    done = sshviz_cli("run", "--cipher", "aes128-gcm@openssh.com", "--trace", str(path))
+    assert done.returncode == 0, done.stderr
+    assert load_trace(path).header.algorithms["cipher_c2s"] == "aes128-gcm@openssh.com"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # traces can hold passwords and keys
+    shown = sshviz_cli("inspect", str(path), "--brief")
+    assert shown.returncode == 0 and b"CHANNEL_DATA" in shown.stdout
+
+
+def test_trace_options_fail_before_the_session(tmp_path):
+    done = sshviz_cli("run", "--trace", str(tmp_path / "no" / "such" / "dir" / "t.yaml"))
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("sshviz: error: --trace ") and b"does not exist" in done.stderr
+    assert done.stdout == b""

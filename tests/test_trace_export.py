@@ -1,0 +1,84 @@
+"""Export: the capture and key log sshviz writes are read by tshark (Debian's 4.0), which must
+decrypt every message and list the same messages as sshviz."""
+
+from __future__ import annotations
+
+import pytest
+
+from sshviz.scenario import Scenario, run_scenario
+from sshviz.trace.export import ExportError, write_keylog, write_pcap
+from sshviz.trace.fileformat import load_trace
+
+from .captures import tshark_messages
+from .openssh import sshviz_cli
+
+# What tshark 4.0 can decrypt: curve25519 and finite-field Diffie-Hellman; ChaCha20-Poly1305,
+# AES-GCM, and AES-CTR with a MAC over the plaintext; one key exchange per session (it stops
+# at a rekey). It predates strict KEX (its sequence number reset), so these sessions turn it
+# off. sshviz's own import handles all of them (tests/test_trace_capture.py).
+TSHARK_CAN_DECRYPT = [
+    dict(),
+    dict(cipher="aes128-gcm@openssh.com", hostkey="ecdsa-sha2-nistp256"),
+    dict(cipher="aes256-gcm@openssh.com", kex="diffie-hellman-group14-sha256"),
+    dict(cipher="aes128-ctr", mac="hmac-sha2-256", auth="password"),
+    dict(cipher="aes256-ctr", mac="hmac-sha2-512", kex="curve25519-sha256@libssh.org"),
+]
+
+
+def sshviz_messages(trace) -> list[tuple[str, int]]:
+    return [(e.direction, e.message.number) for e in trace.events if e.kind == "packet"]
+
+
+@pytest.mark.parametrize("options", TSHARK_CAN_DECRYPT, ids=lambda o: ",".join(f"{v}" for v in o.values()) or "default")
+def test_tshark_decrypts_every_message_of_an_export(options, tmp_path):
+    trace = run_scenario(Scenario(strict_kex=False, **options)).trace
+    write_pcap(trace, tmp_path / "s.pcap")
+    write_keylog(trace, tmp_path / "s.keylog")
+    theirs = tshark_messages(tmp_path / "s.pcap", tmp_path / "s.keylog")
+    assert (None, -1) not in theirs and all(code >= 0 for _, code in theirs), "tshark could not decrypt some"
+    assert theirs == sshviz_messages(trace)
+
+
+def test_the_export_command_writes_a_capture_and_key_log(tmp_path):
+    run = sshviz_cli("run", "--trace", str(tmp_path / "t.yaml"))
+    assert run.returncode == 0, run.stderr
+    done = sshviz_cli("export", str(tmp_path / "t.yaml"), "--pcap", str(tmp_path / "t.pcap"),
+                      "--keylog", str(tmp_path / "t.keylog"))
+    assert done.returncode == 0, done.stderr
+    assert b"wrote" in done.stderr
+    assert (tmp_path / "t.pcap").read_bytes()[:4] == b"\xd4\xc3\xb2\xa1"
+    lines = (tmp_path / "t.keylog").read_text().splitlines()
+    assert len(lines) == 2 and all(len(line.split()) == 2 for line in lines)  # client's and server's
+    shared = sshviz_cli("export", str(tmp_path / "t.yaml"), "--keylog", str(tmp_path / "k2"),
+                        "--keylog-form", "shared")
+    assert shared.returncode == 0 and " SHARED_SECRET " in (tmp_path / "k2").read_text()
+    nothing = sshviz_cli("export", str(tmp_path / "t.yaml"))
+    assert nothing.returncode == 2
+    assert nothing.stderr.decode().strip() == ("sshviz: error: nothing to write: give --pcap OUT, "
+                                               "--keylog OUT and/or --trace OUT")
+
+
+def test_an_elided_trace_cannot_become_a_capture(tmp_path):
+    from sshviz.fs import ConfinedFS
+    from sshviz.scenario import make_conductor
+    from sshviz.trace.fileformat import save_trace
+
+    (tmp_path / "big").write_bytes(b"x" * 300_000)
+    conductor = make_conductor(Scenario(command="cat big"), fs=ConfinedFS(str(tmp_path)))
+    conductor.run()
+    save_trace(conductor.trace, tmp_path / "t.yaml")
+    with pytest.raises(ExportError, match=r"had bulk channel data left out when the trace was saved; "
+                                          r"a capture needs every byte \(save the trace again with --full-data\)"):
+        write_pcap(load_trace(tmp_path / "t.yaml"), tmp_path / "t.pcap")
+    save_trace(conductor.trace, tmp_path / "full.yaml", elide_after=None)
+    write_pcap(load_trace(tmp_path / "full.yaml"), tmp_path / "t.pcap")
+
+
+def test_a_capture_imported_without_keys_has_no_key_log_to_export(tmp_path):
+    from sshviz.trace.capture import import_capture
+
+    trace = run_scenario(Scenario()).trace
+    write_pcap(trace, tmp_path / "s.pcap")
+    (imported,) = import_capture(tmp_path / "s.pcap")
+    with pytest.raises(ExportError, match="this trace holds no key exchange secrets"):
+        write_keylog(imported, tmp_path / "k")

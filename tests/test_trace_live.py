@@ -1,0 +1,148 @@
+"""Live sessions with real OpenSSH peers, recorded three ways at once: the sshviz side's own
+trace (--trace), and a capture taken off the loopback interface with dumpcap. The key log
+exported from the trace is the real one: with it tshark and sshviz both decrypt the capture,
+and all three agree on every message.
+
+Debian's OpenSSH 9.2 has strict KEX (backported), which tshark 4.0 does not know: it keeps
+counting sequence numbers across NEWKEYS, so it cannot open ChaCha20-Poly1305 packets (their
+nonce is the sequence number). These sessions use AES-GCM and AES-CTR, whose keystream does not
+depend on it; sshviz reads every cipher (tests/test_trace_capture.py)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sshviz.trace.capture import import_capture
+from sshviz.trace.fileformat import load_trace
+from sshviz.trace.keylog import KeyLog
+
+from .captures import loopback_capture, tshark_messages
+from .openssh import (SSH, free_port, require, shared_keys, ssh_command, sshd, sshviz_cli,
+                      wait_for_port)
+
+pytestmark = pytest.mark.interop
+
+
+def by_direction(events, direction):
+    return [e.record.payload for e in events if e.kind == "packet" and e.direction == direction]
+
+
+def numbers(trace):
+    return [(e.direction, e.message.number) for e in trace.events if e.kind == "packet"]
+
+
+def check_three_views(trace_path: Path, capture: Path, port: int, tmp_path: Path) -> None:
+    trace = load_trace(trace_path)
+    exported = sshviz_cli("export", str(trace_path), "--keylog", str(tmp_path / "real.keylog"))
+    assert exported.returncode == 0, exported.stderr
+    keylog = KeyLog.load(tmp_path / "real.keylog")
+
+    (imported,) = import_capture(capture, keylog)
+    assert not imported.header.extra.get("problems"), imported.header.extra
+    for direction in ("c2s", "s2c"):
+        assert by_direction(imported.events, direction) == by_direction(trace.events, direction)
+
+    theirs = tshark_messages(capture, tmp_path / "real.keylog", port)
+    for direction in ("c2s", "s2c"):
+        assert [n for d, n in theirs if d == direction] == [n for d, n in numbers(trace) if d == direction]
+
+
+def serve_and_capture(tmp_path: Path, client_command, *serve_options: str) -> tuple[Path, Path, int]:
+    """Run ``sshviz serve --trace`` and ``client_command(port)`` while dumpcap records; returns
+    (the trace, the capture, the port)."""
+    require(SSH)
+    keys = shared_keys()
+    port = free_port()
+    trace_path = tmp_path / "serve.yaml"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sshviz", "serve", "--port", str(port), "--user", "alice",
+         "--authorized-keys", str(keys / "user_ed25519.pub"), "--host-key", str(keys / "host_ed25519"),
+         "--trace", str(trace_path), *serve_options],
+        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        with loopback_capture(tmp_path / "serve.pcapng", port, pcapng=True) as capture:
+            client_command(port)
+            deadline = time.monotonic() + 10
+            while not trace_path.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(10)
+    assert trace_path.exists(), server.stdout.read().decode(errors="replace")
+    return trace_path, capture, port
+
+
+def test_openssh_client_against_sshviz_serve(tmp_path):
+    def exec_command(port: int) -> None:
+        done = subprocess.run(ssh_command(port, "alice", tmp_path, "-c", "aes128-gcm@openssh.com",
+                                          identity=shared_keys() / "user_ed25519",
+                                          command="echo hello from OpenSSH"),
+                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == b"hello from OpenSSH\n"
+
+    trace_path, capture, port = serve_and_capture(tmp_path, exec_command)
+    trace = load_trace(trace_path)
+    assert trace.header.source == "serve" and trace.header.client_version.startswith("SSH-2.0-OpenSSH")
+    check_three_views(trace_path, capture, port, tmp_path)
+
+
+def test_openssh_sftp_against_sshviz_serve_decodes_sftp_from_the_capture(tmp_path):
+    from sshviz.events import SftpMessage
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "notes.txt").write_bytes(b"sftp through a capture\n" * 100)
+    batch = tmp_path / "batch"
+    batch.write_text(f"ls\nget notes.txt {tmp_path / 'copy.txt'}\n")
+
+    sftp = shutil.which("sftp") or "/usr/bin/sftp"
+    require(sftp)
+
+    def sftp_session(port: int) -> None:
+        done = subprocess.run(
+            [sftp, "-P", str(port), "-b", str(batch), "-c", "aes256-gcm@openssh.com",
+             "-i", str(shared_keys() / "user_ed25519"), "-o", "IdentitiesOnly=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+             "-o", "LogLevel=ERROR", "-F", "/dev/null", "alice@127.0.0.1"],
+            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+
+    trace_path, capture, port = serve_and_capture(tmp_path, sftp_session, "--root", str(root))
+    assert (tmp_path / "copy.txt").read_bytes() == (root / "notes.txt").read_bytes()
+    check_three_views(trace_path, capture, port, tmp_path)
+    trace = load_trace(trace_path)
+    (imported,) = import_capture(capture, KeyLog.load(tmp_path / "real.keylog"))
+
+    def sftp_names(events, direction):
+        return [c.message.name for e in events for _, c in e.changes
+                if isinstance(c, SftpMessage) and c.direction == direction and c.message is not None]
+
+    for direction in ("c2s", "s2c"):
+        assert sftp_names(imported.events, direction) == sftp_names(trace.events, direction)
+    assert {"OPEN", "READ", "CLOSE"} <= set(sftp_names(imported.events, "c2s"))
+    assert "DATA" in sftp_names(imported.events, "s2c")
+
+
+def test_sshviz_connect_against_openssh_sshd(tmp_path):
+    with sshd() as server:
+        trace_path = tmp_path / "connect.yaml"
+        with loopback_capture(tmp_path / "connect.pcap", server.port) as capture:
+            done = sshviz_cli("connect", f"root@127.0.0.1", "-p", str(server.port),
+                              "-i", str(shared_keys() / "user_ed25519"),
+                              "--known-hosts", str(server.known_hosts_file()),
+                              "--cipher", "aes256-ctr", "--mac", "hmac-sha2-256",
+                              "--exec", "echo pong", "--trace", str(trace_path))
+            assert done.returncode == 0, done.stderr
+            assert done.stdout == b"pong\n"
+    trace = load_trace(trace_path)
+    assert trace.header.source == "connect" and trace.header.server_version.startswith("SSH-2.0-OpenSSH")
+    check_three_views(trace_path, capture, server.port, tmp_path)

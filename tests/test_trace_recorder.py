@@ -1,0 +1,47 @@
+"""The live recorder: times from the session's start, and big transfers shortened as they are
+recorded, so a long session does not pile up in memory."""
+
+from __future__ import annotations
+
+import os
+
+from sshviz.fs import ConfinedFS
+from sshviz.scenario import Scenario, make_conductor
+from sshviz.trace.elide import ELIDE_AFTER, ELIDED_KEEP
+from sshviz.trace.fileformat import dumps_trace, loads_trace
+from sshviz.trace.model import Trace, TraceHeader, TraceRecorder
+
+
+def _recorded(tmp_path, size: int, elide_after):
+    (tmp_path / "big").write_bytes(os.urandom(size))
+    conductor = make_conductor(Scenario(command="cat /big"), fs=ConfinedFS(str(tmp_path)))
+    conductor.run()
+    recorder = TraceRecorder("client", Trace(TraceHeader("connect")), elide_after=elide_after)
+    recorder.feed(conductor.client_events)
+    recorder.finish()
+    return recorder.trace
+
+
+def _data(trace):
+    return [e for e in trace.events if e.name == "CHANNEL_DATA"]
+
+
+def test_big_output_is_shortened_while_recording(tmp_path):
+    trace = _recorded(tmp_path, 1_000_000, ELIDE_AFTER)
+    data = _data(trace)
+    kept = sum(len(e.message.data) for e in data)
+    elided = sum(e.elided for e in data)
+    assert kept + elided == 1_000_000
+    assert kept < ELIDE_AFTER + 64 * 1024
+    assert all(len(e.record.wire) < 200 for e in data if e.elided)
+    assert all(len(e.message.data) == ELIDED_KEEP for e in data if e.elided)
+    assert trace.events[0].time == 0.0
+    # and it saves and loads like any trace
+    again = loads_trace(dumps_trace(trace))
+    assert [e.elided for e in again.events] == [e.elided for e in trace.events]
+
+
+def test_full_data_keeps_every_byte(tmp_path):
+    trace = _recorded(tmp_path, 300_000, None)
+    assert sum(len(e.message.data) for e in _data(trace)) == 300_000
+    assert not any(e.elided for e in trace.events)
