@@ -12,6 +12,8 @@ from rich.console import Console
 
 from sshviz.events import AlgorithmsNegotiated
 from sshviz.scenario import Scenario, run_scenario
+from sshviz.trace.files import open_traces
+from sshviz.trace.samples import sample_names
 from sshviz.tui.app import SshvizApp
 from sshviz.tui.screens.main import MainScreen
 from sshviz.tui.widgets.fields import FieldInfo, FieldsTree
@@ -290,6 +292,19 @@ async def test_opens_a_prebuilt_trace():
         await pilot.press("e")
         assert app.timeline.current is trace.events[-1]
         assert app.scenario.seed == 3  # an in-process trace keeps its scenario for what-if
+
+
+@pytest.mark.parametrize("sample", sample_names())
+async def test_every_sample_trace_steps_to_its_end(sample):
+    """Saved traces, in-process and recorded against OpenSSH, through every panel."""
+    (trace,) = open_traces(sample)
+    app = SshvizApp(trace=trace)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(len(trace.events)):
+            await pilot.press("n")
+        await pilot.press("w", "right_square_bracket", "left_square_bracket", "e")
+        assert app.timeline.current is trace.events[-1]
+        assert "Protection" in key_panel_text(app)
 
 
 async def test_a_trace_from_elsewhere_has_no_what_if():

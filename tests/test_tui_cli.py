@@ -34,6 +34,14 @@ def test_demo_plays_sftp_commands(opened):
     assert opened[0].sftp_actions == ["put hello.txt", "ls"]
 
 
+def test_replay_opens_a_sample_trace(monkeypatch):
+    traces = []
+    monkeypatch.setattr(sshviz.tui, "run_app", lambda scenario=None, trace=None: traces.append(trace) or 0)
+    assert main(["replay", "rekey"]) == 0
+    (trace,) = traces
+    assert trace.header.source == "in-process" and len(trace.events) > 20
+
+
 def test_a_bad_option_is_one_line(opened, capsys):
     assert main(["demo", "--kex", "nonsense"]) == 2
     err = capsys.readouterr().err
