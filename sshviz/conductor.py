@@ -12,7 +12,7 @@ from collections import deque
 from typing import Callable
 
 from .events import Event, PacketReceived, RawUnit, VersionReceived
-from .trace.model import PLUMBING, Trace, TraceEvent, TraceHeader
+from .trace.model import PLUMBING, SentSftpPlacer, Trace, TraceEvent, TraceHeader
 
 
 class FakeClock:
@@ -39,6 +39,7 @@ class Conductor:
         self.clock = clock
         self.driver = driver  # reacts to events, e.g. the scripted client
         self.trace = Trace(header or TraceHeader("in-process"))
+        self._sftp = SentSftpPlacer()
         self.driver_state = None  # the scenario's driver, when one plays the client
         self.steps: list[TraceEvent] = self.trace.events
         self._queue: deque[tuple[str, object]] = deque()
@@ -127,7 +128,9 @@ class Conductor:
                 record = event.record
                 break
         step = TraceEvent(len(self.steps), record.time, "c2s" if sender == "client" else "s2c", record,
-                          [(side, e) for side, e in changes if not isinstance(e, PLUMBING)], delivered)
+                          [(side, e) for side, e in changes
+                           if not isinstance(e, PLUMBING) and not self._sftp.hold(side, e)], delivered)
+        self._sftp.place(step)
         self.steps.append(step)
         return step
 

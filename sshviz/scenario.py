@@ -107,10 +107,13 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
     client_auth = ClientAuthConfig(user=sc.user, methods=[sc.auth],
                                    keys=[user_key] if sc.auth == "publickey" else [],
                                    passwords=passwords if sc.auth != "publickey" else [])
-    # The hash is a pure function of password and seed (the salt comes from the seed): keep it.
-    stored = _PASSWORD_HASHES.get((sc.password, sc.seed))
-    if stored is None:
-        stored = _PASSWORD_HASHES[(sc.password, sc.seed)] = hash_password(sc.password, rng.fork("salt"))
+    # scrypt is slow on purpose, so the hash is made only when a password may be tried; it is
+    # a pure function of password and seed (the salt comes from the seed), so it is kept.
+    stored = None
+    if sc.auth != "publickey":
+        stored = _PASSWORD_HASHES.get((sc.password, sc.seed))
+        if stored is None:
+            stored = _PASSWORD_HASHES[(sc.password, sc.seed)] = hash_password(sc.password, rng.fork("salt"))
     server_auth = ServerAuthConfig(users={sc.user: UserRecord(stored, [user_key.public])}, banner=sc.banner)
     sftp_script = None
     if sc.sftp_actions:

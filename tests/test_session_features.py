@@ -17,8 +17,11 @@ def changes(conductor, kind, side=None):
 
 
 def test_partial_success_then_a_second_method():
+    from sshviz.auth.passwords import hash_password
+
     client, server, driver, clock = build_pair(Scenario(auth="publickey"))
     server.config.auth.chains = [["publickey", "password"]]
+    server.config.auth.users["alice"].password_hash = hash_password("correct horse battery staple")
     client.config.auth.methods = ["publickey", "password"]
     client.config.auth.passwords = ["correct horse battery staple"]
     conductor = Conductor(client, server, clock, driver=driver.for_conductor)

@@ -45,3 +45,28 @@ def test_full_data_keeps_every_byte(tmp_path):
     trace = _recorded(tmp_path, 300_000, None)
     assert sum(len(e.message.data) for e in _data(trace)) == 300_000
     assert not any(e.elided for e in trace.events)
+
+
+def test_sent_sftp_reports_sit_with_the_data_that_carries_them():
+    """Sender and receiver report each SFTP packet on the same event, in-process and in a
+    one-sided recording, however the packets were split into CHANNEL_DATA."""
+    from sshviz.events import SftpMessage
+
+    conductor = make_conductor(Scenario(sftp_actions=["put hello.txt", "get readme.txt", "ls -l"]))
+    conductor.client.config.connection.max_packet = 40  # SFTP packets split over many messages
+    conductor.run()
+
+    def reports(trace):
+        return [(e.index, side, c.direction, c.packet) for e in trace.events for side, c in e.changes
+                if isinstance(c, SftpMessage)]
+
+    placed = reports(conductor.trace)
+    sent = [(i, d, p) for i, side, d, p in placed if (side == "client") == (d == "c2s")]
+    received = [(i, d, p) for i, side, d, p in placed if (side == "client") != (d == "c2s")]
+    assert sent == received and len(sent) > 20
+    for side, events in (("client", conductor.client_events), ("server", conductor.server_events)):
+        recorder = TraceRecorder(side, Trace(TraceHeader("live")))
+        recorder.feed(events)
+        recorder.finish()
+        assert len(reports(recorder.trace)) == len(sent)
+        assert not any(recorder.sftp._held.values())

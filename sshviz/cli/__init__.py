@@ -4,37 +4,43 @@ function; all of them read events only, and errors are one line, never a traceba
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 
 from .. import __version__
-from ..crypto.keyfiles import KeyFileError
-from . import connect, demo, export, inspect, replay, report, run, serve
+from ..crypto.errors import KeyFileError
 from .common import CLIError
 
-# The order here is the order in --help.
-COMMANDS = [demo, run, connect, serve, inspect, replay, export, report]
+# Subcommand name -> its module; the order here is the order in --help.
+COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with ``only`` one: a command imports what it needs
+    when registered, so naming it spares loading the others (start-up time)."""
     parser = argparse.ArgumentParser(
         prog="sshviz",
         description="An SSH-2 client and server you can watch: every message decoded, every byte "
-                    "explained.")
+                    "explained. With no command, opens the visualizer on a demo session.")
     parser.add_argument("--version", action="version", version=f"sshviz {__version__}")
     sub = parser.add_subparsers(dest="command_name", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
+    for name in COMMANDS if only is None else [only]:
+        importlib.import_module(f".{name}", __name__).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sshviz run | head` ends quietly
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        argv = ["demo"]  # bare `sshviz` opens the demo
+    parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:  # bare `sshviz` opens the demo
-        args = parser.parse_args(["demo"])
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except (CLIError, KeyFileError) as exc:

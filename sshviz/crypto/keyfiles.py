@@ -15,11 +15,10 @@ import re
 from cryptography.hazmat.primitives import serialization
 
 from ..wire.types import DecodeError
+from .errors import KeyFileError
 from .keys import PrivateKey, PublicKey
 
 
-class KeyFileError(ValueError):
-    """A key file that cannot be used, and why."""
 
 
 # -- private keys -----------------------------------------------------------------------------

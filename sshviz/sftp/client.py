@@ -77,9 +77,10 @@ class SftpClient:
     def _send(self, message: Message) -> None:
         packet = encode_packet(message)
         self.decoder.note_sent(message)
-        self._send_bytes(packet)
+        # Reported before sent: a trace places the report on the CHANNEL_DATA that follows.
         if self._report is not None:
             self._report(sftp_event(self.channel, "c2s", packet, message))
+        self._send_bytes(packet)
 
     def receive(self, data: bytes) -> None:
         """Bytes the server sent on the channel."""

@@ -178,8 +178,9 @@ class SftpServer:
 
     def _send(self, message: Message) -> None:
         packet = encode_packet(message)
-        self.io.write(packet)
+        # Reported before written: a trace places the report on the CHANNEL_DATA that follows.
         self.io.report(sftp_event(self.io.channel_id, "s2c", packet, message))
+        self.io.write(packet)
 
     def _status(self, request: int, code: int, text: str = "") -> None:
         self._send(SFTP.build("STATUS", id=request, code=int(code),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import (Event, PacketReceived, PacketSent, RawUnit, VersionReceived, VersionRecord,
-                      VersionSent)
+from ..events import (Event, PacketReceived, PacketSent, RawUnit, SftpMessage, VersionReceived,
+                      VersionRecord, VersionSent)
 from .elide import ELIDE_AFTER, BulkCounter, elide_in_place
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
@@ -105,6 +106,43 @@ class Trace:
                                          if a.chosen is not None and not a.unused}
 
 
+class SentSftpPlacer:
+    """A sender reports an SFTP packet just before it writes it to its channel, usually while
+    an earlier message is being handled, and the CHANNEL_DATA that carries it goes out then or
+    later, maybe in pieces. This holds each such report until the trace event of the CHANNEL_DATA
+    that carries the packet's last byte, where its receiver reports it too. (It counts all
+    channel data of a direction: exact while one SFTP channel is busy at a time.)"""
+
+    def __init__(self):
+        self._held: dict[str, deque] = {"c2s": deque(), "s2c": deque()}  # (end offset, side, event)
+        self._reported = {"c2s": 0, "s2c": 0}  # bytes of SFTP packets reported so far
+        self._carried = {"c2s": 0, "s2c": 0}  # of those, bytes gone by in CHANNEL_DATA
+
+    def hold(self, side: str, event: Event) -> bool:
+        """Keep ``event`` if it is a sender's report; True when kept."""
+        own = "c2s" if side == "client" else "s2c"
+        if not isinstance(event, SftpMessage) or event.direction != own:
+            return False
+        if not self._held[own]:
+            self._carried[own] = self._reported[own]  # all reported before has gone out
+        # The packet's own length field: an elided report's bytes are shorter than the packet.
+        self._reported[own] += 4 + int.from_bytes(event.packet[:4], "big")
+        self._held[own].append((self._reported[own], side, event))
+        return True
+
+    def place(self, trace_event: TraceEvent) -> None:
+        """Give ``trace_event`` the held reports whose packets end in its data."""
+        held = self._held[trace_event.direction]
+        if not held or trace_event.name != "CHANNEL_DATA":
+            return
+        self._carried[trace_event.direction] += len(trace_event.message.values.get("data", b""))
+        released = []
+        while held and held[0][0] <= self._carried[trace_event.direction]:
+            _, side, event = held.popleft()
+            released.append((side, event))
+        trace_event.changes[:0] = released  # sent, then received
+
+
 class TraceRecorder:
     """Builds trace events from one live endpoint's event stream: each version line or packet
     (sent or received) starts a TraceEvent; the events that follow it are its changes.
@@ -117,6 +155,7 @@ class TraceRecorder:
         self.side = side
         self.trace = trace
         self.bulk = BulkCounter(elide_after)
+        self.sftp = SentSftpPlacer()
         self._start: float | None = None
 
     def feed(self, events: list[Event]) -> None:
@@ -129,6 +168,9 @@ class TraceRecorder:
                     self._start = record.time
                 trace_events.append(TraceEvent(len(trace_events), record.time - self._start,
                                                record.direction, record))
+                self.sftp.place(trace_events[-1])  # before eliding shortens its data
+            elif self.sftp.hold(self.side, event):
+                pass
             elif trace_events:
                 trace_events[-1].changes.append((self.side, event))
             else:

@@ -34,20 +34,11 @@ MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, 
 
 
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
-    """The SFTP packets this message carried. The receiver reports what arrived in it (a packet
-    split over several messages, at its last piece); the sender reports a packet when it is
-    written, which may be while an earlier message is handled, so a sender's report counts
-    only if its bytes are in this message's data. Each packet once."""
-    reports = [(side, change) for side, change in event.changes if isinstance(change, SftpMessage)]
-    if not reports:
-        return []
-    receiver = "server" if event.direction == "c2s" else "client"
-    message = event.message
-    data = message.get("data") if message is not None else None
-    carried = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else b""
+    """The SFTP packets whose last byte this message carried: its receiver reports them, and
+    traces place its sender's reports here too (trace.model.SentSftpPlacer). Each packet once."""
     seen, found = set(), []
-    for side, change in reports:
-        if (change.direction == event.direction and (side == receiver or change.packet in carried)
+    for _, change in event.changes:
+        if (isinstance(change, SftpMessage) and change.direction == event.direction
                 and change.packet not in seen):
             seen.add(change.packet)
             found.append(change)
