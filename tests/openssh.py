@@ -222,3 +222,13 @@ def sshviz_cli(*args: str, env: dict | None = None, timeout: float = 60, input: 
     """Run the sshviz command in a subprocess (as users do)."""
     return subprocess.run([sys.executable, "-m", "sshviz", *args], capture_output=True, timeout=timeout,
                           env=env, input=input, cwd=Path(__file__).parent.parent)
+
+
+def stop(process: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Ask a helper process to end, and make sure it does."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)

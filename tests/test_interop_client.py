@@ -21,7 +21,7 @@ from sshviz.trace.model import Trace, TraceHeader, TraceRecorder
 from sshviz.transport.transport import TransportConfig
 
 from .openssh import (TEST_PASSWORD, TEST_USER, ensure_test_user, free_port, shared_keys, sshd,
-                      sshviz_cli)
+                      sshviz_cli, stop)
 
 pytestmark = pytest.mark.interop
 
@@ -253,5 +253,4 @@ def test_local_forwarding_through_sshd(server):
                 assert time.monotonic() < deadline, proc.stderr.read1() if proc.poll() is not None else "timeout"
                 time.sleep(0.1)
     finally:
-        proc.terminate()
-        proc.wait(5)
+        stop(proc)

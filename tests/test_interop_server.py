@@ -24,7 +24,7 @@ from sshviz.fs import ConfinedFS
 from sshviz.transport.transport import TransportConfig
 
 from .openssh import (SSH, askpass_env, free_port, require, shared_keys, ssh_command, sshviz_cli,
-                      sshviz_server, wait_for_port)
+                      sshviz_server, stop, wait_for_port)
 
 pytestmark = pytest.mark.interop
 USER = "tester"
@@ -224,8 +224,7 @@ def _through_forward(world, port, target_port):
             except ConnectionResetError:  # ssh drops the local side of a refused channel
                 return b""
     finally:
-        proc.terminate()
-        proc.wait(5)
+        stop(proc)
 
 
 def test_direct_tcpip_forwarding_when_allowed(world):
