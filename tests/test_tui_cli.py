@@ -18,7 +18,24 @@ def opened(monkeypatch):
 
 def test_bare_sshviz_opens_the_demo_on_the_default_scenario(opened):
     assert main([]) == 0
-    assert opened == [Scenario()]
+    assert opened == [None]  # the app starts the default scenario itself, after its first frame
+
+
+def test_the_default_demo_starts_once_the_window_is_up():
+    import asyncio
+
+    from sshviz.tui import make_app
+
+    async def run():
+        app = make_app()
+        assert len(app.timeline) == 0  # nothing of the engine is needed for the first frame
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            assert app.scenario == Scenario() and len(app.timeline) >= 1
+            await pilot.press("n", "n")
+            assert app.timeline.current.name == "KEXINIT"
+
+    asyncio.run(run())
 
 
 def test_demo_takes_the_run_options(opened):

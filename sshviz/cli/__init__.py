@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..crypto.errors import KeyFileError
-from .common import CLIError
+from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
 COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report"]
@@ -34,14 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sshviz run | head` ends quietly
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        argv = ["demo"]  # bare `sshviz` opens the demo
-    parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
     try:
+        if not argv:
+            # Bare `sshviz`: the demo on its defaults. No parser, and the engine loads after
+            # the UI's first frame, so the window appears as fast as it can.
+            from ..tui import run_app
+
+            return run_app()
+        parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 0
         return args.func(args)
     except (CLIError, KeyFileError) as exc:
         print(f"sshviz: error: {exc}", file=sys.stderr)

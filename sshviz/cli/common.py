@@ -11,6 +11,7 @@ from ..crypto.keys import SIGNATURE_ALGORITHMS
 from ..crypto.macs import MACS
 from ..scenario import AUTH_METHODS, Scenario
 from ..transport.transport import TransportConfig
+from .errors import CLIError
 
 ALGORITHM_OPTIONS = (
     ("kex", KEX_METHODS, "key exchange method"),
@@ -19,14 +20,6 @@ ALGORITHM_OPTIONS = (
     ("mac", MACS, "MAC"),
     ("compression", COMPRESSION, "compression"),
 )
-
-
-class CLIError(Exception):
-    """A problem to report in one line, with an exit status."""
-
-    def __init__(self, message: str, status: int = 2):
-        super().__init__(message)
-        self.status = status
 
 
 def add_algorithm_options(parser: argparse.ArgumentParser, single: bool) -> None:
@@ -52,7 +45,6 @@ def algorithm_lists(args) -> dict[str, list[str] | None]:
 
 
 def transport_config(args, **extra):
-
     lists = algorithm_lists(args)
     config = TransportConfig(**extra)
     for option, attribute in (("kex", "kex"), ("hostkey", "host_key_algorithms"), ("cipher", "ciphers"),
@@ -60,8 +52,6 @@ def transport_config(args, **extra):
         if lists[option] is not None:
             setattr(config, attribute, lists[option])
     return config
-
-
 
 
 def scenario_from_args(args) -> Scenario:

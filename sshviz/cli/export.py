@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import CLIError
+from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli, save_for_cli
 
 

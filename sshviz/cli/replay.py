@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import CLIError
+from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import CLIError
+from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli
 
 

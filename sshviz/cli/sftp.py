@@ -13,7 +13,7 @@ from ..sftp.aio import bridge
 from ..sftp.commands import SftpShell
 from ..sftp.pending import spawn
 from ..sftp.session import SessionSftp
-from .common import CLIError
+from .errors import CLIError
 
 PROGRESS_THRESHOLD = 4 * 1024 * 1024  # files smaller than this get no progress bar
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .common import CLIError
+from .errors import CLIError
 
 # Captures above this size get a progress bar while they are read.
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024

@@ -11,7 +11,7 @@ from typing import Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..trace.model import Trace
+from ..trace.model import Trace, TraceHeader
 from .bindings import MAIN
 from .screens.main import MainScreen
 from .timeline import PHASES, Timeline
@@ -26,14 +26,25 @@ class SshvizApp(App[int]):
 
     def __init__(self, scenario=None, trace: Trace | None = None) -> None:
         super().__init__()
-        if scenario is None and trace is None:
-            from ..scenario import Scenario
-
-            scenario = Scenario()
+        self.screenshot_dir = os.getcwd()
+        # With neither, the default demo starts once the first frame is up (on_ready): the
+        # engine's import is the slowest part of start-up, and the screen can wait for it.
+        self.default_demo_pending = scenario is None and trace is None
+        if self.default_demo_pending:
+            self.scenario, self.trace = None, Trace(TraceHeader("in-process"))
+            self.timeline = Timeline(self.trace)
+            self.sub_title = "starting the demo session…"
+            return
         self.scenario = scenario if scenario is not None else scenario_of(trace)
         self.trace = trace
         self.timeline = self._new_timeline(self.scenario if trace is None else None)
-        self.screenshot_dir = os.getcwd()
+
+    def on_ready(self) -> None:
+        if self.default_demo_pending:
+            self.default_demo_pending = False
+            from ..scenario import Scenario
+
+            self.rerun(Scenario())
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
