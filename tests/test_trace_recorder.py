@@ -70,3 +70,22 @@ def test_sent_sftp_reports_sit_with_the_data_that_carries_them():
         recorder.finish()
         assert len(reports(recorder.trace)) == len(sent)
         assert not any(recorder.sftp._held.values())
+
+
+def test_capture_import_shortens_big_transfers_unless_asked(tmp_path):
+    from sshviz.trace.capture import import_capture
+    from sshviz.trace.export import write_keylog, write_pcap
+    from sshviz.trace.keylog import KeyLog
+
+    (tmp_path / "big").write_bytes(os.urandom(400_000))
+    conductor = make_conductor(Scenario(command="cat /big"), fs=ConfinedFS(str(tmp_path)))
+    conductor.run()
+    write_pcap(conductor.trace, tmp_path / "c.pcap")
+    write_keylog(conductor.trace, tmp_path / "c.keylog")
+    keys = KeyLog.load(tmp_path / "c.keylog")
+    (short,) = import_capture(tmp_path / "c.pcap", keys)
+    (full,) = import_capture(tmp_path / "c.pcap", keys, elide_after=None)
+    assert sum(len(e.message.data) for e in _data(full)) == 400_000
+    assert sum(len(e.message.data) + e.elided for e in _data(short)) == 400_000
+    assert sum(e.elided for e in _data(short)) > 300_000
+    assert [e.name for e in short.events] == [e.name for e in full.events]

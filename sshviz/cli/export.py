@@ -25,8 +25,6 @@ def register(sub) -> None:
                              "that form), else '<cookie> SHARED_SECRET <K>'; shared: always K "
                              "(default: %(default)s)")
     parser.add_argument("--trace", metavar="OUT", help="write the (decoded) session as a trace file")
-    parser.add_argument("--full-data", action="store_true", help="with --trace: keep every byte of "
-                        "channel data")
     parser.set_defaults(func=export)
 
 

@@ -23,11 +23,16 @@ def add_input_arguments(parser: argparse.ArgumentParser, keylog_option: str = "-
                         help="Wireshark SSH key log: opens the encrypted part of a capture")
     parser.add_argument("--connection", type=int, metavar="N",
                         help="of a capture with several SSH connections, only the Nth (from 1)")
+    parser.add_argument("--full-data", action="store_true",
+                        help="keep every byte of channel data (by default, after the first 64 KiB "
+                             "each way, a data packet keeps its first 64 bytes: big captures "
+                             "stay small; a trace written out keeps what was read)")
 
 
 def open_for_cli(args) -> list:
     """The traces named by the input arguments; every problem becomes a one-line CLIError."""
     from ..trace.capture import CaptureError, is_capture
+    from ..trace.elide import ELIDE_AFTER
     from ..trace.fileformat import TraceFileError
     from ..trace.files import OpenError, open_traces, resolve
     from ..trace.keylog import KeyLogError
@@ -35,7 +40,8 @@ def open_for_cli(args) -> list:
     try:
         path = resolve(args.file)
         with _progress(path if is_capture(path) else None) as progress:
-            traces = open_traces(str(path), args.input_keylog, progress)
+            traces = open_traces(str(path), args.input_keylog, progress,
+                                 elide_after=None if args.full_data else ELIDE_AFTER)
     except (OpenError, TraceFileError, CaptureError, KeyLogError) as exc:
         raise CLIError(str(exc)) from None
     if args.input_keylog:

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import dpkt
 
+from .elide import ELIDE_AFTER
 from .keylog import KeyLog
 from .model import Trace, TraceHeader, paused_gc
 from .passive import PassiveDecoder
@@ -274,13 +275,16 @@ def _roles(connection: Connection) -> tuple[tuple[str, int], tuple[str, int]] | 
 
 
 def import_capture(path: str | Path, keylog: KeyLog | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> list[Trace]:
-    """One trace per SSH connection in the capture. Raises CaptureError when there is none."""
+                   progress: Callable[[int, int], None] | None = None,
+                   elide_after: int | None = ELIDE_AFTER) -> list[Trace]:
+    """One trace per SSH connection in the capture. Raises CaptureError when there is none.
+    Channel data past ``elide_after`` bytes a direction is shortened as it is decoded (None
+    keeps every byte), so a big capture does not take several times its size in memory."""
     with paused_gc():
-        return _import(Path(path), keylog, progress)
+        return _import(Path(path), keylog, progress, elide_after)
 
 
-def _import(path: Path, keylog: KeyLog | None, progress) -> list[Trace]:
+def _import(path: Path, keylog: KeyLog | None, progress, elide_after: int | None) -> list[Trace]:
     damaged: list[str] = []
     found = connections(path, damaged)
     ssh = [(c, roles) for c in found if (roles := _roles(c)) is not None]
@@ -294,7 +298,7 @@ def _import(path: Path, keylog: KeyLog | None, progress) -> list[Trace]:
     for number, (connection, (client, server)) in enumerate(ssh, 1):
         header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
                              extra={"capture": path.name, "connection": number})
-        decoder = PassiveDecoder(keylog, header)
+        decoder = PassiveDecoder(keylog, header, elide_after)
         chunks, connection.chunks = connection.chunks, []
         chunks.reverse()
         while chunks:  # popped as decoded: the memory of a big capture is reused, not doubled

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
-from ..wire.spec import Catalog, Message
+from ..wire.spec import Message
 
 ELIDE_AFTER = 64 * 1024  # channel data bytes per direction kept whole before eliding starts
 ELIDED_KEEP = 64  # data bytes an elided packet keeps
@@ -44,7 +44,7 @@ class BulkCounter:
         if seen < self.elide_after or len(data) <= ELIDED_KEEP:
             return None
         short = bytes(data[:ELIDED_KEEP])
-        values = dict(Catalog.decode_as(message.spec, record.payload, spans=False).values, data=short)
+        values = dict(message.values, data=short)
         shorter = Message(message.spec, values)  # no spans: the UI decodes them again if asked
         head = 5 + len(record.payload) - len(data)  # lengths and the message header, no data
         return Shortened(record.plain[:head], record.wire[:head], shorter.encode(), shorter,

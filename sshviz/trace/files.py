@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from .capture import import_capture, is_capture
+from .elide import ELIDE_AFTER
 from .fileformat import load_trace
 from .keylog import KeyLog
 from .model import Trace
@@ -33,12 +34,14 @@ def resolve(path: str) -> Path:
 
 
 def open_traces(path: str, keylog_path: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[Trace]:
-    """Every session in ``path``: one for a trace, one per SSH connection for a capture."""
+                progress: Callable[[int, int], None] | None = None,
+                elide_after: int | None = ELIDE_AFTER) -> list[Trace]:
+    """Every session in ``path``: one for a trace, one per SSH connection for a capture
+    (whose bulk channel data is shortened past ``elide_after`` bytes a direction)."""
     resolved = resolve(path)
     keylog = KeyLog.load(keylog_path) if keylog_path else None
     if is_capture(resolved):
-        return import_capture(resolved, keylog, progress)
+        return import_capture(resolved, keylog, progress, elide_after)
     trace = load_trace(resolved)
     if keylog is not None:
         trace = redecode(trace, keylog)

@@ -35,6 +35,7 @@ from ..transport.transport import VersionLineReader
 from ..wire.catalog import SSH
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
+from .elide import BulkCounter, elide_in_place
 from .keylog import KeyLog, SecretMismatch, shared_secret
 from .model import Trace, TraceEvent, TraceHeader
 
@@ -79,8 +80,10 @@ class _Direction:
 class PassiveDecoder:
     """Decodes one SSH connection from its two byte streams."""
 
-    def __init__(self, keylog: KeyLog | None = None, header: TraceHeader | None = None):
+    def __init__(self, keylog: KeyLog | None = None, header: TraceHeader | None = None,
+                 elide_after: int | None = None):
         self.keylog = keylog
+        self.bulk = BulkCounter(elide_after)  # shortens channel data once it is decoded
         self.trace = Trace(header or TraceHeader("capture"))
         self.directions = {d: _Direction(d) for d in ("c2s", "s2c")}
         self.context: dict[str, str] = {}
@@ -249,7 +252,10 @@ class PassiveDecoder:
                 self._observe(direction, record, message, changes, notes)
             except (KexError, SecretMismatch, ValueError, KeyError) as exc:
                 notes.append(f"could not follow: {exc}")
-        self._emit(direction, record, time, frame, changes, notes)
+        event = self._emit(direction, record, time, frame, changes, notes)
+        shortened = self.bulk.shorten(event)  # after SFTP inside it has been read whole
+        if shortened is not None:
+            elide_in_place(event, shortened)
 
     def _observe(self, direction: str, record: PacketRecord, msg: Message,
                  changes: list, notes: list) -> None:
