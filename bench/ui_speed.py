@@ -129,10 +129,10 @@ class FrameClock:
 
 def median_step_ms() -> float:
     from sshviz.scenario import Scenario
-    from sshviz.tui.app import SshvizApp
+    from sshviz.tui import make_app
 
     async def run() -> list[float]:
-        app = SshvizApp(Scenario())
+        app = make_app(Scenario())  # as `sshviz demo` opens it
         times = []
         async with app.run_test(size=(140, 42)) as pilot:
             clock = FrameClock(app)
