@@ -100,6 +100,9 @@ def test_without_keys_the_encrypted_part_shows_sizes_and_why(tmp_path):
     assert [len(e.record.wire) for e in sealed] == [len(gcm.events[e.index].record.wire) for e in sealed]
     assert all(e.name == "ENCRYPTED" for e in sealed)
     assert "no key log was given" in sealed[0].notes[0]
+    # Strict KEX restarts the sequence numbers at NEWKEYS, keys or not; the cipher is known.
+    assert [e.record.seq for e in sealed] == [gcm.events[e.index].record.seq for e in sealed]
+    assert {e.record.cipher for e in sealed} == {"aes128-gcm@openssh.com"}
 
     chacha = run_scenario(Scenario()).trace
     (trace,) = import_capture(trace_capture(chacha, tmp_path / "chacha.pcap"))

@@ -74,6 +74,7 @@ class _Direction:
         self.sealed_buffer = bytearray()
         self.sealed_seq = 0
         self.sealed_tag_size: int | None = None  # MAC or tag size, when lengths travel in clear
+        self.sealed_with = ("?", "?", "?")  # the negotiated cipher, MAC and compression
         self.stopped = ""  # set when nothing more can be read in this direction
 
 
@@ -197,11 +198,15 @@ class PassiveDecoder:
         mac_name = algorithms[f"mac_{direction}"].chosen if algorithms else None
         cipher = CIPHERS[cipher_name] if cipher_name in CIPHERS else None
         mac = MACS[mac_name] if mac_name in MACS else None
+        compression = algorithms[f"compression_{direction}"].chosen if algorithms else None
+        state.sealed_with = (cipher_name or "?", "(implicit: AEAD tag)" if cipher is not None and cipher.aead
+                             else mac_name or "?", compression or "?")
         if cipher is not None and cipher.aead and cipher_name not in LENGTH_ENCRYPTED:
             state.sealed_tag_size = cipher.tag_size  # AES-GCM: the length is additional data, in clear
         elif cipher is not None and not cipher.aead and mac is not None and mac.etm:
             state.sealed_tag_size = mac.size  # encrypt-then-MAC: the length is in clear
-        state.sealed_seq = state.reader.seq
+        # NEWKEYS has been read; under strict KEX it restarts the sequence numbers.
+        state.sealed_seq = 0 if self.strict else state.reader.seq
 
     def _feed_sealed(self, state: _Direction, data: bytes, time: float, frame: int | None) -> None:
         direction, reason = state.direction, state.sealed_reason
@@ -225,7 +230,7 @@ class PassiveDecoder:
                 return
             wire = bytes(buffer[:total])
             del buffer[:total]
-            record = _unopened_record(direction, state.sealed_seq, wire, mac_size)
+            record = _unopened_record(direction, state.sealed_seq, wire, mac_size, *state.sealed_with)
             state.sealed_seq = (state.sealed_seq + 1) & 0xFFFFFFFF
             self._emit(direction, record, time, frame, notes=[f"encrypted, {length} bytes: {reason}"])
 
