@@ -20,6 +20,9 @@ from sshviz.tui.widgets.fields import FieldInfo, FieldsTree
 from sshviz.tui.widgets.hexview import HexView
 from sshviz.tui.widgets.keypanel import KeyPanel
 from sshviz.tui.widgets.ladder import Ladder
+from sshviz.trace.capture import import_capture
+
+from .captures import trace_capture
 
 SIZE = (140, 42)
 
@@ -305,6 +308,44 @@ async def test_every_sample_trace_steps_to_its_end(sample):
         await pilot.press("w", "right_square_bracket", "left_square_bracket", "e")
         assert app.timeline.current is trace.events[-1]
         assert "Protection" in key_panel_text(app)
+
+
+@pytest.mark.parametrize("cipher", ["chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"])
+async def test_a_capture_without_keys_shows_what_the_wire_tells(cipher, tmp_path):
+    """Without a key log, chacha20 hides packet boundaries (raw bytes) and AES-GCM shows each
+    packet's length: every step draws, and nothing claims to be plaintext or in clear."""
+    session = run_scenario(Scenario(cipher=cipher)).trace
+    (trace,) = import_capture(trace_capture(session, tmp_path / "nokeys.pcap"))
+    app = SshvizApp(trace=trace)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(len(trace.events)):
+            await pilot.press("n", "w", "w")
+        await pilot.press("right_square_bracket", "left_square_bracket", "e")
+        await pilot.pause()
+        sealed = next(e for e in trace.events if not e.opened and e.direction == "c2s")
+        app.timeline.go(sealed.index)
+        app.main.sync()
+        await pilot.pause()
+        assert app.timeline.phase_at(sealed.index) == "undecoded"
+        items = {item.title or item.field.name: item for item in tree_children(app)}
+        assert "no key log was given" in items["note"].explanation
+        wire = sealed.record.wire
+        hex_view = app.screen.query_one(HexView)
+        assert hex_view.sections[0].data == wire
+        if sealed.kind == "raw":
+            assert items["bytes"].span == (0, len(wire))
+        else:
+            length = items["packet_length"]
+            assert length.field.value == int.from_bytes(wire[:4], "big") == len(wire) - 4 - 16
+            app.screen.query_one(FieldsTree).select_item(length)
+            await pilot.pause()
+            assert hex_view.highlight == [(0, 4)]
+            assert hex_view.sections[0].part_at(0) == "clear" and hex_view.sections[0].part_at(4) == "encrypted"
+            assert items["mac"].span == (len(wire) - 16, len(wire))
+        keys = " ".join(key_panel_text(app).split())  # as words: wrapping depends on the width
+        protection = keys.split("Protection")[1]
+        assert "in clear" not in protection and protection.count(cipher) == 2
+        assert "a capture needs its key log" in keys
 
 
 async def test_a_trace_from_elsewhere_has_no_what_if():

@@ -11,7 +11,7 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
 from ..trace.model import TraceEvent
 from ..transcript import fields_of, format_value
 from ..wire.spec import DecodedField
-from .timeline import Milestone, sftp_messages, sftp_name
+from .timeline import Milestone, NewKeysSent, sftp_messages, sftp_name
 
 PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
 PACKET_RFC = "RFC 4253 6"
@@ -55,17 +55,52 @@ def _items(fields: list[DecodedField], space: str, offset: int, rfc: str) -> lis
 
 
 def message_items(event: TraceEvent) -> list[FieldItem]:
-    """The message's fields, then its SFTP packets (inside the data field), then the framing
-    of the binary packet."""
+    """What the decoder noted on the unit, then the message's fields, then its SFTP packets
+    (inside the data field), then the framing of the binary packet. Bytes nobody could open
+    are shown as the parts their size tells."""
     record = event.record
+    notes = note_items(event)
     if isinstance(record, VersionRecord):
-        return version_items(record)
+        return notes + version_items(record)
+    if not event.opened:
+        return notes + unopened_items(event)
     message = record.message
     rfc = message.spec.rfc if message is not None else PACKET_RFC
     items = _items(fields_of(record), "payload", 0, rfc)
     _nest_sftp(event, items)
     items.append(packet_item(record))
-    return items
+    return notes + items
+
+
+def note_items(event: TraceEvent) -> list[FieldItem]:
+    """The notes of the receiver (an unknown message answered) and of the decoder (why bytes
+    could not be opened, a damaged packet, H checked against the host key signature)."""
+    notes = list(getattr(event.record, "notes", None) or []) + list(event.notes)
+    return [FieldItem(DecodedField("note", "", None, 0, 0, note), "none", 0, "", title="note")
+            for note in notes]
+
+
+def unopened_items(event: TraceEvent) -> list[FieldItem]:
+    """A packet seen only encrypted (its length in clear, as encrypt-then-MAC and AES-GCM send
+    it), or raw bytes: what is known is where they are on the wire, not what they say."""
+    record = event.record
+    wire = record.wire
+    if event.kind == "raw":
+        doc = "bytes no one decoded (the note says why)"
+        return [FieldItem(DecodedField("bytes", f"byte[{len(wire)}]", wire, 0, len(wire), doc),
+                          "packet", 0, "")]
+    mac_start = len(wire) - len(record.mac)
+    fields = [
+        DecodedField("packet_length", "uint32", record.packet_length, 0, 4,
+                     "in clear: encrypt-then-MAC and AES-GCM leave the length unencrypted (the MAC "
+                     "or tag covers it), so packet boundaries are known"),
+        DecodedField("encrypted", f"byte[{mac_start - 4}]", wire[4:mac_start], 4, mac_start,
+                     "padding_length, payload and padding, encrypted: the message cannot be read "
+                     "without the session's keys"),
+        DecodedField("mac", f"byte[{len(record.mac)}]", record.mac, mac_start, len(wire),
+                     "the MAC or authentication tag"),
+    ]
+    return [FieldItem(f, "packet", 0, PACKET_RFC) for f in fields if f.end > f.start]
 
 
 def _nest_sftp(event: TraceEvent, items: list[FieldItem]) -> None:
@@ -186,6 +221,16 @@ def hex_sections(event: TraceEvent, wire: bool) -> list[HexSection]:
         pre = len(record.wire) - len(record.line)
         parts = [(0, pre, "other"), (pre, len(record.wire), "version")]
         return [HexSection("identification line, in clear on the wire", record.wire, parts, {"version": 0})]
+    if not event.opened:
+        # Only the wire bytes are known, in either view.
+        if event.kind == "raw":
+            parts = [(0, len(record.wire), "raw")]
+            title = "on the wire, not decoded"
+        else:
+            mac_start = len(record.wire) - len(record.mac)
+            parts = [(0, 4, "clear"), (4, mac_start, "encrypted"), (mac_start, len(record.wire), "mac")]
+            title = "on the wire, encrypted; no keys to decrypt it"
+        return [HexSection(title, record.wire, parts, {"packet": 0})]
     spans = record.spans()
     compressed = is_compressed(record)
     spaces = {"packet": 0} if compressed else {"packet": 0, "payload": PAYLOAD_OFFSET}
@@ -225,6 +270,7 @@ class KeyState:
     kex_count: int = 0
     host_key: HostKeyChecked | None = None
     active: dict[str, KeysActivated] = field(default_factory=dict)  # direction -> latest
+    switched: dict[str, int] = field(default_factory=dict)  # direction -> its latest NEWKEYS
     auth: AuthSucceeded | None = None
 
     @property
@@ -250,6 +296,8 @@ def key_state(milestones: list[Milestone]) -> KeyState:
             state.host_key = event
         elif isinstance(event, KeysActivated):
             state.active[event.direction] = event
+        elif isinstance(event, NewKeysSent):
+            state.switched[event.direction] = milestone.index
         elif isinstance(event, AuthSucceeded):
             state.auth = event
     return state

@@ -24,6 +24,7 @@ PHASES = {
     "auth": "authentication",
     "connection": "connection",
     "sftp": "SFTP",
+    "undecoded": "not decoded",  # bytes seen only on the wire (a capture without its keys)
 }
 # Transport messages that open user authentication (SERVICE_REQUEST / SERVICE_ACCEPT).
 _SERVICE_MESSAGES = (5, 6)
@@ -54,6 +55,8 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
     DEBUG, EXT_INFO, undecodable packets) stay in the phase around them."""
     if event.kind == "version":
         return "version"
+    if not event.opened:
+        return "undecoded"
     message = event.message
     if message is None:
         return previous or "kex"
@@ -71,6 +74,12 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
     return "sftp" if previous == "sftp" else "connection"
 
 
+def starts_kex(event: TraceEvent, phase: str) -> bool:
+    """A key exchange begins with a KEXINIT (a key exchange phase can also resume after bytes
+    that could not be decoded, at a NEWKEYS: that is not a new one)."""
+    return phase == "kex" and event.name == "KEXINIT"
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One line of the ladder: a phase heading, a message, or an encryption marker."""
@@ -79,6 +88,14 @@ class Row:
     event: int  # the message's index (for a heading: the first message of the phase)
     text: str = ""
     phase: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewKeysSent:
+    """A NEWKEYS went by: from the next packet on, its direction is encrypted, even where the
+    trace cannot say with which keys (a capture without its key log has no KeysActivated)."""
+
+    direction: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +172,12 @@ class Timeline:
     def _index_new(self) -> None:
         events, rows = self.events, self.rows
         previous = self.phase_of_event[-1] if self.phase_of_event else None
-        kex_runs = sum(1 for start in self.phase_starts if self.phase_of_event[start] == "kex")
+        kex_runs = sum(1 for start in self.phase_starts if starts_kex(events[start], self.phase_of_event[start]))
         for event in events[self._indexed:]:
             phase = phase_of(event, previous)
             if phase != previous:
                 title = PHASES[phase]
-                if phase == "kex":
+                if starts_kex(event, phase):
                     kex_runs += 1
                     if kex_runs > 1:
                         title = f"key exchange again (rekey {kex_runs - 1})"
@@ -172,6 +189,8 @@ class Timeline:
             message = event.message
             if message is not None and message.number == NEWKEYS and message.spec.protocol == "transport":
                 rows.append(Row("marker", event.index, keys_on_text(event), phase))
+                self.milestones.append(Milestone(event.index, event.sender, NewKeysSent(event.direction)))
+                self._milestone_index.append(event.index)
             for side, change in event.changes:
                 if isinstance(change, MILESTONES):
                     self.milestones.append(Milestone(event.index, side, change))

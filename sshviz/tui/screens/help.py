@@ -12,12 +12,14 @@ from ..bindings import DIALOG, HELP_SECTIONS
 INTRODUCTION = """\
 # sshviz
 
-A real SSH-2 client and server run in this process; every message between them is on the
-**ladder** (client left, server right; a heavy line is an encrypted packet, a thin one travels
-in clear; `▼ new keys on` marks where a direction switches to the negotiated cipher).
+Every message of the session (a real SSH-2 client and server running in this process, or a
+saved trace or packet capture) is on the **ladder**: client left, server right; a heavy line is
+an encrypted packet, a thin one travels in clear, a dotted one is bytes nobody could decode
+(a capture without its key log); the `▼` line under each NEWKEYS marks where that direction
+switches to the new keys.
 
 - **fields**: the selected message decoded, each field with its RFC type, value, a one-line
-  explanation and the RFC section. Move through them with the arrow keys: their bytes light
+  explanation and the RFC section (and the decoder's notes first, if it has any). Move through them with the arrow keys: their bytes light
   up in the hex view. Click a byte in the hex view to find its field.
 - **bytes**: the packet as `packet_length`, `padding_length`, payload, padding and MAC, or
   (`w`) as it travelled on the wire, encrypted.

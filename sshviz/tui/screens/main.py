@@ -96,7 +96,8 @@ class MainScreen(Screen):
         hex_view.show(sections, self.selected)
         self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style),
                                                      layout=False)
-        title = f"bytes: {'wire' if self.wire else 'plaintext'} (w toggles)"
+        title = ("bytes: wire only (nothing was decrypted)" if not event.opened else
+                 f"bytes: {'wire' if self.wire else 'plaintext'} (w toggles)")
         pane = self.query_one("#hex-pane")
         if pane.border_title != title:  # setting it repaints the pane, even to the same text
             pane.border_title = title

@@ -214,6 +214,10 @@ def whole_message_item(event: TraceEvent) -> FieldItem:
     if isinstance(record, VersionRecord):
         return FieldItem(DecodedField("identification", "", None, 0, len(record.wire),
                                       "the version exchange line"), "none", 0, VERSION_RFC)
+    if not event.opened:
+        doc = ("bytes no one decoded" if event.kind == "raw" else
+               "a packet seen only encrypted: its size and direction are known, not its message")
+        return FieldItem(DecodedField(event.name, "", None, 0, len(record.wire), doc), "none", 0, "")
     message = record.message
     doc = message.spec.doc if message is not None else "a packet this decoder could not read"
     rfc = message.spec.rfc if message is not None else ""

@@ -18,7 +18,8 @@ from .lines import LineView
 # The parts HexSection marks (see present.hex_sections), with their names in the legend.
 PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
               "padding": "padding", "mac": "MAC", "clear": "in clear", "encrypted": "encrypted",
-              "other": "lines before the version", "version": "identification line"}
+              "other": "lines before the version", "version": "identification line",
+              "raw": "not decoded"}
 OFFSET_WIDTH = 6  # "0000  "
 
 

@@ -126,7 +126,9 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
     result = state.result
     out.append(Heading("Key exchange" + (f" {state.kex_count} (rekey)" if state.kex_count > 1 else "")))
     if result is None:
-        out.append(Note("K and H: once a side has both public values"))
+        out.append(Note("K and H: once a side has both public values"
+                        + ("; this trace does not hold them (a capture needs its key log to "
+                           "compute them)" if state.switched else "")))
     else:
         computed = ", ".join(f"the {side} at #{index} ({timeline.events[index].name})"
                              for side, index in sorted(state.kex_index.items(), key=lambda kv: kv[1]))
@@ -158,7 +160,13 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
     out.append(Heading("Protection"))
     for direction, arrow in (("c2s", "client→server"), ("s2c", "server→client")):
         active = state.active.get(direction)
-        if active is None:
+        if active is None and direction in state.switched:
+            # NEWKEYS went by, but the trace has no keys: encrypted, with keys nobody here knows.
+            negotiated = state.negotiated.algorithms.get(f"cipher_{direction}") if state.negotiated else None
+            out.append(Pair(arrow, negotiated.chosen if negotiated and negotiated.chosen else "encrypted",
+                            f"since NEWKEYS #{state.switched[direction]}; without the keys this "
+                            f"trace cannot decrypt it"))
+        elif active is None:
             out.append(Pair(arrow, "in clear", "until this direction's NEWKEYS"))
         else:
             out.append(Pair(arrow, active.cipher, f"MAC {active.mac}, compression {active.compression}"))

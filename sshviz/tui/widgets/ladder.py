@@ -12,10 +12,10 @@ from textual.message import Message
 from textual.strip import Strip
 
 from ..bindings import LADDER
-from ..timeline import Row, Timeline, sftp_messages, sftp_name
+from ..timeline import PHASES, Row, Timeline, sftp_messages, sftp_name
 from .lines import LineView
 
-PHASE_CLASSES = {phase: f"ladder--{phase}" for phase in ("version", "kex", "auth", "connection", "sftp")}
+PHASE_CLASSES = {phase: f"ladder--{phase}" for phase in PHASES}
 
 
 class Ladder(LineView, can_focus=True):
@@ -122,11 +122,12 @@ class Ladder(LineView, can_focus=True):
 
     def _message_line(self, index: int, width: int, digits: int) -> Text:
         """``  7 │━ NAME ━━━━━━━━━━━━━▶│`` for client to server, mirrored for server to client;
-        a heavy line for encrypted packets, a thin one for cleartext."""
+        a heavy line for encrypted packets, a thin one for cleartext, a dotted one for bytes
+        nobody decoded (whether they were encrypted is not known)."""
         style = self.get_component_rich_style
         event = self.timeline.events[index]
         encrypted = event.kind == "packet" and event.record.encrypted
-        line_char = "━" if encrypted else "─"
+        line_char = "┄" if event.kind == "raw" else "━" if encrypted else "─"
         arrow_style = style("ladder--encrypted" if encrypted else "ladder--clear")
         name = event.name
         carried = sftp_messages(event)
