@@ -212,6 +212,14 @@ async def test_what_if_changes_the_negotiated_cipher():
         assert "aes256-gcm" in app.sub_title
 
 
+async def test_what_if_left_as_it_is_runs_the_same_scenario():
+    scenario = Scenario(seed=4, banner="hi")
+    app = SshvizApp(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await what_if(pilot, app)
+        assert app.scenario == scenario  # an empty SFTP list stays empty, not the text "[]"
+
+
 async def test_what_if_plays_sftp_commands():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

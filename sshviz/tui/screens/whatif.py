@@ -76,7 +76,7 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
                 elif kind == "bool":
                     yield Checkbox(value=bool(value), compact=True, id=widget_id)
                 else:
-                    shown = ", ".join(value) if kind == "list" and value else "" if value is None else str(value)
+                    shown = ", ".join(value) if kind == "list" else "" if value is None else str(value)
                     yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text",
                                 placeholder="several, comma-separated" if kind == "list" else "")
 
