@@ -59,6 +59,10 @@ class Scenario:
             registry.resolve(name)
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown auth method {self.auth!r}; supported: {', '.join(AUTH_METHODS)}")
+        if self.wrong_password_first and self.auth == "publickey":
+            # Silently ignored, it would look like a run where the wrong password was accepted.
+            raise ValueError("a wrong password first needs the password or keyboard-interactive "
+                             "auth method, not publickey")
 
 
 def preferring(first: str, registry) -> list[str]:

@@ -64,3 +64,10 @@ def test_a_bad_option_is_one_line(opened, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sshviz: error: ") and err.count("\n") == 1
     assert opened == []
+
+
+def test_a_wrong_password_first_without_a_password_method_is_refused(opened, capsys):
+    assert main(["demo", "--wrong-password-first"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs the password or keyboard-interactive auth method" in err
+    assert opened == []
