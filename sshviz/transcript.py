@@ -23,11 +23,15 @@ def short_hex(data: bytes, limit: int = HEX_LIMIT) -> str:
 
 def format_value(field: DecodedField) -> str:
     value = field.value
+    if value is None:  # a group (one item of a repeated structure): its parts say it all
+        return ""
     if field.type == "repeat":
         return f"{value} item(s)"
     if isinstance(value, (bytes, bytearray)):
         printable = value and all(32 <= b < 127 or b in (9, 10, 13) for b in value) and len(value) <= 80
-        text = repr(bytes(value).decode()) if printable else short_hex(bytes(value))
+        if not printable and len(value) > HEX_LIMIT:
+            return short_hex(bytes(value))  # which says how many bytes
+        text = repr(bytes(value).decode()) if printable else bytes(value).hex()
         return f"{text}  [{len(value)} bytes]" if not printable or len(value) > 8 else text
     if isinstance(value, list):
         return ",".join(value) if value else "(empty)"
@@ -51,7 +55,7 @@ def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[st
     for field in fields:
         if field.name == "msg_number":
             continue
-        lines.append(f"{indent}{field.name:<28} {field.type:<10} {format_value(field)}")
+        lines.append(f"{indent}{field.name:<28} {field.type:<10} {format_value(field)}".rstrip())
         if field.type in ("repeat", "") or (field.children and field.type == "string"):
             lines += format_fields(field.children, indent + "  ")
     return lines

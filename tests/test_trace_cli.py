@@ -67,6 +67,15 @@ def test_inspect_prints_every_field(capsys):
     assert "⇒ client: output: 'Hello, SSH!\\n'" in out
 
 
+def test_inspect_reads_well(capsys):
+    status, out, _ = run_cli(capsys, "inspect", "publickey-sftp")
+    assert status == 0
+    assert " None" not in out  # a group of fields has no value of its own
+    assert "bytes)  [" not in out  # a long value says its size once
+    status, out, _ = run_cli(capsys, "inspect", "publickey-sftp", "--brief")
+    assert "CHANNEL_DATA  (seq 6, 44 bytes on the wire, encrypted; RFC 4254 5.2)  · SSH_FXP_INIT" in out
+
+
 def test_inspect_filters(capsys):
     status, out, _ = run_cli(capsys, "inspect", "curve25519-ed25519-password-exec", "--brief",
                              "--filter", "CHANNEL_DATA and data contains Hello")

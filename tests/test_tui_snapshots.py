@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sshviz.scenario import Scenario
 from sshviz.tui.app import SshvizApp
-from sshviz.tui.timeline import sftp_messages, sftp_name
+from sshviz.trace.model import sftp_messages, sftp_name
 from sshviz.tui.widgets.fields import FieldsTree
 
 SIZE = (140, 42)

@@ -11,7 +11,8 @@ from sshviz.trace.model import Trace, TraceEvent
 from sshviz.transport.packet import PacketRecord
 from sshviz.tui.present import (PAYLOAD_OFFSET, find_in, hex_sections, key_state, message_items,
                                 search_matcher, walk)
-from sshviz.tui.timeline import Timeline, sftp_messages, sftp_name
+from sshviz.trace.model import sftp_messages, sftp_name
+from sshviz.tui.timeline import Timeline
 from sshviz.wire.catalog import SSH
 from sshviz.wire.spec import TEXT, UINT32, DecodedField, Field, Message, MessageSpec, decode_layout
 from sshviz.wire.types import Reader

@@ -66,6 +66,22 @@ class TraceEvent:
         return "ENCRYPTED" if not self.opened else "?"
 
 
+def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
+    """The SFTP packets whose last byte this message carried: its receiver reports them, and
+    traces place its sender's reports here too (SentSftpPlacer). Each packet once."""
+    seen, found = set(), []
+    for _, change in event.changes:
+        if (isinstance(change, SftpMessage) and change.direction == event.direction
+                and change.packet not in seen):
+            seen.add(change.packet)
+            found.append(change)
+    return found
+
+
+def sftp_name(change: SftpMessage) -> str:
+    return change.message.spec.rfc_name if change.message is not None else "SFTP (undecodable)"
+
+
 @dataclass
 class TraceHeader:
     """Where a trace came from and what was agreed."""

@@ -8,7 +8,7 @@ from ..transcript import ARROWS, fields_of, format_step, format_unit, short_hex
 from ..wire.spec import DecodedField
 from .codec import encode_event
 from .fileformat import encode_header
-from .model import Trace, TraceEvent
+from .model import Trace, TraceEvent, sftp_messages, sftp_name
 
 SOURCES = {"in-process": "an in-process run (client and server in one process)",
            "connect": "a live session of the sshviz client", "serve": "a live session of the sshviz server",
@@ -44,7 +44,9 @@ def event_text(event: TraceEvent, detail: bool = True) -> str:
     """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames);
     without ``detail``, its first line only."""
     if not detail and event.opened:
-        return format_unit(event.index, event.direction, event.record, False)[0]
+        line = format_unit(event.index, event.direction, event.record, False)[0]
+        carried = sftp_messages(event)  # a data packet says little; the SFTP inside says what
+        return line + ("  · " + ", ".join(sftp_name(m) for m in carried) if carried else "")
     text = _full_event_text(event, detail)
     return text if detail else text.split("\n", 1)[0]
 

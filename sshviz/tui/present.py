@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
                       KeysActivated, VersionRecord)
-from ..trace.model import TraceEvent
+from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..transcript import fields_of, format_value
 from ..wire.spec import DecodedField
-from .timeline import Milestone, NewKeysSent, sftp_messages, sftp_name
+from .timeline import Milestone, NewKeysSent
 
 PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
 PACKET_RFC = "RFC 4253 6"

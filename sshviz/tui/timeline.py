@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
-                      KeysActivated, SftpMessage)
-from ..trace.model import Trace, TraceEvent
+                      KeysActivated)
+from ..trace.model import Trace, TraceEvent, sftp_messages
 
 # Phase keys in session order, with the name shown on screen.
 PHASES = {
@@ -32,22 +32,6 @@ _KEX_NUMBERS = range(20, 50)  # KEXINIT, NEWKEYS and the method-specific 30-49
 NEWKEYS = 21
 # Events the key panel follows; remembered with the index of the message that caused them.
 MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
-
-
-def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
-    """The SFTP packets whose last byte this message carried: its receiver reports them, and
-    traces place its sender's reports here too (trace.model.SentSftpPlacer). Each packet once."""
-    seen, found = set(), []
-    for _, change in event.changes:
-        if (isinstance(change, SftpMessage) and change.direction == event.direction
-                and change.packet not in seen):
-            seen.add(change.packet)
-            found.append(change)
-    return found
-
-
-def sftp_name(change: SftpMessage) -> str:
-    return change.message.spec.rfc_name if change.message is not None else "SFTP (undecodable)"
 
 
 def phase_of(event: TraceEvent, previous: str | None) -> str:

@@ -11,8 +11,9 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
+from ...trace.model import sftp_messages, sftp_name
 from ..bindings import LADDER
-from ..timeline import PHASES, Row, Timeline, sftp_messages, sftp_name
+from ..timeline import PHASES, Row, Timeline
 from .lines import LineView
 
 PHASE_CLASSES = {phase: f"ladder--{phase}" for phase in PHASES}
