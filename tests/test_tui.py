@@ -175,6 +175,21 @@ async def test_wire_view_marks_encrypted_bytes_and_mac():
         assert "encrypted with aes128-ctr" in section.title
 
 
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+async def test_the_hex_title_is_shown_whole(size):
+    """It says what is encrypted and what is not: wrapped to the view, never cut off."""
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=size) as pilot:
+        await step_to(pilot, app, "SERVICE_REQUEST")
+        await pilot.press("w")
+        await pilot.pause()
+        hex_view = app.screen.query_one(HexView)
+        shown = " ".join(hex_view.render_line(y).text.strip() for y in range(4))
+        title = hex_view.sections[0].title
+        assert "packet_length encrypted with a key of its own" in title
+        assert f"{title} · {len(hex_view.sections[0].data)} bytes" in shown
+
+
 async def test_compressed_payload_gets_its_own_section():
     app = SshvizApp(Scenario(compression="zlib"))
     async with app.run_test(size=SIZE) as pilot:

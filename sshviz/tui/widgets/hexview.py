@@ -4,6 +4,7 @@ field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB.""
 
 from __future__ import annotations
 
+import textwrap
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -43,7 +44,9 @@ class HexView(LineView, can_focus=True):
         super().__init__(**kwargs)
         self.sections: list[HexSection] = []
         self.highlight: list[tuple[int, int]] = []  # (start, end) per section, (0, 0) for none
-        self._lines: list[tuple[int, int]] = []  # (section, first byte) or (section, -1) for a title
+        # (section, first byte), or (section, -1 - n) for line n of the section's title
+        self._lines: list[tuple[int, int]] = []
+        self._titles: list[list[str]] = []  # each section's title, wrapped to the view's width
         self._styles: dict[str, Style] = {}
         self._per_line = 16
 
@@ -71,14 +74,18 @@ class HexView(LineView, can_focus=True):
         self.refresh()
 
     def _layout(self) -> None:
-        self._per_line = bytes_per_line(self.scrollable_content_region.width or 80)
+        width = self.scrollable_content_region.width or 80
+        self._per_line = bytes_per_line(width)
+        # Titles say what the bytes are (encrypted with what, what is in clear): wrapped, not cut.
+        self._titles = [textwrap.wrap(f"{section.title} · {len(section.data)} bytes", max(20, width))
+                        for section in self.sections]
         lines: list[tuple[int, int]] = []
         for index, section in enumerate(self.sections):
-            lines.append((index, -1))
+            lines += [(index, -1 - n) for n in range(len(self._titles[index]))]
             lines += [(index, start) for start in range(0, len(section.data), self._per_line)]
         self._lines = lines
         self.lines_cache.clear()
-        self.set_virtual_size(Size(OFFSET_WIDTH + self._per_line * 4 + 2, len(lines)))
+        self.set_virtual_size(Size(max(width, OFFSET_WIDTH + self._per_line * 4 + 2), len(lines)))
 
     def _line_of(self, section: int, offset: int) -> int:
         return self._lines.index((section, offset - offset % self._per_line))
@@ -99,8 +106,7 @@ class HexView(LineView, can_focus=True):
     def _render(self, index: int) -> Strip:
         section, start = self._lines[index]
         if start < 0:
-            title = self.sections[section]
-            segments = [Segment(f"{title.title} · {len(title.data)} bytes", self._style("title"))]
+            segments = [Segment(self._titles[section][-1 - start], self._style("title"))]
         else:
             segments = self._bytes_line(section, start)
         return self.segments_strip(segments, self.virtual_size.width)

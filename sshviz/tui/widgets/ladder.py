@@ -115,6 +115,7 @@ class Ladder(LineView, can_focus=True):
             text.append(pad + "┊" + f"  ▼ {row.text}", style("ladder--marker"))
         else:
             text.append(self._message_line(row.event, width - 1, digits))
+        text.truncate(width, overflow="ellipsis")  # a long marker says it was cut
         if state == "future":
             text.stylize(style("ladder--future"))
         elif state == "current":
