@@ -445,6 +445,7 @@ async def test_command_palette_offers_sshviz_commands():
         for wanted in ("Next", "Next phase", "Run to end", "Restart", "Search", "What if…", "SVG",
                        "Go to phase: authentication (#9)", "Go to KEXINIT (#2)", "Theme"):
             assert wanted in titles
+        assert len(titles) == len(set(titles)), "two commands of one name cannot be told apart"
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Go to KEXINIT (#2)")
         command.callback()
         await pilot.pause()
