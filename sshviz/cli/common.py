@@ -22,6 +22,17 @@ ALGORITHM_OPTIONS = (
 )
 
 
+def port_type(lowest: int = 1):
+    """An argparse type for a TCP port from ``lowest`` to 65535 (0 for a server: any free
+    port), so a wrong number is an option error, not a traceback from the socket."""
+    def port(text: str) -> int:
+        if not text.isdigit() or not lowest <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port number ({lowest} to 65535)")
+        return int(text)
+
+    return port
+
+
 def add_algorithm_options(parser: argparse.ArgumentParser, single: bool) -> None:
     for name, registry, what in ALGORITHM_OPTIONS:
         help_text = (f"{what} to use (default: %(default)s); one of: {', '.join(registry.names())}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
 import os
@@ -23,7 +24,7 @@ from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..transcript import format_change, format_unit
 from . import sftp as sftp_cli
-from .common import CLIError, add_algorithm_options, transport_config
+from .common import CLIError, add_algorithm_options, port_type, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -71,9 +72,13 @@ def parse_forward(spec: str) -> tuple[str, int, str, int]:
     parts = spec.split(":")
     if len(parts) == 3:
         parts.insert(0, "127.0.0.1")
-    if len(parts) != 4 or not parts[1].isdigit() or not parts[3].isdigit():
+    if len(parts) != 4:
         raise CLIError(f"-L {spec}: expected [ADDR:]PORT:HOST:HOSTPORT")
-    return parts[0], int(parts[1]), parts[2], int(parts[3])
+    port = port_type()
+    try:
+        return parts[0], port(parts[1]), parts[2], port(parts[3])
+    except argparse.ArgumentTypeError as exc:
+        raise CLIError(f"-L {spec}: {exc}") from None
 
 
 def register(sub) -> None:
@@ -83,7 +88,7 @@ def register(sub) -> None:
                                         "stdout and stderr, and its exit status. Without it, a "
                                         "shell reads standard input.")
     parser.add_argument("destination", metavar="[user@]host")
-    parser.add_argument("-p", "--port", type=int, help="port (default: 22)")
+    parser.add_argument("-p", "--port", type=port_type(), help="port (default: 22)")
     parser.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
                         help="private key for publickey authentication (repeatable; default: "
                              "~/.ssh/id_ed25519, id_ecdsa, id_rsa when present)")
@@ -101,10 +106,21 @@ def register(sub) -> None:
                         help="forward a local port through the server (direct-tcpip)")
     sftp_cli.add_options(parser)
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
-    parser.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds "
+    parser.add_argument("--timeout", type=seconds, default=30.0, help="connect timeout in seconds "
                         "(default: %(default)s)")
     add_trace_option(parser)
     parser.set_defaults(func=connect)
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def parse_destination(text: str, port: int | None) -> tuple[str, str, int]:
@@ -112,7 +128,7 @@ def parse_destination(text: str, port: int | None) -> tuple[str, str, int]:
     user = user or os.environ.get("USER") or getpass.getuser()
     if not host:
         raise CLIError("a host is required, as [user@]host")
-    return user, host, port or 22
+    return user, host, 22 if port is None else port
 
 
 def default_known_hosts() -> str:
@@ -211,8 +227,12 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     try:
         protocol = await open_client(host, port, client, on_events, timeout=args.timeout,
                                      recorder=recorder)
-    except (OSError, asyncio.TimeoutError) as exc:
-        raise CLIError(f"cannot connect to {host} port {port}: {exc or 'timed out'}", 255) from None
+    except asyncio.TimeoutError:
+        raise CLIError(f"cannot connect to {host} port {port}: no answer in {args.timeout:g} s", 255) from None
+    except OSError as exc:
+        # asyncio's own text ("Connect call failed ('127.0.0.1', 22)") hides the reason.
+        reason = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else exc.strerror or str(exc)
+        raise CLIError(f"cannot connect to {host} port {port}: {reason}", 255) from None
     if sftp_run is not None:
         sftp_run.protocol = protocol
     stdin_task = None

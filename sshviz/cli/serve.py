@@ -19,7 +19,7 @@ from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from .common import CLIError, add_algorithm_options, transport_config
+from .common import CLIError, add_algorithm_options, port_type, transport_config
 from .connect import TranscriptPrinter
 from .traces import add_trace_option, check_trace_path, now, numbered, save_for_cli
 
@@ -58,7 +58,8 @@ def register(sub) -> None:
                                         "exec and shell use a small built-in command set, and files "
                                         "are served from --root only.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=2222, help="port (default: %(default)s)")
+    parser.add_argument("--port", type=port_type(0), default=2222,
+                        help="port (default: %(default)s; 0: any free port)")
     parser.add_argument("--root", metavar="DIR", help="directory served as / to ls, cat and SFTP")
     parser.add_argument("--read-only", action="store_true", help="refuse every change under --root")
     parser.add_argument("--user", default=None, help="the user who may log in (default: your login name)")
@@ -181,7 +182,8 @@ async def run_serve(args) -> int:
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
-    print(f"sshviz server listening on {args.host} port {args.port}; host key {fingerprints}", flush=True)
+    port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
+    print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
     async with server:
         await server.serve_forever()
     return 0
