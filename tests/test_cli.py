@@ -3,11 +3,16 @@ and failures are one line, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import re
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,13 +56,79 @@ def test_a_refused_connection_says_why_in_one_line(capsys, tmp_path):
     assert err == f"sshviz: error: cannot connect to 127.0.0.1 port {port}: Connection refused\n"
 
 
-def test_serve_on_port_0_says_which_port_it_got(tmp_path):
+@contextlib.contextmanager
+def served(tmp_path, *options: str):
+    """``sshviz serve`` on a free port for user alice, password 'pw'; yields the port."""
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path), SECRET="pw")
-    process = subprocess.Popen([sys.executable, "-m", "sshviz", "serve", "--port", "0", "--password-env", "SECRET"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "sshviz", "serve", "--port", "0", "--user", "alice",
+                                "--password-env", "SECRET", *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         line = process.stdout.readline().decode()
+        found = re.search(r"listening on 127\.0\.0\.1 port (\d+);", line)
+        assert found, line  # port 0 is not a port to tell clients: the one chosen is said
+        yield int(found.group(1))
     finally:
         stop(process)
-    port = int(re.search(r"listening on 127\.0\.0\.1 port (\d+);", line).group(1))
-    assert port > 0
+
+
+def test_serve_on_port_0_says_which_port_it_got(tmp_path):
+    with served(tmp_path) as port:
+        assert port > 0
+
+
+def connect_args(tmp_path, port: int) -> list[str]:
+    return [sys.executable, "-m", "sshviz", "connect", "alice@127.0.0.1", "-p", str(port),
+            "--known-hosts", str(tmp_path / "known_hosts"), "--accept-new"]
+
+
+def test_sftp_refused_by_the_server_ends_the_session(tmp_path):
+    (tmp_path / "batch").write_text("ls\n")
+    with served(tmp_path) as port:  # no --root: no SFTP
+        run = subprocess.run(connect_args(tmp_path, port) + ["--password-env", "SECRET", "--sftp-batch",
+                                                             str(tmp_path / "batch")],
+                             capture_output=True, timeout=30, env=dict(os.environ, SECRET="pw"))
+    assert run.returncode == 1
+    assert run.stderr == b"sshviz: sftp: the server refused the sftp subsystem\n"
+
+
+def in_a_terminal(args: list[str], keys: list[tuple[bytes, bytes]], timeout: float = 20) -> tuple[int, bytes]:
+    """Run ``args`` on a pseudo-terminal; when the output ends with the first of each pair,
+    type the second. Returns the exit status and everything shown."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(args[0], args)
+    shown, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if keys and shown.rstrip().endswith(keys[0][0]):
+                os.write(fd, keys.pop(0)[1])
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:  # the program has ended
+                    break
+                if not data:
+                    break
+                shown += data
+        else:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), shown
+
+
+def test_ctrl_c_ends_connect_at_a_password_prompt(tmp_path):
+    with served(tmp_path) as port:
+        status, shown = in_a_terminal(connect_args(tmp_path, port) + ["--exec", "echo hi"],
+                                      [(b"Password:", b"\x03")])
+    assert b"Password:" in shown and status == 130
+
+
+def test_ctrl_c_ends_connect_at_the_sftp_prompt(tmp_path):
+    (tmp_path / "root").mkdir()
+    with served(tmp_path, "--root", str(tmp_path / "root")) as port:
+        status, shown = in_a_terminal(connect_args(tmp_path, port) + ["--sftp"],
+                                      [(b"Password:", b"pw\r"), (b"sftp>", b"\x03")])
+    assert b"sftp>" in shown and status == 130

@@ -10,7 +10,9 @@ import shutil
 import signal
 import sys
 import termios
+import threading
 import tty
+from contextlib import contextmanager
 
 from ..auth.client import ClientAuthConfig
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
@@ -138,7 +140,27 @@ def default_known_hosts() -> str:
 def connect(args) -> int:
     user, host, port = parse_destination(args.destination, args.port)
     check_trace_path(args.trace)
-    return asyncio.run(run_connect(args, user, host, port))
+    with ctrl_c_interrupts():
+        return asyncio.run(run_connect(args, user, host, port))
+
+
+@contextmanager
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt wherever the program is. asyncio.run's own handler only
+    cancels the session's task, so at a password prompt (which holds the event loop) Ctrl-C did
+    nothing until Enter was pressed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 async def run_connect(args, user: str, host: str, port: int) -> int:
@@ -278,15 +300,18 @@ def _last_disconnect(client: ClientConnection) -> str | None:
 def _ask_password(protocol: EndpointProtocol, prompt: str) -> None:
     try:
         password = getpass.getpass(prompt)
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:  # Ctrl-D: no password (Ctrl-C ends the program)
         password = None
     protocol.act(protocol.endpoint.provide_password, password)
 
 
 def _ask_prompts(protocol: EndpointProtocol, event: PromptsNeeded) -> None:
     answers = []
-    for prompt, echo in event.prompts:
-        answers.append(input(prompt) if echo else getpass.getpass(prompt))
+    try:
+        for prompt, echo in event.prompts:
+            answers.append(input(prompt) if echo else getpass.getpass(prompt))
+    except EOFError:  # Ctrl-D: empty answers, which the server refuses
+        answers += [""] * (len(event.prompts) - len(answers))
     protocol.act(protocol.endpoint.provide_responses, answers)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 
 from ..fs.confined import ConfinedFS
 from ..sftp.aio import bridge
@@ -39,6 +40,31 @@ def read_batch(path: str) -> list[str]:
             return f.read().splitlines()
     except OSError as exc:
         raise CLIError(f"--sftp-batch: {path}: {exc.strerror}") from None
+
+
+def read_line(prompt: str) -> asyncio.Future:
+    """input(prompt) in a daemon thread, the event loop going on meanwhile. Not an executor
+    thread: the end of the program would wait for it, that is for a line that may never come
+    (Ctrl-C at the prompt, or the server gone)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(line: str | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(line)
+
+    def read() -> None:
+        try:
+            outcome = (input(prompt), None)
+        except BaseException as exc:  # EOFError above all
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=read, daemon=True, name="sftp prompt").start()
+    return future
 
 
 class RichProgress:
@@ -106,15 +132,19 @@ class SftpRun:
         except Exception as exc:  # the session ended under us; say why in one line
             self.status = 1
             print(f"sshviz: sftp: {exc}", file=sys.stderr)
+            if not self.protocol.closed.done():
+                # SFTP may never have started (the subsystem refused): the server would wait
+                # for more on the channel, so close it, which ends the connection.
+                self.protocol.act(self.client.connection.close, self.session.channel)
+            return
         if not self.protocol.closed.done():
             self.protocol.act(self.session.finish)
 
     async def _interactive(self, shell: SftpShell) -> None:
-        loop = asyncio.get_running_loop()
         prompt = "sftp> " if sys.stdin.isatty() else ""
         while not shell.finished and not self.protocol.closed.done():
             try:
-                line = await loop.run_in_executor(None, input, prompt)
+                line = await read_line(prompt)
             except EOFError:
                 break
             ok = await self._call(shell.run(line))
