@@ -141,6 +141,10 @@ def test_inspect_a_capture_with_and_without_its_key_log(tmp_path, capsys):
     (lambda d: (d / "x.pcap").write_bytes(b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(16) + b"\x01\x00\x00\x00")
      and d / "x.pcap", "x.pcap: no SSH connection in this capture (0 TCP connections"),
     (lambda d: d, "is a directory, not a trace or capture"),
+    (lambda d: (d / "x.bin").write_bytes(b"ELF\x00\x01\x02") and d / "x.bin",
+     "x.bin: neither a trace nor a packet capture (binary data)"),
+    (lambda d: (d / "x.yaml").write_text("format: \x07\n") and d / "x.yaml",
+     "x.yaml: not valid YAML: unacceptable character #x0007: control characters are not allowed"),
 ])
 def test_bad_input_files_get_one_line(tmp_path, capsys, make, message):
     status, out, err = run_cli(capsys, "inspect", str(make(tmp_path)))

@@ -240,5 +240,5 @@ def test_damaged_or_foreign_files_get_one_clear_message(mangle, message):
 def test_a_binary_file_is_not_a_trace(tmp_path):
     path = tmp_path / "noise.yaml"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(TraceFileError, match="not a trace \\(not UTF-8 text\\)"):
+    with pytest.raises(TraceFileError, match="neither a trace nor a packet capture \\(not UTF-8 text\\)"):
         load_trace(path)

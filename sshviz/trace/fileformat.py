@@ -215,7 +215,9 @@ def load_trace(path: str | os.PathLike) -> Trace:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise TraceFileError(f"{path}: not a trace (not UTF-8 text)") from None
+        raise TraceFileError(f"{path}: neither a trace nor a packet capture (not UTF-8 text)") from None
+    if "\x00" in text:
+        raise TraceFileError(f"{path}: neither a trace nor a packet capture (binary data)")
     return loads_trace(text, str(path))
 
 
@@ -227,8 +229,8 @@ def loads_trace(text: str, name: str = "<trace>") -> Trace:
             mark = exc.problem_mark or exc.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
-        except yaml.YAMLError as exc:
-            raise TraceFileError(f"{name}: not valid YAML: {exc}") from None
+        except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
+            raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
         return _read_document(document, text, name)
 
 
