@@ -171,6 +171,7 @@ def test_report_as_markdown_and_html(tmp_path, capsys):
                     "## Authentication", "## Channels", "## Every message"):
         assert heading + "\n" in out
     assert "| kex | curve25519-sha256 | curve25519-sha256: the first in the client's list" in out
+    assert "- K = 0000002100f8cb5f" in out and "(encoded as mpint, length first, as H takes it)" in out
     status, _, _ = run_cli(capsys, "report", "failed-login", "--format", "html", "-o", str(tmp_path / "r.html"))
     page = (tmp_path / "r.html").read_text()
     assert status == 0 and page.startswith("<!DOCTYPE html>") and "<h2>Authentication</h2>" in page

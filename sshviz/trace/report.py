@@ -39,7 +39,7 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
         out.append(("list", [
             f"computed by the {side} at message #{event.index}; hash {change.hash}",
             f"host key: {change.host_key_type} {change.host_key_fingerprint}",
-            f"K = {short_hex(change.K, 48)}",
+            f"K = {short_hex(change.K, 48)} (encoded as {change.H_inputs[-1][1]}, length first, as H takes it)",
             f"H = {change.H.hex()}",
             f"session id = {change.session_id.hex()}" + ("" if change.first_kex else " (the first H, kept)"),
         ]))
