@@ -420,6 +420,17 @@ async def test_screenshot_is_saved(tmp_path):
         assert saved[0].read_text().startswith("<svg")
 
 
+async def test_a_screenshot_that_cannot_be_saved_is_a_notice(tmp_path):
+    app = SshvizApp(Scenario())
+    app.screenshot_dir = str(tmp_path / "missing")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        (notice,) = app._notifications
+        assert notice.severity == "error" and "No such file or directory" in notice.message
+
+
 async def test_help_lists_every_binding():
     from sshviz.tui.bindings import HELP_SECTIONS
     from sshviz.tui.screens.help import keys_table

@@ -96,10 +96,15 @@ class SshvizApp(App[int]):
 
         self.push_screen(WhatIfScreen(self.scenario), chosen)
 
-    def screenshot(self) -> str:
+    def screenshot(self) -> str | None:
         event = self.timeline.current
         name = f"sshviz-{self.timeline.position:04d}-{event.name if event else 'empty'}.svg"
-        path = self.save_screenshot(name, self.screenshot_dir)
+        try:
+            path = self.save_screenshot(name, self.screenshot_dir)
+        except OSError as exc:  # a read-only directory must not end the session
+            self.notify(f"cannot save {name} in {self.screenshot_dir}: {exc.strerror or exc}",
+                        title="SVG screenshot", severity="error")
+            return None
         self.notify(f"saved {path}", title="SVG screenshot")
         return path
 
