@@ -111,6 +111,17 @@ async def test_key_panel_shows_K_H_and_six_keys_after_newkeys():
         assert "client→server" in text and "chacha20-poly1305@openssh.com" in compact
 
 
+async def test_key_panel_shows_the_group_a_group_exchange_chose():
+    app = SshvizApp(Scenario(kex="diffie-hellman-group-exchange-sha256"))
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "KEX_DH_GEX_REPLY")
+        group = next(e for e in app.timeline.events if e.name == "KEX_DH_GEX_GROUP").message
+        words = " ".join(key_panel_text(app).split())
+        assert f"g 0{group.g} mpint: the group the server chose (KEX_DH_GEX_GROUP), the generator" in words
+        assert "the prime modulus" in words and "".join(words.split()).count(f"{group.p:x}"[:40]) == 1
+        assert "each direction switches to them at its NEWKEYS" in words
+
+
 async def test_hex_highlight_moves_with_the_selected_field():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

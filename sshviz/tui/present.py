@@ -315,6 +315,14 @@ def public_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
     return [entry for entry in result.H_inputs if entry[0] in PUBLIC_VALUE_NAMES]
 
 
+GROUP_NAMES = ("p", "g")
+
+
+def group_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
+    """The Diffie-Hellman group a group exchange settled on (in H only for that method)."""
+    return [entry for entry in result.H_inputs if entry[0] in GROUP_NAMES]
+
+
 def find_in(event: TraceEvent, query: str) -> str | None:
     """Where ``query`` (ignoring case) is in a message: its name (SFTP names too) or a field's
     value, said in a few words; None if it is not there."""

@@ -14,7 +14,7 @@ from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
 from ...transcript import short_hex
-from ..present import KeyState, hash_inputs_formula, public_values
+from ..present import KeyState, group_values, hash_inputs_formula, public_values
 from ..timeline import Timeline
 from .lines import LineView
 
@@ -133,6 +133,10 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
         computed = ", ".join(f"the {side} at #{index} ({timeline.events[index].name})"
                              for side, index in sorted(state.kex_index.items(), key=lambda kv: kv[1]))
         out.append(Pair("method", result.method, f"hash {result.hash}; computed by {computed}"))
+        for name, kind, encoded in group_values(result):
+            out.append(Pair(name, short_hex(encoded[4:], HEX_SHOWN),
+                            f"{kind}: the group the server chose (KEX_DH_GEX_GROUP), "
+                            + ("the prime modulus" if name == "p" else "the generator")))
         for name, kind, encoded in public_values(result):
             sender = "client" if name in CLIENT_VALUES else "server"
             out.append(Pair(name, short_hex(encoded[4:], HEX_SHOWN), f"{kind}: the {sender}'s ephemeral public value"))
@@ -153,6 +157,7 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
             out.append(Pair("host key", f"{check.key_type} {check.fingerprint}", f"{check.status}: {check.detail}"))
 
         out.append(Heading("Derived keys (RFC 4253 7.2)"))
+        out.append(Note("each direction switches to them at its NEWKEYS"))
         for key in result.keys:
             value = short_hex(key.value, HEX_SHOWN) if key.value else "(0 bytes: the negotiated algorithm needs none)"
             out.append(Pair(key.letter, value, f"{key.purpose}: {key.formula}"))
