@@ -265,6 +265,19 @@ async def test_what_if_wrong_password_first():
         assert len(failures) == 2  # "none", then the wrong password
 
 
+async def test_what_if_says_what_the_less_obvious_options_do():
+    from textual.widgets import Label
+
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        assert "instead of the command" in app.screen.query_one("#opt-sftp_actions").placeholder
+        assert "e.g. sftp: start a subsystem" in app.screen.query_one("#opt-subsystem").placeholder
+        tips = {str(label.content): label.tooltip for label in app.screen.query(Label)}
+        assert "RFC 4253 7" in tips["guess kex"] and "Terrapin" in tips["strict kex"]
+
+
 async def test_what_if_says_what_is_wrong_and_stays_open():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

@@ -21,6 +21,17 @@ from ..bindings import DIALOG
 CHOICES = {name: (registry.names(), what) for name, registry, what in ALGORITHM_OPTIONS}
 CHOICES["auth"] = (list(AUTH_METHODS), "authentication method")
 SKIPPED = {"options"}  # free-form internals, not a what-if choice
+# What an option does, where its name does not say: a text box's placeholder while empty, and
+# the tooltip of its label.
+HINTS = {
+    "wrong_password_first": "password methods: try a wrong password before the right one",
+    "subsystem": "e.g. sftp: start a subsystem instead of the command",
+    "rekey": "the client starts a second key exchange once the session is open",
+    "strict_kex": "strict KEX (the Terrapin countermeasure): sequence numbers restart at NEWKEYS",
+    "guess_kex": "the client sends its first key exchange packet before knowing the method (RFC 4253 7)",
+    "banner": "text the server shows before authentication",
+    "sftp_actions": "SFTP instead of the command, e.g.: put hello.txt, ls",
+}
 
 
 def scenario_fields():
@@ -69,7 +80,9 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
             if kind == "skip":
                 continue
             with Horizontal(classes="whatif-row"):
-                yield Label(label, classes="whatif-label")
+                caption = Label(label, classes="whatif-label")
+                caption.tooltip = HINTS.get(field.name)
+                yield caption
                 if kind == "choice":
                     yield Select([(name, name) for name in CHOICES[field.name][0]], value=value,
                                  allow_blank=False, compact=True, id=widget_id)
@@ -78,7 +91,7 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
                 else:
                     shown = ", ".join(value) if kind == "list" else "" if value is None else str(value)
                     yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text",
-                                placeholder="several, comma-separated" if kind == "list" else "")
+                                placeholder=HINTS.get(field.name, "several, comma-separated" if kind == "list" else ""))
 
     def chosen(self) -> Scenario:
         """The scenario the form describes; ValueError if it is not a valid one."""
