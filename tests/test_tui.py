@@ -304,6 +304,17 @@ async def test_search_finds_messages_by_name_and_field_value():
         assert app.timeline.position == found[0]
 
 
+async def test_search_results_name_the_sftp_packets():
+    app = SshvizApp(Scenario(sftp_actions=["put hello.txt"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"Hello, SFTP", "enter")
+        await pilot.pause()
+        results = app.screen.query_one("#search-results")
+        assert "CHANNEL_DATA · FXP_WRITE" in str(results.get_option_at_index(0).prompt)
+
+
 async def test_phases_run_to_end_and_restart():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

@@ -323,6 +323,14 @@ def group_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
     return [entry for entry in result.H_inputs if entry[0] in GROUP_NAMES]
 
 
+def message_label(event: TraceEvent) -> str:
+    """The message's name and the SFTP packets it carried: CHANNEL_DATA · FXP_WRITE."""
+    carried = sftp_messages(event)
+    if not carried:
+        return event.name
+    return event.name + " · " + ", ".join(sftp_name(m).removeprefix("SSH_") for m in carried)
+
+
 def find_in(event: TraceEvent, query: str) -> str | None:
     """Where ``query`` (ignoring case) is in a message: its name (SFTP names too) or a field's
     value, said in a few words; None if it is not there."""

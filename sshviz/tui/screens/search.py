@@ -9,7 +9,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..bindings import DIALOG
-from ..present import find_in, search_matcher
+from ..present import find_in, message_label, search_matcher
 from ..timeline import Timeline
 
 LIMIT = 500
@@ -46,7 +46,7 @@ class SearchScreen(ModalScreen[int | None]):
         results = self.query_one(OptionList)
         results.clear_options()
         results.add_options(
-            Option(f"#{index:<5} {timeline.events[index].name:<26} {find_in(timeline.events[index], query)}",
+            Option(f"#{index:<5} {message_label(timeline.events[index]):<26} {find_in(timeline.events[index], query)}",
                    id=str(index))
             for index in found)
         if found:

@@ -11,8 +11,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
-from ...trace.model import sftp_messages, sftp_name
 from ..bindings import LADDER
+from ..present import message_label
 from ..timeline import PHASES, Row, Timeline
 from .lines import LineView
 
@@ -131,10 +131,7 @@ class Ladder(LineView, can_focus=True):
         encrypted = event.kind == "packet" and event.record.encrypted
         line_char = "┄" if event.kind == "raw" else "━" if encrypted else "─"
         arrow_style = style("ladder--encrypted" if encrypted else "ladder--clear")
-        name = event.name
-        carried = sftp_messages(event)
-        if carried:
-            name += " · " + ", ".join(sftp_name(m).removeprefix("SSH_") for m in carried)
+        name = message_label(event)
         if not event.delivered:
             name += " ✗ not delivered"
         inner = max(4, width - digits - 4)  # room between the two lifelines
