@@ -95,6 +95,8 @@ def test_inspect_filters(capsys):
     ("(KEXINIT", "--filter: '(' at position 1 is never closed"),
     ("seq ==", "--filter: expected a value after '==' at position 5"),
     ('data matches "(x"', "--filter: 'matches (x': not a regular expression"),
+    ("not opened", "--filter: 'opened' is not a message name (KEXINIT, USERAUTH_*, ...), an event type"),
+    ("USERAUTH_REQEST", "--filter: 'USERAUTH_REQEST' is not a message name"),
 ])
 def test_bad_filters_get_one_line(capsys, expression, message):
     status, out, err = run_cli(capsys, "inspect", "rekey", "--filter", expression)

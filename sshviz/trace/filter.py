@@ -139,7 +139,18 @@ def _word(word: str) -> Predicate:
         cls = EVENT_TYPES[word]
         return lambda e: any(isinstance(change, cls) for _, change in e.changes)
     pattern = word.upper()
+    if not any(c in pattern for c in "*?[") and not _is_message_name(pattern):
+        # A misspelt name would quietly match nothing, which reads as "no such message".
+        raise FilterError(f"{word!r} is not a message name (KEXINIT, USERAUTH_*, ...), an event type "
+                          f"(KexComputed, ...) or one of c2s, s2c, client, server, version, encrypted, damaged")
     return lambda e: fnmatch.fnmatchcase(e.name.upper(), pattern)
+
+
+def _is_message_name(name: str) -> bool:
+    from ..wire.catalog import SSH
+
+    return (name in {spec.name for spec in SSH.specs} or name in ("VERSION", "RAW", "ENCRYPTED")
+            or re.fullmatch(r"UNKNOWN_\d+", name) is not None)
 
 
 def _comparison(name: str, operator: str, operand: str) -> Predicate:
