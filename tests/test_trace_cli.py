@@ -129,6 +129,9 @@ def test_inspect_a_capture_with_and_without_its_key_log(tmp_path, capsys):
     assert status == 0
     assert "ENCRYPTED" in out or "RAW" in out
     assert "could not be opened" in out and "no key log was given" in out
+    problems = [line for line in out.splitlines() if line.startswith("problem: ")]
+    assert problems == ["problem: both directions: no key log was given, so the keys of this session "
+                        "cannot be computed"]  # said once, not once per direction
     other = load_trace(find_sample("rekey"))
     write_keylog(other, tmp_path / "other.keylog")
     status, out, err = run_cli(capsys, "inspect", str(tmp_path / "s.pcap"), "--keylog", str(tmp_path / "other.keylog"))

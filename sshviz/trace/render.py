@@ -35,9 +35,21 @@ def summary_lines(trace: Trace) -> list[str]:
         lines.append("scenario: " + ", ".join(f"{k}={v!r}" for k, v in options.items()))
     sealed = sum(1 for e in trace.events if not e.opened)
     lines.append(f"events: {len(trace.events)}" + (f" ({sealed} could not be opened)" if sealed else ""))
-    for problem in extra.get("problems", []):
-        lines.append(f"problem: {problem}")
+    lines += [f"problem: {problem}" for problem in merged_problems(extra.get("problems", []))]
     return lines
+
+
+def merged_problems(problems: list[str]) -> list[str]:
+    """The decoder notes a problem per direction; the same reason both ways is said once."""
+    merged = []
+    for problem in problems:
+        direction, _, reason = problem.partition(": ")
+        other = {"c2s": "s2c", "s2c": "c2s"}.get(direction)
+        if other and f"{other}: {reason}" in merged:
+            merged[merged.index(f"{other}: {reason}")] = f"both directions: {reason}"
+        elif problem not in merged:
+            merged.append(problem)
+    return merged
 
 
 def event_text(event: TraceEvent, detail: bool = True) -> str:
