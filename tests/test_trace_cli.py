@@ -157,6 +157,11 @@ def test_bad_input_files_get_one_line(tmp_path, capsys, make, message):
     assert err.startswith("sshviz: error: ") and message in err and err.count("\n") == 1
 
 
+def test_files_that_cannot_be_opened_are_named_first(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "inspect", "rekey", "--keylog", str(tmp_path / "missing.keylog"))
+    assert (status, err) == (1, f"sshviz: error: {tmp_path / 'missing.keylog'}: No such file or directory\n")
+
+
 def test_a_key_log_that_cannot_be_read(tmp_path, capsys):
     (tmp_path / "bad.keylog").write_text("# my keys\nnot a key log line at all\n")
     status, _, err = run_cli(capsys, "inspect", "rekey", "--keylog", str(tmp_path / "bad.keylog"))

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CLIError, KeyFileError) as exc:
         print(f"sshviz: error: {exc}", file=sys.stderr)
         return getattr(exc, "status", 2)
-    except OSError as exc:
-        print(f"sshviz: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+    except OSError as exc:  # "PATH: reason", as the commands' own messages name their files
+        print("sshviz: error: " + (f"{exc.filename}: " if exc.filename else "") + f"{exc.strerror or exc}",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
