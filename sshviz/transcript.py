@@ -103,9 +103,11 @@ def format_change(side: str, event, detail: bool) -> list[str]:
                     lines.append(f"        {key.letter} {key.purpose:<34} {short_hex(key.value)}")
         return lines
     if isinstance(event, KeysActivated):
-        who = "sends" if (event.direction == "c2s") == (side == "client") else "receives"
-        return [p + f"now {who} with {event.cipher}, MAC {event.mac}, compression {event.compression}"
-                + ("; sequence number reset to 0" if event.sequence_reset else "")]
+        # A sender says so as it queues its NEWKEYS, maybe while handling an earlier message.
+        who, when = (("sends", "its NEWKEYS") if (event.direction == "c2s") == (side == "client")
+                     else ("receives", "this NEWKEYS"))
+        return [p + f"{who} with {event.cipher}, MAC {event.mac}, compression {event.compression} "
+                f"from {when} on" + ("; sequence numbers restart at 0" if event.sequence_reset else "")]
     if isinstance(event, HostKeyChecked):
         return [p + f"host key {event.key_type} {event.fingerprint}: {event.status} ({event.detail})"]
     if isinstance(event, ExtInfoReceived):

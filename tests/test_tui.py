@@ -111,6 +111,23 @@ async def test_key_panel_shows_K_H_and_six_keys_after_newkeys():
         assert "client→server" in text and "chacha20-poly1305@openssh.com" in compact
 
 
+async def test_a_direction_is_protected_from_its_newkeys_on():
+    """The server reports its new keys while handling KEX_ECDH_INIT, but its KEX_ECDH_REPLY and
+    NEWKEYS still travel in clear: the panel follows the NEWKEYS messages."""
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        protection = {}
+        for _ in range(9):
+            words = " ".join(key_panel_text(app).split()).split("Protection")[1]
+            protection[app.timeline.current.name] = (words.split("client→server ")[1].split()[0],
+                                                     words.split("server→client ")[1].split()[0])
+            await pilot.press("n")
+            await pilot.pause()
+        assert protection["KEX_ECDH_INIT"] == protection["KEX_ECDH_REPLY"] == ("in", "in")
+        assert protection["EXT_INFO"] == ("in", "chacha20-poly1305@openssh.com")
+        assert protection["NEWKEYS"] == ("chacha20-poly1305@openssh.com",) * 2  # the client's, last
+
+
 async def test_key_panel_shows_the_group_a_group_exchange_chose():
     app = SshvizApp(Scenario(kex="diffie-hellman-group-exchange-sha256"))
     async with app.run_test(size=SIZE) as pilot:

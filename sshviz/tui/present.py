@@ -269,7 +269,7 @@ class KeyState:
     kex_index: dict[str, int] = field(default_factory=dict)  # side -> message that caused it
     kex_count: int = 0
     host_key: HostKeyChecked | None = None
-    active: dict[str, KeysActivated] = field(default_factory=dict)  # direction -> latest
+    active: dict[str, KeysActivated] = field(default_factory=dict)  # direction -> keys in force
     switched: dict[str, int] = field(default_factory=dict)  # direction -> its latest NEWKEYS
     auth: AuthSucceeded | None = None
 
@@ -281,6 +281,7 @@ class KeyState:
 
 def key_state(milestones: list[Milestone]) -> KeyState:
     state = KeyState()
+    activations: dict[str, list[tuple[int, KeysActivated]]] = {"c2s": [], "s2c": []}
     for milestone in milestones:
         event, side = milestone.event, milestone.side
         if isinstance(event, AlgorithmsNegotiated):
@@ -295,11 +296,17 @@ def key_state(milestones: list[Milestone]) -> KeyState:
         elif isinstance(event, HostKeyChecked):
             state.host_key = event
         elif isinstance(event, KeysActivated):
-            state.active[event.direction] = event
+            activations[event.direction].append((milestone.index, event))
         elif isinstance(event, NewKeysSent):
             state.switched[event.direction] = milestone.index
         elif isinstance(event, AuthSucceeded):
             state.auth = event
+    # A sender reports its new keys as it queues its NEWKEYS, often while handling an earlier
+    # message (the server, at KEX_ECDH_INIT); they protect the direction only after the NEWKEYS.
+    for direction, newkeys in state.switched.items():
+        in_force = [keys for index, keys in activations[direction] if index <= newkeys]
+        if in_force:
+            state.active[direction] = in_force[-1]
     return state
 
 
