@@ -305,14 +305,19 @@ async def test_what_if_says_what_is_wrong_and_stays_open():
         assert isinstance(app.screen, MainScreen) and app.scenario.seed == 1
 
 
+async def search(pilot, app, text: str):
+    """Open the search dialog, search for ``text``; returns the list of results."""
+    await pilot.press("slash")
+    await pilot.pause()
+    await pilot.press(*text, "enter")
+    await pilot.pause()
+    return app.screen.query_one("#search-results")
+
+
 async def test_search_finds_messages_by_name_and_field_value():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"alice", "enter")
-        await pilot.pause()
-        results = app.screen.query_one("#search-results")
+        results = await search(pilot, app, "alice")
         found = [int(results.get_option_at_index(i).id) for i in range(results.option_count)]
         assert found and all(app.timeline.events[i].name.startswith("USERAUTH_REQUEST") for i in found)
         await pilot.press("enter")
@@ -324,11 +329,7 @@ async def test_search_finds_messages_by_name_and_field_value():
 async def test_search_results_name_the_sftp_packets():
     app = SshvizApp(Scenario(sftp_actions=["put hello.txt"]))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"Hello, SFTP", "enter")
-        await pilot.pause()
-        results = app.screen.query_one("#search-results")
+        results = await search(pilot, app, "Hello, SFTP")
         assert "CHANNEL_DATA · FXP_WRITE" in str(results.get_option_at_index(0).prompt)
 
 
