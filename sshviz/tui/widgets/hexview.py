@@ -77,7 +77,8 @@ class HexView(LineView, can_focus=True):
         width = self.scrollable_content_region.width or 80
         self._per_line = bytes_per_line(width)
         # Titles say what the bytes are (encrypted with what, what is in clear): wrapped, not cut.
-        self._titles = [textwrap.wrap(f"{section.title} · {len(section.data)} bytes", max(20, width))
+        self._titles = [textwrap.wrap(f"{section.title} · {len(section.data)} bytes", max(20, width),
+                                      break_long_words=False, break_on_hyphens=False)
                         for section in self.sections]
         lines: list[tuple[int, int]] = []
         for index, section in enumerate(self.sections):
