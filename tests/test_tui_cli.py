@@ -71,3 +71,14 @@ def test_a_wrong_password_first_without_a_password_method_is_refused(opened, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs the password or keyboard-interactive auth method" in err
     assert opened == []
+
+
+def test_demo_saves_the_session_it_showed(monkeypatch, tmp_path):
+    from sshviz.trace.fileformat import load_trace
+    from sshviz.tui.app import SshvizApp
+
+    monkeypatch.setattr(SshvizApp, "run", lambda self: None)  # as if the user quit at once
+    assert main(["demo", "--seed", "4", "--trace", str(tmp_path / "demo.yaml")]) == 0
+    saved = load_trace(tmp_path / "demo.yaml")
+    assert saved.header.scenario["seed"] == 4
+    assert saved.events[-1].name == "DISCONNECT"  # played to its end, not where the user stopped

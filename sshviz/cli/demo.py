@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import add_scenario_options, scenario_from_args
+from .traces import add_trace_option, check_trace_path, save_for_cli
 
 
 def register(sub) -> None:
@@ -10,12 +11,19 @@ def register(sub) -> None:
                             description="Open the terminal UI on a complete client and server "
                                         "running in this process: step through every message, "
                                         "its fields, its bytes and the keys. Takes the same "
-                                        "scenario options as `run`.")
+                                        "scenario options as `run`. With --trace, the session on "
+                                        "screen when the UI closes (the last what-if run) is saved "
+                                        "whole.")
     add_scenario_options(parser)
+    add_trace_option(parser)
     parser.set_defaults(func=demo)
 
 
 def demo(args) -> int:
     from ..tui import run_app
 
-    return run_app(scenario=scenario_from_args(args))
+    scenario = scenario_from_args(args)
+    if not args.trace:
+        return run_app(scenario=scenario)
+    check_trace_path(args.trace)
+    return run_app(scenario=scenario, on_exit=lambda trace: save_for_cli(trace, args.trace, args.full_data))

@@ -19,11 +19,15 @@ def make_app(scenario=None, trace=None):
     return app
 
 
-def run_app(scenario=None, trace=None) -> int:
+def run_app(scenario=None, trace=None, on_exit=None) -> int:
     """Open the UI on ``scenario`` (default: the default Scenario) or on ``trace``; returns an
-    exit status."""
+    exit status. ``on_exit`` gets the session shown last (played to its end) once the UI has
+    closed: ``demo --trace`` saves it."""
     app = make_app(scenario, trace)
     app.run()
+    if on_exit is not None:
+        app.timeline.produce_all()
+        on_exit(app.timeline.trace)
     return app.return_code or 0
 
 
