@@ -7,11 +7,10 @@ import dataclasses
 
 from sshviz.events import SftpMessage
 from sshviz.scenario import Scenario, run_scenario
-from sshviz.trace.model import Trace, TraceEvent
+from sshviz.trace.model import Trace, TraceEvent, sftp_messages, sftp_name
 from sshviz.transport.packet import PacketRecord
 from sshviz.tui.present import (PAYLOAD_OFFSET, find_in, hex_sections, key_state, message_items,
                                 search_matcher, walk)
-from sshviz.trace.model import sftp_messages, sftp_name
 from sshviz.tui.timeline import Timeline
 from sshviz.wire.catalog import SSH
 from sshviz.wire.spec import TEXT, UINT32, DecodedField, Field, Message, MessageSpec, decode_layout
@@ -87,6 +86,19 @@ def test_field_spans_point_at_their_bytes_in_every_view():
     packet = next(item for item in message_items(kexinit) if item.field.name == "packet")
     assert [child.field.name for child in packet.children] == \
         ["packet_length", "padding_length", "payload", "padding", "mac"]
+
+
+def test_the_mac_field_says_what_protects_the_packet():
+    def mac_doc(event):
+        packet = next(item for item in message_items(event) if item.field.name == "packet")
+        return next(child for child in packet.children if child.field.name == "mac").explanation
+
+    events = complete().events  # chacha20-poly1305: an AEAD cipher, its tag and no MAC
+    assert mac_doc(events[2]) == "none: no MAC before the first NEWKEYS"
+    assert mac_doc(events[9]) == ("the authentication tag of chacha20-poly1305@openssh.com: it checks "
+                                  "the packet, no separate MAC")
+    ctr = run_scenario(Scenario(cipher="aes128-ctr", mac="hmac-sha2-256")).trace.events
+    assert mac_doc(ctr[9]) == "integrity check (hmac-sha2-256)"
 
 
 def test_version_line_is_split_into_its_parts():

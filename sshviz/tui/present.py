@@ -139,8 +139,7 @@ def packet_item(record) -> FieldItem:
                     "the message" + (f", compressed with {record.compression}" if is_compressed(record) else "")),
         "padding": (f"byte[{record.padding_length}]", None,
                     "random bytes that round the packet up to the cipher's block size"),
-        "mac": (f"byte[{len(record.mac)}]", None,
-                f"integrity check ({record.mac_name})" if record.mac else "none: no MAC before the first NEWKEYS"),
+        "mac": (f"byte[{len(record.mac)}]", None, mac_doc(record)),
     }
     children = []
     for name, (start, end) in spans.items():
@@ -150,6 +149,14 @@ def packet_item(record) -> FieldItem:
     whole = DecodedField("packet", "", None, 0, len(record.plain) + len(record.mac),
                          "how the message travels: length, padding and MAC around it")
     return FieldItem(whole, "packet", 0, PACKET_RFC, children, title=f"binary packet (seq {record.seq})")
+
+
+def mac_doc(record) -> str:
+    if not record.mac:
+        return "none: no MAC before the first NEWKEYS"
+    if record.mac_name.startswith("(implicit"):  # an AEAD cipher: its tag, no separate MAC
+        return f"the authentication tag of {record.cipher}: it checks the packet, no separate MAC"
+    return f"integrity check ({record.mac_name})"
 
 
 def is_compressed(record) -> bool:
