@@ -332,6 +332,33 @@ def test_unknown_message_during_strict_kex_is_fatal():
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unknown message 150")
 
 
+def test_ping_before_authentication_gets_no_pong():
+    # Answering would let an unauthenticated peer make the server queue replies at will.
+    conductor = fresh()
+    step_until(conductor, "SERVICE_ACCEPT")
+    conductor.inject("client", SSH.build("PING", data=b"anyone there?"))
+    conductor.run()
+    assert "PONG" not in [s.name for s in conductor.steps]
+    assert conductor.driver_state.exit_status == 0
+
+
+def test_pings_during_a_key_exchange_are_not_queued():
+    # Replies wait while a key exchange runs; a peer that pings and never finishes the key
+    # exchange must not make them pile up (OpenSSH's CVE-2025-26466).
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    conductor.act("server", lambda server: server.request_rekey())
+    for _ in range(50):  # sent before the client sees the server's KEXINIT
+        conductor.inject("client", SSH.build("PING", data=b"x" * 1000))
+    held = 0
+    while (step := conductor.step()) is not None:
+        held = max(held, sum(m.name == "PONG" for m in conductor.server.transport._held))
+    assert held == 0
+    assert "PONG" not in [s.name for s in conductor.steps]
+    assert sum(s.name == "NEWKEYS" for s in conductor.steps) == 4  # the rekey finished
+    assert conductor.driver_state.exit_status == 0
+
+
 # -- the connection layer ---------------------------------------------------------------------
 
 

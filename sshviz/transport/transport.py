@@ -332,7 +332,13 @@ class Transport:
         if in_initial_kex:
             raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} before the first key exchange ended")
         if number == 192:
-            self.send(SSH.build("PONG", data=msg.data))
+            # Not before authentication, nor while a reply would have to wait for a key
+            # exchange: a peer could make us queue replies without bound (as OpenSSH decides
+            # since CVE-2025-26466).
+            if self.auth_done and self.kex is None:
+                self.send(SSH.build("PONG", data=msg.data))
+            else:
+                record.notes.append("not answered before authentication or during a key exchange")
             return False
         if number == 193:
             self.events.append(PongReceived(msg.data))
