@@ -309,6 +309,27 @@ def test_kexinit_not_first_under_strict_kex():
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "KEXINIT must be the first packet")
 
 
+def test_connection_message_inside_the_peers_rekey():
+    # RFC 4253 7.1: between its KEXINIT and its NEWKEYS a side sends only transport messages.
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    conductor.act("client", lambda client: client.request_rekey())
+    conductor.inject("client", SSH.build("GLOBAL_REQUEST", request_name="keepalive@openssh.com",
+                                         want_reply=True))
+    assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "between its KEXINIT and its NEWKEYS")
+
+
+def test_traffic_in_flight_before_the_peers_kexinit_is_fine():
+    conductor = fresh()
+    step_until(conductor, "USERAUTH_SUCCESS")
+    conductor.act("server", lambda server: server.request_rekey())
+    # Sent before the client has seen the server's KEXINIT: normal traffic, answered later.
+    conductor.act("client", lambda client: client.connection.global_request("keepalive@openssh.com"))
+    conductor.run()
+    assert "REQUEST_FAILURE" in [s.name for s in conductor.steps]
+    assert conductor.driver_state.exit_status == 0
+
+
 def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
     from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
 

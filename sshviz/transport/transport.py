@@ -331,6 +331,11 @@ class Transport:
             return False
         if in_initial_kex:
             raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} before the first key exchange ended")
+        kex = self.kex
+        if kex is not None and kex.peer is not None and not kex.received_newkeys:
+            # RFC 4253 7.1; what the peer sent before its KEXINIT arrived first, so that is fine.
+            raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} from the peer between its "
+                                                  "KEXINIT and its NEWKEYS")
         if number == 192:
             # Not before authentication, nor while a reply would have to wait for a key
             # exchange: a peer could make us queue replies without bound (as OpenSSH decides
