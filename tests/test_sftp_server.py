@@ -257,6 +257,36 @@ def test_read_only_refuses_every_change(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["f"]
 
 
+@pytest.mark.parametrize("kind", ["disk", "memory"])
+def test_read_only_handles_cannot_change_the_file(tmp_path, kind):
+    if kind == "disk":
+        (tmp_path / "f").write_bytes(b"data")
+        os.chmod(tmp_path / "f", 0o644)
+        fs = ConfinedFS(str(tmp_path), read_only=True)
+    else:
+        fs = MemoryFS()
+        fs.write_file("/f", b"data")
+        fs.read_only = True
+    before = fs.stat("/f")
+    server = DirectServer(fs)
+    handle = server.request("OPEN", id=1, filename="/f", pflags=1, flags=0).handle
+    for values in (dict(flags=4, permissions=0o600), dict(flags=1, size=0),
+                   dict(flags=8, atime=1, mtime=1)):
+        status(server.request("FSETSTAT", id=2, handle=handle, **values), S.PERMISSION_DENIED)
+    assert server.request("WRITE", id=3, handle=handle, offset=0, data=b"XX").code != S.OK
+    after = fs.stat("/f")
+    assert (after.st_mode, after.st_size, after.st_mtime) == (before.st_mode, before.st_size,
+                                                              before.st_mtime)
+    assert server.request("READ", id=4, handle=handle, offset=0, len=10).data == b"data"
+
+
+def test_a_handle_opened_for_reading_cannot_write(fs):
+    server = DirectServer(fs)
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+    assert server.request("WRITE", id=2, handle=handle, offset=0, data=b"XX").code != S.OK
+    assert server.request("READ", id=3, handle=handle, offset=0, len=10).data == b"inside\n"
+
+
 def test_close_errors_reach_the_client(fs):
     server = DirectServer(fs)
     handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle

@@ -73,9 +73,12 @@ def relative_target(link_parts: list[str], target_parts: list[str]) -> str:
 class FileHandle:
     """An open file of a ConfinedFS: positional reads and writes on its descriptor."""
 
-    def __init__(self, fd: int, path: str):
+    def __init__(self, fd: int, path: str, read_only: bool = False):
         self.fd = fd
         self.path = path
+        # fchmod, fchown and futimens work on a descriptor opened for reading: a read-only
+        # filesystem refuses them here.
+        self.read_only = read_only
 
     def pread(self, length: int, offset: int) -> bytes:
         return os.pread(self.fd, length, offset)
@@ -101,6 +104,8 @@ class FileHandle:
         return os.fstatvfs(self.fd)
 
     def set_attributes(self, size=None, mode=None, uid=None, gid=None, times=None) -> None:
+        if self.read_only:
+            raise FSError(errno.EACCES, "Permission denied (read-only)", self.path)
         if size is not None:
             os.ftruncate(self.fd, size)
         if mode is not None:
@@ -262,7 +267,7 @@ class ConfinedFS:
         return dir_fd, name, parts
 
     def open_file(self, path: str, flags: int, mode: int = 0o666) -> FileHandle:
-        return FileHandle(self.open(path, flags, mode & 0o7777), path)
+        return FileHandle(self.open(path, flags, mode & 0o7777), path, self.read_only)
 
     def lstat(self, path: str) -> os.stat_result:
         return self.stat(path, follow=False)

@@ -74,15 +74,18 @@ def _error(code: int, path: str) -> FSError:
 class MemoryFile:
     """An open file of a MemoryFS (the FileHandle interface)."""
 
-    def __init__(self, fs: "MemoryFS", node: Node, path: str):
+    def __init__(self, fs: "MemoryFS", node: Node, path: str, writable: bool = False):
         self.fs = fs
         self.node = node
         self.path = path
+        self.writable = writable  # opened for writing, as a descriptor would be
 
     def pread(self, length: int, offset: int) -> bytes:
         return bytes(self.node.data[offset: offset + length])
 
     def pwrite(self, data: bytes, offset: int) -> None:
+        if not self.writable:
+            raise _error(errno.EBADF, self.path)
         buf = self.node.data
         if offset > len(buf):
             buf.extend(bytes(offset - len(buf)))
@@ -102,6 +105,7 @@ class MemoryFile:
         return self.fs.statvfs("/")
 
     def set_attributes(self, size=None, mode=None, uid=None, gid=None, times=None) -> None:
+        self.fs._writable(self.path)
         self.fs._set(self.node, size, mode, uid, gid, times)
 
     def close(self) -> None:
@@ -218,7 +222,7 @@ class MemoryFS:
         if flags & os.O_TRUNC:
             node.data.clear()
             node.mtime = self.now()
-        return MemoryFile(self, node, path)
+        return MemoryFile(self, node, path, bool(flags & (os.O_WRONLY | os.O_RDWR)))
 
     def _entry(self, path: str, must_exist: bool = True) -> tuple[Node, str, Node | None]:
         parent, name, _ = self._walk(path, follow_last=False)
