@@ -287,6 +287,28 @@ def test_a_handle_opened_for_reading_cannot_write(fs):
     assert server.request("READ", id=3, handle=handle, offset=0, len=10).data == b"inside\n"
 
 
+def test_copy_data_into_the_file_it_reads_ends(fs):
+    # Two handles on one file: copying "to the end" into the file's own end must stop where
+    # the file ended when the copy began, not chase the bytes it is writing.
+    server = DirectServer(fs)
+    source = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+    target = server.request("OPEN", id=2, filename="/dir/file.txt", pflags=2, flags=0).handle
+    handle = server.server.handles[target].handle
+    real_pwrite, written = handle.pwrite, []
+
+    def pwrite(data, offset):
+        written.append(len(data))
+        if sum(written) > 1000:
+            raise RuntimeError("the copy does not stop")
+        real_pwrite(data, offset)
+    handle.pwrite = pwrite
+    status(server.request("EXTENDED", id=3, extended_request="copy-data", read_from_handle=source,
+                          read_from_offset=0, read_data_length=0, write_to_handle=target,
+                          write_to_offset=7), S.OK)
+    reply = server.request("READ", id=4, handle=source, offset=0, len=100)
+    assert reply.data == b"inside\ninside\n"
+
+
 def test_close_errors_reach_the_client(fs):
     server = DirectServer(fs)
     handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle

@@ -404,18 +404,19 @@ class SftpServer:
         target = self._lookup(m.write_to_handle, _File)
         if source is target:
             raise SftpStatus(S.FAILURE, "read and write handles are the same")
-        # A length of 0 copies up to the end of the file; so does a length past it.
+        # A length of 0 copies up to the end of the file; so does a length past it. The end
+        # is where the file ends now: a source that grows as we copy (the target itself,
+        # through another handle or name) must not keep this loop, and the server, going.
         offset, out = m.read_from_offset, m.write_to_offset
-        remaining = m.read_data_length or None
-        while remaining is None or remaining > 0:
-            chunk = source.handle.pread(COPY_CHUNK if remaining is None else min(COPY_CHUNK, remaining),
-                                        offset)
+        end = source.handle.fstat().st_size
+        if m.read_data_length:
+            end = min(end, offset + m.read_data_length)
+        while offset < end:
+            chunk = source.handle.pread(min(COPY_CHUNK, end - offset), offset)
             if not chunk:
                 break
             target.handle.pwrite(chunk, out)
             offset, out = offset + len(chunk), out + len(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
 
 
 def sftp_subsystem(user: str, fs) -> SftpServer | None:
