@@ -309,6 +309,27 @@ def test_copy_data_into_the_file_it_reads_ends(fs):
     assert reply.data == b"inside\ninside\n"
 
 
+@pytest.mark.parametrize("pflags, unblock", [(1, os.O_WRONLY), (2, os.O_RDONLY | os.O_NONBLOCK)])
+def test_opening_a_fifo_does_not_block_the_server(tmp_path, pflags, unblock):
+    # One server serves every connection: an open that waits for the FIFO's other end
+    # would stop them all.
+    import threading
+
+    os.mkfifo(tmp_path / "fifo")
+    server = DirectServer(ConfinedFS(str(tmp_path)))
+    thread = threading.Thread(target=server.request, args=("OPEN",),
+                              kwargs=dict(id=1, filename="/fifo", pflags=pflags, flags=0), daemon=True)
+    thread.start()
+    thread.join(2)
+    blocked = thread.is_alive()
+    if blocked:  # let the stuck open return, so the test ends
+        os.close(os.open(tmp_path / "fifo", unblock))
+        thread.join(5)
+    assert not blocked
+    still_works_on = server.request("STAT", id=2, path="/fifo")
+    assert still_works_on.name == "ATTRS"
+
+
 def test_close_errors_reach_the_client(fs):
     server = DirectServer(fs)
     handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle

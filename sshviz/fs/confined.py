@@ -231,7 +231,10 @@ class ConfinedFS:
         try:
             if not name:
                 raise FSError(errno.EISDIR, "Is a directory", path)
-            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            # O_NONBLOCK: opening a FIFO (or a device) must not wait for its other end, which
+            # would stop the one thread that serves every connection. Regular files ignore it.
+            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode,
+                         dir_fd=dir_fd)
         except FileNotFoundError:
             raise _enoent(path) from None
         finally:
