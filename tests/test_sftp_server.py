@@ -80,6 +80,19 @@ def test_reply_type_sent_as_request_gets_op_unsupported(fs):
     still_works(server)
 
 
+def test_answered_extended_requests_are_forgotten(fs):
+    # The decoder remembers each EXTENDED request's name until its reply; the server's replies
+    # must clear them, or every request (with a name of up to 256 KiB) stays in memory.
+    server = DirectServer(fs)
+    for i in range(20):
+        assert server.request("EXTENDED", id=i, extended_request="limits@openssh.com").name == "EXTENDED_REPLY"
+        status(server.request("EXTENDED", id=100 + i, extended_request="fsync@openssh.com",
+                              handle=b"forged"), S.FAILURE)
+        body = struct.pack(">BI", 200, 200 + i) + struct.pack(">I", 1000) + b"x" * 1000
+        status(server.send(struct.pack(">I", len(body)) + body)[0], S.OP_UNSUPPORTED)
+    assert server.server.decoder._extensions == {}
+
+
 def test_unknown_extension_gets_op_unsupported(fs):
     server = DirectServer(fs)
     body = struct.pack(">BI", 200, 8) + struct.pack(">I", 11) + b"nope@x.org!"

@@ -178,6 +178,7 @@ class SftpServer:
 
     def _send(self, message: Message) -> None:
         packet = encode_packet(message)
+        self.decoder.note_sent(message)
         # Reported before written: a trace places the report on the CHANNEL_DATA that follows.
         self.io.report(sftp_event(self.io.channel_id, "s2c", packet, message))
         self.io.write(packet)

@@ -129,9 +129,13 @@ class SftpStreamDecoder:
         return SftpUnit(direction, packet, message)
 
     def note_sent(self, message: Message) -> None:
-        """Remember an EXTENDED request this side sent without passing it through ``feed``."""
+        """A message this side sent without passing it through ``feed``: an EXTENDED request
+        is remembered, a reply forgets the request it answers (so a server that never sees
+        its own replies does not keep every request's name)."""
         if message.number == FileXferType.EXTENDED:
             self._extensions[message.id] = message.extended_request
+        elif message.number in (FileXferType.EXTENDED_REPLY, FileXferType.STATUS):
+            self._extensions.pop(message.id, None)
 
 
 __all__ = ["SftpStreamDecoder", "SftpUnit", "SftpFramingError", "sftp_event", "MAX_PACKET",
