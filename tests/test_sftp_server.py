@@ -244,6 +244,18 @@ def test_symlink_targets_are_checked_and_kept_inside(fs):
     assert server.request("STAT", id=4, path="/dir/sub-link").size == 7
 
 
+def test_exclusive_create_on_a_dangling_symlink_fails(fs):
+    # POSIX: with O_CREAT|O_EXCL a symlink in the last component is never followed, dangling
+    # or not; the open fails because the name exists.
+    server = DirectServer(fs)
+    status(server.request("SYMLINK", id=1, targetpath="made-by-link", linkpath="/dir/link"), S.OK)
+    exclusive = int(OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.EXCL)
+    status(server.request("OPEN", id=2, filename="/dir/link", pflags=exclusive, flags=0), S.FAILURE)
+    status(server.request("LSTAT", id=3, path="/dir/made-by-link"), S.NO_SUCH_FILE)
+    assert server.request("OPEN", id=4, filename="/dir/new", pflags=exclusive, flags=0).name == "HANDLE"
+    status(server.request("OPEN", id=5, filename="/dir/new", pflags=exclusive, flags=0), S.FAILURE)
+
+
 def test_hardlink_and_rename_out_of_the_root_are_missing(fs):
     server = DirectServer(fs)
     for name, values in (("hardlink@openssh.com", dict(oldpath="/../secret.txt", newpath="/stolen")),

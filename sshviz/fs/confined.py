@@ -227,7 +227,10 @@ class ConfinedFS:
         writing = flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         if writing and self.read_only:
             raise FSError(errno.EACCES, "Permission denied (read-only)", path)
-        dir_fd, name, _ = self._walk(path, cwd)
+        # O_CREAT|O_EXCL never follows a final symlink, even a dangling one (POSIX): the name
+        # exists, so the open fails.
+        exclusive = bool(flags & os.O_CREAT and flags & os.O_EXCL)
+        dir_fd, name, _ = self._walk(path, cwd, follow_last=not exclusive)
         try:
             if not name:
                 raise FSError(errno.EISDIR, "Is a directory", path)

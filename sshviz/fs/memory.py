@@ -206,7 +206,8 @@ class MemoryFS:
     def open_file(self, path: str, flags: int, mode: int = 0o666, cwd: str = "/") -> MemoryFile:
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
             self._writable(path)
-        parent, name, _ = self._walk(path, cwd)
+        exclusive = bool(flags & os.O_CREAT and flags & os.O_EXCL)  # as ConfinedFS.open
+        parent, name, _ = self._walk(path, cwd, follow_last=not exclusive)
         if not name:
             raise _error(errno.EISDIR, path)
         node = parent.entries.get(name)
