@@ -96,11 +96,29 @@ class Endpoint:
         out = self.transport.outgoing
         data = b"".join(unit.wire for unit in out)
         out.clear()
+        self.transport.unsent_bytes -= len(data)
+        self._output_taken()
         return data
 
     def next_outgoing(self):
         out = self.transport.outgoing
-        return out.popleft() if out else None
+        if not out:
+            return None
+        unit = out.popleft()
+        self.transport.unsent_bytes -= len(unit.wire)
+        if not out:
+            self._output_taken()
+        return unit
+
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes queued for the peer that the network has not taken yet."""
+        return self.transport.unsent_bytes
+
+    def _output_taken(self) -> None:
+        """The network took what was queued: programs that held back output may go on (what
+        they send next waits for the next data_to_send or next_outgoing)."""
+        self._guard(self.connection.output_taken)
 
     def has_outgoing(self) -> bool:
         return bool(self.transport.outgoing)

@@ -373,7 +373,7 @@ def test_pings_during_a_key_exchange_are_not_queued():
         conductor.inject("client", SSH.build("PING", data=b"x" * 1000))
     held = 0
     while (step := conductor.step()) is not None:
-        held = max(held, sum(m.name == "PONG" for m in conductor.server.transport._held))
+        held = max(held, sum(m.name == "PONG" for m, _ in conductor.server.transport._held))
     assert held == 0
     assert "PONG" not in [s.name for s in conductor.steps]
     assert sum(s.name == "NEWKEYS" for s in conductor.steps) == 4  # the rekey finished
@@ -477,3 +477,60 @@ def test_garbage_over_tcp_gets_a_disconnect_and_other_connections_live_on(garbag
             data += healthy.recv(4096)
         healthy.close()
         assert server.internal_errors() == []
+
+
+class FakeSocket:
+    """The asyncio transport interface, recording what the adapter does."""
+
+    def __init__(self):
+        self.written = bytearray()
+        self.aborted = self.closing = False
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        pass
+
+    def get_extra_info(self, name):
+        return ("127.0.0.1", 1)
+
+    def write(self, data):
+        self.written += data
+
+    def is_closing(self):
+        return self.closing or self.aborted
+
+    def close(self):
+        self.closing = True
+
+    def abort(self):
+        self.aborted = True
+
+
+def test_bytes_wait_with_the_endpoint_while_the_peer_does_not_read(monkeypatch):
+    # A peer that stops reading fills the socket's buffer (pause_writing): what the endpoint
+    # queues then stays with it, where it holds programs back, instead of piling up in the
+    # socket's buffer; and past a limit the connection ends.
+    import asyncio
+
+    from sshviz.crypto.keys import PrivateKey
+    from sshviz.endpoint import ServerConfig, ServerConnection
+    from sshviz.net import adapter
+    from sshviz.transport.transport import TransportConfig
+
+    async def main():
+        endpoint = ServerConnection(ServerConfig(TransportConfig(
+            host_keys=[PrivateKey.generate("ssh-ed25519", SeededRandom(1))])))
+        protocol, socket = adapter.EndpointProtocol(endpoint), FakeSocket()
+        protocol.connection_made(socket)
+        assert socket.written.startswith(b"SSH-2.0-sshviz")
+        protocol.pause_writing()
+        sent = len(socket.written)
+        protocol.data_received(b"SSH-2.0-peer\r\n")  # the server's KEXINIT is due
+        assert len(socket.written) == sent and endpoint.unsent_bytes > 0
+        protocol.resume_writing()
+        assert len(socket.written) > sent and endpoint.unsent_bytes == 0
+        monkeypatch.setattr(adapter, "MAX_UNSENT", 1000)
+        protocol.pause_writing()
+        protocol.act(endpoint.transport.send_raw, SSH.build("IGNORE", data=bytes(2000)))
+        assert socket.aborted
+
+    asyncio.run(main())

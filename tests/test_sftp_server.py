@@ -387,3 +387,94 @@ def test_setuid_and_setgid_bits_are_never_set(tmp_path):
     status(server.request("MKDIR", id=4, path="/d", flags=4, permissions=0o3777), S.OK)
     assert os.stat(tmp_path / "f").st_mode & 0o7777 == 0o777
     assert os.stat(tmp_path / "d").st_mode & 0o6000 == 0
+
+
+# -- a client that does not read what the server sends -----------------------------------------
+
+
+class BlockingClient:
+    """A sans-I/O client on a blocking socket, pumped by hand, so a test can stop reading."""
+
+    def __init__(self, port: int, config):
+        import socket
+
+        from sshviz.endpoint import ClientConnection
+
+        self.client = ClientConnection(config)
+        self.socket = socket.create_connection(("127.0.0.1", port), 5)
+        self.socket.settimeout(10)
+        self.client.start()
+
+    def send(self) -> None:
+        self.socket.sendall(self.client.data_to_send())
+        self.client.take_events()
+
+    def until(self, wanted) -> None:
+        """Exchange packets until an event of the client satisfies ``wanted(client, event)``."""
+        while True:
+            self.send()
+            for event in self.client.receive_data(self.socket.recv(65536)):
+                if wanted(self.client, event):
+                    return
+
+
+def test_replies_a_client_does_not_read_pause_the_server(tmp_path, monkeypatch):
+    # The client opens a huge window and asks for many reads, then reads nothing: the server
+    # must stop serving once its replies pile up unsent, not fill its memory with them; and
+    # go on when the client reads again.
+    import time
+
+    from sshviz.auth.client import ClientAuthConfig
+    from sshviz.auth.server import ServerAuthConfig, UserRecord
+    from sshviz.connection.layer import ConnectionConfig
+    from sshviz.crypto.keys import PrivateKey
+    from sshviz.endpoint import ClientConfig, ServerConfig
+    from sshviz.events import AuthSucceeded, ChannelData, ChannelOpened, ChannelRequestDone
+    from sshviz.sftp.server import SftpServer, sftp_subsystem
+    from sshviz.transport.transport import TransportConfig
+
+    from .openssh import sshviz_server
+
+    (tmp_path / "big").write_bytes(os.urandom(1 << 20))
+    host, user = PrivateKey.generate("ssh-ed25519"), PrivateKey.generate("ssh-ed25519")
+    served = []
+    real_read = SftpServer._do_read
+    monkeypatch.setattr(SftpServer, "_do_read", lambda self, m: served.append(m.id) or real_read(self, m))
+
+    def make():
+        return ServerConfig(TransportConfig(host_keys=[host]),
+                            ServerAuthConfig(users={"u": UserRecord(None, [user.public])}),
+                            ConnectionConfig(), ConfinedFS(str(tmp_path)), {"sftp": sftp_subsystem})
+
+    with sshviz_server(make) as server:
+        peer = BlockingClient(server.port, ClientConfig(
+            auth=ClientAuthConfig(user="u", methods=["publickey"], keys=[user]),
+            connection=ConnectionConfig(window_size=0xFFFFFFFF, max_packet=256 * 1024)))
+        client, channel = peer.client, []
+
+        def step(client, event):
+            if isinstance(event, AuthSucceeded):
+                channel.append(client.open_session())
+            elif isinstance(event, ChannelOpened):
+                client.connection.request(channel[0], "subsystem", subsystem_name="sftp")
+            return isinstance(event, ChannelRequestDone)
+        peer.until(step)
+        connection = client.connection
+        connection.send_data(channel[0], packet("INIT", version=3, extensions=[]))
+        connection.send_data(channel[0], packet("OPEN", id=1, filename="/big", pflags=1, flags=0))
+        reads = 300  # 75 MiB of replies
+        for i in range(reads):
+            connection.send_data(channel[0], packet("READ", id=100 + i, handle=b"1", offset=0,
+                                                    len=255 * 1024))
+        peer.send()
+        time.sleep(1.5)
+        assert len(served) < reads // 2, f"served {len(served)} of {reads} reads nobody read"
+        assert server.connections[0].unsent_bytes < 16 * 1024 * 1024
+        # The client reads again: every reply arrives.
+        received = bytearray()
+        done = lambda client, event: (isinstance(event, ChannelData)
+                                      and received.extend(event.data) is None
+                                      and len(received) >= 9 + 13 + reads * (13 + 255 * 1024))
+        peer.until(done)
+        assert len(served) == reads
+    assert server.internal_errors() == []

@@ -194,6 +194,13 @@ class Connection:
                 self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
             self.close(channel.local_id)
 
+    def output_taken(self) -> None:
+        """The endpoint's queued packets went to the network: programs that held back output
+        because too much was waiting (see ``ChannelIO.pending_bytes``) may go on."""
+        for channel in list(self.channels.values()):
+            if channel.program is not None and hasattr(channel.program, "writable"):
+                channel.program.writable()
+
     def _maybe_forget(self, channel: Channel) -> None:
         if channel.close_sent and channel.close_received:
             channel.state = "closed"
@@ -430,7 +437,9 @@ class ChannelIO:
 
     @property
     def pending_bytes(self) -> int:
-        return self._channel.pending_bytes
+        """Output not yet taken by the network: waiting for window space on this channel, or
+        queued by the endpoint (a peer that does not read leaves it there)."""
+        return self._channel.pending_bytes + self._connection.transport.unsent_bytes
 
     def report(self, event) -> None:
         """Add an event of the program's own (e.g. a decoded SFTP message) to the endpoint's."""

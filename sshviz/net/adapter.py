@@ -12,7 +12,10 @@ from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, Cha
                       Event, ForwardOpenRequested)
 from ..wire.catalog import OpenFailureReason
 
-HIGH_WATER = 4 * 1024 * 1024
+HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handing it bytes
+# Bytes an endpoint may keep queued for a peer that does not read them (OpenSSH's packet
+# buffers end the connection at 128 MiB). Programs stop well before: SFTP at 8 MiB.
+MAX_UNSENT = 64 * 1024 * 1024
 
 
 class EndpointProtocol(asyncio.Protocol):
@@ -26,6 +29,7 @@ class EndpointProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_event_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
+        self._writing_paused = False  # the socket's buffer is full: the peer is not reading
         self.peer = ""
         self.local = ""
 
@@ -33,6 +37,7 @@ class EndpointProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(high=HIGH_WATER)  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         local = transport.get_extra_info("sockname")
@@ -44,6 +49,13 @@ class EndpointProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         return False
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer:
@@ -73,16 +85,33 @@ class EndpointProtocol(asyncio.Protocol):
             self.flush()
 
     def flush(self) -> None:
+        """Hand the socket what the endpoint queued, while it takes bytes. Taking them lets
+        programs that held back output go on, so this repeats until nothing is left or the
+        socket's buffer is full; then the bytes stay with the endpoint, where they keep such
+        programs waiting, until the peer reads (resume_writing)."""
         transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        data = self.endpoint.data_to_send()
-        if data:
-            transport.write(data)
-        if self.endpoint.closed:
-            transport.close()
-            return
-        self._arm_timer()
+        endpoint = self.endpoint
+        while transport is not None and not transport.is_closing():
+            if self._writing_paused and not endpoint.closed:
+                if endpoint.unsent_bytes > MAX_UNSENT:
+                    logging.getLogger("sshviz").warning(
+                        "%s does not read what is sent to it; closing", self.peer)
+                    transport.abort()
+                    return
+                break
+            data = endpoint.data_to_send()
+            if data:
+                transport.write(data)
+            if endpoint.closed:
+                transport.close()
+                return
+            events = endpoint.take_events()  # what the programs that went on did
+            if events:
+                self.deliver(events, flush=False)
+            if not endpoint.has_outgoing():
+                break
+        if transport is not None and not transport.is_closing():
+            self._arm_timer()
 
     def _arm_timer(self) -> None:
         deadline = self.endpoint.next_deadline()

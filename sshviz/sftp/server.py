@@ -13,8 +13,9 @@ What it promises a client that misbehaves:
 - a length field of 0 or above 256 KiB, a second INIT or a packet without an id (which cannot
   be answered) closes the channel cleanly with exit status 1;
 - at most ``MAX_HANDLES`` handles are open at once, a READ returns at most ``MAX_READ`` bytes,
-  and while its replies wait for window space it stops reading requests (and stops refilling
-  the client's window), so memory stays bounded.
+  and while its replies wait (for window space, or for the network to take them) it stops
+  reading requests (and stops refilling the client's window); requests it has not reached
+  wait as the bytes they came in, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ class SftpServer:
         self.finished = False
         self.handles: dict[bytes, _File | _Directory] = {}
         self._next_handle = 0
-        self._backlog: deque[SftpUnit] = deque()
+        self._input: deque[bytes] = deque()  # bytes not yet decoded: requests not reached
+        self._backlog: deque[SftpUnit] = deque()  # decoded from one piece of input
 
     # -- program interface --------------------------------------------------------------------
 
@@ -136,15 +138,11 @@ class SftpServer:
     def data(self, data: bytes) -> None:
         if self.finished:
             return
-        try:
-            units = self.decoder.feed("c2s", data)
-        except SftpFramingError as exc:
-            return self._fail(str(exc))
-        self._backlog.extend(units)
+        self._input.append(data)
         self._serve()
 
     def writable(self) -> None:
-        if self._backlog and not self.finished:
+        if (self._backlog or self._input) and not self.finished:
             self._serve()
 
     def eof(self) -> None:
@@ -161,7 +159,16 @@ class SftpServer:
 
     def _serve(self) -> None:
         io = self.io
-        while self._backlog and not self.finished:
+        while not self.finished:
+            if not self._backlog:
+                # Decoded a piece at a time: a waiting request costs its bytes, not a Message.
+                if not self._input:
+                    break
+                try:
+                    self._backlog.extend(self.decoder.feed("c2s", self._input.popleft()))
+                except SftpFramingError as exc:
+                    return self._fail(str(exc))
+                continue
             if io.pending_bytes > OUTPUT_HIGH:
                 io.pause_reading()  # go on when the client has made room (writable)
                 return
@@ -172,6 +179,7 @@ class SftpServer:
         """A framing error or a packet that cannot be answered: end the session cleanly."""
         self.finished = True
         self._backlog.clear()
+        self._input.clear()
         self._close_all()
         self.io.write_stderr(f"sftp: {reason}\n".encode())
         self.io.exit(1)

@@ -154,6 +154,9 @@ class Transport:
         self.writer = PacketWriter(self.out_dir, rng.fork("padding"))
         self.reader = PacketReader(self.in_dir)
         self.outgoing: deque = deque()
+        # Bytes sent but not yet taken by the network: encoded in ``outgoing`` and held during
+        # a key exchange. Programs hold back output while it is high.
+        self.unsent_bytes = 0
         self.local_version = f"SSH-2.0-{config.software_version}" + (
             f" {config.comment}" if config.comment else "")
         self.peer_version: str | None = None
@@ -165,7 +168,7 @@ class Transport:
         self.first_kex_done = False
         self.kex: KexRound | None = None
         self.kex_count = 0
-        self._held: deque[Message] = deque()  # upper-layer messages held during a key exchange
+        self._held: deque[tuple[Message, bytes]] = deque()  # held during a key exchange, encoded
         self._ext_info_window = False  # the next received packet may be EXT_INFO
         self.auth_done = False
         self.closed = False
@@ -179,6 +182,7 @@ class Transport:
         pre = [(line + "\r\n").encode() for line in self.config.pre_version_lines] if not self.is_client else []
         record = VersionRecord(self.out_dir, (self.local_version + "\r\n").encode(), pre, self.clock())
         self.outgoing.append(record)
+        self.unsent_bytes += len(record.wire)
         self.events.append(VersionSent(record))
 
     def send(self, message: Message) -> None:
@@ -186,7 +190,9 @@ class Transport:
         if self.closed:
             return
         if self.kex is not None and not self.kex.sent_newkeys:
-            self._held.append(message)
+            payload = message.encode()
+            self._held.append((message, payload))
+            self.unsent_bytes += len(payload)
         else:
             self._send_packet(message)
 
@@ -200,6 +206,7 @@ class Transport:
         record.message = message
         record.time = self.clock()
         self.outgoing.append(record)
+        self.unsent_bytes += len(record.wire)
         self.events.append(PacketSent(record))
         self._maybe_rekey()
         return record
@@ -611,7 +618,9 @@ class Transport:
         if kex.first and not self.is_client and self.peer_ext_info and self.config.ext_info:
             self._send_ext_info()
         while self._held and not self.closed:
-            self._send_packet(self._held.popleft())
+            message, payload = self._held.popleft()
+            self.unsent_bytes -= len(payload)
+            self._send_packet(message, payload)
         self._maybe_finish_round()
 
     def _send_ext_info(self) -> None:
