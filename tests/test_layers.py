@@ -280,8 +280,21 @@ def test_ping_and_pong():
 
 
 class RecordingIO:
+    """The ChannelIO interface; nothing it is given is ever read by a client."""
+
     def __init__(self):
         self.out, self.err, self.status = b"", b"", None
+        self.paused = False
+
+    @property
+    def pending_bytes(self):
+        return len(self.out) + len(self.err)
+
+    def pause_reading(self):
+        self.paused = True
+
+    def resume_reading(self):
+        self.paused = False
 
     def write(self, data):
         self.out += data
@@ -319,6 +332,41 @@ def test_builtin_commands(tmp_path):
     assert run_builtin("false && echo x || echo y").out == b"y\n"
     assert run_builtin("echo a | cat").status == 2
     assert b"no sandbox root" in run_builtin("ls").err
+
+
+def test_builtin_exit_with_a_strange_number_is_not_a_crash():
+    assert run_builtin("exit \u00b2").status == 0  # a digit to str.isdigit, not to int()
+    assert run_builtin("exit " + "9" * 5000).status == 0  # more digits than int() takes
+
+
+def test_builtin_output_nobody_reads_is_bounded(tmp_path):
+    from sshviz.connection import builtin
+    from sshviz.fs import ConfinedFS
+
+    (tmp_path / "big").write_bytes(bytes(1 << 20))
+    fs = ConfinedFS(str(tmp_path))
+    io = run_builtin("cat" + " big" * 50, fs)  # 50 MiB asked for by a 200-byte command
+    assert len(io.out) <= builtin.OUTPUT_HIGH + (1 << 20)
+    assert io.status == 1 and b"not reading" in io.err
+    (tmp_path / "many").mkdir()
+    for i in range(1000):
+        (tmp_path / "many" / f"{i:04}{'x' * 200}").touch()
+    io = run_builtin("ls" + " many" * 100, fs)  # 20 MiB of listings
+    assert len(io.out) <= builtin.OUTPUT_HIGH + 300_000 and b"not reading" in io.err
+    # An interactive shell stops taking input (its window is not refilled) until the
+    # client reads, and a line without an end cannot grow without bound.
+    io = RecordingIO()
+    shell = BuiltinShell("alice", fs, None, pty=False)
+    shell.start(io)
+    for _ in range(20):
+        shell.data(b"cat big\n")
+    assert len(io.out) <= builtin.OUTPUT_HIGH + (1 << 20) and io.paused
+    io.out = io.err = b""  # the client read it all
+    shell.writable()
+    assert not io.paused
+    for _ in range(100):
+        shell.data(b"x" * 65536)
+    assert len(shell.line) <= builtin.MAX_LINE
 
 
 def test_builtin_shell_with_a_pty_echoes_and_edits():

@@ -12,6 +12,11 @@ import errno
 import shlex
 import stat as st
 
+# Output waiting for the client above this: cat and ls refuse to add more, and the shell stops
+# taking input (its window is not refilled) until the client reads. As the SFTP server.
+OUTPUT_HIGH = 8 * 1024 * 1024
+MAX_LINE = 256 * 1024  # bytes of one input line kept; the rest is dropped, as a terminal does
+
 HELP = """Built-in commands of the sshviz server (no operating-system commands are run):
   echo [text...]   print the text
   whoami           print the user name
@@ -57,8 +62,14 @@ class BuiltinShell:
                 self._pty_byte(byte)
             elif byte == 0x0A:
                 self._line_done()
-            else:
+            elif len(self.line) < MAX_LINE:
                 self.line.append(byte)
+        if self.io.pending_bytes > OUTPUT_HIGH:
+            self.io.pause_reading()  # until the client reads (writable)
+
+    def writable(self) -> None:
+        if self.io.pending_bytes <= OUTPUT_HIGH:
+            self.io.resume_reading()
 
     def eof(self) -> None:
         if not self.finished and self.command is None:
@@ -97,7 +108,7 @@ class BuiltinShell:
         elif byte == 0x15:  # Ctrl-U
             self.io.write(b"\b \b" * len(self.line))
             self.line.clear()
-        elif byte >= 0x20:
+        elif byte >= 0x20 and len(self.line) < MAX_LINE:
             self.line.append(byte)
             self.io.write(bytes((byte,)))
 
@@ -181,7 +192,10 @@ class BuiltinShell:
         return 0
 
     def _cmd_exit(self, args: list[str]) -> int:
-        status = int(args[0]) if args and args[0].isdigit() else 0
+        try:
+            status = int(args[0]) if args and args[0].isdigit() else 0
+        except ValueError:  # digits int() does not take ("\u00b2"), or thousands of them
+            status = 0
         if self.command is None:
             self._finish(status & 0xFF)
         return status & 0xFF
@@ -189,6 +203,13 @@ class BuiltinShell:
     def _no_fs(self, name: str) -> int:
         self._err(f"{name}: no sandbox root is configured on this server\n")
         return 1
+
+    def _unread(self, name: str) -> bool:
+        """Too much output waits for the client: say so instead of adding more."""
+        if self.io.pending_bytes <= OUTPUT_HIGH:
+            return False
+        self._err(f"{name}: the client is not reading the output; stopped\n")
+        return True
 
     def _fs_error(self, name: str, path: str, exc: OSError) -> int:
         reason = {errno.ENOENT: "No such file or directory", errno.ENOTDIR: "Not a directory",
@@ -214,6 +235,8 @@ class BuiltinShell:
             return self._no_fs("ls")
         status = 0
         for path in args or ["."]:
+            if self._unread("ls"):
+                return 1
             try:
                 info = self.fs.stat(path, self.cwd)
                 if st.S_ISDIR(info.st_mode):
@@ -233,6 +256,8 @@ class BuiltinShell:
             return self._no_fs("cat")
         status = 0
         for path in args:
+            if self._unread("cat"):
+                return 1
             try:
                 data = self.fs.read_file(path, cwd=self.cwd)
             except OSError as exc:
