@@ -406,6 +406,38 @@ def test_data_beyond_the_window():
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "exceed the window")
 
 
+def test_host_bound_auth_binds_the_host_key_of_the_first_key_exchange():
+    # OpenSSH's publickey-hostbound-v00 names the host key of the initial key exchange (the
+    # one whose H is the session id), whatever a rekey negotiated since.
+    from sshviz.auth.common import HOSTBOUND
+    from sshviz.crypto.keys import PrivateKey
+
+    client, server, driver, clock = build_pair(Scenario())
+    first = server.config.transport.host_keys[0]
+    other = PrivateKey.generate("ecdsa-sha2-nistp256", SeededRandom(7))
+    server.config.transport.host_keys.append(other)
+    client.config.transport.host_key_algorithms = ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+    client.config.transport.verify_host_key = lambda key: ("known", "either test key")
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    step_until(conductor, "SERVICE_ACCEPT")
+    client.config.transport.host_key_algorithms = ["ecdsa-sha2-nistp256"]
+    conductor.act("client", lambda c: c.request_rekey())  # auth requests wait for it
+    conductor.run()
+    assert server.transport.last_negotiation.algorithms["host_key"].chosen == "ecdsa-sha2-nistp256"
+    bound = [s.message.server_host_key for s in conductor.steps
+             if s.name == "USERAUTH_REQUEST" and s.message.method_name == HOSTBOUND]
+    assert bound and set(bound) == {first.public.blob}
+    assert driver.exit_status == 0
+    # And the server refuses a request bound to the rekey's host key.
+    server.auth.authenticated = False
+    server.auth._publickey(SSH.build("USERAUTH_REQUEST", user_name="demo", service_name="ssh-connection",
+                                     method_name=HOSTBOUND, has_signature=False,
+                                     algorithm="ssh-ed25519",
+                                     public_key=client.config.auth.keys[0].public.blob,
+                                     server_host_key=other.public.blob), HOSTBOUND)
+    assert server.events[-1].detail == "bound to a different server host key"
+
+
 # -- authentication limits --------------------------------------------------------------------
 
 

@@ -174,7 +174,9 @@ class Transport:
         self.closed = False
         self.disconnect_reason: ProtocolError | None = None
         self.last_negotiation: AlgorithmsNegotiated | None = None
-        self.host_key: PublicKey | None = None  # the server's, once a key exchange verified it
+        # The server's, from the key exchange that made the session id: what host-bound
+        # publickey authentication binds to (a rekey may negotiate another host key).
+        self.host_key: PublicKey | None = None
 
     # -- starting and sending -----------------------------------------------------------------
 
@@ -593,9 +595,9 @@ class Transport:
         return exchange_hash(kex.method.hash, inputs), inputs
 
     def _finish_kex(self, kex: KexRound, K: bytes, H: bytes, inputs, host_key: PublicKey) -> None:
-        self.host_key = host_key
         if self.session_id is None:
             self.session_id = H
+            self.host_key = host_key
         algorithms = kex.negotiated.algorithms
         keys = session_keys(kex.method, algorithms, K, H, self.session_id)
         kex.result = KexComputed(kex.method.name, kex.method.hash, K, k_value(kex.method.k_encoding, K),
