@@ -256,6 +256,23 @@ def test_exclusive_create_on_a_dangling_symlink_fails(fs):
     status(server.request("OPEN", id=5, filename="/dir/new", pflags=exclusive, flags=0), S.FAILURE)
 
 
+def test_statvfs_never_follows_a_symlink_swapped_in_after_the_walk(tmp_path):
+    # Another process may replace a checked directory with a symlink that leads out before
+    # the final open; every open by name must refuse to follow it.
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    fs = ConfinedFS(str(root))
+    real_walk = fs._walk
+
+    def walk_then_swap(*args, **kwargs):
+        found = real_walk(*args, **kwargs)
+        os.rmdir(root / "d")
+        os.symlink(str(tmp_path / "outside-and-missing"), root / "d")
+        return found
+    fs._walk = walk_then_swap
+    assert fs.statvfs("/d").f_bsize > 0  # the link itself, not where it leads
+
+
 def test_hardlink_and_rename_out_of_the_root_are_missing(fs):
     server = DirectServer(fs)
     for name, values in (("hardlink@openssh.com", dict(oldpath="/../secret.txt", newpath="/stolen")),

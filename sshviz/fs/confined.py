@@ -391,7 +391,7 @@ class ConfinedFS:
         if fd is None:
             dir_fd, name, _ = self._walk(path)
             try:
-                fd = os.open(name or ".", os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+                fd = os.open(name or ".", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
             except FileNotFoundError:
                 raise _enoent(path) from None
             finally:
