@@ -73,16 +73,23 @@ def test_no_more_sessions_refuses_the_next_session():
     assert any(s.name == "CHANNEL_OPEN_FAILURE" for s in conductor.steps)
 
 
-def test_env_window_change_and_signal_requests():
+def _session_played_by_hand():
+    """A conductor past authentication with a session channel open; the test plays the
+    client. Returns (conductor, the client's channel id)."""
     conductor = make_conductor(Scenario(command=None))
     conductor.driver = None
     _after_auth(conductor)
     channel = {}
     conductor.act("client", lambda c: channel.setdefault("id", c.open_session()))
     conductor.run()
+    return conductor, channel["id"]
+
+
+def test_env_window_change_and_signal_requests():
+    conductor, ch = _session_played_by_hand()
 
     def requests(client):
-        connection, ch = client.connection, channel["id"]
+        connection = client.connection
         connection.request(ch, "env", variable_name="LANG", variable_value="C.UTF-8")
         connection.request(ch, "env", variable_name="LD_PRELOAD", variable_value="/evil.so")
         connection.request(ch, "pty-req", term="xterm", width_chars=80, height_rows=24, width_pixels=0,
@@ -98,6 +105,24 @@ def test_env_window_change_and_signal_requests():
     done = [(e.request, e.success) for e in changes(conductor, ChannelRequestDone, "client")]
     assert done == [("env", True), ("env", False), ("pty-req", True), ("shell", True), ("signal", True),
                     ("exec", False)]
+
+
+def test_env_requests_are_bounded():
+    # Each accepted variable is kept for the session: a client must not grow that at will.
+    from sshviz.connection.layer import ServerSession
+
+    conductor, ch = _session_played_by_hand()
+
+    def requests(client):
+        for i in range(ServerSession.MAX_ENV + 10):
+            client.connection.request(ch, "env", variable_name=f"LC_{i}", variable_value="x" * 1000)
+
+    conductor.act("client", requests)
+    conductor.run()
+    done = [e.success for e in changes(conductor, ChannelRequestDone, "client")]
+    assert done == [True] * ServerSession.MAX_ENV + [False] * 10
+    [server_channel] = conductor.server.connection.channels.values()
+    assert len(server_channel.program.info.env) == ServerSession.MAX_ENV
 
 
 def test_run_command_prints_a_transcript_and_detail():

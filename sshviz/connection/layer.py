@@ -469,6 +469,7 @@ class ServerSession:
     or a subsystem (RFC 4254 6)."""
 
     ACCEPTED_ENV = ("LANG", "LC_")
+    MAX_ENV = 128  # variables kept per session, as OpenSSH's sshd
 
     def __init__(self, connection: Connection, channel: Channel):
         self.connection = connection
@@ -483,7 +484,9 @@ class ServerSession:
             self.info.term, self.info.width, self.info.height = msg.term, msg.width_chars, msg.height_rows
             return True
         if kind == "env":
-            if msg.variable_name.startswith(self.ACCEPTED_ENV):
+            env = self.info.env
+            if msg.variable_name.startswith(self.ACCEPTED_ENV) and (
+                    len(env) < self.MAX_ENV or msg.variable_name in env):
                 self.info.env[msg.variable_name] = msg.variable_value
                 return True
             return False
