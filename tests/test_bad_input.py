@@ -371,10 +371,11 @@ def test_pings_during_a_key_exchange_are_not_queued():
     conductor.act("server", lambda server: server.request_rekey())
     for _ in range(50):  # sent before the client sees the server's KEXINIT
         conductor.inject("client", SSH.build("PING", data=b"x" * 1000))
-    held = 0
-    while (step := conductor.step()) is not None:
-        held = max(held, sum(m.name == "PONG" for m, _ in conductor.server.transport._held))
-    assert held == 0
+    pongs_held = 0
+    while conductor.step() is not None:
+        held = [message for message, _ in conductor.server.transport._held if message is not None]
+        pongs_held = max(pongs_held, sum(message.name == "PONG" for message in held))
+    assert pongs_held == 0
     assert "PONG" not in [s.name for s in conductor.steps]
     assert sum(s.name == "NEWKEYS" for s in conductor.steps) == 4  # the rekey finished
     assert conductor.driver_state.exit_status == 0
@@ -436,6 +437,20 @@ def test_host_bound_auth_binds_the_host_key_of_the_first_key_exchange():
                                      public_key=client.config.auth.keys[0].public.blob,
                                      server_host_key=other.public.blob), HOSTBOUND)
     assert server.events[-1].detail == "bound to a different server host key"
+
+
+def test_delayed_compression_when_authentication_ends_during_a_rekey():
+    # The server rekeys while the client's signed request is on its way: USERAUTH_SUCCESS
+    # waits for the key exchange, and zlib@openssh.com starts only once it has gone out
+    # (the key exchange packets around it are not compressed by either side).
+    conductor = fresh(compression="zlib@openssh.com", auth="publickey")
+    step_until(conductor, "USERAUTH_PK_OK")
+    conductor.act("server", lambda server: server.request_rekey())
+    conductor.run()
+    assert conductor.driver_state.exit_status == 0
+    names = [s.name for s in conductor.steps]
+    assert names.index("USERAUTH_SUCCESS") > names.index("NEWKEYS", names.index("USERAUTH_PK_OK"))
+    assert conductor.server.transport.writer.keys.compressor is not None
 
 
 # -- authentication limits --------------------------------------------------------------------

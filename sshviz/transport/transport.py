@@ -621,6 +621,9 @@ class Transport:
             self._send_ext_info()
         while self._held and not self.closed:
             message, payload = self._held.popleft()
+            if message is None:  # USERAUTH_SUCCESS, just sent, waited here
+                self.auth_completed()
+                continue
             self.unsent_bytes -= len(payload)
             self._send_packet(message, payload)
         self._maybe_finish_round()
@@ -653,9 +656,18 @@ class Transport:
 
     def auth_completed(self) -> None:
         """USERAUTH_SUCCESS was sent (server) or received (client): delayed compression
-        (zlib@openssh.com) starts now in both directions."""
+        (zlib@openssh.com) starts with the packets after it, in both directions. A server's
+        SUCCESS held during a key exchange has not gone out yet: then it starts when it does."""
+        if not self.is_client and self.kex is not None and not self.kex.sent_newkeys:
+            self._held.append((None, b""))  # marks the place, after USERAUTH_SUCCESS
+            return
         self.auth_done = True
         if self.last_negotiation is None:
             return
         self.writer.keys.start_delayed_compression(outgoing=True)
-        self.reader.keys.start_delayed_compression(outgoing=False)
+        # A SUCCESS sent between our NEWKEYS and the client's: the client's packets up to
+        # its NEWKEYS left before it could read SUCCESS, so its compression starts with its
+        # next keys.
+        kex = self.kex
+        half_done = kex is not None and kex.new_in is not None and not kex.received_newkeys
+        (kex.new_in if half_done else self.reader.keys).start_delayed_compression(outgoing=False)
