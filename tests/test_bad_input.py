@@ -330,6 +330,26 @@ def test_traffic_in_flight_before_the_peers_kexinit_is_fine():
     assert conductor.driver_state.exit_status == 0
 
 
+@pytest.mark.parametrize("guessed, negotiated", [
+    ("curve25519-sha256", "diffie-hellman-group-exchange-sha256"),  # 30 is GEX_REQUEST_OLD there
+    ("curve25519-sha256", "diffie-hellman-group14-sha256"),
+    ("diffie-hellman-group14-sha256", "mlkem768x25519-sha256"),
+])
+def test_a_wrong_guess_of_another_family_is_ignored(guessed, negotiated):
+    # RFC 4253 7: the packet after a wrong guess is ignored, whatever it holds; read with
+    # the negotiated method's layout it may not even decode.
+    client, server, driver, clock = build_pair(Scenario(guess_kex=True))
+    client.config.transport.kex = [guessed, negotiated]
+    server.config.transport.kex = [negotiated]
+    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+    conductor.run()
+    assert driver.exit_status == 0, disconnects(conductor)
+    dropped = conductor.steps[4]  # after both versions and both KEXINITs
+    assert dropped.sender == "client" and dropped.message.number == 30
+    if guessed == "curve25519-sha256":
+        assert dropped.name == "KEX_ECDH_INIT"  # labelled by what the client guessed
+
+
 def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
     from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
 

@@ -29,7 +29,8 @@ from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .errors import ProtocolError
 from .kex import (OPTIONAL_CATEGORIES, direction_keys, exchange_hash, exchange_hash_inputs,
-                  guess_was_right, k_value, negotiate, session_keys, strict_kex_offered)
+                  guess_was_right, k_value, negotiate, real_kex_names, session_keys,
+                  strict_kex_offered)
 from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
 
 E = DisconnectReason
@@ -277,6 +278,17 @@ class Transport:
         payload = record.payload
         if not payload:
             raise ProtocolError(E.PROTOCOL_ERROR, f"packet {record.seq} has an empty payload")
+        kex = self.kex
+        if kex is not None and kex.ignore_next and payload[0] in KEX_MESSAGES:
+            # The peer's wrong guess (RFC 4253 7), to be dropped unread: it follows the layout
+            # of the method it guessed, which may not even decode as the negotiated one's.
+            guessed = real_kex_names(kex.peer.kex_algorithms)[:1]
+            family = KEX_METHODS[guessed[0]].family if guessed and guessed[0] in KEX_METHODS else "?"
+            try:
+                record.message = SSH.decode(payload, dict(self.context, kex=family))
+            except (KeyError, DecodeError):
+                record.message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
+            return record.message
         try:
             message = SSH.decode(payload, self.context)
         except KeyError:
