@@ -473,6 +473,42 @@ def test_delayed_compression_when_authentication_ends_during_a_rekey():
     assert conductor.server.transport.writer.keys.compressor is not None
 
 
+def test_output_waiting_for_window_is_counted_not_walked():
+    # Programs ask how much output waits before each reply (the SFTP server does); a client
+    # that keeps its window shut makes that queue long, and walking it each time cost the
+    # one server thread minutes for 50,000 small replies.
+    import time
+
+    from sshviz.connection.layer import Connection, ConnectionConfig
+
+    class Transport:
+        unsent_bytes = 0
+
+        def __init__(self):
+            self.sent = []
+
+        def send(self, message):
+            self.sent.append(message)
+
+    transport = Transport()
+    connection = Connection("server", ConnectionConfig(), transport, [])
+    connection.handle(SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=5,
+                                initial_window_size=0, maximum_packet_size=1000))
+    [channel] = connection.channels.values()
+    for _ in range(50_000):
+        connection.send_data(channel.local_id, b"x" * 30)
+    started = time.monotonic()
+    for _ in range(5_000):
+        assert channel.pending_bytes == 50_000 * 30
+    assert time.monotonic() - started < 1.0
+    connection.handle(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.local_id,
+                                bytes_to_add=1015))
+    assert channel.pending_bytes == 50_000 * 30 - 1015
+    assert sum(len(m.data) for m in transport.sent if m.name == "CHANNEL_DATA") == 1015
+    connection.handle(SSH.build("CHANNEL_CLOSE", recipient_channel=channel.local_id))
+    assert channel.pending_bytes == 0
+
+
 # -- authentication limits --------------------------------------------------------------------
 
 

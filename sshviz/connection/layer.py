@@ -38,6 +38,7 @@ class Channel:
     remote_max_packet: int = 0
     state: str = "opening"  # opening | open | closed
     outbound: deque = field(default_factory=deque)  # (stream, bytes) waiting for window
+    outbound_bytes: int = 0  # their total, kept as they come and go (asked before each reply)
     eof_sent: bool = False
     eof_received: bool = False
     close_sent: bool = False
@@ -54,7 +55,7 @@ class Channel:
 
     @property
     def pending_bytes(self) -> int:
-        return sum(len(d) for _, d in self.outbound)
+        return self.outbound_bytes
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Connection:
         if data:
             # A view, so sending a large write in window-sized pieces copies nothing twice.
             channel.outbound.append((stream, memoryview(bytes(data))))
+            channel.outbound_bytes += len(data)
             self._flush(channel)
 
     def send_eof(self, channel_id: int) -> None:
@@ -179,6 +181,7 @@ class Connection:
                 out.popleft()
             else:
                 out[0] = (stream, data[n:])
+            channel.outbound_bytes -= n
             channel.remote_window -= n
             if stream:
                 self._send("CHANNEL_EXTENDED_DATA", recipient_channel=channel.remote_id,
@@ -373,6 +376,7 @@ class Connection:
             raise ProtocolError(E.PROTOCOL_ERROR, f"channel {channel.local_id} closed twice")
         channel.close_received = True
         channel.outbound.clear()
+        channel.outbound_bytes = 0
         if channel.close_sent:
             self._maybe_forget(channel)
         else:
