@@ -298,6 +298,7 @@ class RecordingIO:
 
     def write(self, data):
         self.out += data
+        self.writes = getattr(self, "writes", 0) + 1
 
     def write_stderr(self, data):
         self.err += data
@@ -332,6 +333,21 @@ def test_builtin_commands(tmp_path):
     assert run_builtin("false && echo x || echo y").out == b"y\n"
     assert run_builtin("echo a | cat").status == 2
     assert b"no sandbox root" in run_builtin("ls").err
+
+
+def test_builtin_shell_echoes_a_piece_of_input_in_one_write():
+    # Each write is a CHANNEL_DATA packet: one per typed byte would make 32 KiB of pasted
+    # input cost 32,768 packets of work.
+    io = RecordingIO()
+    shell = BuiltinShell("alice", None, None, pty=True)
+    shell.start(io)
+    io.out, io.writes = b"", 0
+    shell.data(b"x" * 30_000 + b"\x7f\x7f\x15echo hi\r" + b"y" * 1000)
+    assert io.writes <= 5
+    assert io.out == (b"x" * 30_000 + b"\b \b" * 2 + b"\b \b" * 29_998 + b"echo hi\r\n"
+                      + b"hi\r\nalice@sshviz:/$ " + b"y" * 1000)
+    shell.data(b"\x03")
+    assert io.out.endswith(b"y" * 1000 + b"^C\r\nalice@sshviz:/$ ")
 
 
 def test_builtin_exit_with_a_strange_number_is_not_a_crash():

@@ -40,6 +40,7 @@ class BuiltinShell:
         self.cwd = "/"
         self.io = None
         self.line = bytearray()
+        self._echo = bytearray()  # what the terminal echoes, written once per piece of input
         self.finished = False
 
     # -- program interface --------------------------------------------------------------------
@@ -64,6 +65,7 @@ class BuiltinShell:
                 self._line_done()
             elif len(self.line) < MAX_LINE:
                 self.line.append(byte)
+        self._write(b"")
         if self.io.pending_bytes > OUTPUT_HIGH:
             self.io.pause_reading()  # until the client reads (writable)
 
@@ -93,12 +95,12 @@ class BuiltinShell:
 
     def _pty_byte(self, byte: int) -> None:
         if byte in (0x0D, 0x0A):
-            self.io.write(b"\r\n")
+            self._echo += b"\r\n"
             self._line_done()
         elif byte in (0x7F, 0x08):
             if self.line:
                 self.line.pop()
-                self.io.write(b"\b \b")
+                self._echo += b"\b \b"
         elif byte == 0x03:  # Ctrl-C
             self.signal("INT")
         elif byte == 0x04:  # Ctrl-D
@@ -106,11 +108,11 @@ class BuiltinShell:
                 self._out("\n")
                 self._finish(0)
         elif byte == 0x15:  # Ctrl-U
-            self.io.write(b"\b \b" * len(self.line))
+            self._echo += b"\b \b" * len(self.line)
             self.line.clear()
         elif byte >= 0x20 and len(self.line) < MAX_LINE:
             self.line.append(byte)
-            self.io.write(bytes((byte,)))
+            self._echo.append(byte)
 
     def _line_done(self) -> None:
         text = self.line.decode("utf-8", "replace").strip()
@@ -126,18 +128,27 @@ class BuiltinShell:
         if self.pty and not self.finished:
             self._out(f"{self.user}@sshviz:{self.cwd}$ ")
 
+    def _write(self, data: bytes) -> None:
+        """Output, after the echo gathered so far (one write each, as each is a packet)."""
+        if self._echo:
+            echo, self._echo = bytes(self._echo), bytearray()
+            self.io.write(echo)
+        if data:
+            self.io.write(data)
+
     def _out(self, text: str) -> None:
         data = text.encode()
-        self.io.write(data.replace(b"\n", b"\r\n") if self.pty else data)
+        self._write(data.replace(b"\n", b"\r\n") if self.pty else data)
 
     def _err(self, text: str) -> None:
         data = text.encode()
         data = data.replace(b"\n", b"\r\n") if self.pty else data
         # With a pty there is one stream, as on a real terminal.
-        (self.io.write if self.pty else self.io.write_stderr)(data)
+        (self._write if self.pty else self.io.write_stderr)(data)
 
     def _finish(self, status: int) -> None:
         self.finished = True
+        self._write(b"")
         self.io.exit(status)
 
     # -- commands -----------------------------------------------------------------------------
@@ -263,5 +274,5 @@ class BuiltinShell:
             except OSError as exc:
                 status = self._fs_error("cat", path, exc)
                 continue
-            self.io.write(data.replace(b"\n", b"\r\n") if self.pty else data)
+            self._write(data.replace(b"\n", b"\r\n") if self.pty else data)
         return status
