@@ -91,6 +91,8 @@ class Endpoint:
         except Exception as exc:  # a bug must cost this connection only
             self.internal_error = traceback.format_exc()
             self.transport.disconnect(E.PROTOCOL_ERROR, f"internal error: {exc!r}")
+        if self.transport.closed:  # a DISCONNECT either way
+            self.connection.connection_ended()
 
     def data_to_send(self) -> bytes:
         out = self.transport.outgoing
@@ -136,12 +138,14 @@ class Endpoint:
 
     def disconnect(self, reason: int = E.BY_APPLICATION, description: str = "bye") -> None:
         self.transport.disconnect(reason, description)
+        self.connection.connection_ended()
 
     def connection_lost(self) -> list[Event]:
         """The adapter saw the socket close."""
         if not self.transport.closed:
             self.transport.closed = True
             self.events.append(Disconnected(int(E.CONNECTION_LOST), "connection lost", by_peer=True))
+        self.connection.connection_ended()
         return self.take_events()
 
     def next_deadline(self) -> float | None:

@@ -406,23 +406,68 @@ def test_setuid_and_setgid_bits_are_never_set(tmp_path):
     assert os.stat(tmp_path / "d").st_mode & 0o6000 == 0
 
 
-# -- a client that does not read what the server sends -----------------------------------------
+# -- clients over TCP that misbehave: do not read, or drop the connection ------------------------
 
 
-class BlockingClient:
-    """A sans-I/O client on a blocking socket, pumped by hand, so a test can stop reading."""
+class SftpOverTcp:
+    """A sshviz server serving ``root`` over loopback (``with`` it), and SFTP sessions on it
+    from a sans-I/O client pumped by hand on a blocking socket, so a test can stop reading
+    or drop the connection whenever it likes."""
 
-    def __init__(self, port: int, config):
+    def __init__(self, root):
+        from sshviz.auth.server import ServerAuthConfig, UserRecord
+        from sshviz.connection.layer import ConnectionConfig
+        from sshviz.crypto.keys import PrivateKey
+        from sshviz.endpoint import ServerConfig
+        from sshviz.sftp.server import sftp_subsystem
+        from sshviz.transport.transport import TransportConfig
+
+        from .openssh import sshviz_server
+
+        host, self.user = PrivateKey.generate("ssh-ed25519"), PrivateKey.generate("ssh-ed25519")
+        self.running = sshviz_server(lambda: ServerConfig(
+            TransportConfig(host_keys=[host]), ServerAuthConfig(users={"u": UserRecord(None, [self.user.public])}),
+            ConnectionConfig(), ConfinedFS(str(root)), {"sftp": sftp_subsystem}))
+
+    def __enter__(self):
+        self.server = self.running.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.running.__exit__(*exc)
+        assert self.server.internal_errors() == []
+
+    def session(self, window: int = 2 * 1024 * 1024) -> "SftpOverTcp":
+        """Log in and start SFTP (INIT sent); ``send`` and ``until`` go on with it."""
         import socket
 
-        from sshviz.endpoint import ClientConnection
+        from sshviz.auth.client import ClientAuthConfig
+        from sshviz.connection.layer import ConnectionConfig
+        from sshviz.endpoint import ClientConfig, ClientConnection
+        from sshviz.events import AuthSucceeded, ChannelOpened, ChannelRequestDone
 
-        self.client = ClientConnection(config)
-        self.socket = socket.create_connection(("127.0.0.1", port), 5)
+        self.client = ClientConnection(ClientConfig(
+            auth=ClientAuthConfig(user="u", methods=["publickey"], keys=[self.user]),
+            connection=ConnectionConfig(window_size=window, max_packet=256 * 1024)))
+        self.socket = socket.create_connection(("127.0.0.1", self.server.port), 5)
         self.socket.settimeout(10)
         self.client.start()
+        channel = []
 
-    def send(self) -> None:
+        def started(client, event):
+            if isinstance(event, AuthSucceeded):
+                channel.append(client.open_session())
+            elif isinstance(event, ChannelOpened):
+                client.connection.request(channel[0], "subsystem", subsystem_name="sftp")
+            return isinstance(event, ChannelRequestDone)
+        self.until(started)
+        self.channel = channel[0]
+        self.send(packet("INIT", version=3, extensions=[]))
+        return self
+
+    def send(self, *sftp_packets: bytes) -> None:
+        for data in sftp_packets:
+            self.client.connection.send_data(self.channel, data)
         self.socket.sendall(self.client.data_to_send())
         self.client.take_events()
 
@@ -434,6 +479,15 @@ class BlockingClient:
                 if wanted(self.client, event):
                     return
 
+    def replies(self, size: int) -> bytes:
+        """Read the SFTP channel until ``size`` bytes have come."""
+        from sshviz.events import ChannelData
+
+        received = bytearray()
+        self.until(lambda client, event: isinstance(event, ChannelData)
+                   and received.extend(event.data) is None and len(received) >= size)
+        return bytes(received)
+
 
 def test_replies_a_client_does_not_read_pause_the_server(tmp_path, monkeypatch):
     # The client opens a huge window and asks for many reads, then reads nothing: the server
@@ -441,57 +495,49 @@ def test_replies_a_client_does_not_read_pause_the_server(tmp_path, monkeypatch):
     # go on when the client reads again.
     import time
 
-    from sshviz.auth.client import ClientAuthConfig
-    from sshviz.auth.server import ServerAuthConfig, UserRecord
-    from sshviz.connection.layer import ConnectionConfig
-    from sshviz.crypto.keys import PrivateKey
-    from sshviz.endpoint import ClientConfig, ServerConfig
-    from sshviz.events import AuthSucceeded, ChannelData, ChannelOpened, ChannelRequestDone
-    from sshviz.sftp.server import SftpServer, sftp_subsystem
-    from sshviz.transport.transport import TransportConfig
-
-    from .openssh import sshviz_server
+    from sshviz.sftp.server import SftpServer
 
     (tmp_path / "big").write_bytes(os.urandom(1 << 20))
-    host, user = PrivateKey.generate("ssh-ed25519"), PrivateKey.generate("ssh-ed25519")
     served = []
     real_read = SftpServer._do_read
     monkeypatch.setattr(SftpServer, "_do_read", lambda self, m: served.append(m.id) or real_read(self, m))
-
-    def make():
-        return ServerConfig(TransportConfig(host_keys=[host]),
-                            ServerAuthConfig(users={"u": UserRecord(None, [user.public])}),
-                            ConnectionConfig(), ConfinedFS(str(tmp_path)), {"sftp": sftp_subsystem})
-
-    with sshviz_server(make) as server:
-        peer = BlockingClient(server.port, ClientConfig(
-            auth=ClientAuthConfig(user="u", methods=["publickey"], keys=[user]),
-            connection=ConnectionConfig(window_size=0xFFFFFFFF, max_packet=256 * 1024)))
-        client, channel = peer.client, []
-
-        def step(client, event):
-            if isinstance(event, AuthSucceeded):
-                channel.append(client.open_session())
-            elif isinstance(event, ChannelOpened):
-                client.connection.request(channel[0], "subsystem", subsystem_name="sftp")
-            return isinstance(event, ChannelRequestDone)
-        peer.until(step)
-        connection = client.connection
-        connection.send_data(channel[0], packet("INIT", version=3, extensions=[]))
-        connection.send_data(channel[0], packet("OPEN", id=1, filename="/big", pflags=1, flags=0))
+    with SftpOverTcp(tmp_path) as tcp:
+        peer = tcp.session(window=0xFFFFFFFF)
         reads = 300  # 75 MiB of replies
-        for i in range(reads):
-            connection.send_data(channel[0], packet("READ", id=100 + i, handle=b"1", offset=0,
-                                                    len=255 * 1024))
-        peer.send()
+        peer.send(packet("OPEN", id=1, filename="/big", pflags=1, flags=0),
+                  *(packet("READ", id=100 + i, handle=b"1", offset=0, len=255 * 1024) for i in range(reads)))
         time.sleep(1.5)
         assert len(served) < reads // 2, f"served {len(served)} of {reads} reads nobody read"
-        assert server.connections[0].unsent_bytes < 16 * 1024 * 1024
-        # The client reads again: every reply arrives.
-        received = bytearray()
-        done = lambda client, event: (isinstance(event, ChannelData)
-                                      and received.extend(event.data) is None
-                                      and len(received) >= 9 + 13 + reads * (13 + 255 * 1024))
-        peer.until(done)
+        assert tcp.server.connections[0].unsent_bytes < 16 * 1024 * 1024
+        peer.replies(9 + 13 + reads * (13 + 255 * 1024))  # the client reads again: all of them
         assert len(served) == reads
-    assert server.internal_errors() == []
+
+
+def test_a_dropped_connection_closes_its_open_files(tmp_path):
+    # A client that goes away without closing its handles (a network drop, a killed sftp)
+    # must not leave the server holding their descriptors: a few such clients would use up
+    # what the one process serving everybody may open.
+    import time
+
+    served = tmp_path / "f"
+    served.write_bytes(b"x")
+
+    def descriptors_of_the_file():  # this process's: the server runs in a thread of it
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}") == str(served)
+            except OSError:  # closed meanwhile
+                pass
+        return count
+
+    with SftpOverTcp(tmp_path) as tcp:
+        peer = tcp.session()
+        peer.send(*(packet("OPEN", id=i, filename="/f", pflags=1, flags=0) for i in range(100)))
+        peer.replies(100 * 14)
+        assert descriptors_of_the_file() == 100
+        peer.socket.close()
+        deadline = time.monotonic() + 5
+        while descriptors_of_the_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert descriptors_of_the_file() == 0

@@ -197,6 +197,17 @@ class Connection:
                 self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
             self.close(channel.local_id)
 
+    def connection_ended(self) -> None:
+        """No packet will go either way any more, so every channel is gone: its program lets
+        go of what it holds (an SFTP session's open files), and ChannelClosed tells the
+        application (which closes forwarded sockets)."""
+        channels, self.channels = self.channels, {}
+        for channel in channels.values():
+            channel.state = "closed"
+            if channel.program is not None and hasattr(channel.program, "closed"):
+                channel.program.closed()
+            self.events.append(ChannelClosed(channel.local_id))
+
     def output_taken(self) -> None:
         """The endpoint's queued packets went to the network: programs that held back output
         because too much was waiting (see ``ChannelIO.pending_bytes``) may go on."""
