@@ -172,15 +172,17 @@ def test_rfc4716_headers_and_continuations():
         load_public_key(text.replace("---- END SSH2 PUBLIC KEY ----", ""))
 
 
-def test_authorized_keys_with_options_and_bad_lines():
+def test_authorized_keys_skip_keys_with_options_and_bad_lines():
     a = PrivateKey.generate("ssh-ed25519", SeededRandom(1)).public
     b = PrivateKey.generate("ecdsa-sha2-nistp256", SeededRandom(2)).public
     text = (f"# comment\n{a.openssh('alice')}\n"
             f'command="echo \\"hi there\\"",no-pty {b.openssh("bob")}\n'
             "ssh-ed25519 not-base64!!\n")
     keys, problems = parse_authorized_keys(text)
-    assert keys == [a, b]
-    assert len(problems) == 1 and "authorized_keys:4" in problems[0]
+    assert keys == [a]  # bob's key carries options this server cannot enforce: skipped
+    assert len(problems) == 2
+    assert "authorized_keys:3" in problems[0] and "not supported" in problems[0]
+    assert "authorized_keys:4" in problems[1]
 
 
 # -- known_hosts --------------------------------------------------------------------------------

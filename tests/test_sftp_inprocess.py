@@ -257,3 +257,11 @@ def test_missing_batch_file_is_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert status == 2 and err.strip().splitlines() == [
         f"sshviz: error: --sftp-batch: {tmp_path / 'missing.txt'}: No such file or directory"]
+
+
+def test_a_reply_with_no_name_is_a_protocol_error_not_a_crash():
+    from sshviz.sftp.client import SftpProtocolError, _only_name
+    from sshviz.wire.sftp import SFTP
+
+    with pytest.raises(SftpProtocolError, match="answered 0 names"):
+        _only_name(SFTP.build("NAME", id=1, names=[]), "expand-path@openssh.com")

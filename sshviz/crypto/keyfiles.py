@@ -183,8 +183,10 @@ def read_public_key(path: str) -> tuple[PublicKey, str]:
 
 
 def parse_authorized_keys(text: str, source: str = "authorized_keys") -> tuple[list[PublicKey], list[str]]:
-    """Keys from an OpenSSH authorized_keys file (options before the key are skipped over).
-    Returns (keys, problems); a bad line is reported and skipped, never fatal."""
+    """Keys from an OpenSSH authorized_keys file. Returns (keys, problems); a bad line is
+    reported and skipped, never fatal. A key with options (restrict, command=, from=, ...) is
+    skipped too: this server enforces none of them, and a key meant to be restricted must not
+    get full access."""
     keys, problems = [], []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -193,8 +195,11 @@ def parse_authorized_keys(text: str, source: str = "authorized_keys") -> tuple[l
         rest = line
         if not _looks_like_key_type(rest.split(None, 1)[0]):
             # Options come first: a comma-separated list that may hold quoted spaces.
-            match = re.match(r'(?:[^\s"]|"(?:[^"\\]|\\.)*")+\s+', rest)
-            rest = rest[match.end():] if match else ""
+            match = re.match(r'(?:[^\s"]|"(?:[^"\\]|\\.)*")+', rest)
+            options = match.group(0) if match else rest
+            problems.append(f"{source}:{number}: key options ({options[:60]}) are not supported; "
+                            f"the key is skipped rather than given full access")
+            continue
         try:
             keys.append(parse_public_key_line(rest, f"{source}:{number}")[0])
         except KeyFileError as exc:

@@ -32,6 +32,14 @@ MAX_CHUNK = MAX_PACKET - 1024
 DEFAULT_REQUESTS = 16
 
 
+def _only_name(reply, asked: str) -> str:
+    """The one name a REALPATH-like reply must hold; anything else is the server's mistake."""
+    names = reply.get("names") or []
+    if len(names) != 1:
+        raise SftpProtocolError(f"{asked} answered {len(names)} names, not 1")
+    return names[0]["filename"]
+
+
 class SftpError(Exception):
     """The server answered with a STATUS other than OK (or the session ended)."""
 
@@ -173,10 +181,7 @@ class SftpClient:
         return spawn(self._single_name("REALPATH", path, path=path))
 
     async def _single_name(self, name: str, shown: str, /, **values) -> str:
-        reply = await self._call(name, "NAME", shown, **values)
-        if len(reply.names) != 1:
-            raise SftpProtocolError(f"{name} answered {len(reply.names)} names, not 1")
-        return reply.names[0]["filename"]
+        return _only_name(await self._call(name, "NAME", shown, **values), name)
 
     def stat(self, path: str) -> Pending:
         return spawn(self._attrs("STAT", path, path=path))
@@ -258,14 +263,14 @@ class SftpClient:
 
     async def _expand(self, path: str) -> str:
         reply = await self.extended("expand-path@openssh.com", "EXTENDED_REPLY", path, path=path)
-        return reply.names[0]["filename"]
+        return _only_name(reply, "expand-path@openssh.com")
 
     def home_directory(self, user: str = "") -> Pending:
         return spawn(self._home(user))
 
     async def _home(self, user: str) -> str:
         reply = await self.extended("home-directory", "EXTENDED_REPLY", None, username=user)
-        return reply.names[0]["filename"]
+        return _only_name(reply, "home-directory")
 
     def copy_data(self, source: bytes, offset: int, length: int, target: bytes, target_offset: int) -> Pending:
         return self.extended("copy-data", None, None, read_from_handle=source, read_from_offset=offset,
