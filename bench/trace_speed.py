@@ -45,7 +45,7 @@ MIB = 1 << 20
 
 def transfer(directory: Path, megabytes: int, max_packet: int, strict_kex: bool = True):
     """An in-process session moving ``megabytes`` MiB from server to client; returns (trace, how)."""
-    (directory / "big").write_bytes(os.urandom(MIB))  # `cat` reads up to 1 MiB per file
+    (directory / "big").write_bytes(os.urandom(MIB))
     sftp = "sftp_actions" in {f.name for f in dataclasses.fields(Scenario)} and max_packet > 1024
     if sftp:
         (directory / "big").write_bytes(os.urandom(megabytes * MIB))

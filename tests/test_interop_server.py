@@ -191,6 +191,17 @@ def test_rekey_started_by_openssh_with_traffic_in_flight(world, server):
     assert result.stdout == (world["root"] / "big.txt").read_bytes()
 
 
+def test_cat_streams_a_big_file_to_openssh(world, server):
+    big = world["root"] / "twenty.bin"
+    big.write_bytes(os.urandom(20 << 20))
+    try:
+        result = ssh(world, server.port, command="cat /twenty.bin", timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == big.read_bytes()
+    finally:
+        big.unlink()
+
+
 def _echo_server():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -4,17 +4,25 @@ and an interactive session from a real OpenSSH client.
 
 With a pty the shell behaves like a terminal line discipline: it echoes what is typed,
 handles backspace, Ctrl-C and Ctrl-D, and ends lines with CR LF.
+
+A command line runs as a generator: a command that has more to say than the client has read
+(``cat`` of a big file) waits, keeping its place, until the channel is writable again, so any
+size streams through the channel window without piling up in the server.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import shlex
 import stat as st
+from collections import deque
+from typing import Callable, Generator
 
-# Output waiting for the client above this: cat and ls refuse to add more, and the shell stops
-# taking input (its window is not refilled) until the client reads. As the SFTP server.
+# Output waiting for the client above this: cat waits for the client to read, ls refuses to
+# add more, and the shell stops taking input (its window is not refilled). As the SFTP server.
 OUTPUT_HIGH = 8 * 1024 * 1024
+CAT_CHUNK = 64 * 1024
 MAX_LINE = 256 * 1024  # bytes of one input line kept; the rest is dropped, as a terminal does
 
 HELP = """Built-in commands of the sshviz server (no operating-system commands are run):
@@ -42,13 +50,17 @@ class BuiltinShell:
         self.line = bytearray()
         self._echo = bytearray()  # what the terminal echoes, written once per piece of input
         self.finished = False
+        self._job: Generator | None = None  # the command line running, if it waits for the client
+        self._then: Callable[[int], None] | None = None  # what follows it, given its status
+        self._lines: deque[str] = deque()  # lines typed while a command line was running
+        self._eof = False  # the client will send no more input
 
     # -- program interface --------------------------------------------------------------------
 
     def start(self, io) -> None:
         self.io = io
         if self.command is not None:
-            self._finish(self.run(self.command))
+            self._begin(self.command, self._finish)
         elif self.pty:
             self._out("sshviz built-in shell; type 'help' for the commands.\n")
             self._prompt()
@@ -71,18 +83,31 @@ class BuiltinShell:
 
     def writable(self) -> None:
         if self.io.pending_bytes <= OUTPUT_HIGH:
-            self.io.resume_reading()
+            self._pump()
+            if self._job is None:
+                self.io.resume_reading()
+
+    def closed(self) -> None:
+        if self._job is not None:
+            self._job.close()  # a waiting cat closes its file
+            self._job = None
 
     def eof(self) -> None:
         if not self.finished and self.command is None:
+            self._eof = True
             if self.line:
                 self._line_done()
-            if not self.finished:
-                self._finish(0)
+            if self._job is None and not self.finished:
+                self._finish(0)  # else once the lines before the EOF have run
 
     def signal(self, name: str) -> bool:
         if name == "INT" and self.command is None and not self.finished:
             self.line.clear()
+            self._lines.clear()
+            if self._job is not None:  # stops a streaming cat, as on a terminal
+                self._job.close()
+                self._job = None
+                self.io.resume_reading()
             self._out("^C\n")
             self._prompt()
             return True
@@ -117,11 +142,40 @@ class BuiltinShell:
     def _line_done(self) -> None:
         text = self.line.decode("utf-8", "replace").strip()
         self.line.clear()
-        if text:
-            self.run(text)
-            if self.finished:
-                return
-        self._prompt()
+        if self._job is not None:
+            self._lines.append(text)  # typed ahead: runs when the current line is done
+        elif text:
+            self._begin(text, self._line_finished)
+        else:
+            self._prompt()
+
+    def _line_finished(self, status: int) -> None:
+        if self.finished:
+            return
+        if self._lines:
+            self._prompt()
+            self.line += self._lines.popleft().encode()
+            self._line_done()
+        elif self._eof:
+            self._finish(0)
+        else:
+            self._prompt()
+
+    # -- running command lines ----------------------------------------------------------------
+
+    def _begin(self, command_line: str, then: Callable[[int], None]) -> None:
+        self._job, self._then = self.run(command_line), then
+        self._pump()
+
+    def _pump(self) -> None:
+        """Run the current command line until it waits for the client or ends."""
+        if self._job is None:
+            return
+        try:
+            next(self._job)
+        except StopIteration as done:
+            self._job, then = None, self._then
+            then(done.value or 0)
 
     def _prompt(self) -> None:
         # Like sh: a prompt only for a terminal, so piped input gives clean output.
@@ -153,9 +207,10 @@ class BuiltinShell:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def run(self, command_line: str) -> int:
+    def run(self, command_line: str) -> Generator[None, None, int]:
         """Run a command line: commands joined by ';', '&&' or '||' (no pipes or
-        redirections); returns the last exit status."""
+        redirections). A generator: it yields while output waits for the client, and
+        returns the last exit status."""
         try:
             lexer = shlex.shlex(command_line, posix=True, punctuation_chars=";&|")
             lexer.whitespace_split = True
@@ -172,19 +227,22 @@ class BuiltinShell:
                 argv.append(token)
                 continue
             if argv and (joiner == ";" or (joiner == "&&") == (status == 0)):
-                status = self._run_one(argv)
+                status = yield from self._run_one(argv)
                 if self.finished:
                     return status
             argv, joiner = [], token
         return status
 
-    def _run_one(self, argv: list[str]) -> int:
+    def _run_one(self, argv: list[str]) -> Generator[None, None, int]:
         name, args = argv[0], argv[1:]
         handler = getattr(self, f"_cmd_{name}", None)
         if handler is None:
             self._err(f"sshviz: {name}: command not found (try 'help')\n")
             return 127
-        return handler(args)
+        result = handler(args)
+        if isinstance(result, int):
+            return result
+        return (yield from result)  # a command that streams (cat)
 
     def _cmd_echo(self, args: list[str]) -> int:
         self._out(" ".join(args) + "\n")
@@ -262,17 +320,29 @@ class BuiltinShell:
                 status = self._fs_error("ls", path, exc)
         return status
 
-    def _cmd_cat(self, args: list[str]) -> int:
+    def _cmd_cat(self, args: list[str]) -> int | Generator[None, None, int]:
         if self.fs is None:
             return self._no_fs("cat")
+        return self._stream_files(args)
+
+    def _stream_files(self, paths: list[str]) -> Generator[None, None, int]:
         status = 0
-        for path in args:
-            if self._unread("cat"):
-                return 1
+        for path in paths:
+            full = path if path.startswith("/") else self.cwd.rstrip("/") + "/" + path
             try:
-                data = self.fs.read_file(path, cwd=self.cwd)
+                handle = self.fs.open_file(full, os.O_RDONLY)
             except OSError as exc:
                 status = self._fs_error("cat", path, exc)
                 continue
-            self._write(data.replace(b"\n", b"\r\n") if self.pty else data)
+            try:
+                offset = 0
+                while chunk := handle.pread(CAT_CHUNK, offset):
+                    offset += len(chunk)
+                    self._write(chunk.replace(b"\n", b"\r\n") if self.pty else chunk)
+                    while self.io.pending_bytes > OUTPUT_HIGH:
+                        yield  # until the client has read some (writable)
+            except OSError as exc:
+                status = self._fs_error("cat", path, exc)
+            finally:
+                handle.close()
         return status
