@@ -94,14 +94,6 @@ class PublicKey:
         """As OpenSSH shows it: SHA256: and unpadded base64 of the blob's SHA-256."""
         return "SHA256:" + base64.b64encode(digest("sha256", self.blob)).decode().rstrip("=")
 
-    def fingerprint_md5(self) -> str:
-        # Only for display next to old tools; MD5 is not used for any decision.
-        from cryptography.hazmat.primitives import hashes
-
-        h = hashes.Hash(hashes.MD5())
-        h.update(self.blob)
-        return "MD5:" + ":".join(f"{b:02x}" for b in h.finalize())
-
     def openssh(self, comment: str = "") -> str:
         line = f"{self.key_type} {base64.b64encode(self.blob).decode()}"
         return f"{line} {comment}" if comment else line

@@ -14,8 +14,6 @@ from .hashes import digest
 class RandomSource:
     """Random bytes. ``fork(label)`` gives an independent stream for one purpose."""
 
-    seeded = False
-
     def bytes(self, n: int) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -39,8 +37,6 @@ class SystemRandom(RandomSource):
 class SeededRandom(RandomSource):
     """A ChaCha20 keystream keyed by SHA-256 of the seed and a label: deterministic, and each
     fork is independent, so one endpoint drawing more bytes never shifts another's."""
-
-    seeded = True
 
     def __init__(self, seed: int | bytes | str, label: str = ""):
         if isinstance(seed, int):

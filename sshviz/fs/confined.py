@@ -247,22 +247,6 @@ class ConfinedFS:
             raise FSError(errno.EISDIR, "Is a directory", path)
         return fd
 
-    def read_file(self, path: str, limit: int = 1 << 20, cwd: str = "/") -> bytes:
-        fd = self.open(path, os.O_RDONLY, cwd=cwd)
-        try:
-            chunks, total = [], 0
-            while total < limit:
-                chunk = os.read(fd, min(65536, limit - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
-
-    # -- the operations SFTP needs --------------------------------------------------------------
-
     def _writable(self, path: str) -> None:
         if self.read_only:
             raise FSError(errno.EACCES, "Permission denied (read-only)", path)

@@ -199,10 +199,6 @@ class MemoryFS:
         except OSError:
             return False
 
-    def read_file(self, path: str, limit: int = 1 << 20, cwd: str = "/") -> bytes:
-        handle = self.open_file(path, 0, cwd=cwd)
-        return handle.pread(limit, 0)
-
     def open_file(self, path: str, flags: int, mode: int = 0o666, cwd: str = "/") -> MemoryFile:
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
             self._writable(path)
