@@ -89,7 +89,7 @@ class Bench:
         from sshviz.crypto.keyfiles import read_private_key
         from sshviz.endpoint import ClientConfig
         from sshviz.fs.confined import ConfinedFS
-        from sshviz.sftp.aio import open_sftp
+        from sshviz.net.sftp import open_sftp
         from sshviz.transport.transport import TransportConfig
 
         config = ClientConfig(TransportConfig(ciphers=[CIPHER], verify_host_key=lambda k: ("known", "bench")),

@@ -27,6 +27,14 @@ from .transport.transport import TransportConfig
 from .wire.catalog import DisconnectReason
 
 AUTH_METHODS = ("publickey", "password", "keyboard-interactive")
+# The algorithm choices a scenario (and the command line) names: option, registry, what it is.
+ALGORITHM_OPTIONS = (
+    ("kex", KEX_METHODS, "key exchange method"),
+    ("hostkey", SIGNATURE_ALGORITHMS, "host key algorithm"),
+    ("cipher", CIPHERS, "cipher"),
+    ("mac", MACS, "MAC"),
+    ("compression", COMPRESSION, "compression"),
+)
 
 
 @dataclass

@@ -20,12 +20,14 @@ from sshviz.auth.client import ClientAuthConfig
 from sshviz.crypto.keyfiles import read_private_key
 from sshviz.endpoint import ClientConfig
 from sshviz.fs.confined import ConfinedFS
-from sshviz.sftp.aio import open_sftp
+from sshviz.net.sftp import open_sftp
 from sshviz.sftp.client import SftpError
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.sftp import StatusCode
 
-from .openssh import require, shared_keys, sshd as openssh_sshd, sshviz_server
+from .openssh import require, shared_keys
+from .openssh import sshd as openssh_sshd
+from .openssh import sshviz_server
 from .sftp_helpers import SFTP_SERVER, sftp_options, sftp_server_config
 
 pytestmark = pytest.mark.interop
@@ -166,7 +168,7 @@ def serve_sftp(root: Path, tmp_path: Path, user_key, read_only: bool = False):
 
 
 def stdio_args(root: Path, read_only: bool = False) -> list[str]:
-    command = f"{sys.executable} -m sshviz.sftp.stdio --root {root}" + (" --read-only" if read_only else "")
+    command = f"{sys.executable} -m sshviz.net.sftp_stdio --root {root}" + (" --read-only" if read_only else "")
     return ["-D", command]
 
 

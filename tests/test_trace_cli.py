@@ -10,10 +10,11 @@ import types
 import pytest
 
 from sshviz.cli import main
+from sshviz.samples import SAMPLES, available, generate
 from sshviz.trace.compare import trace_differences
 from sshviz.trace.export import write_keylog, write_pcap
 from sshviz.trace.fileformat import dumps_trace, load_trace
-from sshviz.trace.samples import SAMPLES, available, find_sample, generate, sample_names
+from sshviz.trace.samples import find_sample, sample_names
 
 from .openssh import sshviz_cli
 
@@ -30,10 +31,10 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s.in_process and available(s)], ids=lambda s: s.name)
 def test_in_process_samples_still_come_out_of_their_seeds(sample):
     path = find_sample(sample.name)
-    assert path is not None, f"traces/{sample.name}.yaml is missing: run python -m sshviz.trace.samples"
+    assert path is not None, f"traces/{sample.name}.yaml is missing: run python -m sshviz.samples"
     again = generate(sample)
     assert trace_differences(load_trace(path), again) == []
-    assert dumps_trace(again) == path.read_text(encoding="utf-8"), "regenerate with python -m sshviz.trace.samples"
+    assert dumps_trace(again) == path.read_text(encoding="utf-8"), "regenerate with python -m sshviz.samples"
 
 
 def test_every_sample_is_shipped_and_opens(capsys):

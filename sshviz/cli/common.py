@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..crypto.ciphers import CIPHERS
-from ..crypto.compression import COMPRESSION
-from ..crypto.kex import KEX_METHODS
-from ..crypto.keys import SIGNATURE_ALGORITHMS
-from ..crypto.macs import MACS
-from ..scenario import AUTH_METHODS, Scenario
+from ..scenario import ALGORITHM_OPTIONS, AUTH_METHODS, Scenario
 from ..transport.transport import TransportConfig
 from .errors import CLIError
-
-ALGORITHM_OPTIONS = (
-    ("kex", KEX_METHODS, "key exchange method"),
-    ("hostkey", SIGNATURE_ALGORITHMS, "host key algorithm"),
-    ("cipher", CIPHERS, "cipher"),
-    ("mac", MACS, "MAC"),
-    ("compression", COMPRESSION, "compression"),
-)
 
 
 def port_type(lowest: int = 1):

@@ -15,16 +15,16 @@ import tty
 from contextlib import contextmanager
 
 from ..auth.client import ClientAuthConfig
-from ..net.adapter import EndpointProtocol, Forwarder, open_client
 from ..crypto.keyfiles import KeyFileError, read_private_key
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
 from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
+from ..net.adapter import EndpointProtocol, Forwarder, open_client
+from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from ..transcript import format_change, format_unit
 from . import sftp as sftp_cli
 from .common import CLIError, add_algorithm_options, port_type, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli

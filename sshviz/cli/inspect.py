@@ -27,8 +27,8 @@ def register(sub) -> None:
 
 
 def inspect(args) -> int:
+    from ..presentation.render import event_text, summary_lines, trace_json
     from ..trace.filter import FilterError, compile_filter
-    from ..trace.render import event_text, summary_lines, trace_json
 
     keep = lambda event: True  # noqa: E731
     if args.filter:

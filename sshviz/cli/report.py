@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def report(args) -> int:
-    from ..trace.report import html_report, markdown_report
+    from ..presentation.report import html_report, markdown_report
 
     traces = open_for_cli(args)
     if len(traces) > 1:

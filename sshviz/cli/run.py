@@ -21,8 +21,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..presentation.transcript import format_step
     from ..scenario import run_scenario
-    from ..transcript import format_step
 
     check_trace_path(args.trace)
     conductor = run_scenario(scenario_from_args(args))

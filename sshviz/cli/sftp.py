@@ -10,7 +10,7 @@ import sys
 import threading
 
 from ..fs.confined import ConfinedFS
-from ..sftp.aio import bridge
+from ..net.sftp import bridge
 from ..sftp.commands import SftpShell
 from ..sftp.pending import spawn
 from ..sftp.session import SessionSftp

@@ -1,7 +1,7 @@
 """An ``SftpClient`` on a session channel of a ``ClientConnection``: it asks for the ``sftp``
 subsystem, feeds the channel's data to the client and reports its packets as the endpoint's
 events. Used the same way by the conductor (through ``SessionDriver``) and by live
-connections (through ``sshviz.sftp.aio``).
+connections (through ``sshviz.net.sftp``).
 """
 
 from __future__ import annotations

@@ -193,12 +193,7 @@ def _values(event: TraceEvent, name: str):
         return
     if name in message.values:
         yield message.values[name]
-    fields = message.fields
-    if fields is None:
-        from ..transcript import fields_of
-
-        fields = fields_of(event.record)
-    for top in fields:
+    for top in event.record.fields():
         for field in top.walk():
             if field.name == name and field is not top:
                 yield field.value

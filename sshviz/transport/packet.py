@@ -22,7 +22,7 @@ from ..crypto.compression import COMPRESSION, CompressionError, Compressor, Deco
 from ..crypto.macs import MacSpec
 from ..crypto.random import RandomSource
 from ..events import KeysActivated
-from ..wire.catalog import DisconnectReason
+from ..wire.catalog import SSH, DisconnectReason
 from .errors import ProtocolError
 
 _U32 = struct.Struct(">I")
@@ -57,6 +57,19 @@ class PacketRecord:
     message: object = None  # the decoded Message, set by the transport
     time: float = 0.0
     notes: list[str] = field(default_factory=list)
+    _spans: list | None = None  # the message's fields with spans, once decoded for display
+
+    def fields(self) -> list:
+        """The message's decoded fields with their byte spans. A sent message is built from
+        values, and bulk readers skip spans, so these are decoded from the payload on first use."""
+        message = self.message
+        if message is None:
+            return []
+        if message.fields is not None:
+            return message.fields
+        if self._spans is None:
+            self._spans = SSH.decode_as(message.spec, self.payload).fields
+        return self._spans
 
     @property
     def encrypted(self) -> bool:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
                       KeysActivated, VersionRecord)
+from ..presentation.transcript import format_value
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
-from ..transcript import fields_of, format_value
 from ..wire.spec import DecodedField
 from .timeline import Milestone, NewKeysSent
 
@@ -66,7 +66,7 @@ def message_items(event: TraceEvent) -> list[FieldItem]:
         return notes + unopened_items(event)
     message = record.message
     rfc = message.spec.rfc if message is not None else PACKET_RFC
-    items = _items(fields_of(record), "payload", 0, rfc)
+    items = _items(record.fields(), "payload", 0, rfc)
     _nest_sftp(event, items)
     items.append(packet_item(record))
     return notes + items

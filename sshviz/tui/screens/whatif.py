@@ -13,8 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from ...cli.common import ALGORITHM_OPTIONS
-from ...scenario import AUTH_METHODS, Scenario
+from ...scenario import ALGORITHM_OPTIONS, AUTH_METHODS, Scenario
 from ..bindings import DIALOG
 
 # Options whose values come from a fixed list: name -> (choices, label).

@@ -13,7 +13,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
-from ...transcript import short_hex
+from ...presentation.transcript import short_hex
 from ..present import KeyState, group_values, hash_inputs_formula, public_values
 from ..timeline import Timeline
 from .lines import LineView

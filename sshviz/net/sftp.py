@@ -16,11 +16,11 @@ import asyncio
 
 from ..endpoint import ClientConfig, ClientConnection
 from ..events import AuthExhausted, AuthSucceeded, ChannelOpened, ChannelOpenFailed, Disconnected
-from ..net.adapter import EndpointProtocol, open_client
+from ..sftp.client import SftpClient, SftpError
+from ..sftp.pending import Pending, spawn
+from ..sftp.session import SessionSftp
 from ..wire.sftp import StatusCode
-from .client import SftpClient, SftpError
-from .pending import Pending, spawn
-from .session import SessionSftp
+from .adapter import EndpointProtocol, open_client
 
 
 def bridge(pending: Pending) -> asyncio.Future:

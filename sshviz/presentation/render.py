@@ -4,11 +4,11 @@ formatting) and its JSON form. Both read events only."""
 from __future__ import annotations
 
 from ..events import RawUnit
-from ..transcript import ARROWS, fields_of, format_step, format_unit, short_hex
+from ..trace.codec import encode_event
+from ..trace.fileformat import encode_header
+from ..trace.model import Trace, TraceEvent, sftp_messages, sftp_name
 from ..wire.spec import DecodedField
-from .codec import encode_event
-from .fileformat import encode_header
-from .model import Trace, TraceEvent, sftp_messages, sftp_name
+from .transcript import ARROWS, format_step, format_unit, short_hex
 
 SOURCES = {"in-process": "an in-process run (client and server in one process)",
            "connect": "a live session of the sshviz client", "serve": "a live session of the sshviz server",
@@ -131,7 +131,7 @@ def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
         if message is not None:
             data["number"] = message.number
             data["rfc"] = message.spec.rfc
-            data["fields"] = [field_json(f) for f in fields_of(record) if f.name != "msg_number"]
+            data["fields"] = [field_json(f) for f in record.fields() if f.name != "msg_number"]
         if with_bytes:
             data.update(wire=record.wire.hex(), plain=record.plain.hex())
     else:

@@ -4,12 +4,12 @@ Used by ``sshviz run`` and by ``--print`` on live connections; it reads events o
 
 from __future__ import annotations
 
-from .events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
-                     AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
-                     Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
-                     KexComputed, KeysActivated, PongReceived, SftpMessage, VersionRecord)
-from .wire.catalog import SSH, DisconnectReason
-from .wire.spec import DecodedField
+from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
+                      AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
+                      Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
+                      KexComputed, KeysActivated, PongReceived, SftpMessage, VersionRecord)
+from ..wire.catalog import DisconnectReason
+from ..wire.spec import DecodedField
 
 ARROWS = {"c2s": "client → server", "s2c": "server → client"}
 HEX_LIMIT = 32
@@ -40,16 +40,6 @@ def format_value(field: DecodedField) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def fields_of(record) -> list[DecodedField]:
-    """The decoded fields of a packet record's message, decoding a sent one on demand."""
-    message = record.message
-    if message is None:
-        return []
-    if message.fields is None:
-        message.fields = SSH.decode_as(message.spec, record.payload).fields
-    return message.fields
-
-
 def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[str]:
     lines = []
     for field in fields:
@@ -75,7 +65,7 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
     lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
              f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]
     if detail:
-        lines += format_fields(fields_of(record))
+        lines += format_fields(record.fields())
         for note in record.notes:
             lines.append(f"      note: {note}")
     return lines

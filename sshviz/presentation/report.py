@@ -7,9 +7,9 @@ import html
 
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthFailed, AuthSucceeded, ChannelData,
                       Disconnected, ExitStatus, KexComputed, KeysActivated)
-from ..transcript import short_hex
-from .model import Trace
+from ..trace.model import Trace
 from .render import summary_lines
+from .transcript import short_hex
 
 ARROW = {"c2s": "client → server", "s2c": "server → client"}
 OUTPUT_LIMIT = 2000  # characters of channel output quoted in a report

@@ -1,7 +1,7 @@
 """The sshviz SFTP server on standard input and output, like OpenSSH's sftp-server, so that
 OpenSSH's client can talk to it with no SSH in between::
 
-    sftp -D "python -m sshviz.sftp.stdio --root DIR [--read-only]"
+    sftp -D "python -m sshviz.net.sftp_stdio --root DIR [--read-only]"
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..fs.confined import ConfinedFS
-from .server import SftpServer
+from ..sftp.server import SftpServer
 
 READ_SIZE = 256 * 1024
 
@@ -67,7 +67,7 @@ def serve_stdio(fs, in_fd: int = 0, out_fd: int = 1, err_fd: int = 2, user: str 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sshviz.sftp.stdio",
+    parser = argparse.ArgumentParser(prog="python -m sshviz.net.sftp_stdio",
                                      description="The sshviz SFTP server on stdin/stdout (for sftp -D).")
     parser.add_argument("--root", required=True, metavar="DIR", help="directory served as /")
     parser.add_argument("--read-only", action="store_true", help="refuse every change")
