@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .auth.client import ClientAuth, ClientAuthConfig
+from .auth.client import AuthState, ClientAuth, ClientAuthConfig
 from .auth.server import ServerAuth, ServerAuthConfig
 from .connection.builtin import BuiltinShell
 from .connection.layer import Connection, ConnectionConfig
@@ -23,7 +23,7 @@ from .crypto.random import RandomSource, SystemRandom
 from .events import Disconnected, Event
 from .transport.errors import ProtocolError
 from .transport.transport import Transport, TransportConfig
-from .wire.catalog import DisconnectReason
+from .wire.catalog import CONNECTION, MSG, USERAUTH, DisconnectReason
 from .wire.spec import Message
 
 E = DisconnectReason
@@ -182,17 +182,16 @@ class ClientConnection(Endpoint):
         return self.auth.done
 
     def _dispatch(self, msg: Message) -> None:
-        number = msg.number
-        if number == 6 or 50 <= number <= 79:
+        if msg.spec is MSG.SERVICE_ACCEPT or msg.number in USERAUTH:
             self.auth.handle(msg)
-        elif 80 <= number <= 127 and self.auth.done:
+        elif msg.number in CONNECTION and self.auth.done:
             self.connection.handle(msg)
         else:
             raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the server"
                                 + ("" if self.auth.done else " before authentication"))
 
     def _after_receive(self) -> None:
-        if self.transport.first_kex_done and self.auth.state == "idle":
+        if self.transport.first_kex_done and self.auth.state is AuthState.IDLE:
             self.auth.start()
 
     def provide_password(self, password: str | None) -> None:
@@ -228,10 +227,9 @@ class ServerConnection(Endpoint):
                             pty=session.term is not None)
 
     def _dispatch(self, msg: Message) -> None:
-        number = msg.number
-        if number == 5 or 50 <= number <= 79:
+        if msg.spec is MSG.SERVICE_REQUEST or msg.number in USERAUTH:
             self.auth.handle(msg)
-        elif 80 <= number <= 127:
+        elif msg.number in CONNECTION:
             if not self.auth.authenticated:
                 raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} before authentication")
             self.connection.handle(msg)

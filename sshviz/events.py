@@ -109,7 +109,11 @@ class DerivedKey:
 
 @dataclass(slots=True)
 class KexComputed(Event):
-    """The results of one key exchange: the shared secret, exchange hash and derived keys."""
+    """The results of one key exchange: the shared secret, exchange hash and derived keys.
+
+    ``H_inputs`` follow the one layout every method shares: V_C, V_S, I_C, I_S, K_S, then what
+    the method adds of its own (a group exchange's request and group), the client's public
+    value, the server's, and K last."""
 
     method: str
     hash: str
@@ -123,6 +127,17 @@ class KexComputed(Event):
     host_key_fingerprint: str
     keys: list[DerivedKey]
     secrets: dict[str, Any]  # this side's ephemeral values, for teaching
+
+    @property
+    def public_values(self) -> list[tuple[str, str, bytes]]:
+        """The client's and the server's ephemeral public values, as they entered H."""
+        return self.H_inputs[-3:-1]
+
+    @property
+    def method_inputs(self) -> list[tuple[str, str, bytes]]:
+        """What the method adds to H besides the public values (a group exchange's request
+        and group); empty for the others."""
+        return self.H_inputs[5:-3]
 
 
 @dataclass(slots=True)

@@ -15,7 +15,6 @@ from .conductor import Conductor, FakeClock
 from .connection.layer import ConnectionConfig
 from .crypto.ciphers import CIPHERS
 from .crypto.compression import COMPRESSION
-from .crypto.kex import KEX_METHODS
 from .crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey, key_type_for_algorithm
 from .crypto.macs import MACS
 from .crypto.random import RandomSource, SeededRandom
@@ -23,6 +22,7 @@ from .endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnec
 from .events import (AuthExhausted, AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened,
                      ChannelOpenFailed, ChannelRequestDone, Disconnected, ExitSignal, ExitStatus)
 from .trace.model import TraceHeader
+from .transport.kex import KEX_METHODS
 from .transport.transport import TransportConfig
 from .wire.catalog import DisconnectReason
 

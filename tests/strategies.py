@@ -47,6 +47,8 @@ def layout_values(draw, layout: tuple, values: dict | None = None):
                           st.sampled_from(keys))
             values[item.on] = choice
             case = item.cases.get(choice, item.default)
+            if type(case) is s.Section:
+                case = case.fields
             draw(layout_values(s.UNKNOWN_TAIL if case is None else case, values))
         elif type(item) is s.Repeat:
             values[item.name] = [draw(layout_values(item.fields)) for _ in range(draw(st.integers(0, 3)))]

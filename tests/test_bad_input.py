@@ -14,7 +14,8 @@ from sshviz.events import ChannelOpened, Disconnected
 from sshviz.scenario import Scenario, build_pair, make_conductor, run_scenario
 from sshviz.transport.packet import PacketWriter
 from sshviz.wire import types as t
-from sshviz.wire.catalog import SSH, DisconnectReason as R
+from sshviz.wire.catalog import MSG, SSH
+from sshviz.wire.catalog import DisconnectReason as R
 
 from .openssh import sshviz_server
 
@@ -304,7 +305,7 @@ def test_ignore_during_a_non_strict_initial_kex_is_fine():
 
 def test_kexinit_not_first_under_strict_kex():
     conductor = after_version(fresh())
-    ignore = plain_packet(SSH.encode("IGNORE", data=b"before KEXINIT"))
+    ignore = plain_packet(MSG.IGNORE.build(data=b"before KEXINIT").encode())
     conductor.tamper(lambda kexinit: ignore + kexinit, "client")
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "KEXINIT must be the first packet")
 
@@ -351,7 +352,7 @@ def test_a_wrong_guess_of_another_family_is_ignored(guessed, negotiated):
 
 
 def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
-    from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
+    from sshviz.wire.spec import UNKNOWN_TAIL, Message, MessageSpec
 
     conductor = fresh()
     step_until(conductor, "USERAUTH_SUCCESS")
@@ -365,7 +366,7 @@ def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
 
 
 def test_unknown_message_during_strict_kex_is_fatal():
-    from sshviz.wire.spec import Message, MessageSpec, UNKNOWN_TAIL
+    from sshviz.wire.spec import UNKNOWN_TAIL, Message, MessageSpec
 
     conductor = fresh()
     step_until(conductor, "KEXINIT", "client")

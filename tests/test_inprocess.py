@@ -11,11 +11,11 @@ import pytest
 
 from sshviz.crypto.ciphers import CIPHERS
 from sshviz.crypto.compression import COMPRESSION
-from sshviz.crypto.kex import KEX_METHODS
 from sshviz.crypto.keys import SIGNATURE_ALGORITHMS
 from sshviz.crypto.macs import MACS
-from sshviz.events import (AlgorithmsNegotiated, Disconnected, KexComputed, KeysActivated)
+from sshviz.events import AlgorithmsNegotiated, Disconnected, KexComputed, KeysActivated
 from sshviz.scenario import Scenario, run_scenario
+from sshviz.transport.kex import KEX_METHODS
 from sshviz.wire.catalog import DisconnectReason
 
 GOLDEN = Path(__file__).parent / "golden"

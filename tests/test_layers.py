@@ -23,8 +23,8 @@ from sshviz.crypto.macs import MACS
 from sshviz.crypto.random import SeededRandom
 from sshviz.events import ChannelData, PongReceived
 from sshviz.scenario import Scenario, make_conductor
+from sshviz.transport.derivation import derive_key
 from sshviz.transport.errors import ProtocolError
-from sshviz.transport.kex import derive_key
 from sshviz.transport.packet import PacketReader, PacketWriter, make_direction_keys
 from sshviz.wire.types import DecodeError
 

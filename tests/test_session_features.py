@@ -122,7 +122,7 @@ def test_env_requests_are_bounded():
     done = [e.success for e in changes(conductor, ChannelRequestDone, "client")]
     assert done == [True] * ServerSession.MAX_ENV + [False] * 10
     [server_channel] = conductor.server.connection.channels.values()
-    assert len(server_channel.program.info.env) == ServerSession.MAX_ENV
+    assert len(server_channel.session.info.env) == ServerSession.MAX_ENV
 
 
 def test_run_command_prints_a_transcript_and_detail():

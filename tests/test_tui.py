@@ -12,6 +12,7 @@ from rich.console import Console
 
 from sshviz.events import AlgorithmsNegotiated
 from sshviz.scenario import Scenario, run_scenario
+from sshviz.trace.capture import import_capture
 from sshviz.trace.files import open_traces
 from sshviz.trace.samples import sample_names
 from sshviz.tui.app import SshvizApp
@@ -20,7 +21,6 @@ from sshviz.tui.widgets.fields import FieldInfo, FieldsTree
 from sshviz.tui.widgets.hexview import HexView
 from sshviz.tui.widgets.keypanel import KeyPanel
 from sshviz.tui.widgets.ladder import Ladder
-from sshviz.trace.capture import import_capture
 
 from .captures import trace_capture
 
@@ -134,8 +134,9 @@ async def test_key_panel_shows_the_group_a_group_exchange_chose():
         await step_to(pilot, app, "KEX_DH_GEX_REPLY")
         group = next(e for e in app.timeline.events if e.name == "KEX_DH_GEX_GROUP").message
         words = " ".join(key_panel_text(app).split())
-        assert f"g 0{group.g} mpint: the group the server chose (KEX_DH_GEX_GROUP), the generator" in words
-        assert "the prime modulus" in words and "".join(words.split()).count(f"{group.p:x}"[:40]) == 1
+        assert f"g 0{group['g']} mpint: the generator the server chose" in words
+        assert "the group's modulus" in words and "".join(words.split()).count(f"{group['p']:x}"[:40]) == 1
+        assert "n 3072 uint32: preferred group size in bits" in words  # the request is in H too
         assert "each direction switches to them at its NEWKEYS" in words
 
 

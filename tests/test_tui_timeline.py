@@ -12,7 +12,7 @@ from sshviz.transport.packet import PacketRecord
 from sshviz.tui.present import (PAYLOAD_OFFSET, find_in, hex_sections, key_state, message_items,
                                 search_matcher, walk)
 from sshviz.tui.timeline import Timeline
-from sshviz.wire.catalog import SSH
+from sshviz.wire.catalog import MSG, SSH
 from sshviz.wire.spec import TEXT, UINT32, DecodedField, Field, Message, MessageSpec, decode_layout
 from sshviz.wire.types import Reader
 
@@ -120,7 +120,7 @@ def channel_data_carrying_sftp() -> tuple[TraceEvent, bytes]:
     packet = len(body).to_bytes(4, "big") + body
     fields: list[DecodedField] = []
     decode_layout(spec.fields, Reader(packet, 5), {}, fields)  # spans count from the packet's start
-    payload = SSH.encode("CHANNEL_DATA", recipient_channel=0, data=packet)
+    payload = MSG.CHANNEL_DATA.build(recipient_channel=0, data=packet).encode()
     message = SSH.decode(payload)
     padding = bytes(8 - (5 + len(payload)) % 8 + 8)
     plain = (1 + len(payload) + len(padding)).to_bytes(4, "big") + bytes((len(padding),)) + payload + padding

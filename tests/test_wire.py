@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sshviz.wire import types as t
-from sshviz.wire.catalog import SSH
+from sshviz.wire.catalog import MSG, SSH
 from sshviz.wire.spec import Field, Message
 from sshviz.wire.types import DecodeError, Reader
 
@@ -136,7 +136,7 @@ def test_kexinit_spans_split_name_lists_into_items():
 
 
 def test_context_picks_the_method_specific_message():
-    payload = SSH.encode("USERAUTH_PK_OK", algorithm="ssh-ed25519", public_key=b"x")
+    payload = MSG.USERAUTH_PK_OK.build(algorithm="ssh-ed25519", public_key=b"x").encode()
     assert SSH.decode(payload, {"auth": "publickey"}).name == "USERAUTH_PK_OK"
     assert SSH.decode(payload, {"auth": "password"}).name == "USERAUTH_PASSWD_CHANGEREQ"
     assert SSH.decode(payload, {}).name.endswith("?")  # unknown without context, kept opaque

@@ -11,12 +11,13 @@ password, keyboard-interactive. When no password is configured, a ``PasswordNeed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ..crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey
 from ..events import (AuthBanner, AuthExhausted, AuthFailed, AuthSucceeded, PasswordNeeded,
                       PromptsNeeded, ServiceAccepted)
 from ..transport.errors import ProtocolError
-from ..wire.catalog import SSH, DisconnectReason
+from ..wire.catalog import MSG, DisconnectReason
 from ..wire.spec import Message
 from .common import HOSTBOUND, HOSTBOUND_EXTENSION, publickey_signed_data
 
@@ -36,13 +37,25 @@ class ClientAuthConfig:
     allow_sha1_rsa: bool = False
 
 
+class AuthState(Enum):
+    IDLE = "idle"  # the first key exchange is not over
+    SERVICE = "service"  # ssh-userauth asked for
+    WAITING = "waiting"  # a request is out, the server's answer not in
+    ASKING = "asking"  # the application was asked for a password or answers
+    DONE = "done"  # authenticated
+    EXHAUSTED = "exhausted"  # no method left to try
+
+
 class ClientAuth:
+    """The client side of ssh-userauth: asks for the service, then sends one attempt at a
+    time and reacts to the server's answers, asking the application when it must."""
+
     def __init__(self, config: ClientAuthConfig, transport, events: list, context: dict):
         self.config = config
         self.transport = transport
         self.events = events
         self.context = context
-        self.state = "idle"  # idle | service | waiting | asking | done | exhausted
+        self.state = AuthState.IDLE
         self.allowed: list[str] | None = None
         self.attempt: tuple | None = None
         self._none_tried = not config.try_none
@@ -51,15 +64,27 @@ class ClientAuth:
         self._prompts_used = 0
         self._ki_tried = 0
         self.method_used = ""
+        # What the server may send in which states, and what each does. A method's own
+        # message only decodes as such after a request by that method (the catalog's context).
+        waiting = {AuthState.WAITING}
+        self._handlers = {
+            MSG.SERVICE_ACCEPT: ({AuthState.SERVICE}, self._on_service_accept),
+            MSG.USERAUTH_BANNER: ({AuthState.WAITING, AuthState.SERVICE, AuthState.ASKING}, self._on_banner),
+            MSG.USERAUTH_SUCCESS: (waiting, self._on_success),
+            MSG.USERAUTH_FAILURE: (waiting, self._on_failure),
+            MSG.USERAUTH_PK_OK: (waiting, self._on_pk_ok),
+            MSG.USERAUTH_PASSWD_CHANGEREQ: (waiting, self._on_passwd_changereq),
+            MSG.USERAUTH_INFO_REQUEST: (waiting, self._on_info_request),
+        }
 
     @property
     def done(self) -> bool:
-        return self.state == "done"
+        return self.state == AuthState.DONE
 
     def start(self) -> None:
-        if self.state == "idle":
-            self.state = "service"
-            self.transport.send(SSH.build("SERVICE_REQUEST", service_name="ssh-userauth"))
+        if self.state == AuthState.IDLE:
+            self.state = AuthState.SERVICE
+            self.transport.send(MSG.SERVICE_REQUEST.build(service_name="ssh-userauth"))
 
     # -- choosing attempts --------------------------------------------------------------------
 
@@ -100,7 +125,7 @@ class ClientAuth:
                     return
                 if not cfg.passwords and cfg.ask and self._prompts_used < PROMPT_LIMIT:
                     self._prompts_used += 1
-                    self.state = "asking"
+                    self.state = AuthState.ASKING
                     self.attempt = ("password",)
                     self.events.append(PasswordNeeded(cfg.user, f"{cfg.user}'s password: "))
                     return
@@ -110,15 +135,15 @@ class ClientAuth:
                     self._ki_tried += 1
                     self._request("keyboard-interactive", language_tag="", submethods="")
                     return
-        self.state = "exhausted"
+        self.state = AuthState.EXHAUSTED
         self.events.append(AuthExhausted(list(self.allowed or [])))
 
     def _request(self, method: str, **values) -> None:
-        self.state = "waiting"
+        self.state = AuthState.WAITING
         self.attempt = (method,)
         self.context["auth"] = "publickey" if method == HOSTBOUND else method
-        self.transport.send(SSH.build("USERAUTH_REQUEST", user_name=self.config.user,
-                                      service_name="ssh-connection", method_name=method, **values))
+        self.transport.send(MSG.USERAUTH_REQUEST.build(user_name=self.config.user, service_name="ssh-connection",
+                                                       method_name=method, **values))
 
     def _publickey(self, key: PrivateKey, algorithm: str, signed: bool) -> None:
         hostbound = HOSTBOUND_EXTENSION in self.transport.peer_extensions
@@ -139,7 +164,7 @@ class ClientAuth:
 
     def provide_password(self, password: str | None) -> None:
         """The answer to PasswordNeeded; None gives up on passwords."""
-        if self.state != "asking" or self.attempt != ("password",):
+        if self.state != AuthState.ASKING or self.attempt != ("password",):
             raise RuntimeError("no password was asked for")
         if password is None:
             self._prompts_used = PROMPT_LIMIT
@@ -148,54 +173,62 @@ class ClientAuth:
             self._password(password)
 
     def provide_responses(self, responses: list[str]) -> None:
-        if self.state != "asking" or self.attempt != ("keyboard-interactive",):
+        if self.state != AuthState.ASKING or self.attempt != ("keyboard-interactive",):
             raise RuntimeError("no keyboard-interactive prompts are waiting")
-        self.state = "waiting"
-        self.transport.send(SSH.build("USERAUTH_INFO_RESPONSE", responses=[
+        self.state = AuthState.WAITING
+        self.transport.send(MSG.USERAUTH_INFO_RESPONSE.build(responses=[
             {"response": r} for r in responses]))
 
     # -- messages from the server -------------------------------------------------------------
 
     def handle(self, msg: Message) -> None:
-        name = msg.name
-        if name == "SERVICE_ACCEPT" and self.state == "service":
-            if msg.service_name != "ssh-userauth":
-                raise ProtocolError(E.PROTOCOL_ERROR, f"server accepted {msg.service_name!r}, not ssh-userauth")
-            self.events.append(ServiceAccepted(msg.service_name))
-            self._next()
-        elif name == "USERAUTH_BANNER" and self.state in ("waiting", "service", "asking"):
-            self.events.append(AuthBanner(msg.message))
-        elif name == "USERAUTH_SUCCESS" and self.state == "waiting":
-            self.state = "done"
-            self.method_used = self.attempt[0]
-            self.context.pop("auth", None)
-            self.transport.auth_completed()
-            self.events.append(AuthSucceeded(self.config.user, self.method_used))
-        elif name == "USERAUTH_FAILURE" and self.state == "waiting":
-            self.allowed = list(msg.authentications)
-            self.events.append(AuthFailed(self.attempt[0], self.allowed, bool(msg.partial_success)))
-            self._next()
-        elif name == "USERAUTH_PK_OK" and self.state == "waiting" and self.attempt[0] == "publickey":
-            _, key, algorithm, signed = self.attempt
-            if signed or msg.public_key != key.public.blob:
-                raise ProtocolError(E.PROTOCOL_ERROR, "USERAUTH_PK_OK for a key we did not offer")
-            self._publickey(key, algorithm, signed=True)
-        elif name == "USERAUTH_PASSWD_CHANGEREQ" and self.state == "waiting" and self.attempt[0] == "password":
-            # Changing an expired password is not supported; count it as a failure.
-            self.events.append(AuthFailed("password", list(self.allowed or []), False))
-            self._next()
-        elif name == "USERAUTH_INFO_REQUEST" and self.state == "waiting" and self.attempt[0] == "keyboard-interactive":
-            prompts = [(p["prompt"], p["echo"]) for p in msg.prompts]
-            cfg = self.config
-            if not prompts:
-                self.transport.send(SSH.build("USERAUTH_INFO_RESPONSE", responses=[]))
-            elif cfg.passwords:
-                answer = cfg.passwords[min(self._ki_tried, len(cfg.passwords)) - 1]
-                self.transport.send(SSH.build("USERAUTH_INFO_RESPONSE",
-                                              responses=[{"response": answer} for _ in prompts]))
-            else:
-                self.state = "asking"
-                self.events.append(PromptsNeeded(msg.name, msg.instruction, prompts))
-        else:
+        states, handler = self._handlers.get(msg.spec, ((), None))
+        if self.state not in states:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"unexpected {msg.spec.rfc_name} during user authentication")
+        handler(msg)
+
+    def _on_service_accept(self, msg: Message) -> None:
+        if msg["service_name"] != "ssh-userauth":
+            raise ProtocolError(E.PROTOCOL_ERROR, f"server accepted {msg['service_name']!r}, not ssh-userauth")
+        self.events.append(ServiceAccepted(msg["service_name"]))
+        self._next()
+
+    def _on_banner(self, msg: Message) -> None:
+        self.events.append(AuthBanner(msg["message"]))
+
+    def _on_success(self, msg: Message) -> None:
+        self.state = AuthState.DONE
+        self.method_used = self.attempt[0]
+        self.context.pop("auth", None)
+        self.transport.auth_completed()
+        self.events.append(AuthSucceeded(self.config.user, self.method_used))
+
+    def _on_failure(self, msg: Message) -> None:
+        self.allowed = list(msg["authentications"])
+        self.events.append(AuthFailed(self.attempt[0], self.allowed, bool(msg["partial_success"])))
+        self._next()
+
+    def _on_pk_ok(self, msg: Message) -> None:
+        _, key, algorithm, signed = self.attempt
+        if signed or msg["public_key"] != key.public.blob:
+            raise ProtocolError(E.PROTOCOL_ERROR, "USERAUTH_PK_OK for a key we did not offer")
+        self._publickey(key, algorithm, signed=True)
+
+    def _on_passwd_changereq(self, msg: Message) -> None:
+        # Changing an expired password is not supported; count it as a failure.
+        self.events.append(AuthFailed("password", list(self.allowed or []), False))
+        self._next()
+
+    def _on_info_request(self, msg: Message) -> None:
+        prompts = [(p["prompt"], p["echo"]) for p in msg["prompts"]]
+        cfg = self.config
+        if not prompts:
+            self.transport.send(MSG.USERAUTH_INFO_RESPONSE.build(responses=[]))
+        elif cfg.passwords:
+            answer = cfg.passwords[min(self._ki_tried, len(cfg.passwords)) - 1]
+            self.transport.send(MSG.USERAUTH_INFO_RESPONSE.build(
+                responses=[{"response": answer} for _ in prompts]))
+        else:
+            self.state = AuthState.ASKING
+            self.events.append(PromptsNeeded(msg["name"], msg["instruction"], prompts))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..crypto.keys import SIGNATURE_ALGORITHMS, PublicKey
 from ..events import AuthAttempt
 from ..transport.errors import ProtocolError
-from ..wire.catalog import SSH, DisconnectReason
+from ..wire.catalog import MSG, DisconnectReason
 from ..wire.spec import Message
 from ..wire.types import DecodeError
 from .common import HOSTBOUND, publickey_signed_data
@@ -43,6 +43,9 @@ class ServerAuthConfig:
 
 
 class ServerAuth:
+    """The server side of ssh-userauth: accepts the service once, then judges each request
+    by its method, counts failures, and keeps the login grace time."""
+
     def __init__(self, config: ServerAuthConfig, transport, events: list, context: dict,
                  start_time: float):
         self.config = config
@@ -57,6 +60,11 @@ class ServerAuth:
         self.banner_sent = False
         self.ki_pending = False
         self.deadline = start_time + config.login_grace
+        self._handlers = {
+            MSG.SERVICE_REQUEST: self._on_service_request,
+            MSG.USERAUTH_REQUEST: self._on_request,
+            MSG.USERAUTH_INFO_RESPONSE: self._on_info_response,
+        }
 
     # -- what may continue --------------------------------------------------------------------
 
@@ -75,39 +83,42 @@ class ServerAuth:
     # -- messages from the client -------------------------------------------------------------
 
     def handle(self, msg: Message) -> None:
-        name = msg.name
-        if name == "SERVICE_REQUEST":
-            if self.service_accepted or msg.service_name != "ssh-userauth":
-                raise ProtocolError(E.SERVICE_NOT_AVAILABLE,
-                                    f"service {msg.service_name!r} is not available")
-            self.service_accepted = True
-            self.transport.send(SSH.build("SERVICE_ACCEPT", service_name="ssh-userauth"))
-            return
-        if name == "USERAUTH_REQUEST":
-            if not self.service_accepted:
-                raise ProtocolError(E.PROTOCOL_ERROR, "USERAUTH_REQUEST before the ssh-userauth service was accepted")
-            if self.authenticated:
-                return  # RFC 4252 5.1: later requests are ignored
-            self._request(msg)
-            return
-        if name == "USERAUTH_INFO_RESPONSE" and self.ki_pending:
-            self.ki_pending = False
-            self._info_response(msg)
-            return
-        raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the client")
+        handler = self._handlers.get(msg.spec)
+        if handler is None:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the client")
+        handler(msg)
+
+    def _on_service_request(self, msg: Message) -> None:
+        if self.service_accepted or msg["service_name"] != "ssh-userauth":
+            raise ProtocolError(E.SERVICE_NOT_AVAILABLE, f"service {msg['service_name']!r} is not available")
+        self.service_accepted = True
+        self.transport.send(MSG.SERVICE_ACCEPT.build(service_name="ssh-userauth"))
+
+    def _on_request(self, msg: Message) -> None:
+        if not self.service_accepted:
+            raise ProtocolError(E.PROTOCOL_ERROR, "USERAUTH_REQUEST before the ssh-userauth service was accepted")
+        if self.authenticated:
+            return  # RFC 4252 5.1: later requests are ignored
+        self._request(msg)
+
+    def _on_info_response(self, msg: Message) -> None:
+        if not self.ki_pending:
+            raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the client")
+        self.ki_pending = False
+        self._info_response(msg)
 
     def _request(self, msg: Message) -> None:
-        if msg.service_name != "ssh-connection":
-            raise ProtocolError(E.SERVICE_NOT_AVAILABLE, f"service {msg.service_name!r} is not available")
+        if msg["service_name"] != "ssh-connection":
+            raise ProtocolError(E.SERVICE_NOT_AVAILABLE, f"service {msg['service_name']!r} is not available")
         if self.user is None:
-            self.user = msg.user_name
-        elif msg.user_name != self.user:
+            self.user = msg["user_name"]
+        elif msg["user_name"] != self.user:
             raise ProtocolError(E.PROTOCOL_ERROR, "the user name changed during authentication")
         if self.config.banner and not self.banner_sent:
             self.banner_sent = True
-            self.transport.send(SSH.build("USERAUTH_BANNER", message=self.config.banner, language_tag=""))
+            self.transport.send(MSG.USERAUTH_BANNER.build(message=self.config.banner, language_tag=""))
         self.ki_pending = False
-        method = msg.method_name
+        method = msg["method_name"]
         base = "publickey" if method == HOSTBOUND else method
         self.context["auth"] = base
         if method == "none":
@@ -122,8 +133,8 @@ class ServerAuth:
         elif base == "keyboard-interactive":
             self.ki_pending = True
             self.events.append(AuthAttempt(self.user, method, "prompt", "asks for the password"))
-            self.transport.send(SSH.build("USERAUTH_INFO_REQUEST", name="", instruction="",
-                                          language_tag="", prompts=[{"prompt": "Password: ", "echo": False}]))
+            self.transport.send(MSG.USERAUTH_INFO_REQUEST.build(
+                name="", instruction="", language_tag="", prompts=[{"prompt": "Password: ", "echo": False}]))
         else:
             self._fail(method, "method not supported")
 
@@ -138,26 +149,26 @@ class ServerAuth:
         return ok and stored is not None
 
     def _password(self, msg: Message) -> None:
-        if msg.change_password:
+        if msg["change_password"]:
             self._fail("password", "password change is not supported")
-        elif self._check_password(msg.password):
+        elif self._check_password(msg["password"]):
             self._success("password")
         else:
             self._fail("password", "wrong password or unknown user")
 
     def _info_response(self, msg: Message) -> None:
-        if len(msg.responses) != 1:
+        if len(msg["responses"]) != 1:
             raise ProtocolError(E.PROTOCOL_ERROR,
-                                f"{len(msg.responses)} keyboard-interactive answers to 1 prompt")
-        if self._check_password(msg.responses[0]["response"]):
+                                f"{len(msg['responses'])} keyboard-interactive answers to 1 prompt")
+        if self._check_password(msg["responses"][0]["response"]):
             self._success("keyboard-interactive")
         else:
             self._fail("keyboard-interactive", "wrong password or unknown user")
 
     def _publickey(self, msg: Message, method: str) -> None:
-        algorithm = msg.algorithm
+        algorithm = msg["algorithm"]
         try:
-            key = PublicKey.from_blob(msg.public_key)
+            key = PublicKey.from_blob(msg["public_key"])
         except DecodeError as exc:
             self._fail(method, f"unreadable key: {exc}")
             return
@@ -167,7 +178,7 @@ class ServerAuth:
             return
         host_key_blob = None
         if method == HOSTBOUND:
-            host_key_blob = msg.server_host_key
+            host_key_blob = msg["server_host_key"]
             if host_key_blob != self.transport.host_key.blob:
                 self._fail(method, "bound to a different server host key")
                 return
@@ -175,13 +186,13 @@ class ServerAuth:
         if record is None or key not in record.authorized_keys:
             self._fail(method, f"key {key.fingerprint()} is not authorized")
             return
-        if not msg.has_signature:
+        if not msg["has_signature"]:
             self.events.append(AuthAttempt(self.user, method, "pk_ok", key.fingerprint()))
-            self.transport.send(SSH.build("USERAUTH_PK_OK", algorithm=algorithm, public_key=msg.public_key))
+            self.transport.send(MSG.USERAUTH_PK_OK.build(algorithm=algorithm, public_key=msg["public_key"]))
             return
         data = publickey_signed_data(self.transport.session_id, self.user, "ssh-connection", method,
-                                     algorithm, msg.public_key, host_key_blob)
-        if key.verify(algorithm, msg.signature, data):
+                                     algorithm, msg["public_key"], host_key_blob)
+        if key.verify(algorithm, msg["signature"], data):
             self._success("publickey", key.fingerprint())
         else:
             self._fail(method, "signature does not verify")
@@ -192,13 +203,13 @@ class ServerAuth:
         self.done_methods.append(method)
         if not self._chain_complete():
             self.events.append(AuthAttempt(self.user, method, "partial", detail))
-            self.transport.send(SSH.build("USERAUTH_FAILURE", authentications=self._methods_left(),
-                                          partial_success=True))
+            self.transport.send(MSG.USERAUTH_FAILURE.build(authentications=self._methods_left(),
+                                                           partial_success=True))
             return
         self.authenticated = True
         self.context.pop("auth", None)
         self.events.append(AuthAttempt(self.user, method, "success", detail))
-        self.transport.send(SSH.build("USERAUTH_SUCCESS"))
+        self.transport.send(MSG.USERAUTH_SUCCESS.build())
         self.transport.auth_completed()
 
     def _fail(self, method: str, detail: str) -> None:
@@ -211,8 +222,8 @@ class ServerAuth:
             if self.failures >= self.config.max_attempts:
                 raise ProtocolError(E.NO_MORE_AUTH_METHODS_AVAILABLE,
                                     f"too many authentication failures ({self.failures})")
-        self.transport.send(SSH.build("USERAUTH_FAILURE", authentications=self._methods_left(),
-                                      partial_success=False))
+        self.transport.send(MSG.USERAUTH_FAILURE.build(authentications=self._methods_left(),
+                                                       partial_success=False))
 
     def check_timeout(self, now: float) -> None:
         if not self.authenticated and now >= self.deadline:

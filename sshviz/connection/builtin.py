@@ -19,6 +19,8 @@ import stat as st
 from collections import deque
 from typing import Callable, Generator
 
+from .layer import SessionProgram
+
 # Output waiting for the client above this: cat waits for the client to read, ls refuses to
 # add more, and the shell stops taking input (its window is not refilled). As the SFTP server.
 OUTPUT_HIGH = 8 * 1024 * 1024
@@ -37,7 +39,7 @@ HELP = """Built-in commands of the sshviz server (no operating-system commands a
 """
 
 
-class BuiltinShell:
+class BuiltinShell(SessionProgram):
     """One session's program: a single command (exec) or an interactive shell."""
 
     def __init__(self, user: str, fs, command: str | None, pty: bool):

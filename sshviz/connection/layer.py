@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed,
                       ChannelRequestDone, ExitSignal, ExitStatus, ForwardOpenRequested,
                       GlobalRequestDone)
 from ..transport.errors import ProtocolError
-from ..wire.catalog import SSH, DisconnectReason, OpenFailureReason
-from ..wire.spec import Message
+from ..wire.catalog import MSG, DisconnectReason, OpenFailureReason
+from ..wire.spec import Message, MessageSpec
 from ..wire.types import UINT32_MAX
 
 E = DisconnectReason
@@ -27,8 +28,17 @@ MAX_CHANNELS = 64
 MAX_OUTBOUND_PACKET = 256 * 1024 - 64  # our own cap, whatever the peer allows
 
 
+class ChannelState(Enum):
+    OPENING = "opening"  # CHANNEL_OPEN sent or received, no answer yet
+    OPEN = "open"
+    CLOSED = "closed"  # CLOSE went both ways
+
+
 @dataclass
 class Channel:
+    """One channel as this side keeps it: both ends' numbers, windows and packet sizes, what
+    waits for window space, and how far closing has gone."""
+
     local_id: int
     channel_type: str
     local_window: int
@@ -36,7 +46,7 @@ class Channel:
     remote_id: int | None = None
     remote_window: int = 0
     remote_max_packet: int = 0
-    state: str = "opening"  # opening | open | closed
+    state: ChannelState = ChannelState.OPENING
     outbound: deque = field(default_factory=deque)  # (stream, bytes) waiting for window
     outbound_bytes: int = 0  # their total, kept as they come and go (asked before each reply)
     eof_sent: bool = False
@@ -45,7 +55,7 @@ class Channel:
     close_received: bool = False
     finish_after_send: int | None = None  # exit status to send once outbound is drained
     pending_replies: deque = field(default_factory=deque)  # our requests with want_reply
-    program: object = None  # server session program, or an adapter's handler
+    session: "ServerSession | None" = None  # the server's session on a session channel
     open_info: dict = field(default_factory=dict)
     window_max: int = 0  # the window we refill to: our initial window
     reading_paused: bool = False  # the program is backlogged: do not refill the window
@@ -78,11 +88,27 @@ class Connection:
         self._next_id = 0
         self._global_pending: deque[str] = deque()
         self.no_more_sessions = False
+        self._handlers = {
+            MSG.GLOBAL_REQUEST: self._on_global_request,
+            MSG.REQUEST_SUCCESS: self._on_request_success,
+            MSG.REQUEST_FAILURE: self._on_request_failure,
+            MSG.CHANNEL_OPEN: self._on_channel_open,
+            MSG.CHANNEL_OPEN_CONFIRMATION: self._on_channel_open_confirmation,
+            MSG.CHANNEL_OPEN_FAILURE: self._on_channel_open_failure,
+            MSG.CHANNEL_WINDOW_ADJUST: self._on_channel_window_adjust,
+            MSG.CHANNEL_DATA: self._on_channel_data,
+            MSG.CHANNEL_EXTENDED_DATA: self._on_channel_extended_data,
+            MSG.CHANNEL_EOF: self._on_channel_eof,
+            MSG.CHANNEL_CLOSE: self._on_channel_close,
+            MSG.CHANNEL_REQUEST: self._on_channel_request,
+            MSG.CHANNEL_SUCCESS: self._on_channel_success,
+            MSG.CHANNEL_FAILURE: self._on_channel_failure,
+        }
 
     # -- sending ------------------------------------------------------------------------------
 
-    def _send(self, name: str, /, **values) -> None:
-        self.transport.send(SSH.build(name, **values))
+    def _send(self, spec: MessageSpec, /, **values) -> None:
+        self.transport.send(spec.build(**values))
 
     def _allocate(self) -> int:
         while self._next_id in self.channels:
@@ -97,7 +123,7 @@ class Connection:
         channel = Channel(self._allocate(), channel_type, self.config.window_size,
                           self.config.max_packet, open_info=fields)
         self.channels[channel.local_id] = channel
-        self._send("CHANNEL_OPEN", channel_type=channel_type, sender_channel=channel.local_id,
+        self._send(MSG.CHANNEL_OPEN, channel_type=channel_type, sender_channel=channel.local_id,
                    initial_window_size=channel.local_window,
                    maximum_packet_size=channel.local_max_packet, **fields)
         return channel.local_id
@@ -115,7 +141,7 @@ class Connection:
             return
         if want_reply:
             channel.pending_replies.append(request_type)
-        self._send("CHANNEL_REQUEST", recipient_channel=channel.remote_id, request_type=request_type,
+        self._send(MSG.CHANNEL_REQUEST, recipient_channel=channel.remote_id, request_type=request_type,
                    want_reply=want_reply, **fields)
 
     def send_data(self, channel_id: int, data: bytes, stream: int = 0) -> None:
@@ -138,7 +164,7 @@ class Connection:
     def finish(self, channel_id: int, exit_status: int) -> None:
         """Server: send exit-status, EOF and CLOSE once all output has gone out."""
         channel = self.channels.get(channel_id)
-        if channel is None or channel.state != "open" or channel.finish_after_send is not None:
+        if channel is None or channel.state != ChannelState.OPEN or channel.finish_after_send is not None:
             return
         channel.finish_after_send = exit_status
         self._flush(channel)
@@ -148,17 +174,17 @@ class Connection:
         if channel is None or channel.close_sent or channel.remote_id is None:
             return
         channel.close_sent = True
-        self._send("CHANNEL_CLOSE", recipient_channel=channel.remote_id)
+        self._send(MSG.CHANNEL_CLOSE, recipient_channel=channel.remote_id)
         self._maybe_forget(channel)
 
     def global_request(self, name: str, want_reply: bool = True, **fields) -> None:
         if want_reply:
             self._global_pending.append(name)
-        self._send("GLOBAL_REQUEST", request_name=name, want_reply=want_reply, **fields)
+        self._send(MSG.GLOBAL_REQUEST, request_name=name, want_reply=want_reply, **fields)
 
     def _open_channel(self, channel_id: int) -> Channel | None:
         channel = self.channels.get(channel_id)
-        if channel is None or channel.state != "open" or channel.close_sent or channel.close_received:
+        if channel is None or channel.state != ChannelState.OPEN or channel.close_sent or channel.close_received:
             return None
         return channel
 
@@ -171,7 +197,7 @@ class Connection:
                 out.popleft()
                 if not channel.eof_sent:
                     channel.eof_sent = True
-                    self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
+                    self._send(MSG.CHANNEL_EOF, recipient_channel=channel.remote_id)
                 continue
             n = min(len(data), channel.remote_window, limit)
             if n <= 0:
@@ -184,17 +210,17 @@ class Connection:
             channel.outbound_bytes -= n
             channel.remote_window -= n
             if stream:
-                self._send("CHANNEL_EXTENDED_DATA", recipient_channel=channel.remote_id,
+                self._send(MSG.CHANNEL_EXTENDED_DATA, recipient_channel=channel.remote_id,
                            data_type_code=stream, data=chunk)
             else:
-                self._send("CHANNEL_DATA", recipient_channel=channel.remote_id, data=chunk)
+                self._send(MSG.CHANNEL_DATA, recipient_channel=channel.remote_id, data=chunk)
         if not out and channel.finish_after_send is not None and not channel.close_sent:
             status, channel.finish_after_send = channel.finish_after_send, None
-            self._send("CHANNEL_REQUEST", recipient_channel=channel.remote_id,
+            self._send(MSG.CHANNEL_REQUEST, recipient_channel=channel.remote_id,
                        request_type="exit-status", want_reply=False, exit_status=status)
             if not channel.eof_sent:
                 channel.eof_sent = True
-                self._send("CHANNEL_EOF", recipient_channel=channel.remote_id)
+                self._send(MSG.CHANNEL_EOF, recipient_channel=channel.remote_id)
             self.close(channel.local_id)
 
     def connection_ended(self) -> None:
@@ -203,68 +229,67 @@ class Connection:
         application (which closes forwarded sockets)."""
         channels, self.channels = self.channels, {}
         for channel in channels.values():
-            channel.state = "closed"
-            if channel.program is not None and hasattr(channel.program, "closed"):
-                channel.program.closed()
+            channel.state = ChannelState.CLOSED
+            if channel.session is not None:
+                channel.session.closed()
             self.events.append(ChannelClosed(channel.local_id))
 
     def output_taken(self) -> None:
         """The endpoint's queued packets went to the network: programs that held back output
         because too much was waiting (see ``ChannelIO.pending_bytes``) may go on."""
         for channel in list(self.channels.values()):
-            if channel.program is not None and hasattr(channel.program, "writable"):
-                channel.program.writable()
+            if channel.session is not None:
+                channel.session.writable()
 
     def _maybe_forget(self, channel: Channel) -> None:
         if channel.close_sent and channel.close_received:
-            channel.state = "closed"
+            channel.state = ChannelState.CLOSED
             self.channels.pop(channel.local_id, None)
-            if channel.program is not None and hasattr(channel.program, "closed"):
-                channel.program.closed()
+            if channel.session is not None:
+                channel.session.closed()
             self.events.append(ChannelClosed(channel.local_id))
 
     # -- forwarding decisions (server, by the adapter) ----------------------------------------
 
     def accept_channel(self, channel_id: int) -> None:
         channel = self.channels[channel_id]
-        channel.state = "open"
-        self._send("CHANNEL_OPEN_CONFIRMATION", recipient_channel=channel.remote_id,
+        channel.state = ChannelState.OPEN
+        self._send(MSG.CHANNEL_OPEN_CONFIRMATION, recipient_channel=channel.remote_id,
                    sender_channel=channel.local_id, initial_window_size=channel.local_window,
                    maximum_packet_size=channel.local_max_packet)
         self.events.append(ChannelOpened(channel.local_id, channel.channel_type))
 
     def reject_channel(self, channel_id: int, reason: int, description: str) -> None:
         channel = self.channels.pop(channel_id)
-        self._send("CHANNEL_OPEN_FAILURE", recipient_channel=channel.remote_id, reason_code=int(reason),
+        self._send(MSG.CHANNEL_OPEN_FAILURE, recipient_channel=channel.remote_id, reason_code=int(reason),
                    description=description, language_tag="")
 
     # -- receiving ----------------------------------------------------------------------------
 
     def _channel(self, msg: Message) -> Channel:
-        channel = self.channels.get(msg.recipient_channel)
-        if channel is None or channel.remote_id is None and msg.name not in (
-                "CHANNEL_OPEN_CONFIRMATION", "CHANNEL_OPEN_FAILURE"):
+        channel = self.channels.get(msg["recipient_channel"])
+        if channel is None or channel.remote_id is None and msg.spec not in (
+                MSG.CHANNEL_OPEN_CONFIRMATION, MSG.CHANNEL_OPEN_FAILURE):
             raise ProtocolError(E.PROTOCOL_ERROR,
-                                f"{msg.spec.rfc_name} for unknown channel {msg.recipient_channel}")
+                                f"{msg.spec.rfc_name} for unknown channel {msg['recipient_channel']}")
         return channel
 
     def handle(self, msg: Message) -> None:
-        name = msg.name
-        handler = getattr(self, "_on_" + name.lower(), None)
+        handler = self._handlers.get(msg.spec)
         if handler is None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name}")
         handler(msg)
 
     def _on_global_request(self, msg: Message) -> None:
-        name = msg.request_name
+        name = msg["request_name"]
         ok = False
         if name == "no-more-sessions@openssh.com" and not self.is_client:
             self.no_more_sessions = True
             ok = True
         # keepalive@openssh.com is answered with FAILURE, as OpenSSH does; tcpip-forward is
         # refused because this server does not listen for clients; hostkeys-00 needs no answer.
-        if msg.want_reply:
-            self._send("REQUEST_SUCCESS" if ok else "REQUEST_FAILURE")
+        if msg["want_reply"]:
+            self._send(MSG.REQUEST_SUCCESS if ok else MSG.REQUEST_FAILURE)
 
     def _on_request_success(self, msg: Message) -> None:
         self._global_reply(True, msg.get("response_data", b""))
@@ -278,12 +303,12 @@ class Connection:
         self.events.append(GlobalRequestDone(self._global_pending.popleft(), success, data))
 
     def _on_channel_open(self, msg: Message) -> None:
-        ctype = msg.channel_type
-        if msg.maximum_packet_size == 0:
+        ctype = msg["channel_type"]
+        if msg["maximum_packet_size"] == 0:
             raise ProtocolError(E.PROTOCOL_ERROR, "CHANNEL_OPEN with a maximum packet size of 0")
         channel = Channel(self._allocate(), ctype, self.config.window_size, self.config.max_packet,
-                          remote_id=msg.sender_channel, remote_window=msg.initial_window_size,
-                          remote_max_packet=msg.maximum_packet_size, open_info=dict(msg.values))
+                          remote_id=msg["sender_channel"], remote_window=msg["initial_window_size"],
+                          remote_max_packet=msg["maximum_packet_size"], open_info=dict(msg.values))
         self.channels[channel.local_id] = channel
 
         def refuse(reason: OpenFailureReason, text: str) -> None:
@@ -298,50 +323,50 @@ class Connection:
             if self.no_more_sessions:
                 return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
                               "no-more-sessions@openssh.com was requested")
-            channel.program = ServerSession(self, channel)
+            channel.session = ServerSession(self, channel)
             self.accept_channel(channel.local_id)
         elif ctype == "direct-tcpip":
             if not self.config.allow_forwarding:
                 return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED, "port forwarding is disabled")
-            self.events.append(ForwardOpenRequested(channel.local_id, msg.host_to_connect,
-                                                    msg.port_to_connect, msg.originator_address,
-                                                    msg.originator_port))
+            self.events.append(ForwardOpenRequested(channel.local_id, msg["host_to_connect"],
+                                                    msg["port_to_connect"], msg["originator_address"],
+                                                    msg["originator_port"]))
         else:
             refuse(OpenFailureReason.UNKNOWN_CHANNEL_TYPE, f"unknown channel type {ctype!r}")
 
     def _on_channel_open_confirmation(self, msg: Message) -> None:
         channel = self._channel(msg)
-        if channel.state != "opening" or channel.remote_id is not None:
+        if channel.state != ChannelState.OPENING or channel.remote_id is not None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"channel {channel.local_id} confirmed twice")
-        if msg.maximum_packet_size == 0:
+        if msg["maximum_packet_size"] == 0:
             raise ProtocolError(E.PROTOCOL_ERROR, "CHANNEL_OPEN_CONFIRMATION with a maximum packet size of 0")
-        channel.remote_id = msg.sender_channel
-        channel.remote_window = msg.initial_window_size
-        channel.remote_max_packet = msg.maximum_packet_size
-        channel.state = "open"
+        channel.remote_id = msg["sender_channel"]
+        channel.remote_window = msg["initial_window_size"]
+        channel.remote_max_packet = msg["maximum_packet_size"]
+        channel.state = ChannelState.OPEN
         self.events.append(ChannelOpened(channel.local_id, channel.channel_type))
 
     def _on_channel_open_failure(self, msg: Message) -> None:
         channel = self._channel(msg)
-        if channel.state != "opening" or channel.remote_id is not None:
+        if channel.state != ChannelState.OPENING or channel.remote_id is not None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"open failure for channel {channel.local_id}, which is open")
         del self.channels[channel.local_id]
-        self.events.append(ChannelOpenFailed(channel.local_id, msg.reason_code, msg.description))
+        self.events.append(ChannelOpenFailed(channel.local_id, msg["reason_code"], msg["description"]))
 
     def _on_channel_window_adjust(self, msg: Message) -> None:
         channel = self._channel(msg)
-        if channel.remote_window + msg.bytes_to_add > UINT32_MAX:
+        if channel.remote_window + msg["bytes_to_add"] > UINT32_MAX:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"window adjust on channel {channel.local_id} overflows 2^32-1")
-        channel.remote_window += msg.bytes_to_add
+        channel.remote_window += msg["bytes_to_add"]
         self._flush(channel)
-        if channel.program is not None and hasattr(channel.program, "writable"):
-            channel.program.writable()  # a program that held back output may go on
+        if channel.session is not None:
+            channel.session.writable()  # a program that held back output may go on
 
     def _receive(self, msg: Message, stream: int) -> None:
         channel = self._channel(msg)
-        data = msg.data
-        if channel.state != "open":
+        data = msg["data"]
+        if channel.state != ChannelState.OPEN:
             raise ProtocolError(E.PROTOCOL_ERROR, f"data on channel {channel.local_id} before it opened")
         if channel.eof_received or channel.close_received:
             raise ProtocolError(E.PROTOCOL_ERROR, f"data on channel {channel.local_id} after EOF")
@@ -355,31 +380,31 @@ class Connection:
                                 f"packet size {channel.local_max_packet}")
         channel.local_window -= len(data)
         self.events.append(ChannelData(channel.local_id, data, stream))
-        if channel.program is not None:
-            channel.program.data(data, stream)
+        if channel.session is not None:
+            channel.session.data(data, stream)
         self.refill_window(channel)
 
     def refill_window(self, channel: Channel) -> None:
         # Refill early, at half the window, so a fast sender never waits on us; not while the
         # program has paused reading, so a peer cannot make us buffer without bound.
         if (channel.local_window < channel.window_max // 2 and not channel.close_sent
-                and not channel.reading_paused and channel.state == "open"):
+                and not channel.reading_paused and channel.state == ChannelState.OPEN):
             add = channel.window_max - channel.local_window
             channel.local_window += add
-            self._send("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.remote_id, bytes_to_add=add)
+            self._send(MSG.CHANNEL_WINDOW_ADJUST, recipient_channel=channel.remote_id, bytes_to_add=add)
 
     def _on_channel_data(self, msg: Message) -> None:
         self._receive(msg, 0)
 
     def _on_channel_extended_data(self, msg: Message) -> None:
-        self._receive(msg, msg.data_type_code)
+        self._receive(msg, msg["data_type_code"])
 
     def _on_channel_eof(self, msg: Message) -> None:
         channel = self._channel(msg)
         channel.eof_received = True
         self.events.append(ChannelEOF(channel.local_id))
-        if channel.program is not None:
-            channel.program.eof()
+        if channel.session is not None:
+            channel.session.eof()
 
     def _on_channel_close(self, msg: Message) -> None:
         channel = self._channel(msg)
@@ -395,24 +420,24 @@ class Connection:
 
     def _on_channel_request(self, msg: Message) -> None:
         channel = self._channel(msg)
-        kind = msg.request_type
+        kind = msg["request_type"]
         ok = False
         if self.is_client:
             if kind == "exit-status":
-                self.events.append(ExitStatus(channel.local_id, msg.exit_status))
+                self.events.append(ExitStatus(channel.local_id, msg["exit_status"]))
                 ok = True
             elif kind == "exit-signal":
-                self.events.append(ExitSignal(channel.local_id, msg.signal_name, msg.core_dumped,
-                                              msg.error_message))
+                self.events.append(ExitSignal(channel.local_id, msg["signal_name"], msg["core_dumped"],
+                                              msg["error_message"]))
                 ok = True
             elif kind == "eow@openssh.com":
                 ok = True
-        elif channel.program is not None and hasattr(channel.program, "request"):
-            ok = channel.program.request(msg)
-        if msg.want_reply and not channel.close_sent:
-            self._send("CHANNEL_SUCCESS" if ok else "CHANNEL_FAILURE", recipient_channel=channel.remote_id)
-        if ok and hasattr(channel.program, "after_reply"):
-            channel.program.after_reply()
+        elif channel.session is not None:
+            ok = channel.session.request(msg)
+        if msg["want_reply"] and not channel.close_sent:
+            self._send(MSG.CHANNEL_SUCCESS if ok else MSG.CHANNEL_FAILURE, recipient_channel=channel.remote_id)
+        if ok and channel.session is not None:
+            channel.session.after_reply()
 
     def _channel_reply(self, msg: Message, success: bool) -> None:
         channel = self._channel(msg)
@@ -428,6 +453,34 @@ class Connection:
         self._channel_reply(msg, False)
 
 
+class SessionProgram:
+    """What runs on a server session channel for shell, exec or a subsystem (the built-in
+    command set, the SFTP server). The session calls these; a program overrides what it needs,
+    the rest do nothing."""
+
+    def start(self, io: "ChannelIO") -> None:
+        """The request was granted: the program may write to ``io`` from now on."""
+
+    def data(self, data: bytes) -> None:
+        """Bytes from the client."""
+
+    def eof(self) -> None:
+        """The client will send no more."""
+
+    def writable(self) -> None:
+        """Output that waited went to the network: a program that held back may go on."""
+
+    def closed(self) -> None:
+        """The channel is gone: let go of what the program holds (open files)."""
+
+    def window_change(self, width: int, height: int) -> None:
+        """The client's terminal has a new size."""
+
+    def signal(self, name: str) -> bool:
+        """A signal from the client (INT, TERM ...); True if the program took it."""
+        return False
+
+
 class ChannelIO:
     """What a server program may do with its channel."""
 
@@ -440,11 +493,11 @@ class ChannelIO:
         return self._channel.local_id
 
     def write(self, data: bytes) -> None:
-        if self._channel.state == "open" and not self._channel.close_sent:
+        if self._channel.state == ChannelState.OPEN and not self._channel.close_sent:
             self._connection.send_data(self._channel.local_id, data)
 
     def write_stderr(self, data: bytes) -> None:
-        if self._channel.state == "open" and not self._channel.close_sent:
+        if self._channel.state == ChannelState.OPEN and not self._channel.close_sent:
             self._connection.send_data(self._channel.local_id, data, stream=1)
 
     def exit(self, status: int) -> None:
@@ -490,29 +543,29 @@ class ServerSession:
         self.connection = connection
         self.channel = channel
         self.info = SessionInfo()
-        self.program = None
+        self.program: SessionProgram | None = None
         self._starting = False
 
     def request(self, msg: Message) -> bool:
-        kind = msg.request_type
+        kind = msg["request_type"]
         if kind == "pty-req" and self.program is None:
-            self.info.term, self.info.width, self.info.height = msg.term, msg.width_chars, msg.height_rows
+            self.info.term, self.info.width, self.info.height = msg["term"], msg["width_chars"], msg["height_rows"]
             return True
         if kind == "env":
             env = self.info.env
-            if msg.variable_name.startswith(self.ACCEPTED_ENV) and (
-                    len(env) < self.MAX_ENV or msg.variable_name in env):
-                self.info.env[msg.variable_name] = msg.variable_value
+            if msg["variable_name"].startswith(self.ACCEPTED_ENV) and (
+                    len(env) < self.MAX_ENV or msg["variable_name"] in env):
+                self.info.env[msg["variable_name"]] = msg["variable_value"]
                 return True
             return False
         if kind == "window-change":
-            self.info.width, self.info.height = msg.width_chars, msg.height_rows
-            if self.program is not None and hasattr(self.program, "window_change"):
-                self.program.window_change(msg.width_chars, msg.height_rows)
+            self.info.width, self.info.height = msg["width_chars"], msg["height_rows"]
+            if self.program is not None:
+                self.program.window_change(msg["width_chars"], msg["height_rows"])
             return True
         if kind == "signal":
-            if self.program is not None and hasattr(self.program, "signal"):
-                return bool(self.program.signal(msg.signal_name))
+            if self.program is not None:
+                return bool(self.program.signal(msg["signal_name"]))
             return False
         if kind in ("shell", "exec", "subsystem") and self.program is None:
             factory = self.connection.program_factory
@@ -541,9 +594,9 @@ class ServerSession:
             self.program.eof()
 
     def writable(self) -> None:
-        if self.program is not None and hasattr(self.program, "writable"):
+        if self.program is not None:
             self.program.writable()
 
     def closed(self) -> None:
-        if self.program is not None and hasattr(self.program, "closed"):
+        if self.program is not None:
             self.program.closed()

@@ -1,4 +1,5 @@
-"""Key exchange methods: the math of each, behind one small interface.
+"""The arithmetic of each key exchange method, behind one small interface. (The methods
+themselves, their messages and exchange hashes are in ``sshviz.transport.kex``.)
 
 Every method is an *agent* with three steps, whatever its family:
 
@@ -13,42 +14,22 @@ derivation. Public values that are out of range raise ``KexError``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 
 from ..wire import types as t
-from . import dh_groups
-from .hashes import digest, digest_size
+from .hashes import digest
 from .random import RandomSource
-from .registry import Registry
 
 
 class KexError(ValueError):
     """A peer's key exchange value is invalid (out of range, wrong size, not on the curve)."""
 
 
-@dataclass(frozen=True)
-class KexMethod:
-    name: str
-    family: str  # "ecdh" | "dh" | "gex" | "hybrid": which messages carry it (catalog context)
-    hash: str
-    make_agent: Callable[[RandomSource], "KexAgent"] | None  # None for gex: group comes later
-    k_encoding: str = "mpint"  # how K enters the hash: "mpint" or "string"
-
-    @property
-    def exponent_bits(self) -> int:
-        # Twice the hash's security level, as OpenSSH sizes DH exponents.
-        return 2 * 8 * digest_size(self.hash) if self.hash != "sha1" else 320
-
-
 class KexAgent:
     """The three steps, for methods where each side sends one public value and both derive
     K from their private value and the other's public value (``shared``)."""
 
-    k_encoding = "mpint"
     public = None
     #: What the UI shows about the secrets: the private values and the raw shared secret.
     details: dict
@@ -133,7 +114,6 @@ class MLKEMHybridAgent(KexAgent):
     encoded as a string. The client's ML-KEM key comes from the seed; the server's
     encapsulation draws on `cryptography`'s own randomness, which takes no seed."""
 
-    k_encoding = "string"
     PQ_PUBLIC = 1184
     PQ_CIPHERTEXT = 1088
 
@@ -174,49 +154,3 @@ class MLKEMHybridAgent(KexAgent):
         except ValueError as exc:
             raise KexError(f"invalid ML-KEM-768 ciphertext: {exc}") from None
         return self._combine(pq_secret, self._classic.shared(server_value[self.PQ_CIPHERTEXT:]))
-
-
-KEX_METHODS: Registry[KexMethod] = Registry("key exchange method")
-
-
-def _register(name, family, hash_name, make, default=True, k_encoding="mpint"):
-    KEX_METHODS.register(name, KexMethod(name, family, hash_name, make, k_encoding), default)
-
-
-def _dh(p: int, bits: int):
-    return lambda rng: DHAgent(p, dh_groups.GENERATOR, bits, rng)
-
-
-_register("mlkem768x25519-sha256", "hybrid", "sha256", MLKEMHybridAgent, k_encoding="string")
-_register("curve25519-sha256", "ecdh", "sha256", X25519Agent)
-_register("curve25519-sha256@libssh.org", "ecdh", "sha256", X25519Agent)
-_register("ecdh-sha2-nistp256", "ecdh", "sha256", lambda rng: ECDHAgent(ec.SECP256R1(), rng))
-_register("ecdh-sha2-nistp384", "ecdh", "sha384", lambda rng: ECDHAgent(ec.SECP384R1(), rng))
-_register("ecdh-sha2-nistp521", "ecdh", "sha512", lambda rng: ECDHAgent(ec.SECP521R1(), rng))
-_register("diffie-hellman-group-exchange-sha256", "gex", "sha256", None)
-_register("diffie-hellman-group16-sha512", "dh", "sha512", _dh(dh_groups.MODP_4096, 1024))
-_register("diffie-hellman-group18-sha512", "dh", "sha512", _dh(dh_groups.MODP_8192, 1024))
-_register("diffie-hellman-group14-sha256", "dh", "sha256", _dh(dh_groups.MODP_2048, 512))
-# SHA-1 based: legacy, offered only when asked for.
-_register("diffie-hellman-group14-sha1", "dh", "sha1", _dh(dh_groups.MODP_2048, 320), default=False)
-_register("diffie-hellman-group1-sha1", "dh", "sha1", _dh(dh_groups.OAKLEY_GROUP_2, 320), default=False)
-
-# Names in kex_algorithms that are signals, never chosen as a method.
-STRICT_KEX_CLIENT = "kex-strict-c-v00@openssh.com"
-STRICT_KEX_SERVER = "kex-strict-s-v00@openssh.com"
-EXT_INFO_CLIENT = "ext-info-c"
-EXT_INFO_SERVER = "ext-info-s"
-PSEUDO_KEX = frozenset({STRICT_KEX_CLIENT, STRICT_KEX_SERVER, EXT_INFO_CLIENT, EXT_INFO_SERVER})
-
-# diffie-hellman-group-exchange: what the client asks for, and how the server picks a group.
-GEX_MIN, GEX_PREFERRED, GEX_MAX = 2048, 3072, 8192
-
-
-def choose_gex_group(minimum: int, preferred: int, maximum: int) -> tuple[int, int] | None:
-    """The server's pick for a GEX request: the smallest group of at least ``preferred`` bits
-    within [min, max], else the largest one below it; None when no group fits."""
-    fitting = [bits for bits in sorted(dh_groups.GROUPS_BY_BITS) if minimum <= bits <= maximum]
-    if not fitting:
-        return None
-    bits = next((b for b in fitting if b >= preferred), fitting[-1])
-    return dh_groups.GROUPS_BY_BITS[bits], dh_groups.GENERATOR

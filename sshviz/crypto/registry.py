@@ -24,6 +24,9 @@ class Registry(Generic[T]):
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r}") from None
 
+    def get(self, name: str | None) -> T | None:
+        return self._entries.get(name) if name is not None else None
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

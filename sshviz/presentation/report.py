@@ -8,6 +8,7 @@ import html
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthFailed, AuthSucceeded, ChannelData,
                       Disconnected, ExitStatus, KexComputed, KeysActivated)
 from ..trace.model import Trace
+from ..wire.catalog import MSG
 from .render import summary_lines
 from .transcript import short_hex
 
@@ -74,7 +75,7 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
     requests = []
     for event in trace.events:
         message = event.message
-        if message is not None and message.spec.name == "CHANNEL_REQUEST" and event.direction == "c2s":
+        if message is not None and message.spec is MSG.CHANNEL_REQUEST and event.direction == "c2s":
             values = message.values
             argument = values.get("command") or values.get("subsystem_name") or ""
             requests.append(f"#{event.index}: {values.get('request_type')}"

@@ -24,6 +24,7 @@ import errno
 import os
 from collections import deque
 
+from ..connection.layer import SessionProgram
 from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, FileXferType, OpenFlag,
                          StatusCode, encode_packet, request_id)
 from ..wire.spec import Message
@@ -113,7 +114,7 @@ def _os_flags(pflags: int) -> int:
     return flags
 
 
-class SftpServer:
+class SftpServer(SessionProgram):
     """One SFTP session (see the module). The program interface: start, data, eof, writable,
     closed."""
 

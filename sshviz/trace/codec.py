@@ -51,7 +51,9 @@ def field_types(cls: type) -> tuple[tuple[str, Any], ...]:
 
 def encode_value(value: Any, hint: Any = Any) -> Any:
     """A value as plain data (dicts, lists, str, int, float, bool, None, bytes)."""
-    if value is None or isinstance(value, (str, int, float, bool, bytes)):
+    if isinstance(value, str):
+        return str(value)  # a plain str for the YAML writer, also for Side and Direction
+    if value is None or isinstance(value, (int, float, bool, bytes)):
         return value
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
@@ -170,7 +172,7 @@ def encode_change(side: str, event: Event, payload: bytes = b"") -> dict | str:
     line = compact_change(side, event, payload)
     if line is not None:
         return line
-    return {"side": side, **encode_event(event)}
+    return {"side": str(side), **encode_event(event)}
 
 
 def decode_change(data: dict | str, where: str, payload: bytes = b"") -> tuple[str, Event]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
+from ..wire.catalog import MSG
 from ..wire.spec import Message
 
 ELIDE_AFTER = 64 * 1024  # channel data bytes per direction kept whole before eliding starts
 ELIDED_KEEP = 64  # data bytes an elided packet keeps
-BULK_MESSAGES = ("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA")
+BULK_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA})
 
 
 @dataclass
@@ -36,7 +37,7 @@ class BulkCounter:
         """The shortened parts of ``event``'s packet, or None to keep it whole."""
         record = event.record
         message = getattr(record, "message", None)
-        if self.elide_after is None or message is None or message.spec.name not in BULK_MESSAGES:
+        if self.elide_after is None or message is None or message.spec not in BULK_MESSAGES:
             return None
         data = message.values.get("data", b"")
         seen = self.seen[event.direction]

@@ -22,11 +22,11 @@ import yaml
 
 from ..events import RawUnit, VersionRecord
 from ..transport.packet import PacketRecord
-from ..wire.catalog import SSH
+from ..wire.catalog import MSG, SSH
 from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
-from .codec import CodecError, decode_change, decode_value, encode_change, encode_value
-from .codec import decode_event, encode_event
+from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
+                    encode_event, encode_value)
 from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
 from .model import Trace, TraceEvent, TraceHeader, paused_gc
 
@@ -381,7 +381,7 @@ class _Reader:
 
 
 # Bulk messages: decoded when first looked at, so a long transfer loads quickly.
-LAZY_MESSAGES = frozenset(("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA", "CHANNEL_WINDOW_ADJUST"))
+LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
 
 
 class DecodedOnUse(Message):
@@ -458,7 +458,7 @@ def _message(name: str, payload: bytes) -> Message | None:
         return None
     spec = SSH.by_name.get(name)
     if spec is not None:
-        if name in LAZY_MESSAGES:
+        if spec in LAZY_MESSAGES:
             return DecodedOnUse(spec, payload)
         return Catalog.decode_as(spec, payload, spans=True)
     if name.startswith("UNKNOWN_"):

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..crypto.kex import KexMethod
 from ..crypto.random import RandomSource
 from ..events import KexComputed
-from ..transport.kex import encode_k
+from ..transport.kex import KEX_METHODS, KexExchange, encode_k
+from ..wire.catalog import MSG
 from .model import Trace
 
 PRIVATE_KEY = "PRIVATE_KEY"
@@ -136,23 +136,18 @@ class _LoggedSecret(RandomSource):
         return self
 
 
-def shared_secret(method: KexMethod, entry: KeyLogEntry, side: str, client_value, server_value,
-                  gex_group: tuple[int, int] | None = None) -> tuple[bytes, dict]:
+def shared_secret(exchange: KexExchange, entry: KeyLogEntry, side: str) -> tuple[bytes, dict]:
     """K (encoded for hashing) for one key exchange from a key log entry, and the values the
     agent reports (for the trace). Raises SecretMismatch, or KexError for invalid values."""
+    method = exchange.method
     if entry.kind == SHARED_SECRET:
         value = int.from_bytes(entry.value, "big") if method.k_encoding == "mpint" else entry.value
         return encode_k(method.k_encoding, value), {"shared_secret": entry.value}
-    if method.family == "hybrid":
-        raise SecretMismatch(f"{method.name} also needs the ML-KEM secret: log its SHARED_SECRET instead")
-    from ..crypto.kex import DHAgent
-
-    source = _LoggedSecret(entry.value)
-    if method.family == "gex":
-        agent = DHAgent(*gex_group, method.exponent_bits, source)
-    else:
-        agent = method.make_agent(source)
-    mine, theirs = (client_value, server_value) if side == "client" else (server_value, client_value)
+    if method.private_key_insufficient:
+        raise SecretMismatch(f"{method.name} {method.private_key_insufficient}: log its SHARED_SECRET instead")
+    agent = exchange.family.make_agent(exchange, _LoggedSecret(entry.value))
+    client, server = exchange.client_value, exchange.server_value
+    mine, theirs = (client, server) if side == "client" else (server, client)
     if agent.public != mine:
         raise SecretMismatch(f"its public value does not match the {side}'s in this key exchange")
     K = agent.client_finish(theirs) if side == "client" else agent.server_respond(theirs)[1]
@@ -189,9 +184,9 @@ def _kexinit_cookies(trace: Trace) -> dict[tuple[str, int], bytes]:
     cookies = {}
     for event in trace.events:
         message = event.message
-        if message is not None and message.spec.name == "KEXINIT":
+        if message is not None and message.spec is MSG.KEXINIT:
             side = event.sender
-            cookies[(side, rounds[side])] = message.values["cookie"]
+            cookies[(side, rounds[side])] = message["cookie"]
             rounds[side] += 1
     return cookies
 
@@ -211,8 +206,9 @@ def _single_private_value(kex: KexComputed) -> bytes | None:
     if "private_key" in secrets:
         value = secrets["private_key"]
         if isinstance(value, int):  # an ECDH scalar: as many bytes as the curve's order needs
-            size = {"ecdh-sha2-nistp256": 32, "ecdh-sha2-nistp384": 48, "ecdh-sha2-nistp521": 66}
-            return value.to_bytes(size.get(kex.method, (value.bit_length() + 7) // 8), "big")
+            method = KEX_METHODS.get(kex.method)
+            size = method.private_key_size if method and method.private_key_size else None
+            return value.to_bytes(size or (value.bit_length() + 7) // 8, "big")
         return value
     if "private_exponent" in secrets:
         value = secrets["private_exponent"]

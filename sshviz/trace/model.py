@@ -10,6 +10,7 @@ from typing import Any
 
 from ..events import (Event, PacketReceived, PacketSent, RawUnit, SftpMessage, VersionReceived,
                       VersionRecord, VersionSent)
+from ..wire.catalog import MSG
 from .elide import ELIDE_AFTER, BulkCounter, elide_in_place
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
@@ -149,7 +150,7 @@ class SentSftpPlacer:
     def place(self, trace_event: TraceEvent) -> None:
         """Give ``trace_event`` the held reports whose packets end in its data."""
         held = self._held[trace_event.direction]
-        if not held or trace_event.name != "CHANNEL_DATA":
+        if not held or trace_event.message is None or trace_event.message.spec is not MSG.CHANNEL_DATA:
             return
         self._carried[trace_event.direction] += len(trace_event.message.values.get("data", b""))
         released = []

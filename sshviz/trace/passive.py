@@ -19,49 +19,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..crypto.ciphers import CIPHERS
-from ..crypto.kex import KEX_METHODS, KexError
+from ..crypto.kex import KexError
 from ..crypto.keys import PublicKey
 from ..crypto.macs import MACS
 from ..events import (AlgorithmsNegotiated, AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed,
                       ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed, DebugReceived,
                       Disconnected, Event, ExitSignal, ExitStatus, ExtInfoReceived, KexComputed,
-                      PongReceived, RawUnit, ServiceAccepted, SubsystemStarted,
-                      VersionRecord)
+                      PongReceived, RawUnit, ServiceAccepted, SubsystemStarted, VersionRecord)
+from ..sftp.stream import SftpStreamDecoder
+from ..sides import Direction, Side
 from ..transport.errors import ProtocolError
-from ..transport.kex import (direction_keys, exchange_hash, exchange_hash_inputs, guess_was_right,
-                             k_value, negotiate, session_keys, strict_kex_offered)
+from ..transport.kex import KexExchange, KexRound
+from ..transport.negotiation import strict_kex_offered
 from ..transport.packet import DamagedPacket, PacketReader, PacketRecord, switch_keys
 from ..transport.transport import VersionLineReader
-from ..wire.catalog import SSH
+from ..wire.catalog import KEX_METHOD, MSG, SSH
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .elide import BulkCounter, elide_in_place
 from .keylog import KeyLog, SecretMismatch, shared_secret
 from .model import Trace, TraceEvent, TraceHeader
 
-SENDER = {"c2s": "client", "s2c": "server"}
-RECEIVER = {"c2s": "server", "s2c": "client"}
 HOSTBOUND = "publickey-hostbound-v00@openssh.com"
-_CLIENT_VALUE = {"dh": "e", "gex": "e", "ecdh": "Q_C", "hybrid": "C_INIT"}
-_SERVER_VALUE = {"dh": "f", "gex": "f", "ecdh": "Q_S", "hybrid": "S_REPLY"}
 # The one cipher that encrypts the packet length too: without keys, packet boundaries are hidden.
 LENGTH_ENCRYPTED = frozenset({"chacha20-poly1305@openssh.com"})
-
-
-@dataclass
-class _Round:
-    """One key exchange as seen from outside."""
-
-    first: bool
-    kexinit: dict = field(default_factory=dict)  # direction -> (Message, payload)
-    algorithms: dict | None = None
-    method: object = None
-    skip_guess: str | None = None  # the direction whose guessed packet is to be ignored
-    client_value: object = None
-    gex_request: tuple[int, int, int] | None = None
-    gex_group: tuple[int, int] | None = None
-    new_keys: dict = field(default_factory=dict)  # direction -> DirectionKeys, once computed
-    unopenable: str = ""  # why the keys of this round cannot be known
 
 
 class _Direction:
@@ -78,6 +59,28 @@ class _Direction:
         self.stopped = ""  # set when nothing more can be read in this direction
 
 
+@dataclass
+class _Seen:
+    """One decoded packet as the handlers read it, and what they make of it."""
+
+    direction: Direction
+    message: Message
+    record: PacketRecord
+    changes: list[tuple[str, Event]]
+    notes: list[str]
+
+    @property
+    def sender(self) -> Side:
+        return self.direction.sender
+
+    @property
+    def receiver(self) -> Side:
+        return self.direction.receiver
+
+    def tell_receiver(self, event: Event) -> None:
+        self.changes.append((self.receiver, event))
+
+
 class PassiveDecoder:
     """Decodes one SSH connection from its two byte streams."""
 
@@ -89,8 +92,9 @@ class PassiveDecoder:
         self.directions = {d: _Direction(d) for d in ("c2s", "s2c")}
         self.context: dict[str, str] = {}
         self.versions: dict[str, str] = {}
-        self.round: _Round | None = None
+        self.round: KexRound | None = None
         self.rounds = 0
+        self.unopenable = ""  # why the keys of the current round cannot be known
         self.session_id: bytes | None = None
         self.strict = False
         self.auth_done = False
@@ -99,6 +103,20 @@ class PassiveDecoder:
         self.server_channel: dict[int, int] = {}  # client's channel id -> server's
         self.sftp_channels: dict[int, object] = {}  # server's channel id -> SftpStreamDecoder
         self.problems: list[str] = []  # why parts of the session could not be opened
+        # What each message tells a bystander (those of the key exchange method: _kex_message).
+        self._handlers = {
+            MSG.KEXINIT: self._kexinit, MSG.NEWKEYS: self._newkeys,
+            MSG.DISCONNECT: self._disconnect, MSG.DEBUG: self._debug, MSG.EXT_INFO: self._ext_info,
+            MSG.PONG: self._pong, MSG.SERVICE_ACCEPT: self._service_accept,
+            MSG.USERAUTH_REQUEST: self._auth_request, MSG.USERAUTH_FAILURE: self._auth_failure,
+            MSG.USERAUTH_SUCCESS: self._auth_success, MSG.USERAUTH_BANNER: self._banner,
+            MSG.CHANNEL_OPEN: self._channel_open,
+            MSG.CHANNEL_OPEN_CONFIRMATION: self._channel_open_confirmation,
+            MSG.CHANNEL_OPEN_FAILURE: self._channel_open_failure,
+            MSG.CHANNEL_DATA: self._channel_data, MSG.CHANNEL_EXTENDED_DATA: self._channel_data,
+            MSG.CHANNEL_EOF: self._channel_eof, MSG.CHANNEL_CLOSE: self._channel_close,
+            MSG.CHANNEL_REQUEST: self._channel_request,
+        }
 
     # -- input --------------------------------------------------------------------------------
 
@@ -254,120 +272,82 @@ class PassiveDecoder:
         changes: list[tuple[str, Event]] = []
         if message is not None:
             try:
-                self._observe(direction, record, message, changes, notes)
-            except (KexError, SecretMismatch, ValueError, KeyError) as exc:
+                self._observe(_Seen(Direction(direction), message, record, changes, notes))
+            except (KexError, SecretMismatch, ProtocolError, ValueError, KeyError) as exc:
                 notes.append(f"could not follow: {exc}")
         event = self._emit(direction, record, time, frame, changes, notes)
         shortened = self.bulk.shorten(event)  # after SFTP inside it has been read whole
         if shortened is not None:
             elide_in_place(event, shortened)
 
-    def _observe(self, direction: str, record: PacketRecord, msg: Message,
-                 changes: list, notes: list) -> None:
-        sender, receiver = SENDER[direction], RECEIVER[direction]
-        number, name = msg.number, msg.name
-        if number == 20:
-            self._kexinit(direction, msg, record, changes)
-        elif 30 <= number <= 49:
-            self._kex_message(direction, msg, changes, notes)
-        elif number == 21:
-            self._newkeys(direction, changes)
-        elif number == 1:
-            changes.append((receiver, Disconnected(msg.reason_code, msg.description, by_peer=True)))
-        elif number == 4:
-            changes.append((receiver, DebugReceived(msg.message, msg.always_display)))
-        elif number == 7:
-            extensions = {item["extension_name"]: item["extension_value"] for item in msg.extensions}
-            changes.append((receiver, ExtInfoReceived(extensions)))
-        elif number == 193:
-            changes.append((receiver, PongReceived(msg.data)))
-        elif name == "SERVICE_ACCEPT":
-            changes.append(("client", ServiceAccepted(msg.service_name)))
-        elif 50 <= number <= 79:
-            self._auth(direction, msg, changes)
-        elif 80 <= number <= 127:
-            self._connection(direction, msg, changes)
+    def _observe(self, seen: "_Seen") -> None:
+        handler = self._kex_message if seen.message.number in KEX_METHOD else self._handlers.get(seen.message.spec)
+        if handler is not None:
+            handler(seen)
 
     # -- key exchange -------------------------------------------------------------------------
 
-    def _kexinit(self, direction: str, msg: Message, record: PacketRecord, changes: list) -> None:
-        if self.round is None or self.round.algorithms is not None and direction in self.round.kexinit:
-            self.round = _Round(first=self.rounds == 0)
+    def _kexinit(self, seen: "_Seen") -> None:
+        sender, msg = seen.sender, seen.message
+        if self.round is None or self.round.negotiated is not None and sender in self.round.kexinits:
+            self.round = KexRound(first=self.rounds == 0)
             self.rounds += 1
+            self.unopenable = ""
         kex = self.round
-        kex.kexinit[direction] = (msg, record.payload)
-        if len(kex.kexinit) < 2:
+        kex.add_kexinit(sender, msg, seen.record.payload)
+        if len(kex.kexinits) < 2:
             return
-        client, server = kex.kexinit["c2s"][0], kex.kexinit["s2c"][0]
         if kex.first:
-            self.strict = strict_kex_offered(client.values, server.values)
-        kex.algorithms = negotiate(client.values, server.values)
-        guess_right = guess_was_right(client.values, server.values)
-        for d, m in (("c2s", client), ("s2c", server)):
-            if m.first_kex_packet_follows and not guess_right:
-                kex.skip_guess = d
-        changes.append((RECEIVER[direction], AlgorithmsNegotiated(
-            kex.algorithms, self.strict, False, guess_ignored=kex.skip_guess is not None)))
-        chosen = kex.algorithms["kex"].chosen
-        if chosen in KEX_METHODS:
-            kex.method = KEX_METHODS[chosen]
-            self.context["kex"] = kex.method.family
+            self.strict = strict_kex_offered(*(kex.kexinits[side][0].values for side in Side))
+        seen.changes.append((seen.receiver, kex.negotiate(self.strict, False, None)))
+        if kex.method is not None:
+            kex.exchange = KexExchange(kex.method)
+            self.context["kex"] = kex.method.family.name
         else:
-            kex.unopenable = f"key exchange method {chosen or '(none agreed)'} is not supported by sshviz"
+            chosen = kex.negotiated.chosen("kex")
+            self.unopenable = f"key exchange method {chosen or '(none agreed)'} is not supported by sshviz"
 
-    def _kex_message(self, direction: str, msg: Message, changes: list, notes: list) -> None:
+    def _kex_message(self, seen: "_Seen") -> None:
         kex = self.round
-        if kex is None or kex.method is None:
+        if kex is None or kex.exchange is None:
             return
-        if kex.skip_guess == direction:
-            kex.skip_guess = None
-            notes.append("a wrongly guessed key exchange packet: both sides ignore it (RFC 4253 7)")
+        if seen.sender in kex.wrong_guesses:
+            kex.wrong_guesses.discard(seen.sender)
+            seen.notes.append("a wrongly guessed key exchange packet: both sides ignore it (RFC 4253 7)")
             return
-        family, name = kex.method.family, msg.name
-        if name == "KEX_DH_GEX_REQUEST":
-            kex.gex_request = (msg.min, msg.n, msg.max)
-        elif name == "KEX_DH_GEX_REQUEST_OLD":
-            kex.gex_request = (None, msg.n, None)  # only n enters H
-        elif name == "KEX_DH_GEX_GROUP":
-            kex.gex_group = (msg.p, msg.g)
-        elif direction == "c2s" and _CLIENT_VALUE[family] in msg.values:
-            kex.client_value = msg.values[_CLIENT_VALUE[family]]
-        elif direction == "s2c" and _SERVER_VALUE[family] in msg.values and "host_key" in msg.values:
-            self._kex_reply(kex, msg, changes, notes)
+        kex.exchange.take(seen.message, seen.sender)
+        if kex.exchange.done:
+            self._kex_reply(kex, seen.changes, seen.notes)
 
-    def _kex_reply(self, kex: _Round, msg: Message, changes: list, notes: list) -> None:
-        method = kex.method
-        client_cookie = kex.kexinit["c2s"][0].cookie
-        server_cookie = kex.kexinit["s2c"][0].cookie
+    def _kex_reply(self, kex: KexRound, changes: list, notes: list) -> None:
+        exchange = kex.exchange
+        client_cookie = kex.kexinits[Side.CLIENT][0]["cookie"]
+        server_cookie = kex.kexinits[Side.SERVER][0]["cookie"]
         if self.keylog is None:
-            kex.unopenable = "no key log was given, so the keys of this session cannot be computed"
+            self.unopenable = "no key log was given, so the keys of this session cannot be computed"
             return
         found = self.keylog.find(client_cookie, server_cookie)
         if found is None:
-            kex.unopenable = (f"the key log {self.keylog.source} has no line for this key exchange "
-                              f"(KEXINIT cookies: client {client_cookie.hex()}, server "
-                              f"{server_cookie.hex()})")
+            self.unopenable = (f"the key log {self.keylog.source} has no line for this key exchange "
+                               f"(KEXINIT cookies: client {client_cookie.hex()}, server "
+                               f"{server_cookie.hex()})")
             return
         side, entry = found
-        server_value = msg.values[_SERVER_VALUE[method.family]]
         try:
-            K, details = shared_secret(method, entry, side, kex.client_value, server_value, kex.gex_group)
+            K, details = shared_secret(exchange, entry, side)
         except (SecretMismatch, KexError) as exc:
-            kex.unopenable = f"{entry.describe()} does not fit this key exchange: {exc}"
+            self.unopenable = f"{entry.describe()} does not fit this key exchange: {exc}"
             return
-        inputs = exchange_hash_inputs(method, self.versions["c2s"].encode(), self.versions["s2c"].encode(),
-                                      kex.kexinit["c2s"][1], kex.kexinit["s2c"][1], msg.host_key,
-                                      kex.client_value, server_value, K, kex.gex_request, kex.gex_group)
-        H = exchange_hash(method.hash, inputs)
-        host_key_algorithm = kex.algorithms["host_key"].chosen
+        H, inputs = kex.exchange_hash(self.versions["c2s"], self.versions["s2c"], K)
+        host_key_algorithm = kex.negotiated.chosen("host_key")
         try:
-            host_key = PublicKey.from_blob(msg.host_key)
-            verified = host_key.verify(host_key_algorithm, msg.signature, H)
+            host_key = PublicKey.from_blob(exchange.host_key)
+            verified = host_key.verify(host_key_algorithm, exchange.signature, H)
         except (DecodeError, KeyError, ValueError):
             host_key, verified = None, None
         if verified is False:
-            kex.unopenable = (f"{entry.describe()} gives an exchange hash that the server's host key "
-                              f"signature does not verify: the secret is not this session's")
+            self.unopenable = (f"{entry.describe()} gives an exchange hash that the server's host key "
+                               f"signature does not verify: the secret is not this session's")
             return
         if verified is None:
             notes.append(f"the server's {host_key_algorithm} signature over H could not be checked")
@@ -377,98 +357,113 @@ class PassiveDecoder:
         self.keylog.used.add(entry)
         if self.session_id is None:
             self.session_id = H
-        keys = session_keys(method, kex.algorithms, K, H, self.session_id)
-        changes.append((side, KexComputed(
-            method.name, method.hash, K, k_value(method.k_encoding, K), H, inputs, self.session_id,
-            kex.first, host_key.key_type if host_key else "?",
-            host_key.fingerprint() if host_key else "?", list(keys.values()), details)))
+        changes.append((side, kex.compute(K, H, inputs, self.session_id, host_key, details)))
         try:
-            for direction in ("c2s", "s2c"):
-                kex.new_keys[direction] = direction_keys(kex.algorithms, keys, direction, False,
-                                                         self.auth_done)
+            kex.prepare_keys(None, self.auth_done)
         except KeyError as exc:
-            kex.new_keys.clear()
-            kex.unopenable = f"{exc.args[0]}: sshviz cannot decrypt it"
+            kex.keys.clear()
+            self.unopenable = f"{exc.args[0]}: sshviz cannot decrypt it"
 
-    def _newkeys(self, direction: str, changes: list) -> None:
+    def _newkeys(self, seen: "_Seen") -> None:
         kex = self.round
+        direction = seen.direction
         state = self.directions[direction]
-        keys = kex.new_keys.get(direction) if kex else None
-
+        keys = kex.keys.get(direction) if kex else None
         if keys is None:
-            reason = kex.unopenable if kex and kex.unopenable else "the key exchange could not be followed"
-            self._seal(state, reason, kex.algorithms if kex else None)
+            reason = self.unopenable if kex and self.unopenable else "the key exchange could not be followed"
+            self._seal(state, reason, kex.negotiated.algorithms if kex and kex.negotiated else None)
             return
         # From the next packet on, this direction uses the new keys.
         activated = switch_keys(state.reader, keys, direction, self.strict)
-        changes += [(SENDER[direction], activated), (RECEIVER[direction], activated)]
+        seen.changes += [(seen.sender, activated), (seen.receiver, activated)]
 
-    # -- authentication and channels ----------------------------------------------------------
+    def _disconnect(self, seen: "_Seen") -> None:
+        msg = seen.message
+        seen.tell_receiver(Disconnected(msg["reason_code"], msg["description"], by_peer=True))
 
-    def _auth(self, direction: str, msg: Message, changes: list) -> None:
-        name = msg.name
-        if name == "USERAUTH_REQUEST":
-            method = msg.method_name
-            self.context["auth"] = "publickey" if method == HOSTBOUND else method
-            self.auth_request = (msg.user_name, method)
-        elif name == "USERAUTH_FAILURE":
-            method = self.auth_request[1] if self.auth_request else "?"
-            changes.append(("client", AuthFailed(method, list(msg.authentications), bool(msg.partial_success))))
-        elif name == "USERAUTH_SUCCESS":
-            user, method = self.auth_request or ("?", "?")
-            self.context.pop("auth", None)
-            self.auth_done = True
-            for state in self.directions.values():
-                state.reader.keys.start_delayed_compression(outgoing=False)
-            changes.append(("client", AuthSucceeded(user, method)))
-        elif name == "USERAUTH_BANNER":
-            changes.append(("client", AuthBanner(msg.message)))
+    def _debug(self, seen: "_Seen") -> None:
+        seen.tell_receiver(DebugReceived(seen.message["message"], seen.message["always_display"]))
 
-    def _connection(self, direction: str, msg: Message, changes: list) -> None:
-        sender, receiver = SENDER[direction], RECEIVER[direction]
-        name = msg.name
-        if name == "CHANNEL_OPEN":
-            self.channel_types[(sender, msg.sender_channel)] = msg.channel_type
-        elif name == "CHANNEL_OPEN_CONFIRMATION":
-            kind = self.channel_types.get((receiver, msg.recipient_channel), "session")
-            self.channel_types[(sender, msg.sender_channel)] = kind
-            client_id, server_id = ((msg.recipient_channel, msg.sender_channel) if sender == "server"
-                                    else (msg.sender_channel, msg.recipient_channel))
-            self.server_channel[client_id] = server_id
-            changes.append((receiver, ChannelOpened(msg.recipient_channel, kind)))
-            changes.append((sender, ChannelOpened(msg.sender_channel, kind)))
-        elif name == "CHANNEL_OPEN_FAILURE":
-            changes.append((receiver, ChannelOpenFailed(msg.recipient_channel, msg.reason_code,
-                                                        msg.description)))
-        elif name in ("CHANNEL_DATA", "CHANNEL_EXTENDED_DATA"):
-            stream = msg.data_type_code if name == "CHANNEL_EXTENDED_DATA" else 0
-            changes.append((receiver, ChannelData(msg.recipient_channel, msg.data, stream)))
-            if stream == 0:
-                self._sftp(direction, msg.recipient_channel, msg.data, changes)
-        elif name == "CHANNEL_EOF":
-            changes.append((receiver, ChannelEOF(msg.recipient_channel)))
-        elif name == "CHANNEL_CLOSE":
-            changes.append((receiver, ChannelClosed(msg.recipient_channel)))
-        elif name == "CHANNEL_REQUEST":
-            request = msg.request_type
-            if request == "exit-status":
-                changes.append((receiver, ExitStatus(msg.recipient_channel, msg.exit_status)))
-            elif request == "exit-signal":
-                changes.append((receiver, ExitSignal(msg.recipient_channel, msg.signal_name,
-                                                     msg.core_dumped, msg.error_message)))
-            elif request == "subsystem" and direction == "c2s":
-                changes.append(("server", SubsystemStarted(msg.recipient_channel, msg.subsystem_name)))
-                if msg.subsystem_name == "sftp":
-                    self._start_sftp(msg.recipient_channel)
+    def _ext_info(self, seen: "_Seen") -> None:
+        extensions = {item["extension_name"]: item["extension_value"] for item in seen.message["extensions"]}
+        seen.tell_receiver(ExtInfoReceived(extensions))
+
+    def _pong(self, seen: "_Seen") -> None:
+        seen.tell_receiver(PongReceived(seen.message["data"]))
+
+    # -- authentication -----------------------------------------------------------------------
+
+    def _service_accept(self, seen: "_Seen") -> None:
+        seen.changes.append((Side.CLIENT, ServiceAccepted(seen.message["service_name"])))
+
+    def _auth_request(self, seen: "_Seen") -> None:
+        method = seen.message["method_name"]
+        self.context["auth"] = "publickey" if method == HOSTBOUND else method
+        self.auth_request = (seen.message["user_name"], method)
+
+    def _auth_failure(self, seen: "_Seen") -> None:
+        method = self.auth_request[1] if self.auth_request else "?"
+        msg = seen.message
+        seen.changes.append((Side.CLIENT, AuthFailed(method, list(msg["authentications"]),
+                                                     bool(msg["partial_success"]))))
+
+    def _auth_success(self, seen: "_Seen") -> None:
+        user, method = self.auth_request or ("?", "?")
+        self.context.pop("auth", None)
+        self.auth_done = True
+        for state in self.directions.values():
+            state.reader.keys.start_delayed_compression(outgoing=False)
+        seen.changes.append((Side.CLIENT, AuthSucceeded(user, method)))
+
+    def _banner(self, seen: "_Seen") -> None:
+        seen.changes.append((Side.CLIENT, AuthBanner(seen.message["message"])))
+
+    # -- channels -----------------------------------------------------------------------------
+
+    def _channel_open(self, seen: "_Seen") -> None:
+        msg = seen.message
+        self.channel_types[(seen.sender, msg["sender_channel"])] = msg["channel_type"]
+
+    def _channel_open_confirmation(self, seen: "_Seen") -> None:
+        msg, sender, receiver = seen.message, seen.sender, seen.receiver
+        recipient, own = msg["recipient_channel"], msg["sender_channel"]
+        kind = self.channel_types.get((receiver, recipient), "session")
+        self.channel_types[(sender, own)] = kind
+        client_id, server_id = (recipient, own) if sender is Side.SERVER else (own, recipient)
+        self.server_channel[client_id] = server_id
+        seen.changes.append((receiver, ChannelOpened(recipient, kind)))
+        seen.changes.append((sender, ChannelOpened(own, kind)))
+
+    def _channel_open_failure(self, seen: "_Seen") -> None:
+        msg = seen.message
+        seen.tell_receiver(ChannelOpenFailed(msg["recipient_channel"], msg["reason_code"], msg["description"]))
+
+    def _channel_data(self, seen: "_Seen") -> None:
+        msg = seen.message
+        stream = msg["data_type_code"] if msg.spec is MSG.CHANNEL_EXTENDED_DATA else 0
+        seen.tell_receiver(ChannelData(msg["recipient_channel"], msg["data"], stream))
+        if stream == 0:
+            self._sftp(seen.direction, msg["recipient_channel"], msg["data"], seen.changes)
+
+    def _channel_eof(self, seen: "_Seen") -> None:
+        seen.tell_receiver(ChannelEOF(seen.message["recipient_channel"]))
+
+    def _channel_close(self, seen: "_Seen") -> None:
+        seen.tell_receiver(ChannelClosed(seen.message["recipient_channel"]))
+
+    def _channel_request(self, seen: "_Seen") -> None:
+        msg = seen.message
+        request, channel = msg["request_type"], msg["recipient_channel"]
+        if request == "exit-status":
+            seen.tell_receiver(ExitStatus(channel, msg["exit_status"]))
+        elif request == "exit-signal":
+            seen.tell_receiver(ExitSignal(channel, msg["signal_name"], msg["core_dumped"], msg["error_message"]))
+        elif request == "subsystem" and seen.sender is Side.CLIENT:
+            seen.changes.append((Side.SERVER, SubsystemStarted(channel, msg["subsystem_name"])))
+            if msg["subsystem_name"] == "sftp":
+                self.sftp_channels[channel] = SftpStreamDecoder()
 
     # -- SFTP inside a channel ----------------------------------------------------------------
-
-    def _start_sftp(self, server_channel: int) -> None:
-        try:
-            from ..sftp.stream import SftpStreamDecoder
-        except ImportError:
-            return
-        self.sftp_channels[server_channel] = SftpStreamDecoder()
 
     def _sftp(self, direction: str, recipient: int, data: bytes, changes: list) -> None:
         """Feed channel data to the SFTP decoder of its channel. SFTP channels are known by
@@ -486,7 +481,7 @@ class PassiveDecoder:
             self.problems.append(f"SFTP on channel {server_channel}: {exc}")
             return
         for unit in units:
-            changes.append((RECEIVER[direction], unit.event(recipient)))
+            changes.append((Direction(direction).receiver, unit.event(recipient)))
 
 
 def _unopened_record(direction: str, seq: int, wire: bytes, mac_size: int, cipher: str = "?",

@@ -1,171 +1,347 @@
-"""Algorithm negotiation (RFC 4253 7.1), the exchange hash H, and key derivation (RFC 4253 7.2)."""
+"""Key exchange: one object per family of methods, one object per exchange, one per round.
+
+A *method* (curve25519-sha256, diffie-hellman-group14-sha256, ...) is a name, a hash, the way
+K is encoded and the agent doing the arithmetic (``sshviz.crypto.kex``). Methods come in four
+*families*, which differ in the messages they exchange and in what those add to H:
+
+    dh      KEXDH_INIT e; KEXDH_REPLY K_S, f, signature                         RFC 4253 8
+    gex     KEX_DH_GEX_REQUEST min, n, max; KEX_DH_GEX_GROUP p, g;
+            KEX_DH_GEX_INIT e; KEX_DH_GEX_REPLY K_S, f, signature                 RFC 4419
+    ecdh    KEX_ECDH_INIT Q_C; KEX_ECDH_REPLY K_S, Q_S, signature               RFC 5656 4, RFC 8731
+    hybrid  KEX_HYBRID_INIT C_INIT; KEX_HYBRID_REPLY K_S, S_REPLY, signature    the ML-KEM hybrid draft
+
+Whatever the family, H = HASH(V_C || V_S || I_C || I_S || K_S || [the group exchange's request
+and group] || the client's value || the server's value || K).
+
+``KexFamily`` says all that once per family. ``KexExchange`` is one run of a family's messages
+(which have gone by, the values they carried, the agent); ``KexRound`` is one whole key
+exchange, from the KEXINITs to both NEWKEYS. The live transport drives them in either role; the
+passive decoder of captures feeds them what it reads.
+
+Adding a method is one ``KexMethod`` in ``KEX_METHODS``; a new family, one ``KexFamily``.
+"""
 
 from __future__ import annotations
 
-from ..crypto.ciphers import CIPHERS
-from ..crypto.compression import COMPRESSION
+from dataclasses import dataclass
+from typing import Callable
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..crypto import dh_groups
 from ..crypto.hashes import digest, digest_size
-from ..crypto.kex import PSEUDO_KEX, STRICT_KEX_CLIENT, STRICT_KEX_SERVER, KexMethod
-from ..crypto.macs import MACS
-from ..events import DerivedKey, NegotiatedAlgorithm
+from ..crypto.kex import DHAgent, ECDHAgent, KexAgent, KexError, MLKEMHybridAgent, X25519Agent
+from ..crypto.keys import PublicKey
+from ..crypto.random import RandomSource
+from ..crypto.registry import Registry
+from ..events import AlgorithmsNegotiated, KexComputed
+from ..sides import Direction, Side
 from ..wire import types as t
-from .packet import DirectionKeys, make_direction_keys
+from ..wire.catalog import MSG, DisconnectReason
+from ..wire.spec import Message, MessageSpec
+from .derivation import direction_keys, session_keys
+from .errors import ProtocolError
+from .negotiation import guess_was_right, negotiate
+from .packet import DirectionKeys
 
-# The ten KEXINIT name-lists, by the short category names used everywhere else.
-CATEGORIES = (
-    ("kex", "kex_algorithms"),
-    ("host_key", "server_host_key_algorithms"),
-    ("cipher_c2s", "encryption_algorithms_client_to_server"),
-    ("cipher_s2c", "encryption_algorithms_server_to_client"),
-    ("mac_c2s", "mac_algorithms_client_to_server"),
-    ("mac_s2c", "mac_algorithms_server_to_client"),
-    ("compression_c2s", "compression_algorithms_client_to_server"),
-    ("compression_s2c", "compression_algorithms_server_to_client"),
-    ("language_c2s", "languages_client_to_server"),
-    ("language_s2c", "languages_server_to_client"),
-)
+HashInput = tuple[str, str, bytes]  # (name, RFC type, the bytes it adds to H)
 
-# Categories where no common name is not a failure.
-OPTIONAL_CATEGORIES = {"language_c2s", "language_s2c"}
+# diffie-hellman-group-exchange: what the client asks for.
+GEX_MIN, GEX_PREFERRED, GEX_MAX = 2048, 3072, 8192
 
 
-def real_kex_names(names: list[str]) -> list[str]:
-    return [n for n in names if n not in PSEUDO_KEX]
+@dataclass(frozen=True)
+class Step:
+    """One message of a family's exchange: who sends it, and which messages it may be."""
+
+    sender: Side
+    messages: tuple[MessageSpec, ...]
 
 
-def negotiate(client: dict, server: dict) -> dict[str, NegotiatedAlgorithm]:
-    """For each list: the first algorithm of the client's that the server also offers. A MAC
-    next to an AEAD cipher is marked unused (the cipher authenticates itself)."""
-    result = {}
-    for category, field in CATEGORIES:
-        client_list, server_list = client[field], server[field]
-        if category == "kex":
-            client_list, server_list = real_kex_names(client_list), real_kex_names(server_list)
-        offered = set(server_list)
-        chosen = next((name for name in client_list if name in offered), None)
-        result[category] = NegotiatedAlgorithm(category, chosen, list(client_list), list(server_list))
-    for direction in ("c2s", "s2c"):
-        cipher = result[f"cipher_{direction}"].chosen
-        result[f"mac_{direction}"].unused = bool(cipher in CIPHERS and CIPHERS[cipher].aead)
-    return result
+class KexFamily:
+    """A family of key exchange methods: its messages in the order they go, the fields that
+    carry the two public values, and what the exchange adds to the exchange hash."""
+
+    def __init__(self, init: MessageSpec, reply: MessageSpec, client_value: str, server_value: str):
+        self.name = init.context.partition("=")[2]  # what the catalog knows it by: "kex=ecdh"
+        self.init, self.reply = init, reply
+        self.client_value, self.server_value = client_value, server_value
+        # Both values enter H as their messages carry them: mpint or string.
+        self.value_type = next(f.type.name for f in init.fields if f.name == client_value)
+        self.steps: tuple[Step, ...] = (Step(Side.CLIENT, (init,)), Step(Side.SERVER, (reply,)))
+
+    def record(self, exchange: "KexExchange", message: Message) -> None:
+        """Keep the values ``message`` carries."""
+        if message.spec is self.init:
+            exchange.client_value = message[self.client_value]
+        elif message.spec is self.reply:
+            exchange.host_key = message["host_key"]
+            exchange.server_value = message[self.server_value]
+            exchange.signature = message["signature"]
+
+    def make_agent(self, exchange: "KexExchange", rng: RandomSource) -> KexAgent:
+        return exchange.method.make_agent(rng)
+
+    def next_message(self, exchange: "KexExchange", rng: RandomSource) -> Message:
+        """What comes next from the side whose turn it is, when no signature is needed (the
+        reply is made by ``reply_message``): here, the client's public value."""
+        exchange.agent = self.make_agent(exchange, rng)
+        return self.init.build(**{self.client_value: exchange.agent.client_init()})
+
+    def reply_message(self, exchange: "KexExchange", signature: bytes) -> Message:
+        return self.reply.build(host_key=exchange.host_key,
+                                **{self.server_value: exchange.server_value}, signature=signature)
+
+    def hash_inputs(self, exchange: "KexExchange") -> list[HashInput]:
+        """What this family adds to H after K_S: the two public values."""
+        encode = t.mpint if self.value_type == "mpint" else t.string
+        return [(self.client_value, self.value_type, encode(exchange.client_value)),
+                (self.server_value, self.value_type, encode(exchange.server_value))]
 
 
-def strict_kex_offered(client: dict, server: dict) -> bool:
-    """Both first KEXINITs carry the strict KEX markers (the Terrapin countermeasure)."""
-    return (STRICT_KEX_CLIENT in client["kex_algorithms"]
-            and STRICT_KEX_SERVER in server["kex_algorithms"])
+class GroupExchange(KexFamily):
+    """diffie-hellman-group-exchange: before the values, the client names the group sizes it
+    accepts and the server picks a group (RFC 4419); both the request and the group enter H."""
 
+    def __init__(self):
+        super().__init__(MSG.KEX_DH_GEX_INIT, MSG.KEX_DH_GEX_REPLY, "e", "f")
+        self.steps = (Step(Side.CLIENT, (MSG.KEX_DH_GEX_REQUEST, MSG.KEX_DH_GEX_REQUEST_OLD)),
+                      Step(Side.SERVER, (MSG.KEX_DH_GEX_GROUP,))) + self.steps
 
-def guess_was_right(client: dict, server: dict) -> bool:
-    """RFC 4253 7: a guessed first kex packet counts only if both sides prefer the same kex
-    method and the same host key algorithm."""
-    ck, sk = real_kex_names(client["kex_algorithms"]), real_kex_names(server["kex_algorithms"])
-    ch, sh = client["server_host_key_algorithms"], server["server_host_key_algorithms"]
-    return bool(ck and sk and ch and sh and ck[0] == sk[0] and ch[0] == sh[0])
-
-
-def exchange_hash(hash_name: str, inputs: list[tuple[str, str, bytes]]) -> bytes:
-    """H = HASH of the concatenated, already encoded inputs."""
-    return digest(hash_name, *(encoded for _, _, encoded in inputs))
-
-
-def hash_inputs_head(V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes, K_S: bytes):
-    """The inputs every exchange hash starts with (RFC 4253 8, RFC 5656 4, RFC 4419 3)."""
-    return [
-        ("V_C", "string", t.string(V_C)),
-        ("V_S", "string", t.string(V_S)),
-        ("I_C", "string", t.string(I_C)),
-        ("I_S", "string", t.string(I_S)),
-        ("K_S", "string", t.string(K_S)),
-    ]
-
-
-def exchange_hash_inputs(method: KexMethod, V_C: bytes, V_S: bytes, I_C: bytes, I_S: bytes,
-                         K_S: bytes, client_value, server_value, K: bytes,
-                         gex_request: tuple[int | None, int, int | None] | None = None,
-                         gex_group: tuple[int, int] | None = None) -> list[tuple[str, str, bytes]]:
-    """Every input of the exchange hash H, encoded, in hash order, for ``method``'s family:
-    RFC 4253 8 (dh), RFC 4419 3 (gex), RFC 5656 4 / RFC 8731 (ecdh), the ML-KEM hybrid draft.
-    The live transport (either role) and the passive capture decoder both build H here."""
-    inputs = hash_inputs_head(V_C, V_S, I_C, I_S, K_S)
-    family = method.family
-    if family == "gex":
-        (lo, n, hi), (p, g) = gex_request, gex_group
-        if lo is None:  # KEX_DH_GEX_REQUEST_OLD: only n (RFC 4419 5)
-            inputs.append(("n", "uint32", t.uint32(n)))
+    def record(self, exchange: "KexExchange", message: Message) -> None:
+        spec = message.spec
+        if spec is MSG.KEX_DH_GEX_REQUEST:
+            exchange.group_request = (message["min"], message["n"], message["max"])
+        elif spec is MSG.KEX_DH_GEX_REQUEST_OLD:
+            exchange.group_request = (None, message["n"], None)  # only n enters H (RFC 4419 5)
+        elif spec is MSG.KEX_DH_GEX_GROUP:
+            exchange.group = (message["p"], message["g"])
         else:
-            inputs += [("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)),
-                       ("max", "uint32", t.uint32(hi))]
+            super().record(exchange, message)
+
+    def make_agent(self, exchange: "KexExchange", rng: RandomSource) -> KexAgent:
+        p, g = exchange.group
+        return DHAgent(p, g, exchange.method.exponent_bits, rng)
+
+    def next_message(self, exchange: "KexExchange", rng: RandomSource) -> Message:
+        if exchange.group_request is None:
+            return MSG.KEX_DH_GEX_REQUEST.build(min=GEX_MIN, n=GEX_PREFERRED, max=GEX_MAX)
+        if exchange.group is None:
+            return self._group_message(exchange)
+        (p, g), (lo, _, hi) = exchange.group, exchange.group_request
+        if not lo <= p.bit_length() <= hi or p % 2 == 0 or not 1 < g < p - 1:
+            raise KexError(f"server's group ({p.bit_length()} bits, g={g}) is outside the "
+                           f"requested {lo}..{hi} bits or invalid")
+        return super().next_message(exchange, rng)
+
+    @staticmethod
+    def _group_message(exchange: "KexExchange") -> Message:
+        lo, n, hi = exchange.group_request
+        if lo is None:  # the old request names only n; our bounds apply to it
+            lo, hi = GEX_MIN, GEX_MAX
+        if not lo <= n <= hi:
+            raise KexError(f"invalid group request: min {lo}, preferred {n}, max {hi}")
+        group = choose_gex_group(lo, n, hi)
+        if group is None:
+            raise KexError(f"no group between {lo} and {hi} bits")
+        return MSG.KEX_DH_GEX_GROUP.build(p=group[0], g=group[1])
+
+    def hash_inputs(self, exchange: "KexExchange") -> list[HashInput]:
+        (lo, n, hi), (p, g) = exchange.group_request, exchange.group
+        inputs = [("n", "uint32", t.uint32(n))] if lo is None else [
+            ("min", "uint32", t.uint32(lo)), ("n", "uint32", t.uint32(n)), ("max", "uint32", t.uint32(hi))]
         inputs += [("p", "mpint", t.mpint(p)), ("g", "mpint", t.mpint(g))]
-    if family in ("dh", "gex"):
-        inputs += [("e", "mpint", t.mpint(client_value)), ("f", "mpint", t.mpint(server_value))]
-    elif family == "ecdh":
-        inputs += [("Q_C", "string", t.string(client_value)), ("Q_S", "string", t.string(server_value))]
-    else:
-        inputs += [("C_INIT", "string", t.string(client_value)),
-                   ("S_REPLY", "string", t.string(server_value))]
-    inputs.append(("K", method.k_encoding, K))
-    return inputs
+        return inputs + super().hash_inputs(exchange)
 
 
-KEY_PURPOSES = {
-    "A": "initial IV, client to server",
-    "B": "initial IV, server to client",
-    "C": "encryption key, client to server",
-    "D": "encryption key, server to client",
-    "E": "integrity key, client to server",
-    "F": "integrity key, server to client",
-}
+def choose_gex_group(minimum: int, preferred: int, maximum: int) -> tuple[int, int] | None:
+    """The server's pick for a GEX request: the smallest group of at least ``preferred`` bits
+    within [min, max], else the largest one below it; None when no group fits."""
+    fitting = [bits for bits in sorted(dh_groups.GROUPS_BY_BITS) if minimum <= bits <= maximum]
+    if not fitting:
+        return None
+    bits = next((b for b in fitting if b >= preferred), fitting[-1])
+    return dh_groups.GROUPS_BY_BITS[bits], dh_groups.GENERATOR
 
 
-def derive_key(hash_name: str, K: bytes, H: bytes, letter: str, session_id: bytes,
-               size: int) -> DerivedKey:
-    """RFC 4253 7.2: K1 = HASH(K || H || letter || session_id), K2 = HASH(K || H || K1), ...
-    then the first ``size`` bytes of K1 || K2 || ... ``K`` arrives encoded (mpint or string)."""
-    blocks = [digest(hash_name, K, H, letter.encode(), session_id)]
-    while sum(map(len, blocks)) < size:
-        blocks.append(digest(hash_name, K, H, *blocks))
-    formula = f'HASH(K || H || "{letter}" || session_id)'
-    if len(blocks) > 1:
-        formula += f", extended by K{{n+1}} = HASH(K || H || K1 || ... || Kn) to {size} bytes"
-    value = b"".join(blocks)[:size]
-    return DerivedKey(letter, KEY_PURPOSES[letter], value, formula, blocks)
+DH = KexFamily(MSG.KEXDH_INIT, MSG.KEXDH_REPLY, "e", "f")
+GEX = GroupExchange()
+ECDH = KexFamily(MSG.KEX_ECDH_INIT, MSG.KEX_ECDH_REPLY, "Q_C", "Q_S")
+HYBRID = KexFamily(MSG.KEX_HYBRID_INIT, MSG.KEX_HYBRID_REPLY, "C_INIT", "S_REPLY")
 
 
-def derive_keys(hash_name: str, K: bytes, H: bytes, session_id: bytes,
-                sizes: dict[str, int]) -> dict[str, DerivedKey]:
-    return {letter: derive_key(hash_name, K, H, letter, session_id, sizes[letter])
-            for letter in "ABCDEF"}
+@dataclass(frozen=True)
+class KexMethod:
+    """A key exchange method: its family, its hash, how K enters the hash, and the agent for
+    its arithmetic."""
+
+    name: str
+    family: KexFamily
+    hash: str
+    make_agent: Callable[[RandomSource], KexAgent] | None  # None: the group comes later (gex)
+    k_encoding: str = "mpint"  # how K enters the hash: "mpint" or "string"
+    private_key_size: int | None = None  # bytes of a logged private key, where fixed (ECDH)
+    # Why one logged private value cannot give this side's K again, when it cannot.
+    private_key_insufficient: str = ""
+
+    @property
+    def exponent_bits(self) -> int:
+        # Twice the hash's security level, as OpenSSH sizes DH exponents.
+        return 2 * 8 * digest_size(self.hash) if self.hash != "sha1" else 320
 
 
-def hash_size(hash_name: str) -> int:
-    return digest_size(hash_name)
+KEX_METHODS: Registry[KexMethod] = Registry("key exchange method")
 
 
-def session_keys(method: KexMethod, algorithms: dict[str, NegotiatedAlgorithm], K: bytes, H: bytes,
-                 session_id: bytes) -> dict[str, DerivedKey]:
-    """Keys A-F sized for the negotiated ciphers and MACs (an AEAD cipher needs no MAC key)."""
-    cipher_c2s, cipher_s2c = (CIPHERS[algorithms["cipher_c2s"].chosen],
-                              CIPHERS[algorithms["cipher_s2c"].chosen])
-    mac_c2s = None if cipher_c2s.aead else MACS[algorithms["mac_c2s"].chosen]
-    mac_s2c = None if cipher_s2c.aead else MACS[algorithms["mac_s2c"].chosen]
-    sizes = {"A": cipher_c2s.iv_size, "B": cipher_s2c.iv_size,
-             "C": cipher_c2s.key_size, "D": cipher_s2c.key_size,
-             "E": mac_c2s.key_size if mac_c2s else 0, "F": mac_s2c.key_size if mac_s2c else 0}
-    return derive_keys(method.hash, K, H, session_id, sizes)
+def _register(method: KexMethod, default: bool = True) -> None:
+    KEX_METHODS.register(method.name, method, default)
 
 
-def direction_keys(algorithms: dict[str, NegotiatedAlgorithm], keys: dict[str, DerivedKey],
-                   direction: str, outgoing: bool, auth_done: bool) -> DirectionKeys:
-    """What protects ``direction`` ("c2s" or "s2c") once NEWKEYS takes effect. Delayed
-    compression (zlib@openssh.com) starts off until authentication is done."""
-    cipher = CIPHERS[algorithms[f"cipher_{direction}"].chosen]
-    mac = None if cipher.aead else MACS[algorithms[f"mac_{direction}"].chosen]
-    compression = algorithms[f"compression_{direction}"].chosen
-    iv, enc, integrity = ("A", "C", "E") if direction == "c2s" else ("B", "D", "F")
-    compression_on = not COMPRESSION[compression].delayed or auth_done
-    return make_direction_keys(cipher, keys[enc].value, keys[iv].value, mac, keys[integrity].value,
-                               compression, outgoing, compression_on)
+def _dh(p: int, bits: int):
+    return lambda rng: DHAgent(p, dh_groups.GENERATOR, bits, rng)
+
+
+def _ecdh(name: str, curve: ec.EllipticCurve, hash_name: str) -> KexMethod:
+    return KexMethod(name, ECDH, hash_name, lambda rng: ECDHAgent(curve, rng),
+                     private_key_size=(curve.key_size + 7) // 8)
+
+
+_register(KexMethod("mlkem768x25519-sha256", HYBRID, "sha256", MLKEMHybridAgent, "string",
+                    private_key_insufficient="also needs the ML-KEM secret"))
+_register(KexMethod("curve25519-sha256", ECDH, "sha256", X25519Agent))
+_register(KexMethod("curve25519-sha256@libssh.org", ECDH, "sha256", X25519Agent))
+_register(_ecdh("ecdh-sha2-nistp256", ec.SECP256R1(), "sha256"))
+_register(_ecdh("ecdh-sha2-nistp384", ec.SECP384R1(), "sha384"))
+_register(_ecdh("ecdh-sha2-nistp521", ec.SECP521R1(), "sha512"))
+_register(KexMethod("diffie-hellman-group-exchange-sha256", GEX, "sha256", None))
+_register(KexMethod("diffie-hellman-group16-sha512", DH, "sha512", _dh(dh_groups.MODP_4096, 1024)))
+_register(KexMethod("diffie-hellman-group18-sha512", DH, "sha512", _dh(dh_groups.MODP_8192, 1024)))
+_register(KexMethod("diffie-hellman-group14-sha256", DH, "sha256", _dh(dh_groups.MODP_2048, 512)))
+# SHA-1 based: legacy, offered only when asked for.
+_register(KexMethod("diffie-hellman-group14-sha1", DH, "sha1", _dh(dh_groups.MODP_2048, 320)), default=False)
+_register(KexMethod("diffie-hellman-group1-sha1", DH, "sha1", _dh(dh_groups.OAKLEY_GROUP_2, 320)),
+          default=False)
+
+
+class KexExchange:
+    """One run of a family's messages: which have gone by, the values they carried, and the
+    agent doing this side's arithmetic (a bystander has none)."""
+
+    def __init__(self, method: KexMethod):
+        self.method = method
+        self.family = method.family
+        self._position = 0  # the index in family.steps of the message expected next
+        self.group_request: tuple[int | None, int, int | None] | None = None  # gex
+        self.group: tuple[int, int] | None = None  # gex: (p, g)
+        self.client_value = None
+        self.server_value = None
+        self.host_key = b""  # K_S, the server's public host key blob
+        self.signature = b""
+        self.agent: KexAgent | None = None
+
+    @property
+    def next_step(self) -> Step | None:
+        steps = self.family.steps
+        return steps[self._position] if self._position < len(steps) else None
+
+    @property
+    def done(self) -> bool:
+        """Every message has gone by: the reply is in."""
+        return self.next_step is None
+
+    def take(self, message: Message, sender: Side) -> None:
+        """One message of this exchange, sent or received, in its family's order."""
+        step = self.next_step
+        if step is None or sender != step.sender or message.spec not in step.messages:
+            raise ProtocolError(DisconnectReason.PROTOCOL_ERROR,
+                                f"unexpected {message.spec.rfc_name} during {self.method.name}")
+        self.family.record(self, message)
+        self._position += 1
+
+    def next_message(self, rng: RandomSource) -> Message:
+        return self.family.next_message(self, rng)
+
+    def respond(self, rng: RandomSource) -> bytes:
+        """The server's half: its public value, and K (encoded), from the client's value."""
+        self.agent = self.family.make_agent(self, rng)
+        self.server_value, K = self.agent.server_respond(self.client_value)
+        return K
+
+    def reply_message(self, signature: bytes) -> Message:
+        return self.family.reply_message(self, signature)
+
+    def shared_secret(self) -> bytes:
+        """The client's K (encoded), once the server's value is in."""
+        return self.agent.client_finish(self.server_value)
+
+
+class KexRound:
+    """One key exchange, from the two KEXINITs to the two NEWKEYS, as a live side runs it and
+    as a bystander reads it: the KEXINITs, what they negotiated, the method's exchange, its
+    result, and the keys it gave each direction."""
+
+    def __init__(self, first: bool):
+        self.first = first
+        self.kexinits: dict[Side, tuple[Message, bytes]] = {}  # side -> (message, payload)
+        self.negotiated: AlgorithmsNegotiated | None = None
+        self.method: KexMethod | None = None
+        self.exchange: KexExchange | None = None
+        self.wrong_guesses: set[Side] = set()  # sides whose guessed first kex packet is dropped
+        self.result: KexComputed | None = None
+        self.keys: dict[Direction, DirectionKeys] = {}  # once computed
+        self.newkeys: set[Direction] = set()  # directions whose NEWKEYS has gone by
+
+    def add_kexinit(self, side: Side, message: Message, payload: bytes) -> None:
+        self.kexinits[side] = (message, payload)
+
+    def negotiate(self, strict: bool, peer_ext_info: bool, local: Side | None) -> AlgorithmsNegotiated:
+        """What the two KEXINITs agree on, and whose guessed kex packet (if any) is wrong and
+        to be dropped (RFC 4253 7). The event is ``local``'s (None: a bystander's): it says
+        whether the peer's guess, or for a bystander anyone's, is dropped."""
+        client, server = (self.kexinits[side][0].values for side in (Side.CLIENT, Side.SERVER))
+        algorithms = negotiate(client, server)
+        if not guess_was_right(client, server):
+            self.wrong_guesses = {side for side, values in ((Side.CLIENT, client), (Side.SERVER, server))
+                                  if values["first_kex_packet_follows"]}
+        ignored = self.wrong_guesses - {local}
+        self.negotiated = AlgorithmsNegotiated(algorithms, strict, peer_ext_info, guess_ignored=bool(ignored))
+        self.method = KEX_METHODS.get(algorithms["kex"].chosen)
+        return self.negotiated
+
+    def exchange_hash(self, V_C: str, V_S: str, K: bytes) -> tuple[bytes, list[HashInput]]:
+        """H and its inputs, in hash order (RFC 4253 8 and the family's own)."""
+        exchange = self.exchange
+        inputs = [("V_C", "string", t.string(V_C.encode())), ("V_S", "string", t.string(V_S.encode())),
+                  ("I_C", "string", t.string(self.kexinits[Side.CLIENT][1])),
+                  ("I_S", "string", t.string(self.kexinits[Side.SERVER][1])),
+                  ("K_S", "string", t.string(exchange.host_key))]
+        inputs += exchange.family.hash_inputs(exchange)
+        inputs.append(("K", exchange.method.k_encoding, K))
+        return digest(exchange.method.hash, *(encoded for _, _, encoded in inputs)), inputs
+
+    def compute(self, K: bytes, H: bytes, inputs: list[HashInput], session_id: bytes,
+                host_key: PublicKey | None, secrets: dict) -> KexComputed:
+        """The result: K, H, and the six keys derived from them for the negotiated algorithms."""
+        method = self.exchange.method
+        keys = session_keys(method.hash, self.negotiated.algorithms, K, H, session_id)
+        self.result = KexComputed(method.name, method.hash, K, k_value(method.k_encoding, K), H,
+                                  inputs, session_id, self.first,
+                                  host_key.key_type if host_key else "?",
+                                  host_key.fingerprint() if host_key else "?", list(keys.values()),
+                                  secrets)
+        return self.result
+
+    def prepare_keys(self, local: Side | None, auth_done: bool) -> None:
+        """What protects each direction from its NEWKEYS on; ``local`` is the side whose
+        outgoing direction this is (None for a bystander, who reads both)."""
+        keys = {key.letter: key for key in self.result.keys}
+        for direction in Direction:
+            self.keys[direction] = direction_keys(self.negotiated.algorithms, keys, direction,
+                                                  direction.sender == local, auth_done)
+
+    @property
+    def finished(self) -> bool:
+        return len(self.newkeys) == 2
 
 
 def encode_k(k_encoding: str, value) -> bytes:

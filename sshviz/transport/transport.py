@@ -3,7 +3,9 @@ negotiation, the key exchange (both roles), NEWKEYS, strict KEX, ext-info, ping 
 
 It never touches a socket: bytes come in through ``receive``, which yields the packets meant
 for the layers above; bytes go out through ``outgoing``, a queue of version lines and packets
-that an adapter (or the conductor, one at a time) takes from.
+that an adapter (or the conductor, one at a time) takes from. What each key exchange method
+sends and hashes lives in ``kex.py``; this class protects packets, dispatches messages, and
+runs one ``KexRound`` at a time.
 """
 
 from __future__ import annotations
@@ -14,23 +16,20 @@ from typing import Callable, Iterator
 
 from ..crypto.ciphers import CIPHERS
 from ..crypto.compression import COMPRESSION
-from ..crypto.kex import (EXT_INFO_CLIENT, EXT_INFO_SERVER, GEX_MAX, GEX_MIN, GEX_PREFERRED,
-                          KEX_METHODS, STRICT_KEX_CLIENT, STRICT_KEX_SERVER, DHAgent, KexError,
-                          choose_gex_group)
+from ..crypto.kex import KexError
 from ..crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey, PublicKey
 from ..crypto.macs import MACS
 from ..crypto.random import RandomSource
-from ..events import (AlgorithmsNegotiated, DebugReceived, Disconnected, ExtInfoReceived,
-                      HostKeyChecked, KexComputed, KeysActivated, PacketReceived, PacketSent,
-                      PongReceived, VersionReceived, VersionRecord, VersionSent)
-from ..wire import types as t
-from ..wire.catalog import SSH, DisconnectReason
+from ..events import (DebugReceived, Disconnected, ExtInfoReceived, HostKeyChecked, PacketReceived,
+                      PacketSent, PongReceived, VersionReceived, VersionRecord, VersionSent)
+from ..sides import Side
+from ..wire.catalog import KEX_METHOD, MSG, SSH, DisconnectReason
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .errors import ProtocolError
-from .kex import (OPTIONAL_CATEGORIES, direction_keys, exchange_hash, exchange_hash_inputs,
-                  guess_was_right, k_value, negotiate, real_kex_names, session_keys,
-                  strict_kex_offered)
+from .kex import KEX_METHODS, KexExchange, KexRound
+from .negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT, STRICT_KEX_SERVER,
+                          negotiation_failure, real_kex_names, strict_kex_offered)
 from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
 
 E = DisconnectReason
@@ -38,9 +37,8 @@ E = DisconnectReason
 SOFTWARE_VERSION = "sshviz_0.1"
 MAX_LINE = 255  # RFC 4253 4.2, CR LF included
 MAX_PRE_LINES = 1024
-KEX_MESSAGES = frozenset(range(30, 50))
-# Transport messages that may arrive whatever the state (RFC 4253 11).
-GENERIC = frozenset({1, 2, 3, 4})
+# What a strict initial key exchange lets through besides the method's own messages.
+STRICT_KEX_ALLOWED = frozenset({MSG.DISCONNECT, MSG.KEXINIT, MSG.NEWKEYS})
 
 
 @dataclass
@@ -116,42 +114,22 @@ class VersionLineReader:
         return line, self._pre_lines, version, rest
 
 
-class KexRound:
-    """The state of one key exchange, from KEXINIT to both NEWKEYS."""
-
-    def __init__(self, local_kexinit: Message, local_payload: bytes, first: bool):
-        self.local = local_kexinit
-        self.local_payload = local_payload
-        self.peer: Message | None = None
-        self.peer_payload = b""
-        self.first = first
-        self.negotiated: AlgorithmsNegotiated | None = None
-        self.method = None
-        self.agent = None
-        self.host_key_algorithm = ""
-        self.ignore_next = False  # the peer guessed wrong: drop its first kex packet
-        self.guess_sent = False
-        self.gex_request: tuple[int, int, int] | None = None
-        self.gex_group: tuple[int, int] | None = None
-        self.client_value = None
-        self.result: KexComputed | None = None
-        self.new_out = None
-        self.new_in = None
-        self.sent_newkeys = False
-        self.received_newkeys = False
-
-
 class Transport:
+    """One side's transport layer (RFC 4253): the packet reader and writer, the dispatch of
+    transport messages, and the key exchange under way, if any (a ``KexRound``). Upper-layer
+    messages go out through ``send`` and come back from ``receive``."""
+
     def __init__(self, role: str, config: TransportConfig, rng: RandomSource,
                  clock: Callable[[], float], events: list, context: dict):
-        self.is_client = role == "client"
+        self.side = Side(role)
+        self.is_client = self.side is Side.CLIENT
         self.config = config
         self.rng = rng
         self.kex_rng = rng.fork("kex")
         self.clock = clock
         self.events = events
         self.context = context  # shared with the upper layers: picks context-dependent messages
-        self.out_dir, self.in_dir = ("c2s", "s2c") if self.is_client else ("s2c", "c2s")
+        self.out_dir, self.in_dir = self.side.sending, self.side.receiving
         self.writer = PacketWriter(self.out_dir, rng.fork("padding"))
         self.reader = PacketReader(self.in_dir)
         self.outgoing: deque = deque()
@@ -170,14 +148,30 @@ class Transport:
         self.kex: KexRound | None = None
         self.kex_count = 0
         self._held: deque[tuple[Message, bytes]] = deque()  # held during a key exchange, encoded
-        self._ext_info_window = False  # the next received packet may be EXT_INFO
+        self._ext_info_may_follow = False  # set at the first NEWKEYS received (RFC 8308 2.4)
+        self._ext_info_window = False  # the packet being handled came right after it
         self.auth_done = False
         self.closed = False
         self.disconnect_reason: ProtocolError | None = None
-        self.last_negotiation: AlgorithmsNegotiated | None = None
+        self.last_negotiation = None  # the AlgorithmsNegotiated of the latest key exchange
         # The server's, from the key exchange that made the session id: what host-bound
         # publickey authentication binds to (a rekey may negotiate another host key).
         self.host_key: PublicKey | None = None
+        # Transport messages handled whatever the state; then those handled only once the
+        # first key exchange is over and none is half done. Anything else goes up.
+        self._anytime = {
+            MSG.DISCONNECT: self._on_disconnect,
+            MSG.IGNORE: self._on_ignore,
+            MSG.UNIMPLEMENTED: self._on_unimplemented,
+            MSG.DEBUG: self._on_debug,
+            MSG.KEXINIT: self._on_kexinit,
+            MSG.NEWKEYS: self._on_newkeys,
+            MSG.EXT_INFO: self._on_ext_info,
+        }
+        self._between_kex = {
+            MSG.PING: self._on_ping,
+            MSG.PONG: self._on_pong,
+        }
 
     # -- starting and sending -----------------------------------------------------------------
 
@@ -192,7 +186,7 @@ class Transport:
         """Send an upper-layer message, holding it while a key exchange is under way."""
         if self.closed:
             return
-        if self.kex is not None and not self.kex.sent_newkeys:
+        if self.kex is not None and self.out_dir not in self.kex.newkeys:
             payload = message.encode()
             self._held.append((message, payload))
             self.unsent_bytes += len(payload)
@@ -214,14 +208,12 @@ class Transport:
         self._maybe_rekey()
         return record
 
-    def _send(self, name: str, /, **values) -> PacketRecord:
-        return self._send_packet(SSH.build(name, **values))
-
     def disconnect(self, reason: int, description: str, error: ProtocolError | None = None) -> None:
         """Send DISCONNECT and stop; everything later is ignored."""
         if self.closed:
             return
-        self._send("DISCONNECT", reason_code=int(reason), description=description, language_tag="")
+        self._send_packet(MSG.DISCONNECT.build(reason_code=int(reason), description=description,
+                                               language_tag=""))
         self.closed = True
         self.disconnect_reason = error or ProtocolError(reason, description)
         self.events.append(Disconnected(int(reason), description, by_peer=False))
@@ -229,7 +221,7 @@ class Transport:
     def ping(self, data: bytes) -> None:
         if "ping@openssh.com" not in self.peer_extensions:
             raise ValueError("the peer did not announce ping@openssh.com")
-        self.send(SSH.build("PING", data=data))
+        self.send(MSG.PING.build(data=data))
 
     def request_rekey(self) -> bool:
         """Start a key exchange now; False if one is already running or none was ever done."""
@@ -279,13 +271,14 @@ class Transport:
         if not payload:
             raise ProtocolError(E.PROTOCOL_ERROR, f"packet {record.seq} has an empty payload")
         kex = self.kex
-        if kex is not None and kex.ignore_next and payload[0] in KEX_MESSAGES:
+        if kex is not None and self.side.opposite in kex.wrong_guesses and payload[0] in KEX_METHOD:
             # The peer's wrong guess (RFC 4253 7), to be dropped unread: it follows the layout
             # of the method it guessed, which may not even decode as the negotiated one's.
-            guessed = real_kex_names(kex.peer.kex_algorithms)[:1]
-            family = KEX_METHODS[guessed[0]].family if guessed and guessed[0] in KEX_METHODS else "?"
+            guessed = real_kex_names(kex.kexinits[self.side.opposite][0]["kex_algorithms"])[:1]
+            method = KEX_METHODS.get(guessed[0]) if guessed else None
             try:
-                record.message = SSH.decode(payload, dict(self.context, kex=family))
+                record.message = SSH.decode(payload, dict(self.context, kex=method.family.name
+                                                          if method else "?"))
             except (KeyError, DecodeError):
                 record.message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
             return record.message
@@ -298,7 +291,7 @@ class Transport:
                 raise ProtocolError(E.PROTOCOL_ERROR,
                                     f"unknown message {payload[0]} during strict key exchange")
             record.notes.append("unknown message number: answered with UNIMPLEMENTED")
-            self._send("UNIMPLEMENTED", sequence_number=record.seq)
+            self._send_packet(MSG.UNIMPLEMENTED.build(sequence_number=record.seq))
             return None
         except DecodeError as exc:
             raise ProtocolError(E.PROTOCOL_ERROR, f"malformed packet {record.seq}: {exc}") from None
@@ -320,64 +313,62 @@ class Transport:
 
     def _handle(self, msg: Message, record: PacketRecord) -> bool:
         """Handle a transport message; True when it belongs to the layers above."""
-        number = msg.number
-        ext_info_window, self._ext_info_window = self._ext_info_window, False
+        self._ext_info_window, self._ext_info_may_follow = self._ext_info_may_follow, False
+        spec = msg.spec
         in_initial_kex = not self.first_kex_done
-        if in_initial_kex and self.strict and number not in KEX_MESSAGES and number not in (1, 20, 21):
+        method_message = msg.number in KEX_METHOD
+        if in_initial_kex and self.strict and spec not in STRICT_KEX_ALLOWED and not method_message:
             raise ProtocolError(E.PROTOCOL_ERROR,
-                                f"{msg.spec.rfc_name} is not allowed during a strict initial key exchange")
-        if number == 1:
-            self.closed = True
-            self.events.append(Disconnected(msg.reason_code, msg.description, by_peer=True))
-            return False
-        if number == 2:
-            return False
-        if number == 3:
-            record.notes.append(f"peer did not understand our packet {msg.sequence_number}")
-            return False
-        if number == 4:
-            self.events.append(DebugReceived(msg.message, msg.always_display))
-            return False
-        if number == 20:
-            self._on_kexinit(msg, record)
-            return False
-        if number == 21:
-            self._on_newkeys()
-            return False
-        if number in KEX_MESSAGES:
-            self._on_kex_message(msg)
-            return False
-        if number == 7:
-            self._on_ext_info(msg, ext_info_window)
+                                f"{spec.rfc_name} is not allowed during a strict initial key exchange")
+        handler = self._on_kex_message if method_message else self._anytime.get(spec)
+        if handler is not None:
+            handler(msg, record)
             return False
         if in_initial_kex:
-            raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} before the first key exchange ended")
+            raise ProtocolError(E.PROTOCOL_ERROR, f"{spec.rfc_name} before the first key exchange ended")
         kex = self.kex
-        if kex is not None and kex.peer is not None and not kex.received_newkeys:
+        if kex is not None and self.side.opposite in kex.kexinits and self.in_dir not in kex.newkeys:
             # RFC 4253 7.1; what the peer sent before its KEXINIT arrived first, so that is fine.
-            raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} from the peer between its "
+            raise ProtocolError(E.PROTOCOL_ERROR, f"{spec.rfc_name} from the peer between its "
                                                   "KEXINIT and its NEWKEYS")
-        if number == 192:
-            # Not before authentication, nor while a reply would have to wait for a key
-            # exchange: a peer could make us queue replies without bound (as OpenSSH decides
-            # since CVE-2025-26466).
-            if self.auth_done and self.kex is None:
-                self.send(SSH.build("PONG", data=msg.data))
-            else:
-                record.notes.append("not answered before authentication or during a key exchange")
-            return False
-        if number == 193:
-            self.events.append(PongReceived(msg.data))
+        handler = self._between_kex.get(spec)
+        if handler is not None:
+            handler(msg, record)
             return False
         return True
 
-    def _on_ext_info(self, msg: Message, window: bool) -> None:
+    def _on_disconnect(self, msg: Message, record: PacketRecord) -> None:
+        self.closed = True
+        self.events.append(Disconnected(msg["reason_code"], msg["description"], by_peer=True))
+
+    def _on_ignore(self, msg: Message, record: PacketRecord) -> None:
+        pass
+
+    def _on_unimplemented(self, msg: Message, record: PacketRecord) -> None:
+        record.notes.append(f"peer did not understand our packet {msg['sequence_number']}")
+
+    def _on_debug(self, msg: Message, record: PacketRecord) -> None:
+        self.events.append(DebugReceived(msg["message"], msg["always_display"]))
+
+    def _on_ping(self, msg: Message, record: PacketRecord) -> None:
+        # Not before authentication, nor while a reply would have to wait for a key exchange:
+        # a peer could make us queue replies without bound (as OpenSSH decides since
+        # CVE-2025-26466).
+        if self.auth_done and self.kex is None:
+            self.send(MSG.PONG.build(data=msg["data"]))
+        else:
+            record.notes.append("not answered before authentication or during a key exchange")
+
+    def _on_pong(self, msg: Message, record: PacketRecord) -> None:
+        self.events.append(PongReceived(msg["data"]))
+
+    def _on_ext_info(self, msg: Message, record: PacketRecord) -> None:
         # Only a side that announced ext-info-c / ext-info-s in its first KEXINIT may receive it.
         allowed = (self.config.ext_info and self.first_kex_done
-                   and (window or (self.is_client and not self.auth_done)))
+                   and (self._ext_info_window or (self.is_client and not self.auth_done)))
         if not allowed:
             raise ProtocolError(E.PROTOCOL_ERROR, "EXT_INFO outside the places RFC 8308 allows")
-        extensions = {item["extension_name"]: item["extension_value"] for item in msg.extensions}
+        extensions = {item["extension_name"]: item["extension_value"] for item in msg["extensions"]}
         self.peer_extensions.update(extensions)
         self.events.append(ExtInfoReceived(extensions))
 
@@ -413,137 +404,96 @@ class Transport:
     def _send_kexinit(self) -> None:
         first = not self.first_kex_done and self.kex_count == 0
         guess = self.is_client and first and self.config.guess_kex
-        message = SSH.build("KEXINIT", cookie=self.kex_rng.bytes(16), **self._kexinit_lists(first),
-                            first_kex_packet_follows=guess, reserved=0)
+        message = MSG.KEXINIT.build(cookie=self.kex_rng.bytes(16), **self._kexinit_lists(first),
+                                    first_kex_packet_follows=guess, reserved=0)
         payload = message.encode()
         # The round exists before the packet goes out, so the send cannot trigger another rekey.
-        self.kex = KexRound(message, payload, first)
+        kex = self.kex = KexRound(first)
+        kex.add_kexinit(self.side, message, payload)
         self.kex_count += 1
         self._send_packet(message, payload)
         if guess:
             # Guess that the server prefers what we prefer, and start that exchange now.
-            self._start_client_kex(KEX_METHODS[self.config.kex[0]])
-            self.kex.guess_sent = True
+            kex.exchange = KexExchange(KEX_METHODS[self.config.kex[0]])
+            self._advance_kex(kex)
 
     def _on_kexinit(self, msg: Message, record: PacketRecord) -> None:
         if self.kex is None:
             self._send_kexinit()
         kex = self.kex
-        if kex.peer is not None:
+        peer = self.side.opposite
+        if peer in kex.kexinits:
             raise ProtocolError(E.PROTOCOL_ERROR, "a second KEXINIT during one key exchange")
-        kex.peer, kex.peer_payload = msg, record.payload
-        client, server = (kex.local, kex.peer) if self.is_client else (kex.peer, kex.local)
+        kex.add_kexinit(peer, msg, record.payload)
         if kex.first:
-            self.strict = self.config.strict_kex and strict_kex_offered(client.values, server.values)
+            client, server = (kex.kexinits[side][0].values for side in Side)
+            self.strict = self.config.strict_kex and strict_kex_offered(client, server)
             if self.strict and record.seq != 0:
                 raise ProtocolError(E.PROTOCOL_ERROR,
                                     "strict KEX: KEXINIT must be the first packet (sequence number 0)")
             marker = EXT_INFO_SERVER if self.is_client else EXT_INFO_CLIENT
-            self.peer_ext_info = marker in msg.kex_algorithms
-        algorithms = negotiate(client.values, server.values)
-        for category, choice in algorithms.items():
-            if choice.chosen is None and category not in OPTIONAL_CATEGORIES:
-                if category.startswith("mac"):
-                    cipher = algorithms["cipher_" + category[-3:]].chosen
-                    if cipher and CIPHERS[cipher].aead:
-                        continue  # an AEAD cipher brings its own integrity
-                raise ProtocolError(
-                    E.KEY_EXCHANGE_FAILED,
-                    f"no common {category.replace('_', ' ')} algorithm: client offers "
-                    f"{','.join(choice.client) or '(none)'}, server offers "
-                    f"{','.join(choice.server) or '(none)'}")
-        peer_guessed = bool(msg.first_kex_packet_follows)
-        guess_right = guess_was_right(client.values, server.values)
-        kex.ignore_next = peer_guessed and not guess_right
-        kex.negotiated = AlgorithmsNegotiated(algorithms, self.strict, self.peer_ext_info,
-                                              guess_ignored=kex.ignore_next)
-        self.last_negotiation = kex.negotiated
-        self.events.append(kex.negotiated)
-        kex.method = KEX_METHODS[algorithms["kex"].chosen]
-        kex.host_key_algorithm = algorithms["host_key"].chosen
-        self.context["kex"] = kex.method.family
-        if self.is_client:
-            if kex.guess_sent and guess_right:
-                return
-            if kex.guess_sent:
-                # Our guess was wrong: the server drops it; start the negotiated exchange.
-                kex.agent = kex.client_value = kex.gex_request = None
-            self._start_client_kex(kex.method)
+            self.peer_ext_info = marker in msg["kex_algorithms"]
+        negotiated = kex.negotiate(self.strict, self.peer_ext_info, self.side)
+        failure = negotiation_failure(negotiated.algorithms)
+        if failure is not None:
+            raise ProtocolError(E.KEY_EXCHANGE_FAILED, failure)
+        self.last_negotiation = negotiated
+        self.events.append(negotiated)
+        self.context["kex"] = kex.method.family.name
+        if kex.exchange is None or self.side in kex.wrong_guesses:
+            # A wrong guess of ours is dropped by the peer: the negotiated exchange starts now.
+            kex.exchange = KexExchange(kex.method)
+            if self.is_client:
+                self._advance_kex(kex)
 
-    def _start_client_kex(self, method) -> None:
-        kex = self.kex
-        family = method.family
-        if family == "gex":
-            kex.gex_request = (GEX_MIN, GEX_PREFERRED, GEX_MAX)
-            self._send_kex(family, "KEX_DH_GEX_REQUEST", min=GEX_MIN, n=GEX_PREFERRED, max=GEX_MAX)
-            return
-        kex.agent = method.make_agent(self.kex_rng)
-        kex.client_value = kex.agent.client_init()
-        if family == "dh":
-            self._send_kex(family, "KEXDH_INIT", e=kex.client_value)
-        elif family == "ecdh":
-            self._send_kex(family, "KEX_ECDH_INIT", Q_C=kex.client_value)
-        else:
-            self._send_kex(family, "KEX_HYBRID_INIT", C_INIT=kex.client_value)
-
-    def _send_kex(self, family: str, name: str, /, **values) -> None:
-        # A guessed packet goes out before the family is negotiated; label it by its own family.
-        saved = self.context.get("kex")
-        self.context["kex"] = family
-        self._send(name, **values)
-        if saved is not None:
-            self.context["kex"] = saved
-
-    def _on_kex_message(self, msg: Message) -> None:
+    def _on_kex_message(self, msg: Message, record: PacketRecord) -> None:
         kex = self.kex
         if kex is None or kex.negotiated is None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} outside a key exchange")
-        if kex.ignore_next:
-            kex.ignore_next = False  # RFC 4253 7: the peer's wrong guess is silently dropped
+        peer = self.side.opposite
+        if peer in kex.wrong_guesses:
+            kex.wrong_guesses.discard(peer)  # RFC 4253 7: the peer's wrong guess is silently dropped
             return
         if kex.result is not None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} after the key exchange finished")
-        name = msg.name
         try:
-            if self.is_client:
-                self._client_kex_step(kex, msg, name)
-            else:
-                self._server_kex_step(kex, msg, name)
+            kex.exchange.take(msg, peer)
+            self._advance_kex(kex)
         except KexError as exc:
             raise ProtocolError(E.KEY_EXCHANGE_FAILED, str(exc)) from None
 
-    def _client_kex_step(self, kex: KexRound, msg: Message, name: str) -> None:
-        family = kex.method.family
-        if name == "KEX_DH_GEX_GROUP" and kex.gex_request and kex.agent is None:
-            p, g = msg.p, msg.g
-            lo, _, hi = kex.gex_request
-            if not lo <= p.bit_length() <= hi or p % 2 == 0 or not 1 < g < p - 1:
-                raise KexError(f"server's group ({p.bit_length()} bits, g={g}) is outside the "
-                               f"requested {lo}..{hi} bits or invalid")
-            kex.gex_group = (p, g)
-            kex.agent = DHAgent(p, g, kex.method.exponent_bits, self.kex_rng)
-            kex.client_value = kex.agent.client_init()
-            self._send("KEX_DH_GEX_INIT", e=kex.client_value)
-            return
-        expected = {"dh": "KEXDH_REPLY", "ecdh": "KEX_ECDH_REPLY", "gex": "KEX_DH_GEX_REPLY",
-                    "hybrid": "KEX_HYBRID_REPLY"}[family]
-        if name != expected or kex.agent is None:
-            raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} during {kex.method.name}")
-        server_value = {"dh": "f", "gex": "f", "ecdh": "Q_S", "hybrid": "S_REPLY"}[family]
-        server_value = msg.values[server_value]
+    def _advance_kex(self, kex: KexRound) -> None:
+        """Send what this side sends next in the exchange; finish once the reply is made or in."""
+        exchange = kex.exchange
+        step = exchange.next_step
+        if step is None:
+            self._check_reply(kex)  # the client: the server's reply is in
+        elif step.sender is self.side and exchange.family.reply in step.messages:
+            self._reply(kex)
+        elif step.sender is self.side:
+            self._send_kex(exchange, exchange.next_message(self.kex_rng))
+
+    def _send_kex(self, exchange: KexExchange, message: Message) -> None:
+        exchange.take(message, self.side)
+        self._send_packet(message)
+
+    def _check_reply(self, kex: KexRound) -> None:
+        """The client's end: K, H, the server's signature over H, and its host key trusted."""
+        exchange = kex.exchange
+        algorithm = kex.negotiated.chosen("host_key")
         try:
-            host_key = PublicKey.from_blob(msg.host_key)
+            host_key = PublicKey.from_blob(exchange.host_key)
         except DecodeError as exc:
             raise ProtocolError(E.KEY_EXCHANGE_FAILED, f"server host key: {exc}") from None
-        if host_key.key_type != SIGNATURE_ALGORITHMS[kex.host_key_algorithm].key_type:
+        if host_key.key_type != SIGNATURE_ALGORITHMS[algorithm].key_type:
             raise ProtocolError(E.KEY_EXCHANGE_FAILED,
                                 f"server sent a {host_key.key_type} host key, but "
-                                f"{kex.host_key_algorithm} was negotiated")
-        K = kex.agent.client_finish(server_value)
-        H, inputs = self._exchange_hash(kex, msg.host_key, kex.client_value, server_value, K)
-        if not host_key.verify(kex.host_key_algorithm, msg.signature, H):
+                                f"{algorithm} was negotiated")
+        K = exchange.shared_secret()
+        H, inputs = kex.exchange_hash(self.local_version, self.peer_version, K)
+        if not host_key.verify(algorithm, exchange.signature, H):
             raise ProtocolError(E.KEY_EXCHANGE_FAILED,
-                                f"the server's {kex.host_key_algorithm} signature over H does not verify")
+                                f"the server's {algorithm} signature over H does not verify")
         status, detail = ("accepted", "no host key check configured")
         if self.config.verify_host_key is not None:
             status, detail = self.config.verify_host_key(host_key)
@@ -556,38 +506,15 @@ class Transport:
                                 f"({host_key.key_type} {host_key.fingerprint()}) {detail}")
         self._finish_kex(kex, K, H, inputs, host_key)
 
-    def _server_kex_step(self, kex: KexRound, msg: Message, name: str) -> None:
-        family = kex.method.family
-        if family == "gex" and name in ("KEX_DH_GEX_REQUEST", "KEX_DH_GEX_REQUEST_OLD") and not kex.gex_group:
-            # The old request names only n (and only n enters H); our bounds apply to it.
-            old = name == "KEX_DH_GEX_REQUEST_OLD"
-            lo, n, hi = (GEX_MIN, msg.n, GEX_MAX) if old else (msg.min, msg.n, msg.max)
-            if not lo <= n <= hi:
-                raise KexError(f"invalid group request: min {lo}, preferred {n}, max {hi}")
-            group = choose_gex_group(lo, n, hi)
-            if group is None:
-                raise KexError(f"no group between {lo} and {hi} bits")
-            kex.gex_request, kex.gex_group = ((None, n, None) if old else (lo, n, hi)), group
-            self._send("KEX_DH_GEX_GROUP", p=group[0], g=group[1])
-            return
-        expected = {"dh": "KEXDH_INIT", "ecdh": "KEX_ECDH_INIT", "gex": "KEX_DH_GEX_INIT",
-                    "hybrid": "KEX_HYBRID_INIT"}[family]
-        if name != expected or (family == "gex" and not kex.gex_group):
-            raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} during {kex.method.name}")
-        client_value = msg.values[{"dh": "e", "gex": "e", "ecdh": "Q_C", "hybrid": "C_INIT"}[family]]
-        if family == "gex":
-            kex.agent = DHAgent(*kex.gex_group, kex.method.exponent_bits, self.kex_rng)
-        else:
-            kex.agent = kex.method.make_agent(self.kex_rng)
-        kex.client_value = client_value
-        server_value, K = kex.agent.server_respond(client_value)
-        host_key = self._host_key_for(kex.host_key_algorithm)
-        H, inputs = self._exchange_hash(kex, host_key.public.blob, client_value, server_value, K)
-        signature = host_key.sign(kex.host_key_algorithm, H)
-        reply = {"dh": ("KEXDH_REPLY", "f"), "ecdh": ("KEX_ECDH_REPLY", "Q_S"),
-                 "gex": ("KEX_DH_GEX_REPLY", "f"), "hybrid": ("KEX_HYBRID_REPLY", "S_REPLY")}[family]
-        self._send(reply[0], host_key=host_key.public.blob, **{reply[1]: server_value},
-                   signature=signature)
+    def _reply(self, kex: KexRound) -> None:
+        """The server's end: K, H, and the reply carrying its host key and signature over H."""
+        exchange = kex.exchange
+        K = exchange.respond(self.kex_rng)
+        algorithm = kex.negotiated.chosen("host_key")
+        host_key = self._host_key_for(algorithm)
+        exchange.host_key = host_key.public.blob
+        H, inputs = kex.exchange_hash(self.peer_version, self.local_version, K)
+        self._send_kex(exchange, exchange.reply_message(host_key.sign(algorithm, H)))
         self._finish_kex(kex, K, H, inputs, host_key.public)
 
     def _host_key_for(self, algorithm: str) -> PrivateKey:
@@ -597,38 +524,19 @@ class Transport:
                 return key
         raise ProtocolError(E.KEY_EXCHANGE_FAILED, f"no host key for {algorithm}")
 
-    def _exchange_hash(self, kex: KexRound, K_S: bytes, client_value, server_value, K: bytes):
-        if self.is_client:
-            V_C, V_S, I_C, I_S = self.local_version, self.peer_version, kex.local_payload, kex.peer_payload
-        else:
-            V_C, V_S, I_C, I_S = self.peer_version, self.local_version, kex.peer_payload, kex.local_payload
-        inputs = exchange_hash_inputs(kex.method, V_C.encode(), V_S.encode(), I_C, I_S, K_S,
-                                      client_value, server_value, K, kex.gex_request, kex.gex_group)
-        return exchange_hash(kex.method.hash, inputs), inputs
-
     def _finish_kex(self, kex: KexRound, K: bytes, H: bytes, inputs, host_key: PublicKey) -> None:
         if self.session_id is None:
             self.session_id = H
             self.host_key = host_key
-        algorithms = kex.negotiated.algorithms
-        keys = session_keys(kex.method, algorithms, K, H, self.session_id)
-        kex.result = KexComputed(kex.method.name, kex.method.hash, K, k_value(kex.method.k_encoding, K),
-                                 H, inputs, self.session_id, kex.first, host_key.key_type,
-                                 host_key.fingerprint(), list(keys.values()),
-                                 dict(getattr(kex.agent, "details", {})))
-        self.events.append(kex.result)
-        c2s = direction_keys(algorithms, keys, "c2s", self.is_client, self.auth_done)
-        s2c = direction_keys(algorithms, keys, "s2c", not self.is_client, self.auth_done)
-        kex.new_out, kex.new_in = (c2s, s2c) if self.is_client else (s2c, c2s)
+        self.events.append(kex.compute(K, H, inputs, self.session_id, host_key,
+                                       dict(kex.exchange.agent.details)))
+        kex.prepare_keys(self.side, self.auth_done)
         self._send_newkeys(kex)
 
-    def _switch_keys(self, end, keys, direction: str) -> None:
-        self.events.append(switch_keys(end, keys, direction, self.strict))
-
     def _send_newkeys(self, kex: KexRound) -> None:
-        self._send("NEWKEYS")
-        kex.sent_newkeys = True
-        self._switch_keys(self.writer, kex.new_out, self.out_dir)
+        self._send_packet(MSG.NEWKEYS.build())
+        kex.newkeys.add(self.out_dir)
+        self.events.append(switch_keys(self.writer, kex.keys[self.out_dir], self.out_dir, self.strict))
         if kex.first and not self.is_client and self.peer_ext_info and self.config.ext_info:
             self._send_ext_info()
         while self._held and not self.closed:
@@ -642,25 +550,24 @@ class Transport:
 
     def _send_ext_info(self) -> None:
         sig_algs = [a for a in SIGNATURE_ALGORITHMS.names() if SIGNATURE_ALGORITHMS[a].hash != "sha1"]
-        self._send("EXT_INFO", extensions=[
+        self._send_packet(MSG.EXT_INFO.build(extensions=[
             {"extension_name": "server-sig-algs", "extension_value": sig_algs},
             {"extension_name": "publickey-hostbound@openssh.com", "extension_value": b"0"},
             {"extension_name": "ping@openssh.com", "extension_value": b"0"},
-        ])
+        ]))
 
-    def _on_newkeys(self) -> None:
+    def _on_newkeys(self, msg: Message, record: PacketRecord) -> None:
         kex = self.kex
-        if kex is None or kex.result is None or kex.received_newkeys:
+        if kex is None or kex.result is None or self.in_dir in kex.newkeys:
             raise ProtocolError(E.PROTOCOL_ERROR, "NEWKEYS before the key exchange finished")
-        kex.received_newkeys = True
-        self._switch_keys(self.reader, kex.new_in, self.in_dir)
+        kex.newkeys.add(self.in_dir)
+        self.events.append(switch_keys(self.reader, kex.keys[self.in_dir], self.in_dir, self.strict))
         if kex.first:
-            self._ext_info_window = True
+            self._ext_info_may_follow = True
         self._maybe_finish_round()
 
     def _maybe_finish_round(self) -> None:
-        kex = self.kex
-        if kex and kex.sent_newkeys and kex.received_newkeys:
+        if self.kex is not None and self.kex.finished:
             self.kex = None
             self.first_kex_done = True
 
@@ -670,7 +577,8 @@ class Transport:
         """USERAUTH_SUCCESS was sent (server) or received (client): delayed compression
         (zlib@openssh.com) starts with the packets after it, in both directions. A server's
         SUCCESS held during a key exchange has not gone out yet: then it starts when it does."""
-        if not self.is_client and self.kex is not None and not self.kex.sent_newkeys:
+        kex = self.kex
+        if not self.is_client and kex is not None and self.out_dir not in kex.newkeys:
             self._held.append((None, b""))  # marks the place, after USERAUTH_SUCCESS
             return
         self.auth_done = True
@@ -680,6 +588,5 @@ class Transport:
         # A SUCCESS sent between our NEWKEYS and the client's: the client's packets up to
         # its NEWKEYS left before it could read SUCCESS, so its compression starts with its
         # next keys.
-        kex = self.kex
-        half_done = kex is not None and kex.new_in is not None and not kex.received_newkeys
-        (kex.new_in if half_done else self.reader.keys).start_delayed_compression(outgoing=False)
+        half_done = kex is not None and self.in_dir in kex.keys and self.in_dir not in kex.newkeys
+        (kex.keys[self.in_dir] if half_done else self.reader.keys).start_delayed_compression(outgoing=False)

@@ -10,6 +10,7 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
                       KeysActivated, VersionRecord)
 from ..presentation.transcript import format_value
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
+from ..wire.catalog import KEX_METHOD, SSH
 from ..wire.spec import DecodedField
 from .timeline import Milestone, NewKeysSent
 
@@ -321,20 +322,15 @@ def hash_inputs_formula(result: KexComputed) -> str:
     return f"H = {result.hash.upper()}(" + " || ".join(name for name, _, _ in result.H_inputs) + ")"
 
 
-PUBLIC_VALUE_NAMES = ("e", "f", "Q_C", "Q_S", "C_INIT", "S_REPLY")
-
-
-def public_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
-    """The ephemeral public values each side sent, as they went into H."""
-    return [entry for entry in result.H_inputs if entry[0] in PUBLIC_VALUE_NAMES]
-
-
-GROUP_NAMES = ("p", "g")
-
-
-def group_values(result: KexComputed) -> list[tuple[str, str, bytes]]:
-    """The Diffie-Hellman group a group exchange settled on (in H only for that method)."""
-    return [entry for entry in result.H_inputs if entry[0] in GROUP_NAMES]
+def kex_value_doc(name: str) -> str:
+    """What a value a key exchange method adds to H is, as the catalog declares the message
+    field that carried it (p: "safe prime")."""
+    for spec in SSH.specs:
+        if spec.number in KEX_METHOD:
+            for field in spec.fields:
+                if getattr(field, "name", None) == name:
+                    return field.doc
+    return ""
 
 
 def message_label(event: TraceEvent) -> str:

@@ -13,9 +13,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed,
-                      KeysActivated)
+from ..events import AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed, KeysActivated
 from ..trace.model import Trace, TraceEvent, sftp_messages
+from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
 
 # Phase keys in session order, with the name shown on screen.
 PHASES = {
@@ -26,10 +26,8 @@ PHASES = {
     "sftp": "SFTP",
     "undecoded": "not decoded",  # bytes seen only on the wire (a capture without its keys)
 }
-# Transport messages that open user authentication (SERVICE_REQUEST / SERVICE_ACCEPT).
-_SERVICE_MESSAGES = (5, 6)
-_KEX_NUMBERS = range(20, 50)  # KEXINIT, NEWKEYS and the method-specific 30-49
-NEWKEYS = 21
+# Transport messages that open user authentication.
+_SERVICE_MESSAGES = frozenset({MSG.SERVICE_REQUEST, MSG.SERVICE_ACCEPT})
 # Events the key panel follows; remembered with the index of the message that caused them.
 MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
 
@@ -46,9 +44,9 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
         return previous or "kex"
     protocol, number = message.spec.protocol, message.number
     if protocol == "transport":
-        if number in _KEX_NUMBERS:
+        if number in ALGORITHM_NEGOTIATION or number in KEX_METHOD:
             return "kex"
-        if number in _SERVICE_MESSAGES:
+        if message.spec in _SERVICE_MESSAGES:
             return "auth"
         return previous or "kex"
     if protocol == "userauth":
@@ -61,7 +59,7 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
 def starts_kex(event: TraceEvent, phase: str) -> bool:
     """A key exchange begins with a KEXINIT (a key exchange phase can also resume after bytes
     that could not be decoded, at a NEWKEYS: that is not a new one)."""
-    return phase == "kex" and event.name == "KEXINIT"
+    return phase == "kex" and event.message is not None and event.message.spec is MSG.KEXINIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +169,7 @@ class Timeline:
             self.row_of_event.append(len(rows))
             rows.append(Row("message", event.index, phase=phase))
             message = event.message
-            if message is not None and message.number == NEWKEYS and message.spec.protocol == "transport":
+            if message is not None and message.spec is MSG.NEWKEYS:
                 rows.append(Row("marker", event.index, keys_on_text(event), phase))
                 self.milestones.append(Milestone(event.index, event.sender, NewKeysSent(event.direction)))
                 self._milestone_index.append(event.index)

@@ -1,13 +1,37 @@
-"""The SSH message catalog: every message of every layer, declared once."""
+"""The SSH message catalog: every message of every layer, declared once, and the ranges of
+message numbers (RFC 4250 4.1.2) that say which layer a number belongs to.
+
+Code names a message by its spec, ``MSG.KEXINIT``, and asks what kind a number is with the
+ranges, ``number in KEX_METHOD``; message numbers are written nowhere else.
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
 
-from . import connection, transport, userauth
+from .connection import ConnectionMessages
 from .spec import Catalog
+from .transport import KEX_GROUPS, TransportMessages
+from .userauth import (KeyboardInteractiveMessages, PasswordMessages, PublickeyMessages,
+                       UserauthMessages)
 
-SSH = Catalog(transport.MESSAGES + userauth.MESSAGES + connection.MESSAGES)
+
+class MSG(TransportMessages, *KEX_GROUPS, UserauthMessages, PublickeyMessages, PasswordMessages,
+          KeyboardInteractiveMessages, ConnectionMessages):
+    """Every SSH message by name: ``MSG.NEWKEYS.build()``, ``message.spec is MSG.NEWKEYS``."""
+
+
+SSH = Catalog(MSG.specs())
+
+# What each range of message numbers is for (RFC 4250 4.1.2).
+TRANSPORT_GENERIC = range(1, 20)  # disconnect, ignore, debug, service requests, EXT_INFO
+ALGORITHM_NEGOTIATION = range(20, 30)  # KEXINIT, NEWKEYS
+KEX_METHOD = range(30, 50)  # meaning set by the negotiated key exchange method
+USERAUTH = range(50, 80)
+USERAUTH_GENERIC = range(50, 60)
+USERAUTH_METHOD = range(60, 80)  # meaning set by the authentication method being tried
+CONNECTION = range(80, 128)
+LOCAL_EXTENSIONS = range(192, 256)  # OpenSSH's PING and PONG
 
 
 

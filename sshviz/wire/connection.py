@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from .spec import (BOOLEAN, REST, STRING, TEXT, UINT32, Field, MessageSpec, Optional, Repeat,
-                   Switch)
+from .spec import (BOOLEAN, REST, STRING, TEXT, UINT32, Field, MessageGroup, Optional, Repeat,
+                   Section, Switch, message)
 from .structures import PUBLIC_KEY
-
-
-def _msg(number, name, rfc, doc, *fields):
-    return MessageSpec(number, name, tuple(fields), rfc, doc, "connection")
 
 
 def _recipient():
@@ -25,8 +21,9 @@ _FORWARD = (
     Field("address_to_bind", TEXT, "address the server should listen on"),
     Field("port_to_bind", UINT32, "port the server should listen on (0: any)"),
 )
-_HOSTKEYS = (Repeat("host_keys", (Field("host_key", STRING, "a host key", nested=PUBLIC_KEY),),
-                    doc="host keys, to the end of the message"),)
+_HOSTKEYS = Section("OpenSSH PROTOCOL 2.5", (
+    Repeat("host_keys", (Field("host_key", STRING, "a host key", nested=PUBLIC_KEY),),
+           doc="host keys, to the end of the message"),))
 
 GLOBAL_REQUESTS = {
     "tcpip-forward": _FORWARD,
@@ -68,60 +65,75 @@ CHANNEL_REQUESTS = {
     "env": (Field("variable_name", TEXT, "environment variable"),
             Field("variable_value", TEXT, "its value")),
     "shell": (),
-    "exec": (Field("command", TEXT, "the command line to run"),),
-    "subsystem": (Field("subsystem_name", TEXT, "e.g. sftp"),),
+    "exec": Section("RFC 4254 6.5", (Field("command", TEXT, "the command line to run"),)),
+    "subsystem": Section("RFC 4254 6.5", (Field("subsystem_name", TEXT, "e.g. sftp"),)),
     "window-change": _TERMINAL_SIZE,
     "xon-xoff": (Field("client_can_do", BOOLEAN, "client handles flow control"),),
     "signal": (Field("signal_name", TEXT, "signal without SIG, e.g. INT"),),
-    "exit-status": (Field("exit_status", UINT32, "the command's exit status"),),
-    "exit-signal": (Field("signal_name", TEXT, "signal that ended the command"),
-                    Field("core_dumped", BOOLEAN, "a core was dumped"),
-                    Field("error_message", TEXT, "text"),
-                    Field("language_tag", TEXT, "RFC 3066 tag")),
+    "exit-status": Section("RFC 4254 6.10", (Field("exit_status", UINT32, "the command's exit status"),)),
+    "exit-signal": Section("RFC 4254 6.10", (Field("signal_name", TEXT, "signal that ended the command"),
+                                             Field("core_dumped", BOOLEAN, "a core was dumped"),
+                                             Field("error_message", TEXT, "text"),
+                                             Field("language_tag", TEXT, "RFC 3066 tag"))),
     "break": (Field("break_length_ms", UINT32, "break length in milliseconds (RFC 4335)"),),
     "auth-agent-req@openssh.com": (),
     "eow@openssh.com": (),
 }
 
-MESSAGES = [
-    _msg(80, "GLOBAL_REQUEST", "RFC 4254 4", "a request for the whole connection",
-         Field("request_name", TEXT, "what is asked"),
-         Field("want_reply", BOOLEAN, "the sender waits for SUCCESS or FAILURE"),
-         Switch("request_name", GLOBAL_REQUESTS)),
-    _msg(81, "REQUEST_SUCCESS", "RFC 4254 4", "the global request succeeded",
-         Optional((Field("response_data", REST, "request-specific data, e.g. the bound port"),))),
-    _msg(82, "REQUEST_FAILURE", "RFC 4254 4", "the global request failed or is unknown"),
-    _msg(90, "CHANNEL_OPEN", "RFC 4254 5.1", "opens a channel (session, forwarding, ...)",
-         Field("channel_type", TEXT, "kind of channel"),
-         Field("sender_channel", UINT32, "the sender's number for this channel"),
-         Field("initial_window_size", UINT32, "bytes the sender can receive before an adjust"),
-         Field("maximum_packet_size", UINT32, "largest data packet the sender accepts"),
-         Switch("channel_type", CHANNEL_TYPES)),
-    _msg(91, "CHANNEL_OPEN_CONFIRMATION", "RFC 4254 5.1", "the channel is open",
-         _recipient(),
-         Field("sender_channel", UINT32, "the sender's number for this channel"),
-         Field("initial_window_size", UINT32, "bytes the sender can receive before an adjust"),
-         Field("maximum_packet_size", UINT32, "largest data packet the sender accepts"),
-         Optional((Field("channel_data", REST, "channel-type specific data"),))),
-    _msg(92, "CHANNEL_OPEN_FAILURE", "RFC 4254 5.1", "the channel could not be opened",
-         _recipient(),
-         Field("reason_code", UINT32, "why (RFC 4254 5.1)"),
-         Field("description", TEXT, "human-readable reason"),
-         Field("language_tag", TEXT, "RFC 3066 tag", default="")),
-    _msg(93, "CHANNEL_WINDOW_ADJUST", "RFC 4254 5.2", "the sender may receive this many more bytes",
-         _recipient(), Field("bytes_to_add", UINT32, "window increase")),
-    _msg(94, "CHANNEL_DATA", "RFC 4254 5.2", "data on a channel", _recipient(),
-         Field("data", STRING, "the data")),
-    _msg(95, "CHANNEL_EXTENDED_DATA", "RFC 4254 5.2", "data of another kind (stderr)", _recipient(),
-         Field("data_type_code", UINT32, "1 is SSH_EXTENDED_DATA_STDERR"),
-         Field("data", STRING, "the data")),
-    _msg(96, "CHANNEL_EOF", "RFC 4254 5.3", "the sender will send no more data", _recipient()),
-    _msg(97, "CHANNEL_CLOSE", "RFC 4254 5.3", "the channel is closing", _recipient()),
-    _msg(98, "CHANNEL_REQUEST", "RFC 4254 5.4", "a request on a channel (exec, pty, exit-status, ...)",
-         _recipient(),
-         Field("request_type", TEXT, "what is asked"),
-         Field("want_reply", BOOLEAN, "the sender waits for SUCCESS or FAILURE"),
-         Switch("request_type", CHANNEL_REQUESTS)),
-    _msg(99, "CHANNEL_SUCCESS", "RFC 4254 5.4", "the channel request succeeded", _recipient()),
-    _msg(100, "CHANNEL_FAILURE", "RFC 4254 5.4", "the channel request failed", _recipient()),
-]
+class ConnectionMessages(MessageGroup, protocol="connection"):
+    """Global requests and channels (RFC 4254)."""
+
+    GLOBAL_REQUEST = message(
+        80, "RFC 4254 4", "a request for the whole connection",
+        Field("request_name", TEXT, "what is asked"),
+        Field("want_reply", BOOLEAN, "the sender waits for SUCCESS or FAILURE"),
+        Switch("request_name", GLOBAL_REQUESTS))
+    REQUEST_SUCCESS = message(
+        81, "RFC 4254 4", "the global request succeeded",
+        Optional((Field("response_data", REST, "request-specific data, e.g. the bound port"),)))
+    REQUEST_FAILURE = message(
+        82, "RFC 4254 4", "the global request failed or is unknown")
+    CHANNEL_OPEN = message(
+        90, "RFC 4254 5.1", "opens a channel (session, forwarding, ...)",
+        Field("channel_type", TEXT, "kind of channel"),
+        Field("sender_channel", UINT32, "the sender's number for this channel"),
+        Field("initial_window_size", UINT32, "bytes the sender can receive before an adjust"),
+        Field("maximum_packet_size", UINT32, "largest data packet the sender accepts"),
+        Switch("channel_type", CHANNEL_TYPES))
+    CHANNEL_OPEN_CONFIRMATION = message(
+        91, "RFC 4254 5.1", "the channel is open",
+        _recipient(),
+        Field("sender_channel", UINT32, "the sender's number for this channel"),
+        Field("initial_window_size", UINT32, "bytes the sender can receive before an adjust"),
+        Field("maximum_packet_size", UINT32, "largest data packet the sender accepts"),
+        Optional((Field("channel_data", REST, "channel-type specific data"),)))
+    CHANNEL_OPEN_FAILURE = message(
+        92, "RFC 4254 5.1", "the channel could not be opened",
+        _recipient(),
+        Field("reason_code", UINT32, "why (RFC 4254 5.1)"),
+        Field("description", TEXT, "human-readable reason"),
+        Field("language_tag", TEXT, "RFC 3066 tag", default=""))
+    CHANNEL_WINDOW_ADJUST = message(
+        93, "RFC 4254 5.2", "the sender may receive this many more bytes",
+        _recipient(), Field("bytes_to_add", UINT32, "window increase"))
+    CHANNEL_DATA = message(
+        94, "RFC 4254 5.2", "data on a channel", _recipient(),
+        Field("data", STRING, "the data"))
+    CHANNEL_EXTENDED_DATA = message(
+        95, "RFC 4254 5.2", "data of another kind (stderr)", _recipient(),
+        Field("data_type_code", UINT32, "1 is SSH_EXTENDED_DATA_STDERR"),
+        Field("data", STRING, "the data"))
+    CHANNEL_EOF = message(
+        96, "RFC 4254 5.3", "the sender will send no more data", _recipient())
+    CHANNEL_CLOSE = message(
+        97, "RFC 4254 5.3", "the channel is closing", _recipient())
+    CHANNEL_REQUEST = message(
+        98, "RFC 4254 5.4", "a request on a channel (exec, pty, exit-status, ...)",
+        _recipient(),
+        Field("request_type", TEXT, "what is asked"),
+        Field("want_reply", BOOLEAN, "the sender waits for SUCCESS or FAILURE"),
+        Switch("request_type", CHANNEL_REQUESTS))
+    CHANNEL_SUCCESS = message(
+        99, "RFC 4254 5.4", "the channel request succeeded", _recipient())
+    CHANNEL_FAILURE = message(
+        100, "RFC 4254 5.4", "the channel request failed", _recipient())

@@ -5,7 +5,8 @@ A layout is a tuple of specs read in order:
 
 - ``Field``: one RFC 4251 value, optionally a string whose bytes hold a nested layout
   (a key blob, a signature) that is opened up on decode.
-- ``Switch``: an earlier field's value picks which fields follow (method-specific parts).
+- ``Switch``: an earlier field's value picks which fields follow (method-specific parts); a
+  case defined in a section of its own (an RFC or OpenSSH's PROTOCOL) is a ``Section``.
 - ``Repeat``: a group of fields repeated ``count`` times, or until the data ends.
 - ``When``: fields present only when a test on earlier values holds (SFTP attribute flags).
 - ``Optional``: fields present only if bytes remain (trailing optional data).
@@ -13,8 +14,8 @@ A layout is a tuple of specs read in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, ClassVar, Mapping
 
 from . import types as t
 from .types import DecodeError, Reader
@@ -70,8 +71,17 @@ class Field:
 @dataclass(frozen=True, slots=True)
 class Switch:
     on: str
-    cases: Mapping[Any, tuple]
+    cases: Mapping[Any, "tuple | Section"]
     default: tuple | None = None  # None: unknown cases keep their bytes as a 'data' field
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A Switch case with the document section that defines it (exec: RFC 4254 6.5), which its
+    decoded fields cite instead of their message's."""
+
+    rfc: str
+    fields: tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,7 @@ class DecodedField:
     end: int
     doc: str = ""
     children: list["DecodedField"] = field(default_factory=list)
+    rfc: str = ""  # where this field is defined, when not in its message's section
 
     def walk(self):
         yield self
@@ -115,8 +126,11 @@ class DecodedField:
             yield from child.walk()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class MessageSpec:
+    """One message as declared: number, name, fields, and the section that defines it. Each
+    is one object, compared by identity: ``message.spec is MSG.KEXINIT``."""
+
     number: int
     name: str  # short name, e.g. "KEXINIT"; the RFC's is "SSH_MSG_" + name
     fields: tuple
@@ -130,6 +144,50 @@ class MessageSpec:
     def rfc_name(self) -> str:
         prefix = "SSH_FXP_" if self.protocol == "sftp" else "SSH_MSG_"
         return prefix + self.name
+
+    def build(self, **values: Any) -> "Message":
+        """A message of this kind to send, from its field values."""
+        return Message(self, values)
+
+    def __repr__(self) -> str:
+        return f"<MessageSpec {self.name} ({self.number}{', ' + self.context if self.context else ''})>"
+
+
+def message(number: int, rfc: str, doc: str, *fields, trailing_ok: bool = False) -> MessageSpec:
+    """A message declared in a ``MessageGroup``, which names it after its attribute."""
+    return MessageSpec(number, "", tuple(fields), rfc, doc, "", None, trailing_ok)
+
+
+class MessageGroup:
+    """Messages declared as class attributes, each named once, by its attribute::
+
+        class TransportMessages(MessageGroup, protocol="transport"):
+            NEWKEYS = message(21, "RFC 4253 7.3", "from the next packet on, the new keys are in use")
+
+    ``context`` marks a group whose numbers mean these messages only under one negotiated
+    method ("kex=ecdh"): the catalog picks among numbers reused that way by it."""
+
+    protocol: ClassVar[str] = ""
+    context: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, protocol: str | None = None, context: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if protocol is not None:
+            cls.protocol, cls.context = protocol, context
+        for attribute, value in list(vars(cls).items()):
+            if isinstance(value, MessageSpec) and not value.name:
+                setattr(cls, attribute, replace(value, name=attribute, protocol=cls.protocol,
+                                                context=cls.context))
+
+    @classmethod
+    def specs(cls) -> list[MessageSpec]:
+        """Every message of this group (and of the groups it joins), in declaration order."""
+        found: dict[str, MessageSpec] = {}
+        for klass in cls.__mro__:  # a group joining others lists theirs in the order it names them
+            for attribute, value in vars(klass).items():
+                if isinstance(value, MessageSpec):
+                    found.setdefault(attribute, value)
+        return list(found.values())
 
 
 class Message:
@@ -155,6 +213,13 @@ class Message:
             return self.values[name]
         except KeyError:
             raise AttributeError(f"{self.spec.name} has no field {name!r}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        """A field's value: ``message["reason_code"]``."""
+        try:
+            return self.values[name]
+        except KeyError:
+            raise KeyError(f"{self.spec.name} has no field {name!r}") from None
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(name, default)
@@ -190,7 +255,14 @@ def decode_layout(
                 out.append(decoded)
         elif type(spec) is Switch:
             case = spec.cases.get(values.get(spec.on), spec.default)
-            decode_layout(UNKNOWN_TAIL if case is None else case, reader, values, out)
+            if type(case) is Section:
+                first = len(out) if out is not None else 0
+                decode_layout(case.fields, reader, values, out)
+                for decoded in out[first:] if out is not None else ():
+                    for part in decoded.walk():
+                        part.rfc = part.rfc or case.rfc
+            else:
+                decode_layout(UNKNOWN_TAIL if case is None else case, reader, values, out)
         elif type(spec) is Repeat:
             items: list[dict] = []
             children: list[DecodedField] | None = [] if out is not None else None
@@ -263,6 +335,8 @@ def _encode_into(layout: tuple, values: Mapping[str, Any], parts: list[bytes]) -
             parts.append(spec.type.write(value))
         elif type(spec) is Switch:
             case = spec.cases.get(values.get(spec.on), spec.default)
+            if type(case) is Section:
+                case = case.fields
             _encode_into(UNKNOWN_TAIL if case is None else case, values, parts)
         elif type(spec) is Repeat:
             for item in values.get(spec.name, ()):
@@ -325,9 +399,6 @@ class Catalog:
 
     def build(self, name: str, /, **values: Any) -> Message:
         return Message(self.by_name[name], values)
-
-    def encode(self, name: str, /, **values: Any) -> bytes:
-        return Message(self.by_name[name], values).encode()
 
     def decode(
         self, payload: bytes, context: Mapping[str, str] | None = None, spans: bool = True

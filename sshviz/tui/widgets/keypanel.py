@@ -14,7 +14,7 @@ from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
 from ...presentation.transcript import short_hex
-from ..present import KeyState, group_values, hash_inputs_formula, public_values
+from ..present import KeyState, hash_inputs_formula, kex_value_doc
 from ..timeline import Timeline
 from .lines import LineView
 
@@ -26,7 +26,6 @@ CATEGORY_NAMES = {
 }
 HEX_SHOWN = 64  # bytes of a long value shown before "…"
 LABEL = 15
-CLIENT_VALUES = ("e", "Q_C", "C_INIT")
 
 
 class KeyPanel(LineView, can_focus=True):
@@ -133,12 +132,10 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
         computed = ", ".join(f"the {side} at #{index} ({timeline.events[index].name})"
                              for side, index in sorted(state.kex_index.items(), key=lambda kv: kv[1]))
         out.append(Pair("method", result.method, f"hash {result.hash}; computed by {computed}"))
-        for name, kind, encoded in group_values(result):
-            out.append(Pair(name, short_hex(encoded[4:], HEX_SHOWN),
-                            f"{kind}: the group the server chose (KEX_DH_GEX_GROUP), "
-                            + ("the prime modulus" if name == "p" else "the generator")))
-        for name, kind, encoded in public_values(result):
-            sender = "client" if name in CLIENT_VALUES else "server"
+        for name, kind, encoded in result.method_inputs:  # a group exchange's request and group
+            value = str(int.from_bytes(encoded, "big")) if kind == "uint32" else short_hex(encoded[4:], HEX_SHOWN)
+            out.append(Pair(name, value, f"{kind}: {kex_value_doc(name)}"))
+        for (name, kind, encoded), sender in zip(result.public_values, ("client", "server")):
             out.append(Pair(name, short_hex(encoded[4:], HEX_SHOWN), f"{kind}: the {sender}'s ephemeral public value"))
         for side in ("client", "server"):
             for name, value in secret_values(state.kex[side].secrets if side in state.kex else {}, result.K):
