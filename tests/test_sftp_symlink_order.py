@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sshviz.fs.memory import MemoryFS
-from sshviz.sftp.server import symlink_order
+from sshviz.sftp.symlink_order import client_symlink_order, server_symlink_order
 from sshviz.wire.sftp import StatusCode, packet
 
 from .openssh import require, shared_keys, sshviz_server
@@ -37,7 +37,7 @@ USER = getpass.getuser()
     (None, "openssh"),  # no SSH at all (sftp -D): OpenSSH's sftp is the client
 ])
 def test_the_order_each_client_sends(version, order):
-    assert symlink_order(version) == order
+    assert client_symlink_order(version) == order
 
 
 @pytest.mark.parametrize("version, first, second", [
@@ -129,3 +129,66 @@ def test_asyncssh_symlink(served):
 
     assert asyncio.run(asyncio.wait_for(main(), 60)) == "../docs/a.txt"
     assert link_made(served.root) == (["l"], "../docs/a.txt")
+
+
+# -- the sshviz client against other servers -------------------------------------------------------
+
+@pytest.mark.parametrize("version, order", [
+    ("SSH-2.0-AsyncSSH_2.24.1", "draft"),  # reads the draft's order unless the client names
+    ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "openssh"),  # OpenSSH or paramiko
+    ("SSH-2.0-sshviz_0.1", "openssh"),
+    ("SSH-2.0-paramiko_5.1.0", "openssh"),
+    (None, "openssh"),
+])
+def test_the_order_each_server_reads_from_sshviz(version, order):
+    assert server_symlink_order(version) == order
+
+
+@pytest.mark.interop
+def test_sshviz_client_symlink_against_asyncssh_server(tmp_path):
+    """asyncssh's server reads the draft's order from a client that names neither OpenSSH nor
+    paramiko: the sshviz client sends it that order, and the link is the one asked for."""
+    asyncssh = pytest.importorskip("asyncssh")
+    from sshviz.auth.client import ClientAuthConfig
+    from sshviz.crypto.keys import PrivateKey
+    from sshviz.endpoint import ClientConfig
+    from sshviz.net.sftp import open_sftp
+    from sshviz.transport.transport import TransportConfig
+
+    from .openssh import free_port
+
+    root = tmp_path / "root"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "a.txt").write_text("a\n")
+    (root / "links").mkdir()
+    user_key = PrivateKey.generate("ssh-ed25519")
+
+    class Server(asyncssh.SSHServer):
+        def begin_auth(self, username):
+            return True
+
+        def public_key_auth_supported(self):
+            return True
+
+        def validate_public_key(self, username, key):
+            return key.export_public_key("openssh").split()[1] == user_key.public.openssh().split()[1].encode()
+
+    async def main():
+        port = free_port()
+        server = await asyncssh.create_server(
+            Server, "127.0.0.1", port, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+            sftp_factory=lambda channel: asyncssh.SFTPServer(channel, chroot=os.fsencode(root)))
+        try:
+            config = ClientConfig(TransportConfig(verify_host_key=lambda key: ("known", "test server"),
+                                                  host_label="127.0.0.1"),
+                                  ClientAuthConfig(user="alice", keys=[user_key]))
+            sftp = await open_sftp("127.0.0.1", port, config)
+            async with sftp:
+                # (asyncssh's chroot resolves READLINK's answer from its own directory: the
+                # link is read on disk instead.)
+                await sftp.symlink("../docs/a.txt", "/links/l")
+        finally:
+            server.close()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    assert link_made(root) == (["l"], "../docs/a.txt")

@@ -29,6 +29,7 @@ from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, FileXferType,
 from ..wire.spec import Message
 from .attrs import attrs_from_stat, longname, requested_mode, settable_attributes
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, SftpUnit, sftp_event
+from .symlink_order import DRAFT, client_symlink_order
 
 T = FileXferType
 S = StatusCode
@@ -62,26 +63,6 @@ _ERRNO_STATUS = {
     errno.ENAMETOOLONG: S.BAD_MESSAGE, errno.EINVAL: S.BAD_MESSAGE,
     errno.ENOSYS: S.OP_UNSUPPORTED, errno.EOPNOTSUPP: S.OP_UNSUPPORTED,
 }
-
-# SSH_FXP_SYMLINK's two paths come in two orders. draft-ietf-secsh-filexfer-02 (section 6.10)
-# sends linkpath, then targetpath; OpenSSH's sftp-server reads them the other way round
-# (OpenSSH's PROTOCOL, section 4.1, "sftp: Reversal of arguments to SSH_FXP_SYMLINK"), and
-# OpenSSH's sftp, paramiko and sshviz's client send OpenSSH's order to every server. A few
-# clients look at the server's version string and send the draft's order to a server that does
-# not call itself OpenSSH, as this one does not: asyncssh (unless the server names OpenSSH or
-# paramiko) and libssh (unless it names OpenSSH; from its source, not tested here). They are
-# known by the first word of their own software version, which starts with one of these;
-# everyone else gets OpenSSH's order, the one most servers read.
-DRAFT_ORDER_CLIENTS = ("AsyncSSH_", "libssh_")
-
-
-def symlink_order(client_version: str | None) -> str:
-    """The order in which the client that sent this identification line ("SSH-2.0-...", or
-    None without SSH) sends SSH_FXP_SYMLINK's paths to this server: "draft" (link, target) or
-    "openssh" (target, link)."""
-    software = (client_version or "").split("-", 2)[-1].split(" ", 1)[0]
-    return "draft" if software.startswith(DRAFT_ORDER_CLIENTS) else "openssh"
-
 
 STATUS_TEXT = {
     S.OK: "Success", S.EOF: "End of file", S.NO_SUCH_FILE: "No such file",
@@ -141,7 +122,7 @@ class SftpServer:
         self.user = user
         self.fs = fs
         self.home = home
-        self.symlink_order = symlink_order(client_version)
+        self.symlink_order = client_symlink_order(client_version)
         self.io = None
         self.decoder = SftpStreamDecoder()
         self.initialized = False
@@ -374,9 +355,9 @@ class SftpServer:
 
     def _do_symlink(self, m: Message) -> None:
         # The catalog names the fields in OpenSSH's order (target first); a client that sends
-        # the draft's order put the link first (see DRAFT_ORDER_CLIENTS).
+        # the draft's order put the link first (see symlink_order.py).
         first, second = m.targetpath, m.linkpath
-        target, link = (second, first) if self.symlink_order == "draft" else (first, second)
+        target, link = (second, first) if self.symlink_order == DRAFT else (first, second)
         self.fs.symlink(target, link)
 
     # -- extensions ---------------------------------------------------------------------------
@@ -461,5 +442,5 @@ def sftp_subsystem(user: str, fs, client_version: str | None = None) -> SftpServ
     return SftpServer(user, fs, client_version=client_version)
 
 
-__all__ = ["SftpServer", "sftp_subsystem", "symlink_order", "SftpStatus", "status_for_os_error", "EXTENSIONS",
+__all__ = ["SftpServer", "sftp_subsystem", "SftpStatus", "status_for_os_error", "EXTENSIONS",
            "MAX_READ", "MAX_HANDLES"]
