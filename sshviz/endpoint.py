@@ -42,7 +42,8 @@ class ServerConfig:
     auth: ServerAuthConfig = field(default_factory=ServerAuthConfig)
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     fs: object = None  # a ConfinedFS for ls/cat (and SFTP), or None
-    subsystems: dict[str, Callable] = field(default_factory=dict)  # name -> (user, fs) -> program
+    # name -> (user, fs, client_version=the client's identification line) -> program
+    subsystems: dict[str, Callable] = field(default_factory=dict)
 
 
 class Endpoint:
@@ -222,7 +223,8 @@ class ServerConnection(Endpoint):
         user = self.auth.user or ""
         if kind == "subsystem":
             factory = self.config.subsystems.get(argument or "")
-            return factory(user, self.config.fs) if factory else None
+            version = self.transport.peer_version  # SFTP reads SYMLINK in this client's order
+            return factory(user, self.config.fs, client_version=version) if factory else None
         return BuiltinShell(user, self.config.fs, argument if kind == "exec" else None,
                             pty=session.term is not None)
 

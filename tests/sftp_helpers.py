@@ -48,9 +48,9 @@ class FakeChannel:
 class DirectServer:
     """An SftpServer fed raw bytes; replies come back decoded."""
 
-    def __init__(self, fs, init: bool = True, user: str = "alice"):
+    def __init__(self, fs, init: bool = True, user: str = "alice", client_version: str | None = None):
         self.io = FakeChannel()
-        self.server = SftpServer(user, fs)
+        self.server = SftpServer(user, fs, client_version=client_version)
         self.server.start(self.io)
         self.decoder = SftpStreamDecoder()
         if init:

@@ -141,6 +141,34 @@ def test_failures_become_sftp_errors_with_the_status_code():
     ]
 
 
+def test_the_client_cannot_change_the_root():
+    fs = memory_fs()
+    before = fs.stat("/")
+
+    async def change(c):
+        answers = []
+        for path in ("/", ".", "//", "/docs/.."):
+            for action in (lambda: c.setstat(path, Attributes(permissions=0)),
+                           lambda: c.setstat(path, Attributes(uid=0, gid=0)),
+                           lambda: c.lsetstat(path, Attributes(atime=1, mtime=1)),
+                           lambda: c.rename(path, "/moved"), lambda: c.rmdir(path)):
+                try:
+                    await action()
+                    answers.append("changed")
+                except SftpError as exc:
+                    answers.append((exc.code, exc.message))
+        await c.setstat("/docs", Attributes(permissions=0o700))  # below the root: as usual
+        return answers
+
+    task, _ = run_client(change, fs)
+    assert task.result() == [(StatusCode.PERMISSION_DENIED,
+                              "Operation not permitted on the root directory")] * 20
+    after = fs.stat("/")
+    assert (after.st_mode, after.st_uid, after.st_mtime) == (before.st_mode, before.st_uid,
+                                                              before.st_mtime)
+    assert fs.stat("/docs").st_mode & 0o7777 == 0o700
+
+
 @pytest.mark.parametrize("size", [0, 1, 255 * 1024, 255 * 1024 + 1, 3 * 1024 * 1024 + 17])
 def test_pipelined_upload_and_download_round_trip(size):
     data = os.urandom(size)

@@ -216,6 +216,40 @@ def test_openssh_sftp_recursive_put_and_get(sshviz_sftp, tmp_path):
         assert (tmp_path / "down" / relative).read_bytes() == path.read_bytes()
 
 
+ROOT_CHANGES = ["chmod 000 /", "chmod 000 .", "chown 0 /", "chgrp 0 .", "chmod 700 /..",
+                "rename / x", "rename . x", "rm /", "rmdir .", "rmdir /"]
+ROOT_REFUSALS = """\
+remote setstat "/": Permission denied
+remote setstat "/.": Permission denied
+remote setstat "/": Permission denied
+remote setstat "/.": Permission denied
+remote setstat "/..": No such file or directory
+remote rename "/" to "/x": Permission denied
+remote rename "/." to "/x": Permission denied
+remote delete /: Permission denied
+remote rmdir "/.": Permission denied
+remote rmdir "/": Permission denied
+"""
+
+
+@pytest.mark.parametrize("over", ["ssh", "stdio"])
+def test_openssh_sftp_cannot_change_the_root(over, sshviz_sftp, tmp_path):
+    """chmod 000 on the served root would lock every user out of it: each change to the root
+    is refused, and the session goes on."""
+    root = sshviz_sftp.root
+    args = sshviz_sftp.sftp_args if over == "ssh" else stdio_args(root)
+    os.chmod(root, 0o755)
+    before = os.stat(root)
+    batch = "".join(f"-{command}\n" for command in ROOT_CHANGES) + "mkdir sub\nchmod 700 sub\nls\n"
+    result = run_sftp_batch(args, batch, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ROOT_REFUSALS
+    assert result.stdout.endswith("sftp> ls\nsub  \n")
+    after = os.stat(root)
+    assert (after.st_mode, after.st_uid, after.st_gid) == (before.st_mode, before.st_uid, before.st_gid)
+    assert os.stat(root / "sub").st_mode & 0o777 == 0o700
+
+
 # -- confinement, tried with OpenSSH's own client --------------------------------------------------
 
 @pytest.fixture

@@ -283,6 +283,67 @@ def test_hardlink_and_rename_out_of_the_root_are_missing(fs):
     still_works(server)
 
 
+# Every way to name the served root: "/..", above it, is missing like any escape.
+ROOT_PATHS = ["/", ".", "", "//", "/.", "./", "/dir/..", "dir/../.", "/up", "/dir/up/"]
+ROOT_CHANGES = [dict(flags=4, permissions=0), dict(flags=4, permissions=0o777),
+                dict(flags=2, uid=0, gid=0), dict(flags=8, atime=1, mtime=1), dict(flags=1, size=0),
+                dict(flags=15, size=0, uid=0, gid=0, permissions=0, atime=1, mtime=1)]
+ON_THE_ROOT = "Operation not permitted on the root directory"
+
+
+def root_state(fs):
+    info = fs.stat("/")
+    return info.st_mode, info.st_uid, info.st_gid, int(info.st_mtime)
+
+
+def test_the_root_cannot_be_changed(fs):
+    fs.symlink("/", "/up")  # a link to the root, and one through a directory
+    fs.symlink("..", "/dir/up")
+    before = root_state(fs)
+    server = DirectServer(fs)
+    for path in ROOT_PATHS:
+        for attrs in ROOT_CHANGES:
+            status(server.request("SETSTAT", id=1, path=path, **attrs), S.PERMISSION_DENIED, ON_THE_ROOT)
+            if "up" not in path:  # lsetstat of a link changes the link, not the root
+                status(server.request("EXTENDED", id=2, extended_request="lsetstat@openssh.com",
+                                      path=path, **attrs), S.PERMISSION_DENIED, ON_THE_ROOT)
+    for attrs in ROOT_CHANGES:
+        status(server.request("SETSTAT", id=3, path="/..", **attrs), S.NO_SUCH_FILE)
+    # The root cannot be opened as a file, and a directory handle is not a file handle.
+    status(server.request("OPEN", id=4, filename="/", pflags=0x1A, flags=0), S.FAILURE, "Is a directory")
+    handle = server.request("OPENDIR", id=5, path="/").handle
+    for attrs in ROOT_CHANGES:
+        status(server.request("FSETSTAT", id=6, handle=handle, **attrs), S.FAILURE, "invalid handle")
+    assert root_state(fs) == before
+    still_works(server)
+
+
+def test_the_root_cannot_be_removed_renamed_or_linked(fs):
+    server = DirectServer(fs)
+    for path in ("/", ".", "//", "/dir/.."):
+        for name, values in (("REMOVE", dict(filename=path)), ("RMDIR", dict(path=path)),
+                             ("MKDIR", dict(path=path, flags=0)),
+                             ("RENAME", dict(oldpath=path, newpath="/moved")),
+                             ("RENAME", dict(oldpath="/dir", newpath=path)),
+                             ("SYMLINK", dict(targetpath="dir", linkpath=path))):
+            status(server.request(name, id=1, **values), S.PERMISSION_DENIED, ON_THE_ROOT)
+        for name, values in (("posix-rename@openssh.com", dict(oldpath=path, newpath="/moved")),
+                             ("posix-rename@openssh.com", dict(oldpath="/dir", newpath=path)),
+                             ("hardlink@openssh.com", dict(oldpath=path, newpath="/hard"))):
+            status(server.request("EXTENDED", id=2, extended_request=name, **values),
+                   S.PERMISSION_DENIED, ON_THE_ROOT)
+    assert [name for name, _ in fs.listdir("/")] == ["dir"]
+    still_works(server)
+
+
+def test_changes_below_the_root_still_work(fs):
+    server = DirectServer(fs)
+    status(server.request("SETSTAT", id=1, path="/dir", flags=4, permissions=0o700), S.OK)
+    status(server.request("SETSTAT", id=2, path="dir/file.txt", flags=8, atime=5, mtime=7), S.OK)
+    assert fs.stat("/dir").st_mode & 0o7777 == 0o700
+    assert int(fs.stat("/dir/file.txt").st_mtime) == 7
+
+
 def test_read_only_refuses_every_change(tmp_path):
     (tmp_path / "f").write_bytes(b"x")
     server = DirectServer(ConfinedFS(str(tmp_path), read_only=True))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import stat as st
+import unicodedata
 from collections import deque
 from typing import Callable, Generator
 
@@ -36,7 +38,47 @@ HELP = """Built-in commands of the sshviz server (no operating-system commands a
   cat path...      print files inside the sandbox root
   help             this text
   exit [status]    leave the shell
+Names that are not plain text are printed escaped, like GNU ls -b but in hex: each byte that
+is not UTF-8 or belongs to a control character shows as \\xNN, a backslash as \\\\. Give
+such a name back in single quotes, as printed: cat 'caf\\xe9.txt'
 """
+
+
+# Characters a name may hold that must not reach a terminal as they are: controls (newline,
+# escape sequences), format characters (U+202E turns text around), line and paragraph
+# separators, and the raw bytes that were not UTF-8 (lone surrogates, from surrogateescape).
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_TYPED_ESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
+
+
+def _utf8_bytes(text: str) -> bytes:
+    """The bytes a name decoded with surrogateescape came from."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no byte decoded to
+        return text.encode("utf-8", "surrogatepass")
+
+
+def shown_name(name: str) -> str:
+    """A file name as the built-in commands print it, like GNU ls -b but in hex: text stays
+    text; each byte that is not UTF-8, and each byte of a control or format character, is
+    written \\xNN; a backslash is doubled. ``typed_name`` reads it back."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    return "".join("\\\\" if char == "\\" else
+                   "".join(f"\\x{byte:02x}" for byte in _utf8_bytes(char))
+                   if unicodedata.category(char) in _ESCAPED_CATEGORIES else char
+                   for char in name)
+
+
+def typed_name(argument: str) -> str:
+    """The name a command argument means: ``\\xNN`` is that byte and ``\\\\`` a backslash, so
+    what ``ls`` prints names the file; any other backslash is taken as typed."""
+    if "\\" not in argument:
+        return argument
+    raw = _TYPED_ESCAPE.sub(lambda m: b"\\" if m[1] == b"\\" else bytes([int(m[1][1:], 16)]),
+                            _utf8_bytes(argument))
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class BuiltinShell(SessionProgram):
@@ -142,7 +184,8 @@ class BuiltinShell(SessionProgram):
             self._echo.append(byte)
 
     def _line_done(self) -> None:
-        text = self.line.decode("utf-8", "replace").strip()
+        # Raw bytes stay what they were, as in an exec command (decoded the same way).
+        text = self.line.decode("utf-8", "surrogateescape").strip()
         self.line.clear()
         if self._job is not None:
             self._lines.append(text)  # typed ahead: runs when the current line is done
@@ -156,7 +199,7 @@ class BuiltinShell(SessionProgram):
             return
         if self._lines:
             self._prompt()
-            self.line += self._lines.popleft().encode()
+            self.line += _utf8_bytes(self._lines.popleft())
             self._line_done()
         elif self._eof:
             self._finish(0)
@@ -182,7 +225,7 @@ class BuiltinShell(SessionProgram):
     def _prompt(self) -> None:
         # Like sh: a prompt only for a terminal, so piped input gives clean output.
         if self.pty and not self.finished:
-            self._out(f"{self.user}@sshviz:{self.cwd}$ ")
+            self._out(f"{self.user}@sshviz:{shown_name(self.cwd)}$ ")
 
     def _write(self, data: bytes) -> None:
         """Output, after the echo gathered so far (one write each, as each is a packet)."""
@@ -193,11 +236,11 @@ class BuiltinShell(SessionProgram):
             self.io.write(data)
 
     def _out(self, text: str) -> None:
-        data = text.encode()
+        data = _utf8_bytes(text)  # echo's raw bytes go back as they came
         self._write(data.replace(b"\n", b"\r\n") if self.pty else data)
 
     def _err(self, text: str) -> None:
-        data = text.encode()
+        data = _utf8_bytes(text)
         data = data.replace(b"\n", b"\r\n") if self.pty else data
         # With a pty there is one stream, as on a real terminal.
         (self._write if self.pty else self.io.write_stderr)(data)
@@ -255,7 +298,7 @@ class BuiltinShell(SessionProgram):
         return 0
 
     def _cmd_pwd(self, args: list[str]) -> int:
-        self._out(self.cwd + "\n")
+        self._out(shown_name(self.cwd) + "\n")
         return 0
 
     def _cmd_help(self, args: list[str]) -> int:
@@ -286,15 +329,15 @@ class BuiltinShell(SessionProgram):
         reason = {errno.ENOENT: "No such file or directory", errno.ENOTDIR: "Not a directory",
                   errno.EISDIR: "Is a directory", errno.EACCES: "Permission denied"}.get(
             exc.errno, exc.strerror or "error")
-        self._err(f"{name}: {path}: {reason}\n")
+        self._err(f"{name}: {shown_name(path)}: {reason}\n")
         return 1
 
     def _cmd_cd(self, args: list[str]) -> int:
         if self.fs is None:
             return self._no_fs("cd")
-        target = args[0] if args else "/"
+        target = typed_name(args[0]) if args else "/"
         try:
-            if not self.fs.is_dir(target, self.cwd):
+            if not st.S_ISDIR(self.fs.stat(target, self.cwd).st_mode):  # a missing one raises
                 raise OSError(errno.ENOTDIR, "Not a directory")
             self.cwd = self.fs.realpath(target, self.cwd)
         except OSError as exc:
@@ -305,19 +348,19 @@ class BuiltinShell(SessionProgram):
         if self.fs is None:
             return self._no_fs("ls")
         status = 0
-        for path in args or ["."]:
+        for path in [typed_name(arg) for arg in args] or ["."]:
             if self._unread("ls"):
                 return 1
             try:
                 info = self.fs.stat(path, self.cwd)
                 if st.S_ISDIR(info.st_mode):
-                    names = [n + ("/" if st.S_ISDIR(s.st_mode) else "")
+                    names = [shown_name(n) + ("/" if st.S_ISDIR(s.st_mode) else "")
                              for n, s in self.fs.listdir(path, self.cwd) if not n.startswith(".")]
                     if len(args) > 1:
-                        self._out(f"{path}:\n")
+                        self._out(f"{shown_name(path)}:\n")
                     self._out("".join(n + "\n" for n in names))
                 else:
-                    self._out(path + "\n")
+                    self._out(shown_name(path) + "\n")
             except OSError as exc:
                 status = self._fs_error("ls", path, exc)
         return status
@@ -325,7 +368,7 @@ class BuiltinShell(SessionProgram):
     def _cmd_cat(self, args: list[str]) -> int | Generator[None, None, int]:
         if self.fs is None:
             return self._no_fs("cat")
-        return self._stream_files(args)
+        return self._stream_files([typed_name(arg) for arg in args])
 
     def _stream_files(self, paths: list[str]) -> Generator[None, None, int]:
         status = 0

@@ -54,9 +54,11 @@ def join_virtual(parts: list[str]) -> str:
 
 
 def check_name(path: str, name: str) -> None:
-    """The entry an operation creates or removes must have a name (not the root itself)."""
+    """The entry an operation creates, removes, renames or changes must have a name: the
+    served root itself (name "", however the path spells it) is never changed, so no client
+    can lock everyone out of it (chmod 0) or hand it to another owner."""
     if not name:
-        raise FSError(errno.EPERM, "Operation not permitted on the root", path)
+        raise FSError(errno.EPERM, "Operation not permitted on the root directory", path)
 
 
 def relative_target(link_parts: list[str], target_parts: list[str]) -> str:
@@ -346,8 +348,8 @@ class ConfinedFS:
                        gid=None, times=None) -> None:
         self._writable(path)
         dir_fd, name, _ = self._walk(path, follow_last=follow)
-        name = name or "."
         try:
+            check_name(path, name)
             # O_PATH opens the entry itself (never through a symlink) without reading it;
             # truncate and chmod go through it because they would follow a symlink by name.
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)

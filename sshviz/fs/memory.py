@@ -221,8 +221,10 @@ class MemoryFS:
             node.mtime = self.now()
         return MemoryFile(self, node, path, bool(flags & (os.O_WRONLY | os.O_RDWR)))
 
-    def _entry(self, path: str, must_exist: bool = True) -> tuple[Node, str, Node | None]:
-        parent, name, _ = self._walk(path, follow_last=False)
+    def _entry(self, path: str, must_exist: bool = True, follow: bool = False
+               ) -> tuple[Node, str, Node | None]:
+        """(parent, name, node) of the path's last component, which is not the root."""
+        parent, name, _ = self._walk(path, follow_last=follow)
         check_name(path, name)
         node = parent.entries.get(name)
         if node is None and must_exist:
@@ -300,7 +302,7 @@ class MemoryFS:
     def set_attributes(self, path: str, follow: bool = True, size=None, mode=None, uid=None,
                        gid=None, times=None) -> None:
         self._writable(path)
-        node = self._lookup(path, follow=follow)
+        _, _, node = self._entry(path, follow=follow)  # never the root
         if st.S_ISLNK(node.mode) and (size is not None or mode is not None):
             raise _error(errno.EOPNOTSUPP, path)
         self._set(node, size, mode, uid, gid, times)

@@ -25,6 +25,7 @@ from ..wire.spec import Message
 from .attrs import Attributes
 from .pending import Pending, spawn
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, sftp_event
+from .symlink_order import DRAFT, server_symlink_order
 
 S = StatusCode
 DEFAULT_CHUNK = 32 * 1024  # without limits@openssh.com, what every server accepts
@@ -64,8 +65,11 @@ def unsafe_name(name: str) -> bool:
 
 
 class SftpClient:
-    def __init__(self, send: Callable[[bytes], None], report: Callable | None = None, channel: int = 0):
+    def __init__(self, send: Callable[[bytes], None], report: Callable | None = None, channel: int = 0,
+                 server_version: str | None = None):
         self._send_bytes = send
+        # The server's identification line says in which order it reads SYMLINK's paths.
+        self.symlink_order = server_symlink_order(server_version)
         self._report = report
         self.channel = channel
         self.decoder = SftpStreamDecoder()
@@ -243,8 +247,11 @@ class SftpClient:
         return spawn(self._single_name("READLINK", path, path=path))
 
     def symlink(self, target: str, link: str) -> Pending:
-        # OpenSSH's order (PROTOCOL 4.1): the target first.
-        return spawn(self._call("SYMLINK", None, link, targetpath=target, linkpath=link))
+        """Make ``link`` point at ``target``."""
+        # The catalog names the fields in OpenSSH's order (PROTOCOL 4.1: the target first); a
+        # server that reads the draft's order gets the link first (see symlink_order.py).
+        first, second = (link, target) if self.symlink_order == DRAFT else (target, link)
+        return spawn(self._call("SYMLINK", None, link, targetpath=first, linkpath=second))
 
     def hardlink(self, old: str, new: str) -> Pending:
         return self.extended("hardlink@openssh.com", None, old, oldpath=old, newpath=new)

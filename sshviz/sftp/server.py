@@ -30,6 +30,7 @@ from ..wire.sftp import (SFTP, STATVFS_NO_SUID, STATVFS_READ_ONLY, FileXferType,
 from ..wire.spec import Message
 from .attrs import attrs_from_stat, longname, requested_mode, settable_attributes
 from .stream import MAX_PACKET, SftpFramingError, SftpStreamDecoder, SftpUnit, sftp_event
+from .symlink_order import DRAFT, client_symlink_order
 
 T = FileXferType
 S = StatusCode
@@ -118,10 +119,11 @@ class SftpServer(SessionProgram):
     """One SFTP session (see the module). The program interface: start, data, eof, writable,
     closed."""
 
-    def __init__(self, user: str, fs, home: str = "/"):
+    def __init__(self, user: str, fs, home: str = "/", client_version: str | None = None):
         self.user = user
         self.fs = fs
         self.home = home
+        self.symlink_order = client_symlink_order(client_version)
         self.io = None
         self.decoder = SftpStreamDecoder()
         self.initialized = False
@@ -353,7 +355,11 @@ class SftpServer(SessionProgram):
         return self._name_reply(m, self.fs.readlink(m.path))
 
     def _do_symlink(self, m: Message) -> None:
-        self.fs.symlink(m.targetpath, m.linkpath)  # OpenSSH's order: target first
+        # The catalog names the fields in OpenSSH's order (target first); a client that sends
+        # the draft's order put the link first (see symlink_order.py).
+        first, second = m.targetpath, m.linkpath
+        target, link = (second, first) if self.symlink_order == DRAFT else (first, second)
+        self.fs.symlink(target, link)
 
     # -- extensions ---------------------------------------------------------------------------
 
@@ -429,11 +435,12 @@ class SftpServer(SessionProgram):
             offset, out = offset + len(chunk), out + len(chunk)
 
 
-def sftp_subsystem(user: str, fs) -> SftpServer | None:
-    """The ``sftp`` subsystem factory for ``ServerConfig.subsystems``: no filesystem, no SFTP."""
+def sftp_subsystem(user: str, fs, client_version: str | None = None) -> SftpServer | None:
+    """The ``sftp`` subsystem factory for ``ServerConfig.subsystems``: no filesystem, no SFTP.
+    ``client_version`` is the client's identification line (it decides SYMLINK's order)."""
     if fs is None:
         return None
-    return SftpServer(user, fs)
+    return SftpServer(user, fs, client_version=client_version)
 
 
 __all__ = ["SftpServer", "sftp_subsystem", "SftpStatus", "status_for_os_error", "EXTENSIONS",

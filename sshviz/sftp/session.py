@@ -21,7 +21,8 @@ class SessionSftp:
         self.channel = channel
         connection = endpoint.connection
         self.client = SftpClient(lambda data: connection.send_data(channel, data),
-                                 endpoint.events.append, channel)
+                                 endpoint.events.append, channel,
+                                 server_version=endpoint.transport.peer_version)
         self.ready = Pending()  # resolves to the server's extensions
         self.stderr = bytearray()
         window = connection.channels.get(channel)
