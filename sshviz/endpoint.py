@@ -183,9 +183,9 @@ class ClientConnection(Endpoint):
         return self.auth.done
 
     def _dispatch(self, msg: Message) -> None:
-        if msg.spec is MSG.SERVICE_ACCEPT or msg.number in USERAUTH:
+        if msg.spec is MSG.SERVICE_ACCEPT or msg.spec.number in USERAUTH:
             self.auth.handle(msg)
-        elif msg.number in CONNECTION and self.auth.done:
+        elif msg.spec.number in CONNECTION and self.auth.done:
             self.connection.handle(msg)
         else:
             raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the server"
@@ -229,9 +229,9 @@ class ServerConnection(Endpoint):
                             pty=session.term is not None)
 
     def _dispatch(self, msg: Message) -> None:
-        if msg.spec is MSG.SERVICE_REQUEST or msg.number in USERAUTH:
+        if msg.spec is MSG.SERVICE_REQUEST or msg.spec.number in USERAUTH:
             self.auth.handle(msg)
-        elif msg.number in CONNECTION:
+        elif msg.spec.number in CONNECTION:
             if not self.auth.authenticated:
                 raise ProtocolError(E.PROTOCOL_ERROR, f"{msg.spec.rfc_name} before authentication")
             self.connection.handle(msg)

@@ -55,7 +55,7 @@ class DirectServer:
         self.decoder = SftpStreamDecoder()
         if init:
             [version] = self.send(packet("INIT", version=3, extensions=[]))
-            assert version.name == "VERSION"
+            assert version.spec.name == "VERSION"
 
     def send(self, data: bytes):
         try:

@@ -198,7 +198,7 @@ def test_server_value_out_of_range_is_caught_by_the_client():
     conductor = fresh(kex="curve25519-sha256")
     step_until(conductor, "KEX_ECDH_INIT", "client")
     server = conductor.server
-    reply = next(u for s, u in conductor._queue if s == "server" and u.message.name == "KEX_ECDH_REPLY")
+    reply = next(u for s, u in conductor._queue if s == "server" and u.message.spec.name == "KEX_ECDH_REPLY")
     values = dict(reply.message.values, Q_S=bytes(32))
     conductor.tamper(lambda wire: plain_packet(SSH.build("KEX_ECDH_REPLY", **values).encode()), "server")
     del server
@@ -346,7 +346,7 @@ def test_a_wrong_guess_of_another_family_is_ignored(guessed, negotiated):
     conductor.run()
     assert driver.exit_status == 0, disconnects(conductor)
     dropped = conductor.steps[4]  # after both versions and both KEXINITs
-    assert dropped.sender == "client" and dropped.message.number == 30
+    assert dropped.sender == "client" and dropped.message.spec.number == 30
     if guessed == "curve25519-sha256":
         assert dropped.name == "KEX_ECDH_INIT"  # labelled by what the client guessed
 
@@ -395,7 +395,7 @@ def test_pings_during_a_key_exchange_are_not_queued():
     pongs_held = 0
     while conductor.step() is not None:
         held = [message for message, _ in conductor.server.transport._held if message is not None]
-        pongs_held = max(pongs_held, sum(message.name == "PONG" for message in held))
+        pongs_held = max(pongs_held, sum(message.spec.name == "PONG" for message in held))
     assert pongs_held == 0
     assert "PONG" not in [s.name for s in conductor.steps]
     assert sum(s.name == "NEWKEYS" for s in conductor.steps) == 4  # the rekey finished
@@ -446,8 +446,8 @@ def test_host_bound_auth_binds_the_host_key_of_the_first_key_exchange():
     conductor.act("client", lambda c: c.request_rekey())  # auth requests wait for it
     conductor.run()
     assert server.transport.last_negotiation.algorithms["host_key"].chosen == "ecdsa-sha2-nistp256"
-    bound = [s.message.server_host_key for s in conductor.steps
-             if s.name == "USERAUTH_REQUEST" and s.message.method_name == HOSTBOUND]
+    bound = [s.message["server_host_key"] for s in conductor.steps
+             if s.name == "USERAUTH_REQUEST" and s.message["method_name"] == HOSTBOUND]
     assert bound and set(bound) == {first.public.blob}
     assert driver.exit_status == 0
     # And the server refuses a request bound to the rekey's host key.
@@ -505,7 +505,7 @@ def test_output_waiting_for_window_is_counted_not_walked():
     connection.handle(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.local_id,
                                 bytes_to_add=1015))
     assert channel.pending_bytes == 50_000 * 30 - 1015
-    assert sum(len(m.data) for m in transport.sent if m.name == "CHANNEL_DATA") == 1015
+    assert sum(len(m["data"]) for m in transport.sent if m.spec.name == "CHANNEL_DATA") == 1015
     connection.handle(SSH.build("CHANNEL_CLOSE", recipient_channel=channel.local_id))
     assert channel.pending_bytes == 0
 

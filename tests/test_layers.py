@@ -264,7 +264,7 @@ def test_large_output_flows_through_small_windows():
         assert received == data
         adjusts = [s for s in conductor.steps if s.name == "CHANNEL_WINDOW_ADJUST"]
         assert len(adjusts) >= 300_000 // 4096  # refilled at half the window each time
-        sizes = {len(s.message.data) for s in conductor.steps if s.name == "CHANNEL_DATA"}
+        sizes = {len(s.message["data"]) for s in conductor.steps if s.name == "CHANNEL_DATA"}
         assert max(sizes) <= 1024
 
 

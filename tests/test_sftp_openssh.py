@@ -105,7 +105,7 @@ def test_sshviz_client_against_openssh_sshd(sshd, user_key, tmp_path):
             assert await sftp.readlink(f"{remote}/link") == "renamed.bin"
             assert (await sftp.stat(f"{remote}/link")).size == 1
             await sftp.hardlink(f"{remote}/renamed.bin", f"{remote}/hard")
-            assert (await sftp.statvfs(str(remote))).f_bsize > 0
+            assert (await sftp.statvfs(str(remote)))["f_bsize"] > 0
             await sftp.remove(f"{remote}/link")
             await sftp.remove(f"{remote}/hard")
             with pytest.raises(SftpError) as missing:

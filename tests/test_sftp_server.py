@@ -35,14 +35,14 @@ def fs(request, tmp_path):
 
 def still_works(server: DirectServer) -> None:
     reply = server.request("STAT", id=4242, path="/dir/file.txt")
-    assert reply.name == "ATTRS" and reply.id == 4242 and reply.size == 7
+    assert reply.spec.name == "ATTRS" and reply["id"] == 4242 and reply["size"] == 7
 
 
 def status(reply, code, text=None):
-    assert reply.name == "STATUS", reply
-    assert reply.code == code, reply
+    assert reply.spec.name == "STATUS", reply
+    assert reply["code"] == code, reply
     if text is not None:
-        assert reply.error_message == text
+        assert reply["error_message"] == text
     return reply
 
 
@@ -50,14 +50,14 @@ def test_request_before_init_gets_bad_message(fs):
     server = DirectServer(fs, init=False)
     status(server.request("STAT", id=1, path="/dir"), S.BAD_MESSAGE, "request before SSH_FXP_INIT")
     [version] = server.send(packet("INIT", version=3, extensions=[]))
-    assert version.name == "VERSION" and version.version == 3
+    assert version.spec.name == "VERSION" and version["version"] == 3
     still_works(server)
 
 
 def test_version_announces_the_openssh_extensions(fs):
     server = DirectServer(fs, init=False)
     [version] = server.send(packet("INIT", version=3, extensions=[]))
-    assert {e["extension_name"] for e in version.extensions} == set(server_module.EXTENSIONS)
+    assert {e["extension_name"] for e in version["extensions"]} == set(server_module.EXTENSIONS)
 
 
 def test_second_init_closes_the_channel(fs):
@@ -70,7 +70,7 @@ def test_unknown_request_type_gets_op_unsupported(fs):
     server = DirectServer(fs)
     [reply] = server.send(struct.pack(">IBI", 5, 99, 77))
     status(reply, S.OP_UNSUPPORTED)
-    assert reply.id == 77
+    assert reply["id"] == 77
     still_works(server)
 
 
@@ -85,7 +85,7 @@ def test_answered_extended_requests_are_forgotten(fs):
     # must clear them, or every request (with a name of up to 256 KiB) stays in memory.
     server = DirectServer(fs)
     for i in range(20):
-        assert server.request("EXTENDED", id=i, extended_request="limits@openssh.com").name == "EXTENDED_REPLY"
+        assert server.request("EXTENDED", id=i, extended_request="limits@openssh.com").spec.name == "EXTENDED_REPLY"
         status(server.request("EXTENDED", id=100 + i, extended_request="fsync@openssh.com",
                               handle=b"forged"), S.FAILURE)
         body = struct.pack(">BI", 200, 200 + i) + struct.pack(">I", 1000) + b"x" * 1000
@@ -98,7 +98,7 @@ def test_unknown_extension_gets_op_unsupported(fs):
     body = struct.pack(">BI", 200, 8) + struct.pack(">I", 11) + b"nope@x.org!"
     [reply] = server.send(struct.pack(">I", len(body)) + body)
     status(reply, S.OP_UNSUPPORTED)
-    assert reply.id == 8
+    assert reply["id"] == 8
     still_works(server)
 
 
@@ -107,7 +107,7 @@ def test_truncated_request_gets_bad_message_with_its_id(fs):
     body = struct.pack(">BI", 17, 31) + struct.pack(">I", 50) + b"/dir"  # path claims 50 bytes
     [reply] = server.send(struct.pack(">I", len(body)) + body)
     status(reply, S.BAD_MESSAGE)
-    assert reply.id == 31 and "truncated" in reply.error_message
+    assert reply["id"] == 31 and "truncated" in reply["error_message"]
     still_works(server)
 
 
@@ -144,10 +144,10 @@ def test_fabricated_handle_gets_failure(fs, request_name, values):
 
 def test_directory_handle_is_not_a_file_handle(fs):
     server = DirectServer(fs)
-    handle = server.request("OPENDIR", id=1, path="/dir").handle
+    handle = server.request("OPENDIR", id=1, path="/dir")["handle"]
     status(server.request("READ", id=2, handle=handle, offset=0, len=5), S.FAILURE, "invalid handle")
     names = server.request("READDIR", id=3, handle=handle)
-    assert [n["filename"] for n in names.names] == ["file.txt"]
+    assert [n["filename"] for n in names["names"]] == ["file.txt"]
     status(server.request("READDIR", id=4, handle=handle), S.EOF)
     status(server.request("CLOSE", id=5, handle=handle), S.OK)
     status(server.request("CLOSE", id=6, handle=handle), S.FAILURE, "invalid handle")
@@ -155,29 +155,29 @@ def test_directory_handle_is_not_a_file_handle(fs):
 
 def test_open_handles_are_bounded(fs):
     server = DirectServer(fs)
-    handles = [server.request("OPEN", id=i, filename="/dir/file.txt", pflags=1, flags=0).handle
+    handles = [server.request("OPEN", id=i, filename="/dir/file.txt", pflags=1, flags=0)["handle"]
                for i in range(MAX_HANDLES)]
     status(server.request("OPEN", id=999, filename="/dir/file.txt", pflags=1, flags=0), S.FAILURE)
     status(server.request("CLOSE", id=1000, handle=handles[0]), S.OK)
-    assert server.request("OPEN", id=1001, filename="/dir/file.txt", pflags=1, flags=0).name == "HANDLE"
+    assert server.request("OPEN", id=1001, filename="/dir/file.txt", pflags=1, flags=0).spec.name == "HANDLE"
 
 
 def test_read_length_is_bounded(fs):
     server = DirectServer(fs)
     big = os.urandom(MAX_READ + 5000)
     handle = server.request("OPEN", id=1, filename="/big", pflags=int(OpenFlag.WRITE | OpenFlag.CREAT
-                                                                         | OpenFlag.READ), flags=0).handle
+                                                                         | OpenFlag.READ), flags=0)["handle"]
     status(server.request("WRITE", id=2, handle=handle, offset=0, data=big[:200_000]), S.OK)
     status(server.request("WRITE", id=3, handle=handle, offset=200_000, data=big[200_000:]), S.OK)
     reply = server.request("READ", id=4, handle=handle, offset=0, len=0xFFFFFFFF)
-    assert reply.name == "DATA" and reply.data == big[:MAX_READ]
+    assert reply.spec.name == "DATA" and reply["data"] == big[:MAX_READ]
 
 
 def test_huge_offset_gets_bad_message(fs):
     server = DirectServer(fs)
-    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0)["handle"]
     reply = server.request("READ", id=2, handle=handle, offset=2**64 - 1, len=10)
-    assert reply.name == "STATUS" and reply.code in (S.BAD_MESSAGE, S.EOF)
+    assert reply.spec.name == "STATUS" and reply["code"] in (S.BAD_MESSAGE, S.EOF)
     still_works(server)
 
 
@@ -190,7 +190,7 @@ def test_replies_waiting_for_window_pause_reading(fs, monkeypatch):
     server.io.pending_bytes = 0
     server.server.writable()
     out = bytes(server.io.output)
-    assert [m.id for m in (u.message for u in server.decoder.feed("s2c", out))] == [1, 2]
+    assert [m["id"] for m in (u.message for u in server.decoder.feed("s2c", out))] == [1, 2]
     assert not server.io.paused
 
 
@@ -228,7 +228,7 @@ def test_symlinks_that_leave_the_root_are_missing(tmp_path):
     for path in ("/up", "/abs/secret.txt", "/dir/parent/../secret.txt"):
         status(server.request("STAT", id=1, path=path), S.NO_SUCH_FILE, "No such file or directory")
         status(server.request("OPEN", id=2, filename=path, pflags=1, flags=0), S.NO_SUCH_FILE)
-    assert server.request("STAT", id=3, path="/dir/parent/dir").name == "ATTRS"
+    assert server.request("STAT", id=3, path="/dir/parent/dir").spec.name == "ATTRS"
     # Writing through a link that leads out is refused the same way.
     status(server.request("OPEN", id=4, filename="/up", pflags=0x1A, flags=0), S.NO_SUCH_FILE)
     assert (tmp_path / "secret.txt").read_bytes() == b"outside\n"
@@ -240,8 +240,8 @@ def test_symlink_targets_are_checked_and_kept_inside(fs):
         status(server.request("SYMLINK", id=1, targetpath=target, linkpath="/dir/l"), S.NO_SUCH_FILE)
     status(server.request("SYMLINK", id=2, targetpath="/dir/file.txt", linkpath="/dir/sub-link"), S.OK)
     # An absolute target is stored relative to the link, so it stays inside for everyone.
-    assert server.request("READLINK", id=3, path="/dir/sub-link").names[0]["filename"] == "file.txt"
-    assert server.request("STAT", id=4, path="/dir/sub-link").size == 7
+    assert server.request("READLINK", id=3, path="/dir/sub-link")["names"][0]["filename"] == "file.txt"
+    assert server.request("STAT", id=4, path="/dir/sub-link")["size"] == 7
 
 
 def test_exclusive_create_on_a_dangling_symlink_fails(fs):
@@ -252,7 +252,7 @@ def test_exclusive_create_on_a_dangling_symlink_fails(fs):
     exclusive = int(OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.EXCL)
     status(server.request("OPEN", id=2, filename="/dir/link", pflags=exclusive, flags=0), S.FAILURE)
     status(server.request("LSTAT", id=3, path="/dir/made-by-link"), S.NO_SUCH_FILE)
-    assert server.request("OPEN", id=4, filename="/dir/new", pflags=exclusive, flags=0).name == "HANDLE"
+    assert server.request("OPEN", id=4, filename="/dir/new", pflags=exclusive, flags=0).spec.name == "HANDLE"
     status(server.request("OPEN", id=5, filename="/dir/new", pflags=exclusive, flags=0), S.FAILURE)
 
 
@@ -311,7 +311,7 @@ def test_the_root_cannot_be_changed(fs):
         status(server.request("SETSTAT", id=3, path="/..", **attrs), S.NO_SUCH_FILE)
     # The root cannot be opened as a file, and a directory handle is not a file handle.
     status(server.request("OPEN", id=4, filename="/", pflags=0x1A, flags=0), S.FAILURE, "Is a directory")
-    handle = server.request("OPENDIR", id=5, path="/").handle
+    handle = server.request("OPENDIR", id=5, path="/")["handle"]
     for attrs in ROOT_CHANGES:
         status(server.request("FSETSTAT", id=6, handle=handle, **attrs), S.FAILURE, "invalid handle")
     assert root_state(fs) == before
@@ -354,9 +354,9 @@ def test_read_only_refuses_every_change(tmp_path):
                          ("SETSTAT", dict(path="/f", flags=4, permissions=0o777)),
                          ("SYMLINK", dict(targetpath="f", linkpath="/l"))):
         status(server.request(name, id=1, **values), S.PERMISSION_DENIED)
-    assert server.request("OPEN", id=2, filename="/f", pflags=1, flags=0).name == "HANDLE"
+    assert server.request("OPEN", id=2, filename="/f", pflags=1, flags=0).spec.name == "HANDLE"
     statvfs = server.request("EXTENDED", id=3, extended_request="statvfs@openssh.com", path="/")
-    assert statvfs.f_flag & 1
+    assert statvfs["f_flag"] & 1
     assert sorted(os.listdir(tmp_path)) == ["f"]
 
 
@@ -372,30 +372,30 @@ def test_read_only_handles_cannot_change_the_file(tmp_path, kind):
         fs.read_only = True
     before = fs.stat("/f")
     server = DirectServer(fs)
-    handle = server.request("OPEN", id=1, filename="/f", pflags=1, flags=0).handle
+    handle = server.request("OPEN", id=1, filename="/f", pflags=1, flags=0)["handle"]
     for values in (dict(flags=4, permissions=0o600), dict(flags=1, size=0),
                    dict(flags=8, atime=1, mtime=1)):
         status(server.request("FSETSTAT", id=2, handle=handle, **values), S.PERMISSION_DENIED)
-    assert server.request("WRITE", id=3, handle=handle, offset=0, data=b"XX").code != S.OK
+    assert server.request("WRITE", id=3, handle=handle, offset=0, data=b"XX")["code"] != S.OK
     after = fs.stat("/f")
     assert (after.st_mode, after.st_size, after.st_mtime) == (before.st_mode, before.st_size,
                                                               before.st_mtime)
-    assert server.request("READ", id=4, handle=handle, offset=0, len=10).data == b"data"
+    assert server.request("READ", id=4, handle=handle, offset=0, len=10)["data"] == b"data"
 
 
 def test_a_handle_opened_for_reading_cannot_write(fs):
     server = DirectServer(fs)
-    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
-    assert server.request("WRITE", id=2, handle=handle, offset=0, data=b"XX").code != S.OK
-    assert server.request("READ", id=3, handle=handle, offset=0, len=10).data == b"inside\n"
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0)["handle"]
+    assert server.request("WRITE", id=2, handle=handle, offset=0, data=b"XX")["code"] != S.OK
+    assert server.request("READ", id=3, handle=handle, offset=0, len=10)["data"] == b"inside\n"
 
 
 def test_copy_data_into_the_file_it_reads_ends(fs):
     # Two handles on one file: copying "to the end" into the file's own end must stop where
     # the file ended when the copy began, not chase the bytes it is writing.
     server = DirectServer(fs)
-    source = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
-    target = server.request("OPEN", id=2, filename="/dir/file.txt", pflags=2, flags=0).handle
+    source = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0)["handle"]
+    target = server.request("OPEN", id=2, filename="/dir/file.txt", pflags=2, flags=0)["handle"]
     handle = server.server.handles[target].handle
     real_pwrite, written = handle.pwrite, []
 
@@ -409,7 +409,7 @@ def test_copy_data_into_the_file_it_reads_ends(fs):
                           read_from_offset=0, read_data_length=0, write_to_handle=target,
                           write_to_offset=7), S.OK)
     reply = server.request("READ", id=4, handle=source, offset=0, len=100)
-    assert reply.data == b"inside\ninside\n"
+    assert reply["data"] == b"inside\ninside\n"
 
 
 @pytest.mark.parametrize("pflags, unblock", [(1, os.O_WRONLY), (2, os.O_RDONLY | os.O_NONBLOCK)])
@@ -430,12 +430,12 @@ def test_opening_a_fifo_does_not_block_the_server(tmp_path, pflags, unblock):
         thread.join(5)
     assert not blocked
     still_works_on = server.request("STAT", id=2, path="/fifo")
-    assert still_works_on.name == "ATTRS"
+    assert still_works_on.spec.name == "ATTRS"
 
 
 def test_close_errors_reach_the_client(fs):
     server = DirectServer(fs)
-    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0).handle
+    handle = server.request("OPEN", id=1, filename="/dir/file.txt", pflags=1, flags=0)["handle"]
 
     def broken_close():
         raise OSError(5, "Input/output error")
@@ -450,7 +450,7 @@ def test_short_writes_are_retried(tmp_path, monkeypatch):
     real_pwrite = os.pwrite
     monkeypatch.setattr(confined.os, "pwrite", lambda fd, data, offset: real_pwrite(fd, bytes(data)[:7], offset))
     server = DirectServer(ConfinedFS(str(tmp_path)))
-    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=0).handle
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=0)["handle"]
     data = os.urandom(1000)
     status(server.request("WRITE", id=2, handle=handle, offset=0, data=data), S.OK)
     status(server.request("CLOSE", id=3, handle=handle), S.OK)
@@ -459,7 +459,7 @@ def test_short_writes_are_retried(tmp_path, monkeypatch):
 
 def test_setuid_and_setgid_bits_are_never_set(tmp_path):
     server = DirectServer(ConfinedFS(str(tmp_path)))
-    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=4, permissions=0o6755).handle
+    handle = server.request("OPEN", id=1, filename="/f", pflags=0x1A, flags=4, permissions=0o6755)["handle"]
     status(server.request("CLOSE", id=2, handle=handle), S.OK)
     status(server.request("SETSTAT", id=3, path="/f", flags=4, permissions=0o4777), S.OK)
     status(server.request("MKDIR", id=4, path="/d", flags=4, permissions=0o3777), S.OK)
@@ -561,7 +561,7 @@ def test_replies_a_client_does_not_read_pause_the_server(tmp_path, monkeypatch):
     (tmp_path / "big").write_bytes(os.urandom(1 << 20))
     served = []
     real_read = SftpServer._do_read
-    monkeypatch.setattr(SftpServer, "_do_read", lambda self, m: served.append(m.id) or real_read(self, m))
+    monkeypatch.setattr(SftpServer, "_do_read", lambda self, m: served.append(m["id"]) or real_read(self, m))
     with SftpOverTcp(tmp_path) as tcp:
         peer = tcp.session(window=0xFFFFFFFF)
         reads = 300  # 75 MiB of replies

@@ -52,7 +52,7 @@ def test_the_server_reads_the_paths_in_the_clients_order(version, first, second)
     server = DirectServer(fs, client_version=version)
     # The catalog names the fields in OpenSSH's order: targetpath is whatever came first.
     reply = server.request("SYMLINK", id=1, targetpath=first, linkpath=second)
-    assert (reply.name, reply.code) == ("STATUS", StatusCode.OK)
+    assert (reply.spec.name, reply["code"]) == ("STATUS", StatusCode.OK)
     assert fs.readlink("/links/l") == "../docs/a.txt"
     assert [name for name, _ in fs.listdir("/links")] == ["l"]
 

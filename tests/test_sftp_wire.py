@@ -101,11 +101,11 @@ def test_symlink_uses_openssh_argument_order():
 def test_extended_reply_is_decoded_by_the_request_it_answers():
     decoder = SftpStreamDecoder()
     [request] = decoder.feed("c2s", packet("EXTENDED", id=9, extended_request="limits@openssh.com"))
-    assert request.message.extended_request == "limits@openssh.com"
+    assert request.message["extended_request"] == "limits@openssh.com"
     reply = packet("EXTENDED_REPLY", id=9, extension="limits@openssh.com", max_packet_length=1,
                    max_read_length=2, max_write_length=3, max_open_handles=4)
     [unit] = decoder.feed("s2c", reply)
-    assert unit.message.max_open_handles == 4
+    assert unit.message["max_open_handles"] == 4
     # Without the request, the body stays opaque bytes.
     assert decode_packet(reply).values["data"] == reply[9:]
 
@@ -142,12 +142,12 @@ def test_small_data_is_shown_whole_and_bulk_data_is_summarized():
     small = packet("DATA", id=1, data=b"hello")
     event = sftp_event(3, "s2c", small, decode_packet(small, spans=False))
     assert isinstance(event, SftpMessage) and event.packet == small
-    assert event.message.data == b"hello" and event.message.fields[-1].end == len(small)
+    assert event.message["data"] == b"hello" and event.message.fields[-1].end == len(small)
     big_data = bytes(range(256)) * 1024
     big = packet("WRITE", id=2, handle=b"h", offset=0, data=big_data)
     event = sftp_event(3, "c2s", big, decode_packet(big, spans=False))
     data_field = event.message.fields[-1]
     assert event.message.values["data_length"] == len(big_data)
-    assert event.message.data == big_data[:BULK_PREVIEW]
+    assert event.message["data"] == big_data[:BULK_PREVIEW]
     assert len(event.packet) == len(big) - len(big_data) + BULK_PREVIEW
     assert (data_field.start, data_field.end) == (len(big) - len(big_data) - 4, len(big))

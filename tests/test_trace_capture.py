@@ -166,7 +166,7 @@ def test_key_log_lines_that_do_not_match(session, tmp_path):
     (trace,) = import_capture(path, keylog_for(other))
     problem = trace.header.extra["problems"][0]
     assert "has no line for this key exchange (KEXINIT cookies: client " in problem
-    cookie = next(e.message.cookie for e in session.events if e.name == "KEXINIT" and e.direction == "c2s")
+    cookie = next(e.message["cookie"] for e in session.events if e.name == "KEXINIT" and e.direction == "c2s")
     wrong_key = KeyLog.parse(f"{cookie.hex()} {'11' * 32}", "wrong.keylog")
     (trace,) = import_capture(path, wrong_key)
     assert ("wrong.keylog line 1 (private key for cookie" in trace.header.extra["problems"][0]
@@ -198,7 +198,7 @@ def test_sftp_inside_the_channel_is_decoded(tmp_path):
         pytest.skip("the SFTP layer (Scenario.sftp_actions) is not in this build yet")
     session = run_scenario(Scenario(command=None, sftp_actions=["put hello.txt", "ls", "get readme.txt"])).trace
     (trace,) = import_capture(trace_capture(session, tmp_path / "sftp.pcap"), keylog_for(session))
-    sftp = [c.message.name for e in trace.events for _, c in e.changes if isinstance(c, SftpMessage)]
-    original = [c.message.name for e in session.events for s, c in e.changes
+    sftp = [c.message.spec.name for e in trace.events for _, c in e.changes if isinstance(c, SftpMessage)]
+    original = [c.message.spec.name for e in session.events for s, c in e.changes
                 if isinstance(c, SftpMessage) and s == ("server" if c.direction == "c2s" else "client")]
     assert sftp and sftp == original

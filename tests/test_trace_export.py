@@ -26,7 +26,7 @@ TSHARK_CAN_DECRYPT = [
 
 
 def sshviz_messages(trace) -> list[tuple[str, int]]:
-    return [(e.direction, e.message.number) for e in trace.events if e.kind == "packet"]
+    return [(e.direction, e.message.spec.number) for e in trace.events if e.kind == "packet"]
 
 
 @pytest.mark.parametrize("options", TSHARK_CAN_DECRYPT, ids=lambda o: ",".join(f"{v}" for v in o.values()) or "default")

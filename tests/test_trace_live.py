@@ -35,7 +35,7 @@ def by_direction(events, direction):
 
 
 def numbers(trace):
-    return [(e.direction, e.message.number) for e in trace.events if e.kind == "packet"]
+    return [(e.direction, e.message.spec.number) for e in trace.events if e.kind == "packet"]
 
 
 def check_three_views(trace_path: Path, capture: Path, port: int, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_openssh_sftp_against_sshviz_serve_decodes_sftp_from_the_capture(tmp_pat
     (imported,) = import_capture(capture, KeyLog.load(tmp_path / "real.keylog"))
 
     def sftp_names(events, direction):
-        return [c.message.name for e in events for _, c in e.changes
+        return [c.message.spec.name for e in events for _, c in e.changes
                 if isinstance(c, SftpMessage) and c.direction == direction and c.message is not None]
 
     for direction in ("c2s", "s2c"):

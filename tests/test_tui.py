@@ -158,7 +158,7 @@ async def test_hex_highlight_moves_with_the_selected_field():
         await pilot.press("w")
         await pilot.pause()
         assert hex_view.highlight == [(6, 22)]
-        assert hex_view.sections[0].data[6:22] == app.timeline.current.message.cookie
+        assert hex_view.sections[0].data[6:22] == app.timeline.current.message["cookie"]
 
 
 async def test_clicking_a_byte_selects_its_field():

@@ -137,9 +137,9 @@ def test_kexinit_spans_split_name_lists_into_items():
 
 def test_context_picks_the_method_specific_message():
     payload = MSG.USERAUTH_PK_OK.build(algorithm="ssh-ed25519", public_key=b"x").encode()
-    assert SSH.decode(payload, {"auth": "publickey"}).name == "USERAUTH_PK_OK"
-    assert SSH.decode(payload, {"auth": "password"}).name == "USERAUTH_PASSWD_CHANGEREQ"
-    assert SSH.decode(payload, {}).name.endswith("?")  # unknown without context, kept opaque
+    assert SSH.decode(payload, {"auth": "publickey"}).spec.name == "USERAUTH_PK_OK"
+    assert SSH.decode(payload, {"auth": "password"}).spec.name == "USERAUTH_PASSWD_CHANGEREQ"
+    assert SSH.decode(payload, {}).spec.name.endswith("?")  # unknown without context, kept opaque
 
 
 def test_field_docs_and_rfc_sections_are_declared():

@@ -121,12 +121,12 @@ def save_for_cli(trace, path: str, full_data: bool) -> None:
         raise CLIError(f"--trace {path}: {exc.strerror or exc}", 1) from None
 
 
-def numbered(path: str, number: int) -> str:
+def numbered(path: str, count: int) -> str:
     """FILE for the first connection, FILE-2.yaml style names after it."""
-    if number == 1:
+    if count == 1:
         return path
     p = Path(path)
-    return str(p.with_name(f"{p.stem}-{number}{p.suffix}"))
+    return str(p.with_name(f"{p.stem}-{count}{p.suffix}"))
 
 
 def now() -> str:

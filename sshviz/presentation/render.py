@@ -129,7 +129,7 @@ def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
                     padding_length=record.padding_length, cipher=record.cipher, mac=record.mac_name,
                     compression=record.compression, opened=event.opened)
         if message is not None:
-            data["number"] = message.number
+            data["number"] = message.spec.number
             data["rfc"] = message.spec.rfc
             data["fields"] = [field_json(f) for f in record.fields() if f.name != "msg_number"]
         if with_bytes:

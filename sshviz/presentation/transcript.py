@@ -60,7 +60,7 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
                       for line in record.pre_lines]
         return lines
     message = record.message
-    name = message.name if message is not None else "?"
+    name = message.spec.name if message is not None else "?"
     protection = "encrypted" if record.encrypted else "cleartext"
     lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
              f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]

@@ -106,7 +106,7 @@ class SftpClient:
             message = unit.message
             if message is None:
                 return self.connection_lost(f"undecodable reply from the server: {unit.error}")
-            if message.name == "VERSION":
+            if message.spec.name == "VERSION":
                 self._on_version(message)
                 continue
             waiting = self._waiting.pop(message.get("id"), None)
@@ -135,8 +135,8 @@ class SftpClient:
     def _on_version(self, message: Message) -> None:
         if self.version is not None:
             return self.connection_lost("a second SSH_FXP_VERSION")
-        self.version = message.version
-        self.extensions = {e["extension_name"]: e["extension_data"] for e in message.extensions}
+        self.version = message["version"]
+        self.extensions = {e["extension_name"]: e["extension_data"] for e in message["extensions"]}
         self._version.resolve(self.extensions)
 
     async def _after_version(self) -> dict:
@@ -145,14 +145,14 @@ class SftpClient:
             raise SftpProtocolError(f"the server speaks SFTP version {self.version}, not 3")
         if self.has("limits@openssh.com"):
             limits = await self.extended("limits@openssh.com")
-            if limits.max_read_length:
-                self.read_size = min(limits.max_read_length, MAX_CHUNK)
-            if limits.max_write_length:
-                self.write_size = min(limits.max_write_length, MAX_CHUNK)
-            if limits.max_packet_length:
+            if limits["max_read_length"]:
+                self.read_size = min(limits["max_read_length"], MAX_CHUNK)
+            if limits["max_write_length"]:
+                self.write_size = min(limits["max_write_length"], MAX_CHUNK)
+            if limits["max_packet_length"]:
                 # Our WRITE packets carry a handle and offsets besides the data.
-                self.write_size = min(self.write_size, limits.max_packet_length - 1024)
-            self.max_handles = limits.max_open_handles
+                self.write_size = min(self.write_size, limits["max_packet_length"] - 1024)
+            self.max_handles = limits["max_open_handles"]
         return self.extensions
 
     def has(self, extension: str) -> bool:
@@ -213,14 +213,14 @@ class SftpClient:
         return spawn(self._listdir(path))
 
     async def _listdir(self, path: str) -> list[tuple[str, str, Attributes]]:
-        handle = (await self._call("OPENDIR", "HANDLE", path, path=path)).handle
+        handle = (await self._call("OPENDIR", "HANDLE", path, path=path))["handle"]
         entries = []
         try:
             while True:
                 reply = await self.request("READDIR", handle=handle)
-                if reply.name == "STATUS" and reply.code == S.EOF:
+                if reply.spec.name == "STATUS" and reply["code"] == S.EOF:
                     break
-                for item in check(reply, "NAME", path).names:
+                for item in check(reply, "NAME", path)["names"]:
                     if item["filename"] not in (".", ".."):
                         entries.append((item["filename"], item["longname"], Attributes.from_values(item)))
         finally:
@@ -291,7 +291,7 @@ class SftpClient:
     async def _open(self, path: str, pflags: int, attributes: Attributes) -> bytes:
         reply = await self._call("OPEN", "HANDLE", path, filename=path, pflags=int(pflags),
                                  **attributes.to_values())
-        return reply.handle
+        return reply["handle"]
 
     def close(self, handle: bytes) -> Pending:
         return spawn(self._call("CLOSE", None, None, handle=handle))
@@ -302,9 +302,9 @@ class SftpClient:
 
     async def _read(self, handle: bytes, offset: int, length: int) -> bytes:
         reply = await self.request("READ", handle=handle, offset=offset, len=length)
-        if reply.name == "STATUS" and reply.code == S.EOF:
+        if reply.spec.name == "STATUS" and reply["code"] == S.EOF:
             return b""
-        return bytes(check(reply, "DATA").data)
+        return bytes(check(reply, "DATA")["data"])
 
     def write(self, handle: bytes, offset: int, data: bytes) -> Pending:
         return spawn(self._call("WRITE", None, None, handle=handle, offset=offset, data=data))
@@ -434,14 +434,14 @@ class SftpClient:
 
 def check(reply: Message, expect: str | None, path: str | None = None) -> Message:
     """The reply if it is what a success looks like; SftpError for a failure STATUS."""
-    if reply.name == "STATUS":
-        if reply.code == S.OK and expect is None:
+    if reply.spec.name == "STATUS":
+        if reply["code"] == S.OK and expect is None:
             return reply
-        if reply.code != S.OK:
-            raise SftpError(reply.code, reply.error_message or S(reply.code).name, path)
-    if expect is not None and reply.name == expect:
+        if reply["code"] != S.OK:
+            raise SftpError(reply["code"], reply["error_message"] or S(reply["code"]).name, path)
+    if expect is not None and reply.spec.name == expect:
         return reply
-    raise SftpProtocolError(f"expected {expect or 'STATUS'}, got SSH_FXP_{reply.name}")
+    raise SftpProtocolError(f"expected {expect or 'STATUS'}, got SSH_FXP_{reply.spec.name}")
 
 
 async def _quietly(pending: Pending) -> None:
@@ -531,10 +531,10 @@ class _PipelinedRead(_Pipeline):
         self._send("READ", lambda message: self._take(offset, length, message), offset=offset, len=length)
 
     def _take(self, offset: int, length: int, message) -> None:
-        if message.name == "STATUS" and message.code == S.EOF:
+        if message.spec.name == "STATUS" and message["code"] == S.EOF:
             self.eof_at = offset if self.eof_at is None else min(self.eof_at, offset)
             return
-        data = check(message, "DATA").data
+        data = check(message, "DATA")["data"]
         if not data or len(data) > length:
             raise SftpProtocolError(f"DATA of {len(data)} bytes for a READ of {length}")
         self.sink.pwrite(data, offset)

@@ -249,13 +249,13 @@ class SftpShell:
         if not self.client.has("statvfs@openssh.com"):
             raise CommandError("the server does not offer statvfs@openssh.com")
         v = await self.client.statvfs(self.remote(rest[0] if rest else ""))
-        unit = v.f_frsize or v.f_bsize
+        unit = v["f_frsize"] or v["f_bsize"]
         kib = lambda blocks: blocks * unit // 1024  # noqa: E731
-        used = kib(v.f_blocks - v.f_bfree)
-        share = 100 * used // max(1, used + kib(v.f_bavail))
+        used = kib(v["f_blocks"] - v["f_bfree"])
+        share = 100 * used // max(1, used + kib(v["f_bavail"]))
         self.out(f"{'Size (KiB)':>12} {'Used':>12} {'Avail':>12} {'Use%':>5}"
-                 + ("  (read-only)" if v.f_flag & 1 else ""))
-        self.out(f"{kib(v.f_blocks):>12} {used:>12} {kib(v.f_bavail):>12} {share:>4}%")
+                 + ("  (read-only)" if v["f_flag"] & 1 else ""))
+        self.out(f"{kib(v['f_blocks']):>12} {used:>12} {kib(v['f_bavail']):>12} {share:>4}%")
 
 
 __all__ = ["SftpShell", "CommandError", "HELP"]

@@ -219,11 +219,11 @@ class SftpServer(SessionProgram):
             if unit.unknown_type:
                 return self._status(request, S.OP_UNSUPPORTED, f"unknown request type {number}")
             return self._status(request, S.BAD_MESSAGE, unit.error or "malformed request")
-        name = message.name
+        name = message.spec.name
         if name == "EXTENDED":
-            handler = getattr(self, "_ext_" + message.extended_request.split("@")[0]
+            handler = getattr(self, "_ext_" + message["extended_request"].split("@")[0]
                               .replace("-", "_"), None)
-            if message.extended_request not in EXTENSIONS:
+            if message["extended_request"] not in EXTENSIONS:
                 handler = None
         else:
             handler = getattr(self, "_do_" + name.lower(), None)
@@ -274,103 +274,103 @@ class SftpServer(SessionProgram):
     # -- requests -----------------------------------------------------------------------------
 
     def _attrs_reply(self, message: Message, info) -> Message:
-        return SFTP.build("ATTRS", id=message.id, **attrs_from_stat(info))
+        return SFTP.build("ATTRS", id=message["id"], **attrs_from_stat(info))
 
     def _name_reply(self, message: Message, path: str) -> Message:
-        return SFTP.build("NAME", id=message.id,
+        return SFTP.build("NAME", id=message["id"],
                           names=[{"filename": path, "longname": path, "flags": 0}])
 
     def _do_open(self, m: Message) -> Message:
-        handle = self.fs.open_file(m.filename, _os_flags(m.pflags), requested_mode(m.values, 0o666))
-        thing = _File(handle, m.filename, bool(m.pflags & OpenFlag.APPEND))
-        return SFTP.build("HANDLE", id=m.id, handle=self._new_handle(thing))
+        handle = self.fs.open_file(m["filename"], _os_flags(m["pflags"]), requested_mode(m.values, 0o666))
+        thing = _File(handle, m["filename"], bool(m["pflags"] & OpenFlag.APPEND))
+        return SFTP.build("HANDLE", id=m["id"], handle=self._new_handle(thing))
 
     def _do_close(self, m: Message) -> None:
-        thing = self.handles.get(m.handle)
+        thing = self.handles.get(m["handle"])
         if thing is None:
             raise SftpStatus(S.FAILURE, "invalid handle")
-        del self.handles[m.handle]
+        del self.handles[m["handle"]]
         if isinstance(thing, _File):
             thing.handle.close()  # a close error (a full disk on NFS) reaches the client
 
     def _do_read(self, m: Message) -> Message:
-        thing = self._lookup(m.handle, _File)
-        data = thing.handle.pread(min(m.len, MAX_READ), m.offset)
+        thing = self._lookup(m["handle"], _File)
+        data = thing.handle.pread(min(m["len"], MAX_READ), m["offset"])
         if not data:
             raise SftpStatus(S.EOF)
-        return SFTP.build("DATA", id=m.id, data=data)
+        return SFTP.build("DATA", id=m["id"], data=data)
 
     def _do_write(self, m: Message) -> None:
-        thing = self._lookup(m.handle, _File)
+        thing = self._lookup(m["handle"], _File)
         if thing.append:
-            thing.handle.append(m.data)
+            thing.handle.append(m["data"])
         else:
-            thing.handle.pwrite(m.data, m.offset)
+            thing.handle.pwrite(m["data"], m["offset"])
 
     def _do_lstat(self, m: Message) -> Message:
-        return self._attrs_reply(m, self.fs.lstat(m.path))
+        return self._attrs_reply(m, self.fs.lstat(m["path"]))
 
     def _do_stat(self, m: Message) -> Message:
-        return self._attrs_reply(m, self.fs.stat(m.path))
+        return self._attrs_reply(m, self.fs.stat(m["path"]))
 
     def _do_fstat(self, m: Message) -> Message:
-        return self._attrs_reply(m, self._lookup(m.handle, _File).handle.fstat())
+        return self._attrs_reply(m, self._lookup(m["handle"], _File).handle.fstat())
 
     def _do_setstat(self, m: Message, follow: bool = True) -> None:
-        self.fs.set_attributes(m.path, follow, **settable_attributes(m.values))
+        self.fs.set_attributes(m["path"], follow, **settable_attributes(m.values))
 
     def _do_fsetstat(self, m: Message) -> None:
-        self._lookup(m.handle, _File).handle.set_attributes(**settable_attributes(m.values))
+        self._lookup(m["handle"], _File).handle.set_attributes(**settable_attributes(m.values))
 
     def _do_opendir(self, m: Message) -> Message:
-        entries = self.fs.listdir(m.path)
-        return SFTP.build("HANDLE", id=m.id, handle=self._new_handle(_Directory(m.path, entries)))
+        entries = self.fs.listdir(m["path"])
+        return SFTP.build("HANDLE", id=m["id"], handle=self._new_handle(_Directory(m["path"], entries)))
 
     def _do_readdir(self, m: Message) -> Message:
-        directory = self._lookup(m.handle, _Directory)
+        directory = self._lookup(m["handle"], _Directory)
         if not directory.entries:
             raise SftpStatus(S.EOF)
         names = []
         while directory.entries and len(names) < READDIR_BATCH:
             name, info = directory.entries.popleft()
             names.append({"filename": name, "longname": longname(name, info), **attrs_from_stat(info)})
-        return SFTP.build("NAME", id=m.id, names=names)
+        return SFTP.build("NAME", id=m["id"], names=names)
 
     def _do_remove(self, m: Message) -> None:
-        self.fs.remove(m.filename)
+        self.fs.remove(m["filename"])
 
     def _do_mkdir(self, m: Message) -> None:
-        self.fs.mkdir(m.path, requested_mode(m.values, 0o777))
+        self.fs.mkdir(m["path"], requested_mode(m.values, 0o777))
 
     def _do_rmdir(self, m: Message) -> None:
-        self.fs.rmdir(m.path)
+        self.fs.rmdir(m["path"])
 
     def _do_realpath(self, m: Message) -> Message:
-        return self._name_reply(m, self.fs.realpath(m.path or ".", self.home))
+        return self._name_reply(m, self.fs.realpath(m["path"] or ".", self.home))
 
     def _do_rename(self, m: Message) -> None:
-        self.fs.rename(m.oldpath, m.newpath, replace=False)
+        self.fs.rename(m["oldpath"], m["newpath"], replace=False)
 
     def _do_readlink(self, m: Message) -> Message:
-        return self._name_reply(m, self.fs.readlink(m.path))
+        return self._name_reply(m, self.fs.readlink(m["path"]))
 
     def _do_symlink(self, m: Message) -> None:
         # The catalog names the fields in OpenSSH's order (target first); a client that sends
         # the draft's order put the link first (see symlink_order.py).
-        first, second = m.targetpath, m.linkpath
+        first, second = m["targetpath"], m["linkpath"]
         target, link = (second, first) if self.symlink_order == DRAFT else (first, second)
         self.fs.symlink(target, link)
 
     # -- extensions ---------------------------------------------------------------------------
 
     def _ext_posix_rename(self, m: Message) -> None:
-        self.fs.rename(m.oldpath, m.newpath, replace=True)
+        self.fs.rename(m["oldpath"], m["newpath"], replace=True)
 
     def _statvfs_reply(self, m: Message, info) -> Message:
         flag = info.f_flag & (STATVFS_READ_ONLY | STATVFS_NO_SUID)
         if self.fs.read_only:
             flag |= STATVFS_READ_ONLY
-        return SFTP.build("EXTENDED_REPLY", id=m.id, extension=m.extended_request,
+        return SFTP.build("EXTENDED_REPLY", id=m["id"], extension=m["extended_request"],
                           f_bsize=info.f_bsize, f_frsize=info.f_frsize, f_blocks=info.f_blocks,
                           f_bfree=info.f_bfree, f_bavail=info.f_bavail, f_files=info.f_files,
                           f_ffree=info.f_ffree, f_favail=info.f_favail,
@@ -378,22 +378,22 @@ class SftpServer(SessionProgram):
                           f_namemax=info.f_namemax)
 
     def _ext_statvfs(self, m: Message) -> Message:
-        return self._statvfs_reply(m, self.fs.statvfs(m.path))
+        return self._statvfs_reply(m, self.fs.statvfs(m["path"]))
 
     def _ext_fstatvfs(self, m: Message) -> Message:
-        return self._statvfs_reply(m, self._lookup(m.handle, _File).handle.statvfs())
+        return self._statvfs_reply(m, self._lookup(m["handle"], _File).handle.statvfs())
 
     def _ext_hardlink(self, m: Message) -> None:
-        self.fs.link(m.oldpath, m.newpath)
+        self.fs.link(m["oldpath"], m["newpath"])
 
     def _ext_fsync(self, m: Message) -> None:
-        self._lookup(m.handle, _File).handle.fsync()
+        self._lookup(m["handle"], _File).handle.fsync()
 
     def _ext_lsetstat(self, m: Message) -> None:
         self._do_setstat(m, follow=False)
 
     def _ext_limits(self, m: Message) -> Message:
-        return SFTP.build("EXTENDED_REPLY", id=m.id, extension=m.extended_request,
+        return SFTP.build("EXTENDED_REPLY", id=m["id"], extension=m["extended_request"],
                           max_packet_length=MAX_PACKET, max_read_length=MAX_READ,
                           max_write_length=MAX_READ, max_open_handles=MAX_HANDLES)
 
@@ -403,30 +403,30 @@ class SftpServer(SessionProgram):
         return self.home
 
     def _ext_expand_path(self, m: Message) -> Message:
-        path = m.path
+        path = m["path"]
         if path.startswith("~"):
             user, _, rest = path[1:].partition("/")
             path = self._home_of(user).rstrip("/") + "/" + rest
-        return SFTP.build("EXTENDED_REPLY", id=m.id, extension=m.extended_request, names=[
+        return SFTP.build("EXTENDED_REPLY", id=m["id"], extension=m["extended_request"], names=[
             {"filename": (p := self.fs.realpath(path or ".", self.home)), "longname": p, "flags": 0}])
 
     def _ext_home_directory(self, m: Message) -> Message:
-        home = self._home_of(m.username)
-        return SFTP.build("EXTENDED_REPLY", id=m.id, extension=m.extended_request,
+        home = self._home_of(m["username"])
+        return SFTP.build("EXTENDED_REPLY", id=m["id"], extension=m["extended_request"],
                           names=[{"filename": home, "longname": home, "flags": 0}])
 
     def _ext_copy_data(self, m: Message) -> None:
-        source = self._lookup(m.read_from_handle, _File)
-        target = self._lookup(m.write_to_handle, _File)
+        source = self._lookup(m["read_from_handle"], _File)
+        target = self._lookup(m["write_to_handle"], _File)
         if source is target:
             raise SftpStatus(S.FAILURE, "read and write handles are the same")
         # A length of 0 copies up to the end of the file; so does a length past it. The end
         # is where the file ends now: a source that grows as we copy (the target itself,
         # through another handle or name) must not keep this loop, and the server, going.
-        offset, out = m.read_from_offset, m.write_to_offset
+        offset, out = m["read_from_offset"], m["write_to_offset"]
         end = source.handle.fstat().st_size
-        if m.read_data_length:
-            end = min(end, offset + m.read_data_length)
+        if m["read_data_length"]:
+            end = min(end, offset + m["read_data_length"])
         while offset < end:
             chunk = source.handle.pread(min(COPY_CHUNK, end - offset), offset)
             if not chunk:

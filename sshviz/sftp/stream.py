@@ -61,7 +61,7 @@ class SftpUnit:
 def sftp_event(channel: int, direction: str, packet: bytes, message: Message | None) -> SftpMessage:
     """The event for a packet sent or received: spans added, bulk file data summarized."""
     if message is not None:
-        number = message.number
+        number = message.spec.number
         if number in BULK_TYPES and len(message.values.get("data", b"")) > BULK_PREVIEW:
             packet, message = elided_bulk_message(packet, BULK_PREVIEW)
         elif message.fields is None:
@@ -123,19 +123,19 @@ class SftpStreamDecoder:
         except DecodeError as exc:
             return SftpUnit(direction, packet, None, str(exc))
         if number == FileXferType.EXTENDED:
-            self._extensions[message.id] = message.extended_request
+            self._extensions[message["id"]] = message["extended_request"]
         elif number == FileXferType.STATUS:
-            self._extensions.pop(message.id, None)
+            self._extensions.pop(message["id"], None)
         return SftpUnit(direction, packet, message)
 
     def note_sent(self, message: Message) -> None:
         """A message this side sent without passing it through ``feed``: an EXTENDED request
         is remembered, a reply forgets the request it answers (so a server that never sees
         its own replies does not keep every request's name)."""
-        if message.number == FileXferType.EXTENDED:
-            self._extensions[message.id] = message.extended_request
-        elif message.number in (FileXferType.EXTENDED_REPLY, FileXferType.STATUS):
-            self._extensions.pop(message.id, None)
+        if message.spec.number == FileXferType.EXTENDED:
+            self._extensions[message["id"]] = message["extended_request"]
+        elif message.spec.number in (FileXferType.EXTENDED_REPLY, FileXferType.STATUS):
+            self._extensions.pop(message["id"], None)
 
 
 __all__ = ["SftpStreamDecoder", "SftpUnit", "SftpFramingError", "sftp_event", "MAX_PACKET",

@@ -63,7 +63,7 @@ class TraceEvent:
             return self.kind.upper()
         message = self.record.message
         if message is not None:
-            return message.name
+            return message.spec.name
         return "ENCRYPTED" if not self.opened else "?"
 
 

@@ -281,7 +281,7 @@ class PassiveDecoder:
             elide_in_place(event, shortened)
 
     def _observe(self, seen: "_Seen") -> None:
-        handler = self._kex_message if seen.message.number in KEX_METHOD else self._handlers.get(seen.message.spec)
+        handler = self._kex_message if seen.message.spec.number in KEX_METHOD else self._handlers.get(seen.message.spec)
         if handler is not None:
             handler(seen)
 

@@ -316,7 +316,7 @@ class Transport:
         self._ext_info_window, self._ext_info_may_follow = self._ext_info_may_follow, False
         spec = msg.spec
         in_initial_kex = not self.first_kex_done
-        method_message = msg.number in KEX_METHOD
+        method_message = msg.spec.number in KEX_METHOD
         if in_initial_kex and self.strict and spec not in STRICT_KEX_ALLOWED and not method_message:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"{spec.rfc_name} is not allowed during a strict initial key exchange")

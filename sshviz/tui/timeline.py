@@ -42,7 +42,7 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
     message = event.message
     if message is None:
         return previous or "kex"
-    protocol, number = message.spec.protocol, message.number
+    protocol, number = message.spec.protocol, message.spec.number
     if protocol == "transport":
         if number in ALGORITHM_NEGOTIATION or number in KEX_METHOD:
             return "kex"

@@ -200,20 +200,6 @@ class Message:
         self.values = values
         self.fields = fields
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def number(self) -> int:
-        return self.spec.number
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(f"{self.spec.name} has no field {name!r}") from None
-
     def __getitem__(self, name: str) -> Any:
         """A field's value: ``message["reason_code"]``."""
         try:

@@ -203,7 +203,7 @@ def message_title(event: TraceEvent) -> Text:
     message = event.message
     title.append(event.name, "bold")
     if message is not None:
-        title.append(f"  {message.spec.rfc_name} = {message.number} · {message.spec.rfc}", "dim")
+        title.append(f"  {message.spec.rfc_name} = {message.spec.number} · {message.spec.rfc}", "dim")
         title.append(f"  {message.spec.doc}", "italic dim")
     return title
 
