@@ -189,11 +189,17 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     client = ClientConnection(config)
 
     out, err = sys.stdout.buffer, sys.stderr.buffer
+    reader_gone = False  # our output's reader went away (`... --exec CMD | head`)
 
     def on_output(stream: int, data: bytes) -> None:
+        nonlocal reader_gone
         target = err if stream == 1 else out
-        target.write(data)
-        target.flush()
+        try:
+            target.write(data)
+            target.flush()
+        except BrokenPipeError:
+            reader_gone = True
+            protocol.transport.abort()
 
     sftp_run = None
     interactive = args.exec is None and not forwards and not sftp_cli.wanted(args)
@@ -271,6 +277,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             recorder.finish()
             recorder.trace.header.client_address = protocol.local
             save_for_cli(recorder.trace, args.trace, args.full_data)
+    if reader_gone:
+        raise BrokenPipeError  # ends quietly, as if SIGPIPE had
     if driver.error or (driver.exit_status is None and not driver.finished):
         reason = driver.error or _last_disconnect(client) or "connection closed"
         print(f"sshviz: {reason}", file=sys.stderr)
