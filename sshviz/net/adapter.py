@@ -16,6 +16,12 @@ HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handin
 # Bytes an endpoint may keep queued for a peer that does not read them (OpenSSH's packet
 # buffers end the connection at 128 MiB). Programs stop well before: SFTP at 8 MiB.
 MAX_UNSENT = 64 * 1024 * 1024
+# Backpressure: while more than this waits for a peer that does not read, stop reading from it,
+# since every request read may queue a reply (OpenSSH stops reading past 128 KiB of output).
+# It is counted only once the socket's own buffer is full, so it never slows a peer that reads;
+# 256 KiB is one read's worth (asyncio reads up to 256 KiB at a time), and what a read can add
+# before reading stops (a reply per request) stays of that order too.
+READ_PAUSE_BYTES = 256 * 1024
 
 
 class EndpointProtocol(asyncio.Protocol):
@@ -30,6 +36,7 @@ class EndpointProtocol(asyncio.Protocol):
         self.closed = asyncio.get_event_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._writing_paused = False  # the socket's buffer is full: the peer is not reading
+        self._reading_paused = False  # backpressure: too much waits for the peer to read
         self.peer = ""
         self.local = ""
 
@@ -111,7 +118,21 @@ class EndpointProtocol(asyncio.Protocol):
             if not endpoint.has_outgoing():
                 break
         if transport is not None and not transport.is_closing():
+            self._limit_reading()
             self._arm_timer()
+
+    def _limit_reading(self) -> None:
+        """Backpressure: stop reading from the peer while more than READ_PAUSE_BYTES wait for
+        it and its socket takes no more; read again once it reads. Bytes the endpoint holds back
+        during a key exchange count too, but only while the peer is not reading, so they can
+        never stop the exchange that would release them."""
+        pause = self._writing_paused and self.endpoint.unsent_bytes > READ_PAUSE_BYTES
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def _arm_timer(self) -> None:
         deadline = self.endpoint.next_deadline()
