@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
 import ipaddress
 import os
 import sys
+import time
 from pathlib import Path
 
 from ..auth.passwords import hash_password
@@ -17,6 +19,8 @@ from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
+from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle, MaxStartups,
+                          connections_for_open_files, raise_open_file_limit)
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from .common import CLIError, add_algorithm_options, port_type, transport_config
@@ -72,10 +76,56 @@ def register(sub) -> None:
     parser.add_argument("--banner", metavar="TEXT", help="text shown to clients before authentication")
     parser.add_argument("--allow-forwarding", action="store_true",
                         help="allow direct-tcpip forwarding (to loopback addresses only)")
+    limits = parser.add_argument_group(
+        "connection limits", "Connections that have not authenticated yet are 'startups'; one "
+        "stops counting once its user logs in. Refused connections are closed at once.")
+    limits.add_argument("--max-startups", metavar="START:RATE:FULL", type=max_startups_type,
+                        default=DEFAULT_MAX_STARTUPS,
+                        help="with START startups, refuse a new connection with probability RATE%%, "
+                             "rising to 100%% at FULL, as OpenSSH's MaxStartups (default: %(default)s; "
+                             "a class of 50 logging in at once passes twice over)")
+    limits.add_argument("--per-source-max-startups", metavar="N", type=per_source_type,
+                        default=DEFAULT_PER_SOURCE,
+                        help="at most N startups from one address, or 'none' (default: %(default)s)")
+    limits.add_argument("--max-connections", metavar="N", type=positive_int,
+                        help="at most N connections in all (default and most: what the open-file "
+                             "limit allows, two descriptors each after a reserve; the soft limit is "
+                             "raised to the hard one)")
     add_algorithm_options(parser, single=False)
     parser.add_argument("--print", action="store_true", help="print every message")
     add_trace_option(parser, many=True)
     parser.set_defaults(func=serve)
+
+
+def max_startups_type(text: str) -> MaxStartups:
+    try:
+        return MaxStartups.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def per_source_type(text: str) -> int | None:
+    return None if text == "none" else positive_int(text)
+
+
+def connection_limits(args) -> tuple[ConnectionLimits, str]:
+    """The limits from the options and the open-file limit (raised to the hard limit first),
+    and a line saying what they are."""
+    open_files = raise_open_file_limit()
+    most = connections_for_open_files(open_files)
+    if args.max_connections is not None and args.max_connections > most:
+        raise CLIError(f"--max-connections: at most {most} with an open-file limit of {open_files}")
+    total = args.max_connections or most
+    limits = ConnectionLimits(args.max_startups, args.per_source_max_startups, total)
+    per_source = "no limit" if limits.per_source is None else f"at most {limits.per_source}"
+    return limits, (f"limits: startups {limits.max_startups} (--max-startups), {per_source} from one "
+                    f"address, {total} connections in all (open-file limit {open_files})")
 
 
 def serve(args) -> int:
@@ -175,15 +225,25 @@ async def run_serve(args) -> int:
 
         protocol.closed.add_done_callback(save)
 
+    limits, limits_line = connection_limits(args)
+    refusals = LineThrottle(time.monotonic, interval=10.0)
+
+    def on_refused(peer: str, reason: str) -> None:
+        line = refusals.line(f"{peer}: refused: {reason}")
+        if line is not None:
+            print(line, flush=True)
+
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
-                                    on_protocol=record)
+                                    on_protocol=record, limits=limits, on_refused=on_refused,
+                                    log=lambda line: print(line, file=sys.stderr, flush=True))
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
+    print(limits_line, flush=True)
     async with server:
         await server.serve_forever()
     return 0
