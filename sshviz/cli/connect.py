@@ -18,13 +18,15 @@ from ..auth.client import ClientAuthConfig
 from ..crypto.keyfiles import KeyFileError, read_private_key
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
-from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
+from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
+from ..presentation.peertext import banner_text, visible
 from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
+from ..wire.catalog import DisconnectReason
 from . import sftp as sftp_cli
 from .common import CLIError, add_algorithm_options, port_type, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
@@ -51,7 +53,8 @@ def load_identities(paths: list[str]) -> list:
 
 
 class TranscriptPrinter:
-    """Prints each message and change as it happens (for --print)."""
+    """Prints each message and change as it happens (for --print). The lines hold what the
+    peer sent (names, descriptions, version lines), so each is printed escaped."""
 
     def __init__(self, stream, side: str):
         self.stream = stream
@@ -66,7 +69,7 @@ class TranscriptPrinter:
             else:
                 lines = format_change(self.side, event, detail=True)
             for line in lines:
-                print(line, file=self.stream)
+                print(visible(line), file=self.stream)
         self.stream.flush()
 
 
@@ -224,9 +227,10 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     forwarder: Forwarder | None = None
     listeners: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
+    ending: tuple[Disconnected, str | None] | None = None  # how it ended, and the error before
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
-        nonlocal forwarder
+        nonlocal forwarder, ending
         if printer is not None:
             printer(events)
         if forwarder is None:
@@ -234,10 +238,12 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         for event in events:
             if forwarder.handle(event):
                 continue
+            if isinstance(event, Disconnected) and ending is None:
+                ending = (event, driver.error)
             if isinstance(event, HostKeyChecked) and event.status == "learned":
                 _append_known_host(known_hosts_path, known.entry_line(host, port, _key_of(event)))
             elif isinstance(event, AuthBanner) and printer is None:
-                sys.stderr.write(event.message)
+                sys.stderr.write(banner_text(event.message))
             elif isinstance(event, PasswordNeeded):
                 loop.call_soon(_ask_password, protocol, event.prompt)
             elif isinstance(event, PromptsNeeded):
@@ -280,9 +286,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     if reader_gone:
         raise BrokenPipeError  # ends quietly, as if SIGPIPE had
     if driver.error or (driver.exit_status is None and not driver.finished):
-        reason = driver.error or _last_disconnect(client) or "connection closed"
-        print(f"sshviz: {reason}", file=sys.stderr)
-        return 255
+        raise CLIError(failure(ending, driver.error, host, port), 255)
     if sftp_run is not None:
         return sftp_run.status
     return driver.exit_status if driver.exit_status is not None else 0
@@ -300,14 +304,31 @@ def _append_known_host(path: str, line: str) -> None:
         f.write(line + "\n")
 
 
-def _last_disconnect(client: ClientConnection) -> str | None:
-    error = client.transport.disconnect_reason
-    return str(error) if error else None
+def failure(ending: tuple[Disconnected, str | None] | None, error: str | None, host: str, port: int) -> str:
+    """Why the session failed, in words for one line (escaped: the server may have chosen
+    them). The session's own error comes first, unless it only repeats the disconnect."""
+    disconnected, error_before = ending or (None, None)
+    if error_before or (error and disconnected is None):
+        return visible(error_before or error)
+    if disconnected is None:
+        return "connection closed"
+    if not disconnected.by_peer:  # we ended it: the description says why
+        return visible(disconnected.description)
+    if disconnected.reason == DisconnectReason.CONNECTION_LOST:
+        return f"connection closed by {host} port {port}"
+    return f"the server disconnected: {visible(disconnected.description or reason_name(disconnected.reason))}"
+
+
+def reason_name(code: int) -> str:
+    try:
+        return DisconnectReason(code).name
+    except ValueError:
+        return f"reason {code}"
 
 
 def _ask_password(protocol: EndpointProtocol, prompt: str) -> None:
     try:
-        password = getpass.getpass(prompt)
+        password = getpass.getpass(visible(prompt))
     except EOFError:  # Ctrl-D: no password (Ctrl-C ends the program)
         password = None
     protocol.act(protocol.endpoint.provide_password, password)
@@ -317,7 +338,7 @@ def _ask_prompts(protocol: EndpointProtocol, event: PromptsNeeded) -> None:
     answers = []
     try:
         for prompt, echo in event.prompts:
-            answers.append(input(prompt) if echo else getpass.getpass(prompt))
+            answers.append(input(visible(prompt)) if echo else getpass.getpass(visible(prompt)))
     except EOFError:  # Ctrl-D: empty answers, which the server refuses
         answers += [""] * (len(event.prompts) - len(answers))
     protocol.act(protocol.endpoint.provide_responses, answers)

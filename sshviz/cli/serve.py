@@ -21,6 +21,7 @@ from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle, MaxStartups,
                           connections_for_open_files, raise_open_file_limit)
+from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from .common import CLIError, add_algorithm_options, port_type, transport_config
@@ -54,6 +55,31 @@ def loopback_only(host: str, port: int) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def say(line: str, stream=None) -> None:
+    """A log line, on stdout unless told. A log nobody reads any more (a closed pipe) must not
+    stop the server: then the line is dropped."""
+    try:
+        print(line, file=stream or sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+class LogStream:
+    """stdout for TranscriptPrinter, dropping what a closed pipe refuses, as ``say`` does."""
+
+    def write(self, text: str) -> None:
+        try:
+            sys.stdout.write(text)
+        except (OSError, ValueError):
+            pass
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def register(sub) -> None:
@@ -187,16 +213,18 @@ async def run_serve(args) -> int:
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
         if args.print:
-            printer = printers.setdefault(id(protocol), TranscriptPrinter(sys.stdout, f"server {protocol.peer}"))
+            printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
+            if any(isinstance(event, Disconnected) for event in events):
+                printers.pop(id(protocol), None)
             return
+        # What the client chose (user and method names, its DISCONNECT's words) is escaped.
         for event in events:
             if isinstance(event, AuthAttempt) and event.result in ("success", "failure") and event.method != "none":
-                print(f"{protocol.peer}: {event.user} {event.method} {event.result}"
-                      + (f" ({event.detail})" if event.detail else ""), flush=True)
+                say(f"{protocol.peer}: {word(event.user)} {word(event.method)} {event.result}"
+                    + (f" ({visible(event.detail, limit=200)})" if event.detail else ""))
             elif isinstance(event, Disconnected):
-                print(f"{protocol.peer}: disconnected ({event.description})", flush=True)
-                printers.pop(id(protocol), None)
+                say(f"{protocol.peer}: disconnected ({visible(event.description, limit=200)})")
 
     saved = 0
 
@@ -219,9 +247,9 @@ async def run_serve(args) -> int:
             trace.header.client_address, trace.header.server_address = protocol.peer, protocol.local
             try:
                 save_for_cli(trace, path, args.full_data)
-                print(f"{protocol.peer}: trace saved to {path}", flush=True)
+                say(f"{protocol.peer}: trace saved to {path}")
             except CLIError as exc:
-                print(f"sshviz: {exc}", file=sys.stderr, flush=True)
+                say(f"sshviz: {exc}", sys.stderr)
 
         protocol.closed.add_done_callback(save)
 
@@ -231,13 +259,13 @@ async def run_serve(args) -> int:
     def on_refused(peer: str, reason: str) -> None:
         line = refusals.line(f"{peer}: refused: {reason}")
         if line is not None:
-            print(line, flush=True)
+            say(line)
 
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
                                     on_protocol=record, limits=limits, on_refused=on_refused,
-                                    log=lambda line: print(line, file=sys.stderr, flush=True))
+                                    log=lambda line: say(line, sys.stderr))
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
