@@ -28,7 +28,7 @@ from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..wire.catalog import DisconnectReason
 from . import sftp as sftp_cli
-from .common import CLIError, add_algorithm_options, port_type, transport_config
+from .common import CLIError, add_algorithm_options, internal_error_report, port_type, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -285,6 +285,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             save_for_cli(recorder.trace, args.trace, args.full_data)
     if reader_gone:
         raise BrokenPipeError  # ends quietly, as if SIGPIPE had
+    if client.internal_error:
+        raise CLIError(internal_error_report(client.internal_error), 255)
     if driver.error or (driver.exit_status is None and not driver.finished):
         raise CLIError(failure(ending, driver.error, host, port), 255)
     if sftp_run is not None:

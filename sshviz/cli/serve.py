@@ -9,7 +9,6 @@ import ipaddress
 import os
 import sys
 import time
-from pathlib import Path
 
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
@@ -24,14 +23,10 @@ from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLi
 from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from .common import CLIError, add_algorithm_options, port_type, transport_config
+from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
+                     transport_config)
 from .connect import TranscriptPrinter
 from .traces import add_trace_option, check_trace_path, now, numbered, save_for_cli
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    return Path(base) / "sshviz"
 
 
 def load_or_make_host_keys(paths: list[str]) -> list[PrivateKey]:
@@ -253,6 +248,15 @@ async def run_serve(args) -> int:
 
         protocol.closed.add_done_callback(save)
 
+    def on_protocol(protocol: EndpointProtocol) -> None:
+        record(protocol)
+
+        def report_bug(_) -> None:  # kept by the endpoint (or the adapter), said here
+            if protocol.endpoint.internal_error:
+                say(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", sys.stderr)
+
+        protocol.closed.add_done_callback(report_bug)
+
     limits, limits_line = connection_limits(args)
     refusals = LineThrottle(time.monotonic, interval=10.0)
 
@@ -264,7 +268,7 @@ async def run_serve(args) -> int:
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
-                                    on_protocol=record, limits=limits, on_refused=on_refused,
+                                    on_protocol=on_protocol, limits=limits, on_refused=on_refused,
                                     log=lambda line: say(line, sys.stderr))
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None

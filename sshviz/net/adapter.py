@@ -8,6 +8,7 @@ import errno
 import logging
 import socket
 import time
+import traceback
 from typing import Callable
 
 from ..endpoint import ClientConnection, Endpoint, ServerConnection
@@ -96,7 +97,9 @@ class EndpointProtocol(asyncio.Protocol):
                 self.on_events(self, events)
                 events = self.endpoint.take_events()  # the callback's actions may add some
         except Exception:  # an application bug ends this connection, not the process
-            logging.getLogger("sshviz").exception("event handler failed; closing %s", self.peer)
+            # Kept where the endpoint keeps its own bugs, for the application to report.
+            if self.endpoint.internal_error is None:
+                self.endpoint.internal_error = traceback.format_exc()
             if self.transport is not None:
                 self.transport.abort()
             return
