@@ -21,6 +21,7 @@ from ..endpoint import ClientConfig, ClientConnection
 from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
+from ..net.handshake import HandshakeWatch
 from ..presentation.peertext import banner_text, visible
 from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
@@ -111,8 +112,10 @@ def register(sub) -> None:
                         help="forward a local port through the server (direct-tcpip)")
     sftp_cli.add_options(parser)
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
-    parser.add_argument("--timeout", type=seconds, default=30.0, help="connect timeout in seconds "
-                        "(default: %(default)s)")
+    parser.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
+                        help="how long to wait for the TCP connection, then for each step of the "
+                             "handshake: the server's version line, the key exchange, each answer "
+                             "during authentication (default: %(default)g)")
     add_trace_option(parser)
     parser.set_defaults(func=connect)
 
@@ -228,9 +231,13 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     listeners: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
     ending: tuple[Disconnected, str | None] | None = None  # how it ended, and the error before
+    watch: HandshakeWatch | None = None  # each handshake step's deadline, from the TCP connection
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
-        nonlocal forwarder, ending
+        nonlocal forwarder, ending, watch
+        if watch is None:
+            watch = HandshakeWatch(args.timeout, loop.time())
+        watch.update(client, events, loop.time())
         if printer is not None:
             printer(events)
         if forwarder is None:
@@ -269,12 +276,28 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         raise CLIError(f"cannot connect to {host} port {port}: {reason}", 255) from None
     if sftp_run is not None:
         sftp_run.protocol = protocol
+    timed_out = None
+
+    async def enforce_deadlines() -> None:
+        """End the connection when a handshake step takes longer than --timeout."""
+        nonlocal timed_out
+        while watch is not None and watch.step != "done" and not protocol.closed.done():
+            now = loop.time()
+            if watch.expired(now):
+                timed_out = watch.message(host, port)
+                protocol.transport.abort()
+                return
+            wait = 1.0 if watch.deadline is None else watch.deadline - now  # the user types; look again
+            await asyncio.wait([protocol.closed], timeout=wait)
+
+    deadlines = loop.create_task(enforce_deadlines())
     stdin_task = None
     if interactive:
         stdin_task = loop.create_task(_pump_stdin(protocol, driver, terminal))
     try:
         await protocol.closed
     finally:
+        deadlines.cancel()
         for listener in listeners:
             listener.close()
         if stdin_task:
@@ -287,6 +310,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         raise BrokenPipeError  # ends quietly, as if SIGPIPE had
     if client.internal_error:
         raise CLIError(internal_error_report(client.internal_error), 255)
+    if timed_out:
+        raise CLIError(timed_out, 255)
     if driver.error or (driver.exit_status is None and not driver.finished):
         raise CLIError(failure(ending, driver.error, host, port), 255)
     if sftp_run is not None:
