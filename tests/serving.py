@@ -97,3 +97,21 @@ def hit_and_run(port: int, count: int, source: str = "127.0.0.1", payload: bytes
         except (ConnectionRefusedError, ConnectionResetError):
             return done
     return count
+
+
+def first_bytes(sockets: list[socket.socket]) -> list[bytes]:
+    """What each socket receives first: the server's version line, or b"" when it was closed."""
+    seen = []
+    for sock in sockets:
+        sock.settimeout(15)
+        try:
+            seen.append(sock.recv(64))
+        except ConnectionResetError:
+            seen.append(b"")
+    return seen
+
+
+def hold_idle(addresses: list[str], port: int) -> list[socket.socket]:
+    """Connections that never say anything, one per source address given."""
+    return [socket.create_connection(("127.0.0.1", port), 10, source_address=(address, 0))
+            for address in addresses]

@@ -167,3 +167,36 @@ def test_output_held_back_by_a_key_exchange_does_not_stop_reading(monkeypatch):
         assert endpoint.unsent_bytes > 1_000 and sock.reading
 
     asyncio.run(main())
+
+
+def test_an_unauthenticated_peer_that_does_not_read_costs_a_small_buffer_only():
+    # Before its peer authenticates, a server connection sends a few KiB (version, KEXINIT, the
+    # key exchange reply, authentication replies): its socket buffer may hold 64 KiB, not the
+    # 4 MiB that bulk transfers need after authentication.
+    class Wire(FakeSocket):
+        def __init__(self, client):
+            super().__init__()
+            self.client = client
+            self.highs = []
+
+        def set_write_buffer_limits(self, high=None, low=None):
+            self.highs.append(high)
+
+        def write(self, data):
+            self.client.receive_data(data)
+
+    async def main():
+        client = ClientConnection(ClientConfig(TransportConfig(), ClientAuthConfig(user="u", keys=[USER_KEY])))
+        protocol = adapter.EndpointProtocol(ServerConnection(server_config()))
+        wire = Wire(client)
+        protocol.connection_made(wire)
+        client.start()
+        assert wire.highs == [adapter.PRE_AUTH_HIGH_WATER] == [64 * 1024]
+        for _ in range(20):
+            protocol.data_received(client.data_to_send())
+            if client.authenticated:
+                break
+        assert client.authenticated
+        assert wire.highs == [adapter.PRE_AUTH_HIGH_WATER, adapter.HIGH_WATER]
+
+    asyncio.run(main())

@@ -19,7 +19,7 @@ from sshviz.net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, Connect
                                LineThrottle, connections_for_open_files, source_of)
 
 from .openssh import shared_keys, ssh_command, stop
-from .serving import PROJECT, USER, serve
+from .serving import PROJECT, USER, first_bytes, hold_idle, serve
 
 
 @pytest.mark.parametrize("text, parsed", [
@@ -139,24 +139,6 @@ def test_the_total_stays_below_the_open_file_limit(open_files, connections):
 
 
 # -- sshviz serve playing a classroom ----------------------------------------------------------
-
-
-def first_bytes(sockets: list[socket.socket]) -> list[bytes]:
-    """What each socket receives first: the server's version line, or b"" when it was closed."""
-    seen = []
-    for sock in sockets:
-        sock.settimeout(15)
-        try:
-            seen.append(sock.recv(64))
-        except ConnectionResetError:
-            seen.append(b"")
-    return seen
-
-
-def hold_idle(addresses: list[str], port: int) -> list[socket.socket]:
-    """Connections that never say anything, one per source address given."""
-    return [socket.create_connection(("127.0.0.1", port), 10, source_address=(address, 0))
-            for address in addresses]
 
 
 @pytest.mark.interop

@@ -18,6 +18,10 @@ from ..wire.catalog import OpenFailureReason
 from .limits import Admission, ConnectionLimits, LineThrottle
 
 HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handing it bytes
+# ... for a server until its peer authenticates: it sends a few KiB until then (version, KEXINIT,
+# the key exchange reply, authentication replies), so an unauthenticated peer that does not
+# read costs 64 KiB here, not the 4 MiB that bulk transfers want.
+PRE_AUTH_HIGH_WATER = 64 * 1024
 # Bytes an endpoint may keep queued for a peer that does not read them (OpenSSH's packet
 # buffers end the connection at 128 MiB). Programs stop well before: SFTP at 8 MiB.
 MAX_UNSENT = 64 * 1024 * 1024
@@ -45,6 +49,7 @@ class EndpointProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._writing_paused = False  # the socket's buffer is full: the peer is not reading
         self._reading_paused = False  # backpressure: too much waits for the peer to read
+        self._before_auth = isinstance(endpoint, ServerConnection)  # a server, peer not authenticated
         self.peer = ""
         self.local = ""
 
@@ -52,7 +57,8 @@ class EndpointProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=HIGH_WATER)  # type: ignore[attr-defined]
+        transport.set_write_buffer_limits(  # type: ignore[attr-defined]
+            high=PRE_AUTH_HIGH_WATER if self._before_auth else HIGH_WATER)
         peer = transport.get_extra_info("peername")
         self.peer = address_text(peer) if peer else self.peer or "?"
         local = transport.get_extra_info("sockname")
@@ -85,9 +91,8 @@ class EndpointProtocol(asyncio.Protocol):
 
     def deliver(self, events: list[Event], flush: bool = True) -> None:
         """Pass events on, then send what the endpoint queued; close after a disconnect."""
-        admission = self.admission
-        if admission is not None and admission.startup and self.endpoint.auth.authenticated:
-            self.limits.authenticated(admission)  # no longer a startup (MaxStartups)
+        if self._before_auth and self.endpoint.auth.authenticated:
+            self._authenticated()
         try:
             while events:
                 if self.recorder is not None:
@@ -105,6 +110,14 @@ class EndpointProtocol(asyncio.Protocol):
             return
         if flush:
             self.flush()
+
+    def _authenticated(self) -> None:
+        """The server's peer logged in: no longer a startup, and bulk transfers may begin."""
+        self._before_auth = False
+        if self.admission is not None:
+            self.limits.authenticated(self.admission)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.set_write_buffer_limits(high=HIGH_WATER)
 
     def flush(self) -> None:
         """Hand the socket what the endpoint queued, while it takes bytes. Taking them lets
