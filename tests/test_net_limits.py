@@ -5,6 +5,7 @@ randomness), then ``sshviz serve`` playing a classroom on loopback: every addres
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import socket
@@ -250,3 +251,29 @@ def test_a_failing_accept_is_one_log_line_not_a_traceback_each_time(tmp_path):
         stop(process)
     assert process.returncode == 0
     assert err.decode() == "sshviz: cannot accept connections: Too many open files; trying again every 1 s\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-startups", "10:30"], "argument --max-startups: '10:30' is not START:RATE:FULL (such as 100:30:200) or a number"),
+    (["--max-startups", "10:30:5"], "argument --max-startups: '10:30:5': needs START at least 1, RATE from 1 to 100 and FULL above START"),
+    (["--per-source-max-startups", "0"], "argument --per-source-max-startups: '0' is not a positive whole number"),
+    (["--max-connections", "many"], "argument --max-connections: 'many' is not a positive whole number"),
+])
+def test_bad_limits_are_option_errors(capsys, args, message):
+    from sshviz.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["serve", *args])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_more_connections_than_the_open_files_allow_is_a_one_line_error(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "sshviz", "serve", "--port", "0", "--user", "x", "--password-env",
+                          "PW", "--max-connections", "49"], preexec_fn=low_open_file_limit(128),
+                         capture_output=True, timeout=60, cwd=PROJECT, stdin=subprocess.DEVNULL,
+                         env=dict(os.environ, PW="pw", XDG_STATE_HOME=str(tmp_path)))
+    assert run.returncode == 2
+    assert run.stderr.decode().splitlines()[-1] == (
+        "sshviz: error: --max-connections: at most 48 with an open-file limit of 128")
+    assert run.stdout == b""

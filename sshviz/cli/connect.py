@@ -276,6 +276,8 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         raise CLIError(f"cannot connect to {host} port {port}: {reason}", 255) from None
     if sftp_run is not None:
         sftp_run.protocol = protocol
+    if watch is None:  # no event yet: the handshake starts now
+        watch = HandshakeWatch(args.timeout, loop.time())
     timed_out = None
 
     async def enforce_deadlines() -> None:
