@@ -4,8 +4,10 @@ next student must still log in."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 from .openssh import stop
@@ -44,3 +46,31 @@ def test_connect_piped_into_a_reader_that_goes_away_ends_quietly(tmp_path):
         finally:
             stop(process)
     assert (status, stderr) == (141, b"")
+
+
+COUNT_PRINTERS = textwrap.dedent("""
+    import gc, signal, sys
+    from sshviz.cli.connect import TranscriptPrinter
+
+    def count(*_):
+        alive = sum(isinstance(o, TranscriptPrinter) for o in gc.get_objects())
+        print(f"printers: {alive}", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGUSR1, count)
+    from sshviz.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_serve_print_forgets_each_connection_when_it_closes(tmp_path):
+    # --print kept a TranscriptPrinter for every connection ever made.
+    script = tmp_path / "count.py"
+    script.write_text(COUNT_PRINTERS)
+    with serve(tmp_path, "--print", program=[sys.executable, str(script)]) as server:
+        assert hit_and_run(server.port, 20) == 20
+        deadline = time.monotonic() + 20
+        while sum("disconnected by" in line for line in server.stdout) < 20:
+            assert time.monotonic() < deadline, server.stdout[-5:]
+            time.sleep(0.05)
+        server.process.send_signal(signal.SIGUSR1)
+        assert server.wait_for_line("^printers:", stream="stderr") == "printers: 0"

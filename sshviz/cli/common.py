@@ -8,9 +8,9 @@ import os
 import time
 from pathlib import Path
 
+from ..presentation.peertext import visible
 from ..scenario import ALGORITHM_OPTIONS, AUTH_METHODS, Scenario
 from ..transport.transport import TransportConfig
-from ..presentation.peertext import visible
 from .errors import CLIError
 
 

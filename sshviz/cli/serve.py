@@ -210,8 +210,6 @@ async def run_serve(args) -> int:
         if args.print:
             printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
-            if any(isinstance(event, Disconnected) for event in events):
-                printers.pop(id(protocol), None)
             return
         # What the client chose (user and method names, its DISCONNECT's words) is escaped.
         for event in events:
@@ -251,11 +249,12 @@ async def run_serve(args) -> int:
     def on_protocol(protocol: EndpointProtocol) -> None:
         record(protocol)
 
-        def report_bug(_) -> None:  # kept by the endpoint (or the adapter), said here
-            if protocol.endpoint.internal_error:
+        def closed(_) -> None:
+            printers.pop(id(protocol), None)
+            if protocol.endpoint.internal_error:  # kept by the endpoint (or the adapter), said here
                 say(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", sys.stderr)
 
-        protocol.closed.add_done_callback(report_bug)
+        protocol.closed.add_done_callback(closed)
 
     limits, limits_line = connection_limits(args)
     refusals = LineThrottle(time.monotonic, interval=10.0)
