@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 
@@ -14,6 +15,11 @@ from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
 COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report"]
+# Commands whose output is made to be piped (`sshviz run | head`): a reader that goes away ends
+# them quietly, as SIGPIPE ends `cat`. Never the others: with SIGPIPE's default action, a peer
+# that closes its socket before reading would kill `serve` or `connect` (Python ignores the
+# signal, so a closed socket is an error on that connection only).
+PIPED_COMMANDS = {"run", "inspect", "export", "report"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -31,9 +37,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sshviz run | head` ends quietly
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PIPED_COMMANDS and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         if not argv:
             # Bare `sshviz`: the demo on its defaults. No parser, and the engine loads after
@@ -50,12 +56,25 @@ def main(argv: list[str] | None = None) -> int:
     except (CLIError, KeyFileError) as exc:
         print(f"sshviz: error: {exc}", file=sys.stderr)
         return getattr(exc, "status", 2)
+    except BrokenPipeError:  # our reader went away (`sshviz connect host --exec CMD | head`)
+        quiet_stdout()
+        return 128 + 13  # as if SIGPIPE had ended us, like the piped commands
     except OSError as exc:  # "PATH: reason", as the commands' own messages name their files
         print("sshviz: error: " + (f"{exc.filename}: " if exc.filename else "") + f"{exc.strerror or exc}",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not complain about the
+    closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 __all__ = ["main", "build_parser", "CLIError"]

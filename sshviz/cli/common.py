@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
+import time
+from pathlib import Path
 
+from ..presentation.peertext import visible
 from ..scenario import ALGORITHM_OPTIONS, AUTH_METHODS, Scenario
 from ..transport.transport import TransportConfig
 from .errors import CLIError
+
+
+def state_dir() -> Path:
+    """Where sshviz keeps what it makes for itself (the server's host key, tracebacks)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "sshviz"
+
+
+_error_numbers = itertools.count(1)
+
+
+def internal_error_report(traceback_text: str) -> str:
+    """A bug's traceback saved to a file of its own (mode 0600) in the state directory, and
+    the words for the one line that reports it: what the bug was (escaped: a peer's bytes may
+    be in it) and where the traceback is."""
+    lines = [line for line in traceback_text.strip().splitlines() if line.strip()]
+    summary = visible(lines[-1] if lines else "unknown", limit=200)
+    directory = state_dir() / "internal-errors"
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_error_numbers)}.txt"
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(traceback_text)
+    except OSError as exc:
+        return f"internal error (a bug in sshviz): {summary}; traceback not saved ({exc.strerror or exc})"
+    return f"internal error (a bug in sshviz): {summary}; traceback saved to {directory / name}"
 
 
 def port_type(lowest: int = 1):

@@ -18,15 +18,18 @@ from ..auth.client import ClientAuthConfig
 from ..crypto.keyfiles import KeyFileError, read_private_key
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
-from ..events import (AuthBanner, AuthSucceeded, HostKeyChecked, PacketReceived, PacketSent,
+from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived, PacketSent,
                       PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
+from ..net.handshake import HandshakeWatch
+from ..presentation.peertext import banner_text, visible
 from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
+from ..wire.catalog import DisconnectReason
 from . import sftp as sftp_cli
-from .common import CLIError, add_algorithm_options, port_type, transport_config
+from .common import CLIError, add_algorithm_options, internal_error_report, port_type, transport_config
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -51,7 +54,8 @@ def load_identities(paths: list[str]) -> list:
 
 
 class TranscriptPrinter:
-    """Prints each message and change as it happens (for --print)."""
+    """Prints each message and change as it happens (for --print). The lines hold what the
+    peer sent (names, descriptions, version lines), so each is printed escaped."""
 
     def __init__(self, stream, side: str):
         self.stream = stream
@@ -66,7 +70,7 @@ class TranscriptPrinter:
             else:
                 lines = format_change(self.side, event, detail=True)
             for line in lines:
-                print(line, file=self.stream)
+                print(visible(line), file=self.stream)
         self.stream.flush()
 
 
@@ -108,8 +112,10 @@ def register(sub) -> None:
                         help="forward a local port through the server (direct-tcpip)")
     sftp_cli.add_options(parser)
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
-    parser.add_argument("--timeout", type=seconds, default=30.0, help="connect timeout in seconds "
-                        "(default: %(default)s)")
+    parser.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
+                        help="how long to wait for the TCP connection, then for each step of the "
+                             "handshake: the server's version line, the key exchange, each answer "
+                             "during authentication (default: %(default)g)")
     add_trace_option(parser)
     parser.set_defaults(func=connect)
 
@@ -189,11 +195,17 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     client = ClientConnection(config)
 
     out, err = sys.stdout.buffer, sys.stderr.buffer
+    reader_gone = False  # our output's reader went away (`... --exec CMD | head`)
 
     def on_output(stream: int, data: bytes) -> None:
+        nonlocal reader_gone
         target = err if stream == 1 else out
-        target.write(data)
-        target.flush()
+        try:
+            target.write(data)
+            target.flush()
+        except BrokenPipeError:
+            reader_gone = True
+            protocol.transport.abort()
 
     sftp_run = None
     interactive = args.exec is None and not forwards and not sftp_cli.wanted(args)
@@ -218,9 +230,14 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     forwarder: Forwarder | None = None
     listeners: list[asyncio.AbstractServer] = []
     loop = asyncio.get_running_loop()
+    ending: tuple[Disconnected, str | None] | None = None  # how it ended, and the error before
+    watch: HandshakeWatch | None = None  # each handshake step's deadline, from the TCP connection
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
-        nonlocal forwarder
+        nonlocal forwarder, ending, watch
+        if watch is None:
+            watch = HandshakeWatch(args.timeout, loop.time())
+        watch.update(client, events, loop.time())
         if printer is not None:
             printer(events)
         if forwarder is None:
@@ -228,10 +245,12 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         for event in events:
             if forwarder.handle(event):
                 continue
+            if isinstance(event, Disconnected) and ending is None:
+                ending = (event, driver.error)
             if isinstance(event, HostKeyChecked) and event.status == "learned":
                 _append_known_host(known_hosts_path, known.entry_line(host, port, _key_of(event)))
             elif isinstance(event, AuthBanner) and printer is None:
-                sys.stderr.write(event.message)
+                sys.stderr.write(banner_text(event.message))
             elif isinstance(event, PasswordNeeded):
                 loop.call_soon(_ask_password, protocol, event.prompt)
             elif isinstance(event, PromptsNeeded):
@@ -257,12 +276,30 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         raise CLIError(f"cannot connect to {host} port {port}: {reason}", 255) from None
     if sftp_run is not None:
         sftp_run.protocol = protocol
+    if watch is None:  # no event yet: the handshake starts now
+        watch = HandshakeWatch(args.timeout, loop.time())
+    timed_out = None
+
+    async def enforce_deadlines() -> None:
+        """End the connection when a handshake step takes longer than --timeout."""
+        nonlocal timed_out
+        while watch is not None and watch.step != "done" and not protocol.closed.done():
+            now = loop.time()
+            if watch.expired(now):
+                timed_out = watch.message(host, port)
+                protocol.transport.abort()
+                return
+            wait = 1.0 if watch.deadline is None else watch.deadline - now  # the user types; look again
+            await asyncio.wait([protocol.closed], timeout=wait)
+
+    deadlines = loop.create_task(enforce_deadlines())
     stdin_task = None
     if interactive:
         stdin_task = loop.create_task(_pump_stdin(protocol, driver, terminal))
     try:
         await protocol.closed
     finally:
+        deadlines.cancel()
         for listener in listeners:
             listener.close()
         if stdin_task:
@@ -271,10 +308,14 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             recorder.finish()
             recorder.trace.header.client_address = protocol.local
             save_for_cli(recorder.trace, args.trace, args.full_data)
+    if reader_gone:
+        raise BrokenPipeError  # ends quietly, as if SIGPIPE had
+    if client.internal_error:
+        raise CLIError(internal_error_report(client.internal_error), 255)
+    if timed_out:
+        raise CLIError(timed_out, 255)
     if driver.error or (driver.exit_status is None and not driver.finished):
-        reason = driver.error or _last_disconnect(client) or "connection closed"
-        print(f"sshviz: {reason}", file=sys.stderr)
-        return 255
+        raise CLIError(failure(ending, driver.error, host, port), 255)
     if sftp_run is not None:
         return sftp_run.status
     return driver.exit_status if driver.exit_status is not None else 0
@@ -292,14 +333,31 @@ def _append_known_host(path: str, line: str) -> None:
         f.write(line + "\n")
 
 
-def _last_disconnect(client: ClientConnection) -> str | None:
-    error = client.transport.disconnect_reason
-    return str(error) if error else None
+def failure(ending: tuple[Disconnected, str | None] | None, error: str | None, host: str, port: int) -> str:
+    """Why the session failed, in words for one line (escaped: the server may have chosen
+    them). The session's own error comes first, unless it only repeats the disconnect."""
+    disconnected, error_before = ending or (None, None)
+    if error_before or (error and disconnected is None):
+        return visible(error_before or error)
+    if disconnected is None:
+        return "connection closed"
+    if not disconnected.by_peer:  # we ended it: the description says why
+        return visible(disconnected.description)
+    if disconnected.reason == DisconnectReason.CONNECTION_LOST:
+        return f"connection closed by {host} port {port}"
+    return f"the server disconnected: {visible(disconnected.description or reason_name(disconnected.reason))}"
+
+
+def reason_name(code: int) -> str:
+    try:
+        return DisconnectReason(code).name
+    except ValueError:
+        return f"reason {code}"
 
 
 def _ask_password(protocol: EndpointProtocol, prompt: str) -> None:
     try:
-        password = getpass.getpass(prompt)
+        password = getpass.getpass(visible(prompt))
     except EOFError:  # Ctrl-D: no password (Ctrl-C ends the program)
         password = None
     protocol.act(protocol.endpoint.provide_password, password)
@@ -309,7 +367,7 @@ def _ask_prompts(protocol: EndpointProtocol, event: PromptsNeeded) -> None:
     answers = []
     try:
         for prompt, echo in event.prompts:
-            answers.append(input(prompt) if echo else getpass.getpass(prompt))
+            answers.append(input(visible(prompt)) if echo else getpass.getpass(visible(prompt)))
     except EOFError:  # Ctrl-D: empty answers, which the server refuses
         answers += [""] * (len(event.prompts) - len(answers))
     protocol.act(protocol.endpoint.provide_responses, answers)

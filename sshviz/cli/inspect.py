@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..presentation.peertext import visible
 from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli
 
@@ -46,12 +47,13 @@ def inspect(args) -> int:
     for number, trace in enumerate(traces, 1):
         if len(traces) > 1:
             out.write(f"=== SSH connection {number} of {len(traces)}\n")
+        # A capture or trace holds what peers sent: printed escaped, line by line.
         for line in summary_lines(trace):
-            out.write(line + "\n")
+            out.write(visible(line) + "\n")
         out.write("\n")
         for event in trace.events:
             if keep(event):
-                out.write(event_text(event, detail=not args.brief) + "\n")
+                out.write("".join(visible(line) + "\n" for line in event_text(event, detail=not args.brief).split("\n")))
         if len(traces) > 1:
             out.write("\n")
     return 0

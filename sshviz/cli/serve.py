@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
 import ipaddress
 import os
 import sys
-from pathlib import Path
+import time
 
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
@@ -17,16 +18,15 @@ from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
+from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle, MaxStartups,
+                          connections_for_open_files, raise_open_file_limit)
+from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from .common import CLIError, add_algorithm_options, port_type, transport_config
+from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
+                     transport_config)
 from .connect import TranscriptPrinter
 from .traces import add_trace_option, check_trace_path, now, numbered, save_for_cli
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    return Path(base) / "sshviz"
 
 
 def load_or_make_host_keys(paths: list[str]) -> list[PrivateKey]:
@@ -52,6 +52,31 @@ def loopback_only(host: str, port: int) -> bool:
         return False
 
 
+def say(line: str, stream=None) -> None:
+    """A log line, on stdout unless told. A log nobody reads any more (a closed pipe) must not
+    stop the server: then the line is dropped."""
+    try:
+        print(line, file=stream or sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+class LogStream:
+    """stdout for TranscriptPrinter, dropping what a closed pipe refuses, as ``say`` does."""
+
+    def write(self, text: str) -> None:
+        try:
+            sys.stdout.write(text)
+        except (OSError, ValueError):
+            pass
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def register(sub) -> None:
     parser = sub.add_parser("serve", help="run the sshviz server for real SSH clients",
                             description="The sshviz server. It never runs operating-system commands: "
@@ -72,10 +97,56 @@ def register(sub) -> None:
     parser.add_argument("--banner", metavar="TEXT", help="text shown to clients before authentication")
     parser.add_argument("--allow-forwarding", action="store_true",
                         help="allow direct-tcpip forwarding (to loopback addresses only)")
+    limits = parser.add_argument_group(
+        "connection limits", "Connections that have not authenticated yet are 'startups'; one "
+        "stops counting once its user logs in. Refused connections are closed at once.")
+    limits.add_argument("--max-startups", metavar="START:RATE:FULL", type=max_startups_type,
+                        default=DEFAULT_MAX_STARTUPS,
+                        help="with START startups, refuse a new connection with probability RATE%%, "
+                             "rising to 100%% at FULL, as OpenSSH's MaxStartups (default: %(default)s; "
+                             "a class of 50 logging in at once passes twice over)")
+    limits.add_argument("--per-source-max-startups", metavar="N", type=per_source_type,
+                        default=DEFAULT_PER_SOURCE,
+                        help="at most N startups from one address, or 'none' (default: %(default)s)")
+    limits.add_argument("--max-connections", metavar="N", type=positive_int,
+                        help="at most N connections in all (default and most: what the open-file "
+                             "limit allows, two descriptors each after a reserve; the soft limit is "
+                             "raised to the hard one)")
     add_algorithm_options(parser, single=False)
     parser.add_argument("--print", action="store_true", help="print every message")
     add_trace_option(parser, many=True)
     parser.set_defaults(func=serve)
+
+
+def max_startups_type(text: str) -> MaxStartups:
+    try:
+        return MaxStartups.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def per_source_type(text: str) -> int | None:
+    return None if text == "none" else positive_int(text)
+
+
+def connection_limits(args) -> tuple[ConnectionLimits, str]:
+    """The limits from the options and the open-file limit (raised to the hard limit first),
+    and a line saying what they are."""
+    open_files = raise_open_file_limit()
+    most = connections_for_open_files(open_files)
+    if args.max_connections is not None and args.max_connections > most:
+        raise CLIError(f"--max-connections: at most {most} with an open-file limit of {open_files}")
+    total = args.max_connections or most
+    limits = ConnectionLimits(args.max_startups, args.per_source_max_startups, total)
+    per_source = "no limit" if limits.per_source is None else f"at most {limits.per_source}"
+    return limits, (f"limits: startups {limits.max_startups} (--max-startups), {per_source} from one "
+                    f"address, {total} connections in all (open-file limit {open_files})")
 
 
 def serve(args) -> int:
@@ -137,16 +208,16 @@ async def run_serve(args) -> int:
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
         if args.print:
-            printer = printers.setdefault(id(protocol), TranscriptPrinter(sys.stdout, f"server {protocol.peer}"))
+            printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
             return
+        # What the client chose (user and method names, its DISCONNECT's words) is escaped.
         for event in events:
             if isinstance(event, AuthAttempt) and event.result in ("success", "failure") and event.method != "none":
-                print(f"{protocol.peer}: {event.user} {event.method} {event.result}"
-                      + (f" ({event.detail})" if event.detail else ""), flush=True)
+                say(f"{protocol.peer}: {word(event.user)} {word(event.method)} {event.result}"
+                    + (f" ({visible(event.detail, limit=200)})" if event.detail else ""))
             elif isinstance(event, Disconnected):
-                print(f"{protocol.peer}: disconnected ({event.description})", flush=True)
-                printers.pop(id(protocol), None)
+                say(f"{protocol.peer}: disconnected ({visible(event.description, limit=200)})")
 
     saved = 0
 
@@ -169,21 +240,41 @@ async def run_serve(args) -> int:
             trace.header.client_address, trace.header.server_address = protocol.peer, protocol.local
             try:
                 save_for_cli(trace, path, args.full_data)
-                print(f"{protocol.peer}: trace saved to {path}", flush=True)
+                say(f"{protocol.peer}: trace saved to {path}")
             except CLIError as exc:
-                print(f"sshviz: {exc}", file=sys.stderr, flush=True)
+                say(f"sshviz: {exc}", sys.stderr)
 
         protocol.closed.add_done_callback(save)
+
+    def on_protocol(protocol: EndpointProtocol) -> None:
+        record(protocol)
+
+        def closed(_) -> None:
+            printers.pop(id(protocol), None)
+            if protocol.endpoint.internal_error:  # kept by the endpoint (or the adapter), said here
+                say(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", sys.stderr)
+
+        protocol.closed.add_done_callback(closed)
+
+    limits, limits_line = connection_limits(args)
+    refusals = LineThrottle(time.monotonic, interval=10.0)
+
+    def on_refused(peer: str, reason: str) -> None:
+        line = refusals.line(f"{peer}: refused: {reason}")
+        if line is not None:
+            say(line)
 
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
-                                    on_protocol=record)
+                                    on_protocol=on_protocol, limits=limits, on_refused=on_refused,
+                                    log=lambda line: say(line, sys.stderr))
     except OSError as exc:
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
+    print(limits_line, flush=True)
     async with server:
         await server.serve_forever()
     return 0

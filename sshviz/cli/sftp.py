@@ -11,6 +11,7 @@ import threading
 
 from ..fs.confined import ConfinedFS
 from ..net.sftp import bridge
+from ..presentation.peertext import visible
 from ..sftp.commands import SftpShell
 from ..sftp.pending import spawn
 from ..sftp.session import SessionSftp
@@ -131,7 +132,7 @@ class SftpRun:
                 await self._interactive(shell)
         except Exception as exc:  # the session ended under us; say why in one line
             self.status = 1
-            print(f"sshviz: sftp: {exc}", file=sys.stderr)
+            print(f"sshviz: sftp: {visible(str(exc))}", file=sys.stderr)
             if not self.protocol.closed.done():
                 # SFTP may never have started (the subsystem refused): the server would wait
                 # for more on the channel, so close it, which ends the connection.
@@ -153,4 +154,4 @@ class SftpRun:
 
     @staticmethod
     def _print(line: str) -> None:
-        print(line, flush=True)
+        print(visible(line), flush=True)  # names and messages from the server, escaped

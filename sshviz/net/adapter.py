@@ -4,18 +4,33 @@ and a sans-I/O endpoint, arms the endpoint's timer, and hands every event to a c
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
+import time
+import traceback
 from typing import Callable
 
 from ..endpoint import ClientConnection, Endpoint, ServerConnection
 from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed,
                       Event, ForwardOpenRequested)
 from ..wire.catalog import OpenFailureReason
+from .limits import Admission, ConnectionLimits, LineThrottle
 
 HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handing it bytes
+# ... for a server until its peer authenticates: it sends a few KiB until then (version, KEXINIT,
+# the key exchange reply, authentication replies), so an unauthenticated peer that does not
+# read costs 64 KiB here, not the 4 MiB that bulk transfers want.
+PRE_AUTH_HIGH_WATER = 64 * 1024
 # Bytes an endpoint may keep queued for a peer that does not read them (OpenSSH's packet
 # buffers end the connection at 128 MiB). Programs stop well before: SFTP at 8 MiB.
 MAX_UNSENT = 64 * 1024 * 1024
+# Backpressure: while more than this waits for a peer that does not read, stop reading from it,
+# since every request read may queue a reply (OpenSSH stops reading past 128 KiB of output).
+# It is counted only once the socket's own buffer is full, so it never slows a peer that reads;
+# 256 KiB is one read's worth (asyncio reads up to 256 KiB at a time), and what a read can add
+# before reading stops (a reply per request) stays of that order too.
+READ_PAUSE_BYTES = 256 * 1024
 
 
 class EndpointProtocol(asyncio.Protocol):
@@ -26,10 +41,15 @@ class EndpointProtocol(asyncio.Protocol):
         self.endpoint = endpoint
         self.on_events = on_events
         self.recorder = recorder  # a TraceRecorder that sees every event first (--trace)
+        # A server's place in its ConnectionLimits, given back when the connection ends.
+        self.limits: ConnectionLimits | None = None
+        self.admission: Admission | None = None
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_event_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._writing_paused = False  # the socket's buffer is full: the peer is not reading
+        self._reading_paused = False  # backpressure: too much waits for the peer to read
+        self._before_auth = isinstance(endpoint, ServerConnection)  # a server, peer not authenticated
         self.peer = ""
         self.local = ""
 
@@ -37,11 +57,12 @@ class EndpointProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=HIGH_WATER)  # type: ignore[attr-defined]
+        transport.set_write_buffer_limits(  # type: ignore[attr-defined]
+            high=PRE_AUTH_HIGH_WATER if self._before_auth else HIGH_WATER)
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.peer = address_text(peer) if peer else self.peer or "?"
         local = transport.get_extra_info("sockname")
-        self.local = f"{local[0]}:{local[1]}" if local else "?"
+        self.local = address_text(local) if local else "?"
         self.deliver(self.endpoint.start())
 
     def data_received(self, data: bytes) -> None:
@@ -60,6 +81,8 @@ class EndpointProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer:
             self._timer.cancel()
+        if self.admission is not None:
+            self.limits.ended(self.admission)
         self.deliver(self.endpoint.connection_lost(), flush=False)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -68,6 +91,8 @@ class EndpointProtocol(asyncio.Protocol):
 
     def deliver(self, events: list[Event], flush: bool = True) -> None:
         """Pass events on, then send what the endpoint queued; close after a disconnect."""
+        if self._before_auth and self.endpoint.auth.authenticated:
+            self._authenticated()
         try:
             while events:
                 if self.recorder is not None:
@@ -77,12 +102,22 @@ class EndpointProtocol(asyncio.Protocol):
                 self.on_events(self, events)
                 events = self.endpoint.take_events()  # the callback's actions may add some
         except Exception:  # an application bug ends this connection, not the process
-            logging.getLogger("sshviz").exception("event handler failed; closing %s", self.peer)
+            # Kept where the endpoint keeps its own bugs, for the application to report.
+            if self.endpoint.internal_error is None:
+                self.endpoint.internal_error = traceback.format_exc()
             if self.transport is not None:
                 self.transport.abort()
             return
         if flush:
             self.flush()
+
+    def _authenticated(self) -> None:
+        """The server's peer logged in: no longer a startup, and bulk transfers may begin."""
+        self._before_auth = False
+        if self.admission is not None:
+            self.limits.authenticated(self.admission)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.set_write_buffer_limits(high=HIGH_WATER)
 
     def flush(self) -> None:
         """Hand the socket what the endpoint queued, while it takes bytes. Taking them lets
@@ -111,7 +146,21 @@ class EndpointProtocol(asyncio.Protocol):
             if not endpoint.has_outgoing():
                 break
         if transport is not None and not transport.is_closing():
+            self._limit_reading()
             self._arm_timer()
+
+    def _limit_reading(self) -> None:
+        """Backpressure: stop reading from the peer while more than READ_PAUSE_BYTES wait for
+        it and its socket takes no more; read again once it reads. Bytes the endpoint holds back
+        during a key exchange count too, but only while the peer is not reading, so they can
+        never stop the exchange that would release them."""
+        pause = self._writing_paused and self.endpoint.unsent_bytes > READ_PAUSE_BYTES
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def _arm_timer(self) -> None:
         deadline = self.endpoint.next_deadline()
@@ -223,12 +272,136 @@ async def open_client(host: str, port: int, client: ClientConnection,
     return protocol
 
 
+def address_text(address) -> str:
+    """A socket address as people write it: 127.0.0.1:22, [::1]:22."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+ACCEPT_RETRY_DELAY = 1.0  # seconds, as asyncio's own server waits
+
+
+class Listener:
+    """A server's listening sockets and the tasks accepting on them. It accepts itself, rather
+    than through asyncio's create_server, so that ``limits`` are asked at accept time and a
+    refused connection is closed before the next is accepted (a flood never holds more than one
+    descriptor, nor makes an endpoint), and so that a failing accept (out of descriptors) is one
+    log line a minute, not asyncio's traceback for every retry. ``on_refused(peer, reason)``
+    hears of each refusal; ``log`` gets the lines about failing accepts."""
+
+    def __init__(self, sockets: list[socket.socket], make_protocol: Callable[[], EndpointProtocol],
+                 limits: ConnectionLimits | None, on_refused: Callable[[str, str], None] | None,
+                 log: Callable[[str], None]):
+        self.sockets = sockets
+        self.make_protocol = make_protocol
+        self.limits = limits
+        self.on_refused = on_refused
+        self.accept_errors = LineThrottle(time.monotonic, interval=60.0)
+        self.log = log
+        loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        self._tasks = [loop.create_task(self._accept(sock)) for sock in sockets]
+
+    async def _accept(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, address = await loop.sock_accept(listening)
+            except OSError as exc:
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue  # the client left before it was taken
+                # Out of descriptors (EMFILE, ENFILE) or memory: the listening socket stays
+                # ready, so wait before trying again.
+                line = self.accept_errors.line(f"sshviz: cannot accept connections: {exc.strerror or exc}; "
+                                               f"trying again every {ACCEPT_RETRY_DELAY:g} s")
+                if line is not None:
+                    self.log(line)
+                await asyncio.sleep(ACCEPT_RETRY_DELAY)
+                continue
+            try:
+                await self._take(sock, address)
+            except Exception as exc:  # a bug must cost this connection only, never the listener
+                sock.close()
+                self.log(f"sshviz: internal error taking the connection from {address_text(address)}: {exc!r}")
+
+    async def _take(self, sock: socket.socket, address) -> None:
+        admission = None
+        if self.limits is not None:
+            admission = self.limits.admit(address[0])
+            if admission.refused:
+                sock.close()  # as sshd does: nothing said, nothing started
+                if self.on_refused is not None:
+                    self.on_refused(address_text(address), admission.refused)
+                return
+        try:
+            protocol = self.make_protocol()
+            protocol.peer = address_text(address)
+            protocol.limits, protocol.admission = self.limits, admission
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, sock)
+        except BaseException as exc:
+            sock.close()
+            if admission is not None:
+                self.limits.ended(admission)
+            if not isinstance(exc, OSError):  # OSError: the peer left before it was taken
+                raise
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for sock in self.sockets:
+            sock.close()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    async def serve_forever(self) -> None:
+        try:
+            await self.wait_closed()
+        finally:
+            self.close()
+
+    async def __aenter__(self) -> "Listener":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.close()
+
+
+def listening_sockets(host: str, port: int, backlog: int = 128) -> list[socket.socket]:
+    """Bound, listening, non-blocking sockets for every address of ``host`` (as asyncio's
+    create_server makes them)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 async def start_server(host: str, port: int, make_server: Callable[[], ServerConnection],
                        on_events: Callable[[EndpointProtocol, list[Event]], None] | None = None,
                        allow_forward: Callable[[str, int], bool] | None = None,
-                       on_protocol: Callable[[EndpointProtocol], None] | None = None) -> asyncio.AbstractServer:
+                       on_protocol: Callable[[EndpointProtocol], None] | None = None,
+                       limits: ConnectionLimits | None = None,
+                       on_refused: Callable[[str, str], None] | None = None,
+                       log: Callable[[str], None] | None = None) -> Listener:
     """Listen; each connection gets its own ServerConnection from ``make_server``.
-    ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder)."""
+    ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder);
+    ``limits`` decides which connections are taken, and ``on_refused(peer, reason)`` hears of
+    the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger)."""
 
     def factory() -> EndpointProtocol:
         forwarder: Forwarder | None = None
@@ -251,5 +424,5 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
             on_protocol(protocol)
         return protocol
 
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(factory, host, port, reuse_address=True)
+    return Listener(listening_sockets(host, port), factory, limits, on_refused,
+                    log or logging.getLogger("sshviz").warning)
