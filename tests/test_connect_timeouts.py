@@ -21,6 +21,7 @@ from sshviz.endpoint import ServerConfig, ServerConnection
 from sshviz.events import PacketReceived, PacketSent
 from sshviz.net.handshake import HandshakeWatch
 from sshviz.transport.transport import TransportConfig
+from sshviz.wire.catalog import MSG
 
 from .serving import PROJECT
 
@@ -72,11 +73,11 @@ def real_server(stop_when):
 
 
 def after_kexinit(events) -> bool:  # its KEXINIT is out; nothing more
-    return any(isinstance(e, PacketSent) and e.record.message.name == "KEXINIT" for e in events)
+    return any(isinstance(e, PacketSent) and e.record.message.spec is MSG.KEXINIT for e in events)
 
 
 def during_authentication(events) -> bool:  # the client's first USERAUTH_REQUEST is never answered
-    return any(isinstance(e, PacketReceived) and e.record.message.name == "USERAUTH_REQUEST" for e in events)
+    return any(isinstance(e, PacketReceived) and e.record.message.spec is MSG.USERAUTH_REQUEST for e in events)
 
 
 @contextlib.contextmanager

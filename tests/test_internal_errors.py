@@ -27,11 +27,12 @@ HOST_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("internal errors host
 PLANTED = textwrap.dedent("""
     import sys
     from sshviz import endpoint
+    from sshviz.wire.catalog import MSG
 
     dispatch = endpoint.ServerConnection._dispatch
 
     def planted(self, msg):
-        if msg.number == 98:
+        if msg.spec is MSG.CHANNEL_REQUEST:
             raise RuntimeError("planted bug \\x1b[2J")
         return dispatch(self, msg)
 
