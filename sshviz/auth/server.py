@@ -56,6 +56,7 @@ class ServerAuth:
         self.authenticated = False
         self.user: str | None = None
         self.failures = 0
+        self.requests = 0  # USERAUTH_REQUESTs judged
         self.done_methods: list[str] = []
         self.banner_sent = False
         self.ki_pending = False
@@ -118,12 +119,15 @@ class ServerAuth:
             self.banner_sent = True
             self.transport.send(MSG.USERAUTH_BANNER.build(message=self.config.banner, language_tag=""))
         self.ki_pending = False
+        self.requests += 1
         method = msg["method_name"]
         base = "publickey" if method == HOSTBOUND else method
         self.context["auth"] = base
         if method == "none":
+            # The first asks which methods may continue; more are failures, as OpenSSH counts
+            # them, so a client cannot loop on "none" for free.
             self.events.append(AuthAttempt(self.user, method, "failure", "lists the methods"))
-            self._failure(count=False)
+            self._failure(count=self.requests > 1)
         elif base not in self.config.methods or base not in self._methods_left():
             self._fail(method, "method not allowed")
         elif base == "password":

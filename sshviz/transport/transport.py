@@ -57,6 +57,9 @@ class TransportConfig:
     rekey_bytes: int = 1 << 30  # RFC 4253 9: after a gigabyte...
     rekey_packets: int = 1 << 31
     host_keys: list[PrivateKey] = field(default_factory=list)  # server
+    # server: packets it may send before the client authenticates (a normal login needs a few
+    # dozen); a client that makes it answer more (unknown messages, say) is cut off.
+    max_packets_before_auth: int = 256
     # client: decides whether to trust the server's host key -> (status, detail)
     verify_host_key: Callable[[PublicKey], tuple[str, str]] | None = None
     host_label: str = ""  # client: the host name, for messages
@@ -151,6 +154,7 @@ class Transport:
         self._ext_info_may_follow = False  # set at the first NEWKEYS received (RFC 8308 2.4)
         self._ext_info_window = False  # the packet being handled came right after it
         self.auth_done = False
+        self.packets_before_auth = 0
         self.closed = False
         self.disconnect_reason: ProtocolError | None = None
         self.last_negotiation = None  # the AlgorithmsNegotiated of the latest key exchange
@@ -199,6 +203,11 @@ class Transport:
         return self._send_packet(message)
 
     def _send_packet(self, message: Message, payload: bytes | None = None) -> PacketRecord:
+        if not self.is_client and not self.auth_done and message.spec is not MSG.DISCONNECT:
+            self.packets_before_auth += 1
+            if self.packets_before_auth > self.config.max_packets_before_auth:
+                raise ProtocolError(E.PROTOCOL_ERROR, f"more than {self.config.max_packets_before_auth} "
+                                                      "messages to answer before authentication")
         record = self.writer.encode(message.encode() if payload is None else payload)
         record.message = message
         record.time = self.clock()
