@@ -23,6 +23,7 @@ from .crypto.random import RandomSource, SystemRandom
 from .events import Disconnected, Event
 from .transport.errors import ProtocolError
 from .transport.transport import Transport, TransportConfig
+from .transport.work import Job, SlowWork
 from .wire.catalog import CONNECTION, MSG, USERAUTH, DisconnectReason
 from .wire.spec import Message
 
@@ -55,8 +56,9 @@ class Endpoint:
         self.clock = clock or time.monotonic
         self.events: list[Event] = []
         self.context: dict[str, str] = {}
+        self.work = SlowWork()  # an adapter with a worker pool defers the slow parts here
         self.transport = Transport(self.role, transport_config, self.rng, self.clock, self.events,
-                                   self.context)
+                                   self.context, self.work)
         self.internal_error: str | None = None  # a traceback, if a bug ended the connection
         self._started = False
 
@@ -77,9 +79,24 @@ class Endpoint:
     def _receive(self, data: bytes) -> None:
         for record in self.transport.receive(data):
             self._dispatch(record.message)
-            if self.transport.closed:
-                break
+            if self.transport.closed or self.work.pending is not None:
+                break  # what follows waits for the job (finish_work goes on with it)
         self._after_receive()
+
+    @property
+    def pending_work(self) -> Job | None:
+        """Slow work waiting for the adapter to run it (only when ``work.deferred``)."""
+        return self.work.pending
+
+    def finish_work(self, result=None, error: BaseException | None = None) -> None:
+        """The adapter ran ``pending_work``: go on with its result (or what it raised), then
+        with the input that waited meanwhile."""
+        self._guard(self._finish_work, result, error)
+
+    def _finish_work(self, result, error: BaseException | None) -> None:
+        self.work.finish(result, error)
+        if self.work.pending is None:
+            self._receive(b"")
 
     def _guard(self, action: Callable, *args) -> None:
         """Run ``action``; a protocol error (or a bug) ends the connection, never the caller."""
@@ -215,7 +232,8 @@ class ServerConnection(Endpoint):
                  clock: Callable[[], float] | None = None):
         self.config = config or ServerConfig()
         super().__init__(self.config.transport, rng, clock)
-        self.auth = ServerAuth(self.config.auth, self.transport, self.events, self.context, self.clock())
+        self.auth = ServerAuth(self.config.auth, self.transport, self.events, self.context, self.clock(),
+                               self.work)
         self.connection = Connection("server", self.config.connection, self.transport, self.events,
                                      self._make_program)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..crypto.keys import SIGNATURE_ALGORITHMS, PublicKey
 from ..events import AuthAttempt
 from ..transport.errors import ProtocolError
+from ..transport.work import SlowWork
 from ..wire.catalog import MSG, DisconnectReason
 from ..wire.spec import Message
 from ..wire.types import DecodeError
@@ -47,11 +48,12 @@ class ServerAuth:
     by its method, counts failures, and keeps the login grace time."""
 
     def __init__(self, config: ServerAuthConfig, transport, events: list, context: dict,
-                 start_time: float):
+                 start_time: float, work: SlowWork | None = None):
         self.config = config
         self.transport = transport
         self.events = events
         self.context = context
+        self.work = work or SlowWork()  # where scrypt runs
         self.service_accepted = False
         self.authenticated = False
         self.user: str | None = None
@@ -145,29 +147,31 @@ class ServerAuth:
     def _record(self) -> "UserRecord | None":
         return self.config.users.get(self.user)
 
-    def _check_password(self, password: str) -> bool:
+    def _check_password(self, method: str, password: str) -> None:
+        """Judge a password (by scrypt, where the adapter runs slow work), then answer."""
         record = self._record()
         stored = record.password_hash if record and record.password_hash else None
+
+        def judged(ok: bool) -> None:
+            if ok and stored is not None:
+                self._success(method)
+            else:
+                self._fail(method, "wrong password or unknown user")
+
         # An unknown user or one without a password costs the same scrypt time.
-        ok = verify_password(stored or dummy_hash(), password)
-        return ok and stored is not None
+        self.work.run(verify_password, (stored or dummy_hash(), password), judged)
 
     def _password(self, msg: Message) -> None:
         if msg["change_password"]:
             self._fail("password", "password change is not supported")
-        elif self._check_password(msg["password"]):
-            self._success("password")
         else:
-            self._fail("password", "wrong password or unknown user")
+            self._check_password("password", msg["password"])
 
     def _info_response(self, msg: Message) -> None:
         if len(msg["responses"]) != 1:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"{len(msg['responses'])} keyboard-interactive answers to 1 prompt")
-        if self._check_password(msg["responses"][0]["response"]):
-            self._success("keyboard-interactive")
-        else:
-            self._fail("keyboard-interactive", "wrong password or unknown user")
+        self._check_password("keyboard-interactive", msg["responses"][0]["response"])
 
     def _publickey(self, msg: Message, method: str) -> None:
         algorithm = msg["algorithm"]

@@ -7,19 +7,22 @@ import asyncio
 import getpass
 import ipaddress
 import os
+import signal
 import sys
 import time
 
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
 from ..connection.layer import ConnectionConfig
-from ..crypto.keyfiles import KeyFileError, parse_authorized_keys, read_private_key, write_private_key
+from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private_key,
+                               write_private_key)
 from ..crypto.keys import PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
-from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle, MaxStartups,
-                          connections_for_open_files, raise_open_file_limit)
+from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
+                          MaxStartups, connections_for_open_files, raise_open_file_limit)
+from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
 from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
@@ -112,6 +115,11 @@ def register(sub) -> None:
                         help="at most N connections in all (default and most: what the open-file "
                              "limit allows, two descriptors each after a reserve; the soft limit is "
                              "raised to the hard one)")
+    limits.add_argument("--workers", metavar="N", type=workers_type, default=os.cpu_count() or 1,
+                        help="processes for slow arithmetic (Diffie-Hellman groups, password hashes), so "
+                             "one login's does not hold up the others; each address gets its turn and "
+                             f"at most {DEFAULT_BURST} such jobs at once, then {DEFAULT_RATE:g} a second "
+                             "(default: %(default)s, the number of CPUs; 0: on the event loop)")
     add_algorithm_options(parser, single=False)
     parser.add_argument("--print", action="store_true", help="print every message")
     add_trace_option(parser, many=True)
@@ -133,6 +141,10 @@ def positive_int(text: str) -> int:
 
 def per_source_type(text: str) -> int | None:
     return None if text == "none" else positive_int(text)
+
+
+def workers_type(text: str) -> int:
+    return 0 if text == "0" else positive_int(text)
 
 
 def connection_limits(args) -> tuple[ConnectionLimits, str]:
@@ -264,17 +276,26 @@ async def run_serve(args) -> int:
         if line is not None:
             say(line)
 
+    work_pool = WorkPool(args.workers) if args.workers else None
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
                                     on_protocol=on_protocol, limits=limits, on_refused=on_refused,
-                                    log=lambda line: say(line, sys.stderr))
+                                    log=lambda line: say(line, sys.stderr), work_pool=work_pool)
     except OSError as exc:
+        if work_pool is not None:
+            work_pool.close()
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
     print(limits_line, flush=True)
-    async with server:
-        await server.serve_forever()
+    # A polite stop (kill, systemd) ends like Ctrl-C: connections close, workers are let go.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        if work_pool is not None:
+            work_pool.close()
     return 0

@@ -33,6 +33,8 @@ class KexAgent:
     public = None
     #: What the UI shows about the secrets: the private values and the raw shared secret.
     details: dict
+    #: Arithmetic slow enough to do in another process while other connections go on.
+    slow = False
 
     def shared(self, peer):  # pragma: no cover - interface
         raise NotImplementedError
@@ -92,13 +94,23 @@ class ECDHAgent(KexAgent):
 
 
 class DHAgent(KexAgent):
-    """Finite-field Diffie-Hellman over a safe prime (RFC 4253 8, RFC 4419)."""
+    """Finite-field Diffie-Hellman over a safe prime (RFC 4253 8, RFC 4419). Its public value
+    is worked out when first needed, so a server can leave both exponentiations to a worker."""
+
+    slow = True  # pure-Python modular exponentiation: tens of milliseconds at 8192 bits
 
     def __init__(self, p: int, g: int, exponent_bits: int, rng: RandomSource):
         self.p, self.g = p, g
         self._x = rng.below_power_of_two(min(exponent_bits, p.bit_length() - 1))
-        self.public = pow(g, self._x, p)
-        self.details = {"private_exponent": self._x, "public_value": self.public, "p": p, "g": g}
+        self._public: int | None = None
+        self.details = {"private_exponent": self._x, "public_value": None, "p": p, "g": g}
+
+    @property
+    def public(self) -> int:
+        if self._public is None:
+            self._public = pow(self.g, self._x, self.p)
+            self.details["public_value"] = self._public
+        return self._public
 
     def shared(self, peer: int) -> bytes:
         # RFC 4253 8: values outside [1, p-1] must not be accepted; 1 and p-1 are weak too.

@@ -16,6 +16,7 @@ from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, Cha
                       Event, ForwardOpenRequested)
 from ..wire.catalog import OpenFailureReason
 from .limits import Admission, ConnectionLimits, LineThrottle
+from .work import WorkPool
 
 HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handing it bytes
 # ... for a server until its peer authenticates: it sends a few KiB until then (version, KEXINIT,
@@ -37,10 +38,13 @@ class EndpointProtocol(asyncio.Protocol):
     """Connects one endpoint to one socket."""
 
     def __init__(self, endpoint: Endpoint, on_events: Callable[["EndpointProtocol", list[Event]], None]
-                 | None = None, recorder=None):
+                 | None = None, recorder=None, work_pool: WorkPool | None = None):
         self.endpoint = endpoint
         self.on_events = on_events
         self.recorder = recorder  # a TraceRecorder that sees every event first (--trace)
+        # Where the endpoint's slow arithmetic runs; None: in line, on the event loop.
+        self.work_pool = work_pool
+        self._working = False  # a job of this endpoint's is in the pool
         # A server's place in its ConnectionLimits, given back when the connection ends.
         self.limits: ConnectionLimits | None = None
         self.admission: Admission | None = None
@@ -63,6 +67,8 @@ class EndpointProtocol(asyncio.Protocol):
         self.peer = address_text(peer) if peer else self.peer or "?"
         local = transport.get_extra_info("sockname")
         self.local = address_text(local) if local else "?"
+        self.source = peer[0] if peer else "?"  # the address the work pool's budget counts by
+        self.endpoint.work.deferred = self.work_pool is not None
         self.deliver(self.endpoint.start())
 
     def data_received(self, data: bytes) -> None:
@@ -148,13 +154,33 @@ class EndpointProtocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             self._limit_reading()
             self._arm_timer()
+            self._start_work()
+
+    def _start_work(self) -> None:
+        """Hand the endpoint's pending slow job to the pool; its result comes back to the
+        endpoint, which then reads on."""
+        job = self.endpoint.pending_work
+        if job is None or self._working or self.work_pool is None:
+            return
+        self._working = True
+        self._limit_reading()
+        self.work_pool.submit(self.source, job.function, job.args).add_done_callback(self._work_done)
+
+    def _work_done(self, future: asyncio.Future) -> None:
+        self._working = False
+        if self.transport is None or self.transport.is_closing() or self.endpoint.closed:
+            return
+        error = future.exception()
+        self.act(self.endpoint.finish_work, None if error else future.result(), error)
 
     def _limit_reading(self) -> None:
         """Backpressure: stop reading from the peer while more than READ_PAUSE_BYTES wait for
         it and its socket takes no more; read again once it reads. Bytes the endpoint holds back
         during a key exchange count too, but only while the peer is not reading, so they can
-        never stop the exchange that would release them."""
-        pause = self._writing_paused and self.endpoint.unsent_bytes > READ_PAUSE_BYTES
+        never stop the exchange that would release them. While a slow job of the endpoint's is
+        in the work pool nothing is read either: the endpoint would only buffer it."""
+        pause = (self._writing_paused and self.endpoint.unsent_bytes > READ_PAUSE_BYTES
+                 or self._working)  # nothing is read until the slow job is back, so wait
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
@@ -397,11 +423,13 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
                        on_protocol: Callable[[EndpointProtocol], None] | None = None,
                        limits: ConnectionLimits | None = None,
                        on_refused: Callable[[str, str], None] | None = None,
-                       log: Callable[[str], None] | None = None) -> Listener:
+                       log: Callable[[str], None] | None = None,
+                       work_pool: WorkPool | None = None) -> Listener:
     """Listen; each connection gets its own ServerConnection from ``make_server``.
     ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder);
     ``limits`` decides which connections are taken, and ``on_refused(peer, reason)`` hears of
-    the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger)."""
+    the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger);
+    ``work_pool`` runs the connections' slow arithmetic off the event loop."""
 
     def factory() -> EndpointProtocol:
         forwarder: Forwarder | None = None
@@ -419,7 +447,7 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
             if on_events is not None and rest:
                 on_events(protocol, rest)
 
-        protocol = EndpointProtocol(make_server(), events)
+        protocol = EndpointProtocol(make_server(), events, work_pool=work_pool)
         if on_protocol is not None:
             on_protocol(protocol)
         return protocol

@@ -43,6 +43,7 @@ from .derivation import direction_keys, session_keys
 from .errors import ProtocolError
 from .negotiation import guess_was_right, negotiate
 from .packet import DirectionKeys
+from .work import SlowWork
 
 HashInput = tuple[str, str, bytes]  # (name, RFC type, the bytes it adds to H)
 
@@ -261,11 +262,19 @@ class KexExchange:
     def next_message(self, rng: RandomSource) -> Message:
         return self.family.next_message(self, rng)
 
-    def respond(self, rng: RandomSource) -> bytes:
-        """The server's half: its public value, and K (encoded), from the client's value."""
-        self.agent = self.family.make_agent(self, rng)
-        self.server_value, K = self.agent.server_respond(self.client_value)
-        return K
+    def respond(self, rng: RandomSource, work: SlowWork, then: Callable[[bytes], None]) -> None:
+        """The server's half: its public value and K (encoded) from the client's value, worked
+        out by ``work`` (in another process, when the arithmetic is slow and an adapter has
+        one); ``then(K)`` goes on from there."""
+        agent = self.family.make_agent(self, rng)
+
+        def done(result) -> None:
+            if isinstance(result, KexError):
+                raise ProtocolError(DisconnectReason.KEY_EXCHANGE_FAILED, str(result))
+            self.agent, self.server_value, K = result
+            then(K)
+
+        work.run(server_arithmetic, (agent, self.client_value), done, slow=agent.slow)
 
     def reply_message(self, signature: bytes) -> Message:
         return self.family.reply_message(self, signature)
@@ -273,6 +282,17 @@ class KexExchange:
     def shared_secret(self) -> bytes:
         """The client's K (encoded), once the server's value is in."""
         return self.agent.client_finish(self.server_value)
+
+
+def server_arithmetic(agent: KexAgent, client_value) -> tuple[KexAgent, object, bytes] | KexError:
+    """The server's arithmetic, wherever slow work runs: the agent (its details filled in), its
+    public value and K; a KexError for an invalid client value is returned, not raised, so it
+    reaches the protocol as it would in line."""
+    try:
+        server_value, K = agent.server_respond(client_value)
+    except KexError as exc:
+        return exc
+    return agent, server_value, K
 
 
 class KexRound:

@@ -31,6 +31,7 @@ from .kex import KEX_METHODS, KexExchange, KexRound
 from .negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT, STRICT_KEX_SERVER,
                           negotiation_failure, real_kex_names, strict_kex_offered)
 from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
+from .work import SlowWork
 
 E = DisconnectReason
 
@@ -123,7 +124,7 @@ class Transport:
     messages go out through ``send`` and come back from ``receive``."""
 
     def __init__(self, role: str, config: TransportConfig, rng: RandomSource,
-                 clock: Callable[[], float], events: list, context: dict):
+                 clock: Callable[[], float], events: list, context: dict, work: SlowWork):
         self.side = Side(role)
         self.is_client = self.side is Side.CLIENT
         self.config = config
@@ -132,6 +133,7 @@ class Transport:
         self.clock = clock
         self.events = events
         self.context = context  # shared with the upper layers: picks context-dependent messages
+        self.work = work  # where slow arithmetic runs; no packet is read while a job is pending
         self.out_dir, self.in_dir = self.side.sending, self.side.receiving
         self.writer = PacketWriter(self.out_dir, rng.fork("padding"))
         self.reader = PacketReader(self.in_dir)
@@ -260,7 +262,7 @@ class Transport:
             if data is None:
                 return
         self.reader.feed(data)
-        while not self.closed:
+        while not self.closed and self.work.pending is None:
             seq_before = self.reader.seq
             record = self.reader.next_packet()
             if record is None:
@@ -517,8 +519,10 @@ class Transport:
 
     def _reply(self, kex: KexRound) -> None:
         """The server's end: K, H, and the reply carrying its host key and signature over H."""
+        kex.exchange.respond(self.kex_rng, self.work, lambda K: self._sign_reply(kex, K))
+
+    def _sign_reply(self, kex: KexRound, K: bytes) -> None:
         exchange = kex.exchange
-        K = exchange.respond(self.kex_rng)
         algorithm = kex.negotiated.chosen("host_key")
         host_key = self._host_key_for(algorithm)
         exchange.host_key = host_key.public.blob
