@@ -364,6 +364,10 @@ def _ask_password(protocol: EndpointProtocol, prompt: str) -> None:
 
 
 def _ask_prompts(protocol: EndpointProtocol, event: PromptsNeeded) -> None:
+    # The server's title and instructions come first, as OpenSSH's ssh shows them (RFC 4256 3.3).
+    for text in (event.name, event.instruction):
+        if text:
+            print(banner_text(text).rstrip("\n"), file=sys.stderr, flush=True)
     answers = []
     try:
         for prompt, echo in event.prompts:
