@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.openssh import shared_keys, ssh_command, sshd  # noqa: E402
-from tests.serving import (USER, dheat, first_bytes, hit_and_run, hold_idle, in_background,  # noqa: E402
-                           reply_flood, rss_kib, serve)
+from tests.serving import (USER, dheat, first_bytes, hit_and_run, hold_idle,  # noqa: E402
+                           in_background, reply_flood, rss_kib, serve)
 
 STUDENT = "127.0.0.1"
 

@@ -129,7 +129,8 @@ def connect(port: int, source: str, timeout: float = 10) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout, source_address=(source, 0))
 
 
-def _kexinit(kex: str) -> bytes:
+def kexinit_payload(kex: str) -> bytes:
+    """A client's KEXINIT offering only ``kex`` (and one of everything else)."""
     cipher, mac = ["aes128-ctr"], ["hmac-sha2-256"]
     return MSG.KEXINIT.build(
         cookie=os.urandom(16), kex_algorithms=[kex], server_host_key_algorithms=["ssh-ed25519"],
@@ -152,7 +153,7 @@ def dheat(port: int, source: str, until: threading.Event, kex: str = "diffie-hel
         try:
             with connect(port, source) as sock:
                 e = 2 + int.from_bytes(os.urandom(group.bit_length() // 8), "big") % (group - 4)
-                sock.sendall(b"SSH-2.0-dheat\r\n" + writer.encode(_kexinit(kex)).wire
+                sock.sendall(b"SSH-2.0-dheat\r\n" + writer.encode(kexinit_payload(kex)).wire
                              + writer.encode(MSG.KEXDH_INIT.build(e=e).encode()).wire)
                 received = 0
                 while received < group.bit_length() // 8 and not until.is_set():  # the reply carries f

@@ -138,8 +138,8 @@ class GroupExchange(KexFamily):
     @staticmethod
     def _group_message(exchange: "KexExchange") -> Message:
         lo, n, hi = exchange.group_request
-        if lo is None:  # the old request names only n; our bounds apply to it
-            lo, hi = GEX_MIN, GEX_MAX
+        if lo is None:  # the old request names only n: any group we have, the nearest to n
+            lo, n, hi = GEX_MIN, min(max(n, GEX_MIN), GEX_MAX), GEX_MAX
         if not lo <= n <= hi:
             raise KexError(f"invalid group request: min {lo}, preferred {n}, max {hi}")
         group = choose_gex_group(lo, n, hi)
@@ -156,8 +156,9 @@ class GroupExchange(KexFamily):
 
 
 def choose_gex_group(minimum: int, preferred: int, maximum: int) -> tuple[int, int] | None:
-    """The server's pick for a GEX request: the smallest group of at least ``preferred`` bits
-    within [min, max], else the largest one below it; None when no group fits."""
+    """The server's pick for a GEX request, as OpenSSH's sshd chooses among its moduli: the
+    smallest group of at least ``preferred`` bits within [min, max], else the largest one below
+    it; None when no group fits. (sshd also has 7680-bit groups; RFC 3526 defines none.)"""
     fitting = [bits for bits in sorted(dh_groups.GROUPS_BY_BITS) if minimum <= bits <= maximum]
     if not fitting:
         return None
