@@ -16,7 +16,7 @@ class Event:
 # -- transport --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class VersionRecord:
     """An identification line (RFC 4253 4.2), with any lines a server sent before it."""
 
@@ -34,7 +34,7 @@ class VersionRecord:
         return self.line.rstrip(b"\r\n").decode("utf-8", "replace")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class RawUnit:
     """Bytes put on the wire by hand (a what-if, or a test of bad input), not by an endpoint."""
 
@@ -44,27 +44,27 @@ class RawUnit:
     note: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class VersionSent(Event):
     record: VersionRecord
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class VersionReceived(Event):
     record: VersionRecord
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PacketSent(Event):
     record: Any  # transport.packet.PacketRecord
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PacketReceived(Event):
     record: Any
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class NegotiatedAlgorithm:
     """One of the ten KEXINIT choices and why it was made."""
 
@@ -87,7 +87,7 @@ class NegotiatedAlgorithm:
         return why
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AlgorithmsNegotiated(Event):
     algorithms: dict[str, NegotiatedAlgorithm]
     strict_kex: bool
@@ -98,7 +98,7 @@ class AlgorithmsNegotiated(Event):
         return self.algorithms[category].chosen
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class DerivedKey:
     letter: str  # "A".."F"
     purpose: str  # "initial IV, client to server", ...
@@ -107,7 +107,7 @@ class DerivedKey:
     blocks: list[bytes]  # K1, K2, ... before truncation
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class KexComputed(Event):
     """The results of one key exchange: the shared secret, exchange hash and derived keys.
 
@@ -140,7 +140,7 @@ class KexComputed(Event):
         return self.H_inputs[5:-3]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class HostKeyChecked(Event):
     host: str
     key_type: str
@@ -150,7 +150,7 @@ class HostKeyChecked(Event):
     key_line: str = ""  # the OpenSSH public key line, for writing known_hosts
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class KeysActivated(Event):
     direction: str  # "c2s" | "s2c"
     cipher: str
@@ -159,23 +159,23 @@ class KeysActivated(Event):
     sequence_reset: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ExtInfoReceived(Event):
     extensions: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class DebugReceived(Event):
     message: str
     always_display: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PongReceived(Event):
     data: bytes
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Disconnected(Event):
     reason: int
     description: str
@@ -185,17 +185,17 @@ class Disconnected(Event):
 # -- user authentication ----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ServiceAccepted(Event):
     service: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AuthBanner(Event):
     message: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AuthAttempt(Event):
     """The server's verdict on one USERAUTH_REQUEST (emitted on the server side)."""
 
@@ -205,7 +205,7 @@ class AuthAttempt(Event):
     detail: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AuthFailed(Event):
     """The client learned that an attempt failed, and what may continue."""
 
@@ -214,13 +214,13 @@ class AuthFailed(Event):
     partial_success: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AuthSucceeded(Event):
     user: str
     method: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PasswordNeeded(Event):
     """The client wants a password: call ``provide_password``."""
 
@@ -228,7 +228,7 @@ class PasswordNeeded(Event):
     prompt: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class PromptsNeeded(Event):
     """keyboard-interactive questions: call ``provide_responses``."""
 
@@ -237,7 +237,7 @@ class PromptsNeeded(Event):
     prompts: list[tuple[str, bool]]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AuthExhausted(Event):
     """The client has no method left to try."""
 
@@ -247,20 +247,20 @@ class AuthExhausted(Event):
 # -- connection -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelOpened(Event):
     channel: int
     channel_type: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelOpenFailed(Event):
     channel: int
     reason: int
     description: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelRequestDone(Event):
     """A reply to a channel request this side sent with want_reply."""
 
@@ -269,30 +269,30 @@ class ChannelRequestDone(Event):
     success: bool
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelData(Event):
     channel: int
     data: bytes
     stream: int = 0  # 0: normal data, 1: stderr (extended data type 1)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelEOF(Event):
     channel: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ChannelClosed(Event):
     channel: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ExitStatus(Event):
     channel: int
     status: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ExitSignal(Event):
     channel: int
     signal: str
@@ -300,14 +300,14 @@ class ExitSignal(Event):
     message: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class GlobalRequestDone(Event):
     request: str
     success: bool
     data: bytes = b""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class ForwardOpenRequested(Event):
     """The server was asked to connect somewhere (direct-tcpip); the adapter decides and calls
     ``accept_forward`` or ``reject_forward``."""
@@ -319,13 +319,13 @@ class ForwardOpenRequested(Event):
     originator_port: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class SubsystemStarted(Event):
     channel: int
     name: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class SftpMessage(Event):
     """One whole SFTP packet seen on a channel (sent or received by this side), decoded with
     the SFTP catalog. ``packet`` is uint32 length || type || body; the message's field spans

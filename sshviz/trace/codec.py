@@ -285,8 +285,7 @@ def _decode_sftp_event(data: dict, where: str) -> Event:
     if len(values) != 3:
         raise CodecError(f"{where}: needs channel, direction and packet")
     event = _build(ev.SftpMessage, {**values, "message": None}, where)
-    event.message = decode_sftp_packet(event.packet, data.get("extension"))
-    return event
+    return dataclasses.replace(event, message=decode_sftp_packet(event.packet, data.get("extension")))
 
 
 def decode_sftp_packet(packet: bytes, extension: str | None):

@@ -5,8 +5,7 @@ counts what was left out. The trace file writer and the live recorder share this
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass, replace
 
 from ..wire.catalog import MSG
 from ..wire.spec import Message
@@ -53,16 +52,12 @@ class BulkCounter:
                          len(data) - len(short))
 
 
-def elide_in_place(event, shortened: Shortened) -> None:
-    record = event.record
-    record.plain, record.wire, record.payload = shortened.plain, shortened.wire, shortened.payload
-    record.message = shortened.message
-    event.changes = shortened.changes
-    event.elided += shortened.elided
+def shortened_event(event, shortened: Shortened):
+    """A new trace event: ``event`` with its packet and changes shortened as ``shortened`` says."""
+    record = replace(event.record, plain=shortened.plain, wire=shortened.wire, payload=shortened.payload,
+                     message=shortened.message, _spans=None)
+    return replace(event, record=record, changes=shortened.changes, elided=event.elided + shortened.elided)
 
 
 def _shorter_data(event, full: bytes, short: bytes):
-    if getattr(event, "data", None) == full:
-        event = type(event)(**{f.name: getattr(event, f.name) for f in dataclass_fields(event)})
-        event.data = short
-    return event
+    return replace(event, data=short) if getattr(event, "data", None) == full else event

@@ -13,6 +13,7 @@ first ``ELIDED_KEEP`` data bytes (the event says how many were left out).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import fields as dataclass_fields
@@ -319,14 +320,14 @@ class _Reader:
 
     def _finish(self, position: int, entry: dict, direction: str, record) -> TraceEvent:
         payload = getattr(record, "payload", b"")
-        event = TraceEvent(entry.get("index", position), record.time, direction, record,
-                           [decode_change(c, f"change {i}", payload)
-                            for i, c in enumerate(entry.get("changes", []))],
-                           entry.get("delivered", True), list(entry.get("notes", [])),
-                           entry.get("frame"), entry.get("elided", 0))
+        time = record.time  # the event's; the record's own differs when the file says so
         if "record_time" in entry:
-            record.time = float(entry["record_time"])
-        return event
+            record = dataclasses.replace(record, time=float(entry["record_time"]))
+        return TraceEvent(entry.get("index", position), time, direction, record,
+                          [decode_change(c, f"change {i}", payload)
+                           for i, c in enumerate(entry.get("changes", []))],
+                          entry.get("delivered", True), list(entry.get("notes", [])),
+                          entry.get("frame"), entry.get("elided", 0))
 
     def _line(self, position: int, line: str) -> TraceEvent:
         unit, *changes = line.split(" | ")
@@ -391,8 +392,8 @@ class DecodedOnUse(Message):
     __slots__ = ("_payload",)
 
     def __init__(self, spec, payload: bytes):
-        self.spec = spec
-        self._payload = payload
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "_payload", payload)
 
     def _decode(self) -> None:
         try:
@@ -410,8 +411,8 @@ class DecodedOnUse(Message):
             self._decode()
             return slot.__get__(self)
 
-    values = property(lambda self: self._get(_VALUES), lambda self, v: _VALUES.__set__(self, v))
-    fields = property(lambda self: self._get(_FIELDS), lambda self, v: _FIELDS.__set__(self, v))
+    values = property(lambda self: self._get(_VALUES))
+    fields = property(lambda self: self._get(_FIELDS))
 
 
 _VALUES, _FIELDS = Message.__dict__["values"], Message.__dict__["fields"]

@@ -11,7 +11,7 @@ from typing import Any
 from ..events import (Event, PacketReceived, PacketSent, RawUnit, SftpMessage, VersionReceived,
                       VersionRecord, VersionSent)
 from ..wire.catalog import MSG
-from .elide import ELIDE_AFTER, BulkCounter, elide_in_place
+from .elide import ELIDE_AFTER, BulkCounter, shortened_event
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
 
@@ -199,7 +199,7 @@ class TraceRecorder:
             last = self.trace.events[-1]
             shortened = self.bulk.shorten(last) if not last.elided else None
             if shortened is not None:
-                elide_in_place(last, shortened)
+                self.trace.events[-1] = shortened_event(last, shortened)
 
 
 @contextmanager

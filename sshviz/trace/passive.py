@@ -36,7 +36,7 @@ from ..transport.transport import VersionLineReader
 from ..wire.catalog import KEX_METHOD, MSG, SSH
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
-from .elide import BulkCounter, elide_in_place
+from .elide import BulkCounter, shortened_event
 from .keylog import KeyLog, SecretMismatch, shared_secret
 from .model import Trace, TraceEvent, TraceHeader
 
@@ -278,7 +278,7 @@ class PassiveDecoder:
         event = self._emit(direction, record, time, frame, changes, notes)
         shortened = self.bulk.shorten(event)  # after SFTP inside it has been read whole
         if shortened is not None:
-            elide_in_place(event, shortened)
+            self.trace.events[-1] = shortened_event(event, shortened)
 
     def _observe(self, seen: "_Seen") -> None:
         handler = self._kex_message if seen.message.spec.number in KEX_METHOD else self._handlers.get(seen.message.spec)

@@ -46,10 +46,10 @@ def negotiate(client: dict, server: dict) -> dict[str, NegotiatedAlgorithm]:
             client_list, server_list = real_kex_names(client_list), real_kex_names(server_list)
         offered = set(server_list)
         chosen = next((name for name in client_list if name in offered), None)
-        result[category] = NegotiatedAlgorithm(category, chosen, list(client_list), list(server_list))
-    for direction in ("c2s", "s2c"):
-        cipher = result[f"cipher_{direction}"].chosen
-        result[f"mac_{direction}"].unused = bool(cipher in CIPHERS and CIPHERS[cipher].aead)
+        # A MAC next to an AEAD cipher goes unused (the ciphers come before the MACs).
+        cipher = result.get(category.replace("mac_", "cipher_")) if category.startswith("mac_") else None
+        unused = cipher is not None and cipher.chosen in CIPHERS and CIPHERS[cipher.chosen].aead
+        result[category] = NegotiatedAlgorithm(category, chosen, list(client_list), list(server_list), unused)
     return result
 
 

@@ -191,14 +191,18 @@ class MessageGroup:
 
 
 class Message:
-    """A message: its spec, its values by field name, and (once decoded) its fields with spans."""
+    """A message: its spec, its values by field name, and (when decoded with them) its fields
+    with spans. Made once, never changed: a shorter or re-decoded message is a new one."""
 
     __slots__ = ("spec", "values", "fields")
 
     def __init__(self, spec: MessageSpec, values: dict, fields: list[DecodedField] | None = None):
-        self.spec = spec
-        self.values = values
-        self.fields = fields
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "fields", fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a {type(self).__name__} is not changed after it is made")
 
     def __getitem__(self, name: str) -> Any:
         """A field's value: ``message["reason_code"]``."""
