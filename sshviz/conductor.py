@@ -12,6 +12,7 @@ from collections import deque
 from typing import Callable
 
 from .events import Event, PacketReceived, RawUnit, VersionReceived
+from .sides import Side
 from .trace.model import PLUMBING, SentSftpPlacer, Trace, TraceEvent, TraceHeader
 
 
@@ -90,7 +91,7 @@ class Conductor:
 
     def inject_bytes(self, side: str, data: bytes, note: str = "") -> None:
         """Raw bytes from ``side`` to its peer, after what is already queued."""
-        direction = "c2s" if side == "client" else "s2c"
+        direction = Side(side).sending
         self._queue.append((side, RawUnit(direction, data, self.clock() if self.clock else 0.0, note)))
 
     def advance_time(self, seconds: float) -> None:
@@ -114,7 +115,7 @@ class Conductor:
         if not self._queue:
             return None
         sender, unit = self._queue.popleft()
-        receiver_side = "server" if sender == "client" else "client"
+        receiver_side = Side(sender).opposite
         receiver = self._sides[receiver_side]
         if self.clock is not None:
             self.clock.advance(self.TICK)
@@ -127,7 +128,7 @@ class Conductor:
             if side == receiver_side and isinstance(event, (PacketReceived, VersionReceived)):
                 record = event.record
                 break
-        step = TraceEvent(len(self.steps), record.time, "c2s" if sender == "client" else "s2c", record,
+        step = TraceEvent(len(self.steps), record.time, Side(sender).sending, record,
                           [(side, e) for side, e in changes
                            if not isinstance(e, PLUMBING) and not self._sftp.hold(side, e)], delivered)
         self._sftp.place(step)

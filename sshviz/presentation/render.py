@@ -4,11 +4,12 @@ formatting) and its JSON form. Both read events only."""
 from __future__ import annotations
 
 from ..events import RawUnit
+from ..sides import Direction
 from ..trace.codec import encode_event
 from ..trace.fileformat import encode_header
 from ..trace.model import Trace, TraceEvent, sftp_messages, sftp_name
 from ..wire.spec import DecodedField
-from .transcript import ARROWS, format_step, format_unit, short_hex
+from .transcript import format_step, format_unit, short_hex
 
 SOURCES = {"in-process": "an in-process run (client and server in one process)",
            "connect": "a live session of the sshviz client", "serve": "a live session of the sshviz server",
@@ -44,7 +45,7 @@ def merged_problems(problems: list[str]) -> list[str]:
     merged = []
     for problem in problems:
         direction, _, reason = problem.partition(": ")
-        other = {"c2s": "s2c", "s2c": "c2s"}.get(direction)
+        other = Direction(direction).opposite if direction in set(Direction) else None
         if other and f"{other}: {reason}" in merged:
             merged[merged.index(f"{other}: {reason}")] = f"both directions: {reason}"
         elif problem not in merged:
@@ -66,7 +67,7 @@ def event_text(event: TraceEvent, detail: bool = True) -> str:
 def _full_event_text(event: TraceEvent, detail: bool) -> str:
     if event.kind == "raw":
         record: RawUnit = event.record
-        lines = [f"#{event.index:<3} {ARROWS[event.direction]}  {event.name}  ({len(record.wire)} bytes"
+        lines = [f"#{event.index:<3} {Direction(event.direction).arrow}  {event.name}  ({len(record.wire)} bytes"
                  f"{f', frame {event.frame}' if event.frame is not None else ''})"]
         if detail:
             lines.append(f"      bytes {short_hex(record.wire, 48)}")
@@ -74,7 +75,7 @@ def _full_event_text(event: TraceEvent, detail: bool) -> str:
         return "\n".join(lines)
     if event.kind == "packet" and not event.opened:
         record = event.record
-        lines = [f"#{event.index:<3} {ARROWS[event.direction]}  ENCRYPTED  (seq {record.seq}, "
+        lines = [f"#{event.index:<3} {Direction(event.direction).arrow}  ENCRYPTED  (seq {record.seq}, "
                  f"{len(record.wire)} bytes on the wire{f', frame {event.frame}' if event.frame is not None else ''})"]
         lines += [f"      note: {note}" for note in event.notes]
         return "\n".join(lines)

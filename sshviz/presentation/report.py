@@ -7,12 +7,12 @@ import html
 
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthFailed, AuthSucceeded, ChannelData,
                       Disconnected, ExitStatus, KexComputed, KeysActivated)
+from ..sides import Direction
 from ..trace.model import Trace
 from ..wire.catalog import MSG
 from .render import summary_lines
 from .transcript import short_hex
 
-ARROW = {"c2s": "client → server", "s2c": "server → client"}
 OUTPUT_LIMIT = 2000  # characters of channel output quoted in a report
 
 
@@ -104,11 +104,11 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
     for event in trace.events:
         record = event.record
         if event.kind == "version":
-            rows.append([str(event.index), ARROW[event.direction], f"VERSION {record.text}", "", str(len(record.wire)), ""])
+            rows.append([str(event.index), Direction(event.direction).arrow, f"VERSION {record.text}", "", str(len(record.wire)), ""])
         else:
             seq = str(record.seq) if event.kind == "packet" else ""
             protection = record.cipher if event.kind == "packet" else ""
-            rows.append([str(event.index), ARROW[event.direction], event.name, seq, str(len(record.wire)),
+            rows.append([str(event.index), Direction(event.direction).arrow, event.name, seq, str(len(record.wire)),
                          protection])
     out.append(("table", ["#", "direction", "message", "seq", "bytes", "cipher"], rows))
     return out

@@ -8,10 +8,10 @@ from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhaust
                       AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
                       Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
                       KexComputed, KeysActivated, PongReceived, SftpMessage, VersionRecord)
+from ..sides import Direction
 from ..wire.catalog import DisconnectReason
 from ..wire.spec import DecodedField
 
-ARROWS = {"c2s": "client → server", "s2c": "server → client"}
 HEX_LIMIT = 32
 
 
@@ -54,7 +54,7 @@ def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[st
 def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
     head = f"#{index:<3} " if index is not None else ""
     if isinstance(record, VersionRecord):
-        lines = [f"{head}{ARROWS[direction]}  VERSION  {record.text}"]
+        lines = [f"{head}{Direction(direction).arrow}  VERSION  {record.text}"]
         if detail:
             lines += [f"      (line before the version) {line.decode('utf-8', 'replace').rstrip()}"
                       for line in record.pre_lines]
@@ -62,7 +62,7 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
     message = record.message
     name = message.spec.name if message is not None else "?"
     protection = "encrypted" if record.encrypted else "cleartext"
-    lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
+    lines = [f"{head}{Direction(direction).arrow}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
              f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]
     if detail:
         lines += format_fields(record.fields())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dpkt
 
+from ..sides import Direction
 from .keylog import keylog_lines
 from .model import Trace
 
@@ -57,7 +58,7 @@ def _frames(trace: Trace):
         return start + max(0.0, time - first)
 
     def segment(direction: str, flags: int, payload: bytes = b"", time: float = 0.0):
-        other = "s2c" if direction == "c2s" else "c2s"
+        other = Direction(direction).opposite
         ack = seq[other] if flags & dpkt.tcp.TH_ACK else 0
         frame = _frame(direction, seq[direction], ack, flags, payload)
         seq[direction] = (seq[direction] + len(payload) + (1 if flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN) else 0)) \

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..events import (Event, PacketReceived, PacketSent, RawUnit, SftpMessage, VersionReceived,
                       VersionRecord, VersionSent)
+from ..sides import Direction, Side
 from ..wire.catalog import MSG
 from .elide import ELIDE_AFTER, BulkCounter, shortened_event
 
@@ -44,7 +45,7 @@ class TraceEvent:
 
     @property
     def sender(self) -> str:
-        return "client" if self.direction == "c2s" else "server"
+        return Direction(self.direction).sender
 
     @property
     def kind(self) -> str:
@@ -137,7 +138,7 @@ class SentSftpPlacer:
 
     def hold(self, side: str, event: Event) -> bool:
         """Keep ``event`` if it is a sender's report; True when kept."""
-        own = "c2s" if side == "client" else "s2c"
+        own = Side(side).sending
         if not isinstance(event, SftpMessage) or event.direction != own:
             return False
         if not self._held[own]:
