@@ -30,6 +30,11 @@ class FakeClock:
 
 
 class Conductor:
+    """A client and a server in memory, joined by a queue of units (version lines, packets):
+    each ``step`` delivers the oldest to its receiver and records it, as the receiver decoded
+    it, with everything both sides reported meanwhile, as one ``TraceEvent``. What-ifs put
+    bytes on the wire that no protocol logic would send (``inject``, ``tamper``)."""
+
     TICK = 0.001  # fake seconds per step
 
     def __init__(self, client, server, clock: FakeClock | None = None,

@@ -48,6 +48,12 @@ class ServerConfig:
 
 
 class Endpoint:
+    """One side of an SSH connection with every layer composed (transport, authentication,
+    connection), as one sans-I/O object: bytes in through ``receive_data``, bytes out through
+    ``data_to_send``/``next_outgoing``, everything that happened as events. Whatever a peer
+    sends, the caller never sees an exception: bad input ends the connection with a DISCONNECT,
+    and a bug ends this connection only (kept in ``internal_error``)."""
+
     role = ""
 
     def __init__(self, transport_config: TransportConfig, rng: RandomSource | None,
@@ -186,6 +192,9 @@ class Endpoint:
 
 
 class ClientConnection(Endpoint):
+    """The client: authenticates by the configured methods once the first key exchange is
+    over (asking the application for passwords when told to), then opens channels on request."""
+
     role = "client"
 
     def __init__(self, config: ClientConfig | None = None, rng: RandomSource | None = None,
@@ -226,6 +235,9 @@ class ClientConnection(Endpoint):
 
 
 class ServerConnection(Endpoint):
+    """The server: judges authentication requests, then runs the built-in command set or a
+    subsystem (SFTP) for each session channel; times out logins that take too long."""
+
     role = "server"
 
     def __init__(self, config: ServerConfig | None = None, rng: RandomSource | None = None,

@@ -65,6 +65,10 @@ def unsafe_name(name: str) -> bool:
 
 
 class SftpClient:
+    """The SFTP client, sans-I/O: each call sends its request and returns a ``Pending`` that
+    settles with the reply; transfers keep many requests in flight (pipelining). Bytes go out
+    through ``send``; the channel's bytes come in through ``data``."""
+
     def __init__(self, send: Callable[[bytes], None], report: Callable | None = None, channel: int = 0,
                  server_version: str | None = None):
         self._send_bytes = send

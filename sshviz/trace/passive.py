@@ -82,7 +82,10 @@ class _Seen:
 
 
 class PassiveDecoder:
-    """Decodes one SSH connection from its two byte streams."""
+    """Reads one captured SSH connection as a bystander: the two byte streams in (``feed``, in
+    capture order), a ``Trace`` out. It follows each key exchange with the engine's own
+    ``KexRound`` and, given the secret from a key log, opens the encrypted part; what it cannot
+    open it shows by size, with the reason."""
 
     def __init__(self, keylog: KeyLog | None = None, header: TraceHeader | None = None,
                  elide_after: int | None = None):

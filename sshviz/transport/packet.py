@@ -129,6 +129,10 @@ class DirectionKeys:
 
 
 class PacketWriter:
+    """One direction's outgoing packets: a payload in, its ``PacketRecord`` out (compressed,
+    padded with bytes from the random source, encrypted and MACed as the keys in force say).
+    Counts sequence numbers and bytes since the last key exchange."""
+
     def __init__(self, direction: str, rng: RandomSource):
         self.direction = direction
         self.rng = rng
@@ -169,6 +173,11 @@ class PacketWriter:
 
 
 class PacketReader:
+    """One direction's incoming packets: wire bytes in, in any pieces (``feed``); whole packets
+    out (``next_packet``), each checked (length, padding, MAC or tag), decrypted and
+    decompressed, as a ``PacketRecord``. Counts sequence numbers and bytes since the last
+    key exchange."""
+
     def __init__(self, direction: str):
         self.direction = direction
         self.seq = 0

@@ -97,6 +97,10 @@ def keys_on_text(event: TraceEvent) -> str:
 
 
 class Timeline:
+    """The session as the UI walks it: the events so far, the one selected, and the indexes
+    built once per event (ladder rows, phases, key-exchange milestones), so that stepping and
+    jumping stay cheap on long traces. Reads trace events only."""
+
     def __init__(self, trace: Trace, source=None):
         """``source`` is an object with ``step() -> TraceEvent | None`` that appends to
         ``trace.events`` (a Conductor), or None when the trace is complete."""
