@@ -94,14 +94,21 @@ def _int_literals(node: ast.AST) -> list[int]:
 
 
 def message_number_literals(source: str) -> list[int]:
-    """Line numbers where a message number is compared with a literal."""
+    """Line numbers where a message number is compared with a literal, directly or through a
+    module-level name bound to literals (NEWKEYS = 21, KEX_MESSAGES = range(30, 50))."""
+    tree = ast.parse(source)
+    literal_names = {target.id: node.lineno for node in tree.body if isinstance(node, ast.Assign)
+                     for target in node.targets if isinstance(target, ast.Name) and _int_literals(node.value)}
     lines = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
-            if any(_is_message_number(o) for o in operands) and any(_int_literals(o) for o in operands):
+            if not any(_is_message_number(o) for o in operands):
+                continue
+            if any(_int_literals(o) for o in operands):
                 lines.append(node.lineno)
-    return lines
+            lines += [literal_names[o.id] for o in operands if isinstance(o, ast.Name) and o.id in literal_names]
+    return sorted(set(lines))
 
 
 def test_the_literal_finder_finds_what_it_looks_for():
@@ -111,8 +118,10 @@ def test_the_literal_finder_finds_what_it_looks_for():
         "ok = 30 <= message.number <= 49\n"
         "if payload[0] in range(30, 50): pass\n"
         "if msg.spec is MSG.KEXINIT or msg.number in KEX_METHOD: pass\n"
-        "if len(payload) == 0: pass\n")
-    assert found == [1, 2, 3, 4]
+        "if len(payload) == 0: pass\n"
+        "NEWKEYS = 21\n"
+        "if message.number == NEWKEYS: pass\n")
+    assert found == [1, 2, 3, 4, 7]
 
 
 def test_no_message_number_literal_outside_the_catalog():
