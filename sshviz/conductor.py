@@ -48,8 +48,8 @@ class Conductor:
         self._sftp = SentSftpPlacer()
         self.driver_state = None  # the scenario's driver, when one plays the client
         self.steps: list[TraceEvent] = self.trace.events
-        self._queue: deque[tuple[str, object]] = deque()
-        self._sides = {"client": client, "server": server}
+        self._queue: deque[tuple[Side, object]] = deque()
+        self._sides = {Side.CLIENT: client, Side.SERVER: server}
         self.client_events: list[Event] = []
         self.server_events: list[Event] = []
         self._pending_changes = self._collect({})
@@ -60,19 +60,17 @@ class Conductor:
         changes: list[tuple[str, Event]] = []
         for _ in range(8):  # a driver's reaction may cause more events; settle them
             new = []
-            for side in ("client", "server"):
-                endpoint = self._sides[side]
+            for side, endpoint in self._sides.items():
                 events = first.pop(side, []) + (endpoint.start() if not endpoint._started
                                                 else endpoint.take_events())
-                (self.client_events if side == "client" else self.server_events).extend(events)
+                (self.client_events if side is Side.CLIENT else self.server_events).extend(events)
                 new += [(side, e) for e in events]
             if self.driver is not None:
                 for side, event in new:
                     if not isinstance(event, PLUMBING):
                         self.driver(side, [event])
             changes += new
-            for side in ("client", "server"):
-                endpoint = self._sides[side]
+            for side, endpoint in self._sides.items():
                 while (unit := endpoint.next_outgoing()) is not None:
                     self._queue.append((side, unit))
             if not any(e.events for e in self._sides.values()):
@@ -96,8 +94,8 @@ class Conductor:
 
     def inject_bytes(self, side: str, data: bytes, note: str = "") -> None:
         """Raw bytes from ``side`` to its peer, after what is already queued."""
-        direction = Side(side).sending
-        self._queue.append((side, RawUnit(direction, data, self.clock() if self.clock else 0.0, note)))
+        side = Side(side)
+        self._queue.append((side, RawUnit(side.sending, data, self.clock() if self.clock else 0.0, note)))
 
     def advance_time(self, seconds: float) -> None:
         """Let fake time pass, so timers fire (the login grace time, say)."""
@@ -120,7 +118,7 @@ class Conductor:
         if not self._queue:
             return None
         sender, unit = self._queue.popleft()
-        receiver_side = Side(sender).opposite
+        receiver_side = sender.opposite
         receiver = self._sides[receiver_side]
         if self.clock is not None:
             self.clock.advance(self.TICK)
@@ -133,7 +131,7 @@ class Conductor:
             if side == receiver_side and isinstance(event, (PacketReceived, VersionReceived)):
                 record = event.record
                 break
-        step = TraceEvent(len(self.steps), record.time, Side(sender).sending, record,
+        step = TraceEvent(len(self.steps), record.time, sender.sending, record,
                           [(side, e) for side, e in changes
                            if not isinstance(e, PLUMBING) and not self._sftp.hold(side, e)], delivered)
         self._sftp.place(step)

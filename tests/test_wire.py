@@ -148,3 +148,13 @@ def test_field_docs_and_rfc_sections_are_declared():
         for item in spec.fields:
             if isinstance(item, Field):
                 assert item.doc, f"{spec.name}.{item.name}"
+
+
+def test_a_request_type_defined_in_its_own_section_cites_it():
+    exec_request = SSH.decode(MSG.CHANNEL_REQUEST.build(recipient_channel=0, request_type="exec", want_reply=True,
+                                                        command="ls").encode())
+    cited = {f.name: f.rfc for f in exec_request.fields}
+    assert cited["command"] == "RFC 4254 6.5" and cited["request_type"] == ""
+    status = SSH.decode(MSG.CHANNEL_REQUEST.build(recipient_channel=0, request_type="exit-status", want_reply=False,
+                                                  exit_status=0).encode())
+    assert {f.name: f.rfc for f in status.fields}["exit_status"] == "RFC 4254 6.10"

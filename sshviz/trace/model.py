@@ -138,8 +138,10 @@ class SentSftpPlacer:
 
     def hold(self, side: str, event: Event) -> bool:
         """Keep ``event`` if it is a sender's report; True when kept."""
+        if not isinstance(event, SftpMessage):
+            return False
         own = Side(side).sending
-        if not isinstance(event, SftpMessage) or event.direction != own:
+        if event.direction != own:
             return False
         if not self._held[own]:
             self._carried[own] = self._reported[own]  # all reported before has gone out

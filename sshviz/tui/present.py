@@ -52,7 +52,10 @@ _DEFAULT_DOCS = {
 
 
 def _items(fields: list[DecodedField], space: str, offset: int, rfc: str) -> list[FieldItem]:
-    return [FieldItem(f, space, offset, rfc, _items(f.children, space, offset, rfc)) for f in fields]
+    """Items for ``fields``, each citing its own section where it has one (an exec request's
+    command: RFC 4254 6.5), else ``rfc``, its message's."""
+    return [FieldItem(f, space, offset, f.rfc or rfc, _items(f.children, space, offset, f.rfc or rfc))
+            for f in fields]
 
 
 def message_items(event: TraceEvent) -> list[FieldItem]:

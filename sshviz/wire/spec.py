@@ -225,9 +225,10 @@ class Message:
 
 
 def decode_layout(
-    layout: tuple, reader: Reader, values: dict, out: list[DecodedField] | None
+    layout: tuple, reader: Reader, values: dict, out: list[DecodedField] | None, rfc: str = ""
 ) -> None:
-    """Read ``layout`` into ``values``; when ``out`` is a list, append a DecodedField per field."""
+    """Read ``layout`` into ``values``; when ``out`` is a list, append a DecodedField per field
+    (citing ``rfc``, the section of a Switch case that has its own)."""
     for spec in layout:
         if type(spec) is Field:
             start = reader.pos
@@ -237,7 +238,7 @@ def decode_layout(
                 raise DecodeError(f"field {spec.name!r}: {exc}", exc.offset) from None
             values[spec.name] = value
             if out is not None:
-                decoded = DecodedField(spec.name, spec.type.name, value, start, reader.pos, spec.doc)
+                decoded = DecodedField(spec.name, spec.type.name, value, start, reader.pos, spec.doc, rfc=rfc)
                 if spec.nested is not None:
                     decoded.children = _decode_nested(spec.nested, reader.data, start + 4, reader.pos)
                 elif spec.type is NAME_LIST:
@@ -246,13 +247,9 @@ def decode_layout(
         elif type(spec) is Switch:
             case = spec.cases.get(values.get(spec.on), spec.default)
             if type(case) is Section:
-                first = len(out) if out is not None else 0
-                decode_layout(case.fields, reader, values, out)
-                for decoded in out[first:] if out is not None else ():
-                    for part in decoded.walk():
-                        part.rfc = part.rfc or case.rfc
+                decode_layout(case.fields, reader, values, out, case.rfc)
             else:
-                decode_layout(UNKNOWN_TAIL if case is None else case, reader, values, out)
+                decode_layout(UNKNOWN_TAIL if case is None else case, reader, values, out, rfc)
         elif type(spec) is Repeat:
             items: list[dict] = []
             children: list[DecodedField] | None = [] if out is not None else None
@@ -264,23 +261,23 @@ def decode_layout(
                 item: dict = {}
                 item_out: list[DecodedField] | None = [] if out is not None else None
                 item_start = reader.pos
-                decode_layout(spec.fields, reader, item, item_out)
+                decode_layout(spec.fields, reader, item, item_out, rfc)
                 items.append(item)
                 if children is not None:
                     children.append(
                         DecodedField(f"{spec.name}[{len(items) - 1}]", "", None, item_start, reader.pos,
-                                     children=item_out)
+                                     children=item_out, rfc=rfc)
                     )
             values[spec.name] = items
             if out is not None:
                 out.append(DecodedField(spec.name, "repeat", len(items), start, reader.pos, spec.doc,
-                                        children))
+                                        children, rfc))
         elif type(spec) is When:
             if spec.test(values):
-                decode_layout(spec.fields, reader, values, out)
+                decode_layout(spec.fields, reader, values, out, rfc)
         elif type(spec) is Optional:
             if reader.remaining:
-                decode_layout(spec.fields, reader, values, out)
+                decode_layout(spec.fields, reader, values, out, rfc)
         else:  # pragma: no cover - a catalog bug, caught by the catalog tests
             raise TypeError(f"unknown spec {spec!r}")
 
