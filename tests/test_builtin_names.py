@@ -17,7 +17,7 @@ from sshviz.wire.sftp import OpenFlag
 
 from .openssh import require, shared_keys, ssh_command, sshviz_server
 from .sftp_helpers import run_client, sftp_options, sftp_server_config
-from .test_layers import RecordingIO
+from .test_connection import RecordingIO
 
 # name on disk -> what ls prints (sorted as ls sorts: by the name's text)
 HOSTILE = {
