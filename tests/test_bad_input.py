@@ -17,6 +17,7 @@ from sshviz.wire import types as t
 from sshviz.wire.catalog import MSG, SSH
 from sshviz.wire.catalog import DisconnectReason as R
 
+from .conftest import step_until
 from .openssh import sshviz_server
 
 
@@ -51,13 +52,6 @@ def fresh(**options) -> Conductor:
     return make_conductor(Scenario(**options))
 
 
-def step_until(conductor: Conductor, name: str, sender: str | None = None):
-    while (step := conductor.step()) is not None:
-        if step.name == name and (sender is None or step.sender == sender):
-            return step
-    raise AssertionError(f"{name} never went by")
-
-
 def plain_packet(payload: bytes, padding: int | None = None, length: int | None = None) -> bytes:
     """A cleartext packet (before NEWKEYS), optionally with a wrong padding or length field."""
     record = PacketWriter("c2s", SeededRandom(0)).encode(payload)
@@ -89,16 +83,6 @@ def test_bad_identification_lines(line, reason, words):
     conductor = fresh()
     conductor.tamper(lambda wire: line, "client")  # the client's version line
     assert_ended_by(conductor, "server", reason, words)
-
-
-def test_lines_before_the_server_version_are_kept():
-    client, server, driver, clock = build_pair(Scenario())
-    server.config.transport.pre_version_lines = ["Welcome, this line comes before the version"]
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
-    conductor.run()
-    versions = [s.record for s in conductor.steps if s.kind == "version"]
-    assert versions[1].pre_lines == [b"Welcome, this line comes before the version\r\n"]
-    assert driver.exit_status == 0
 
 
 # -- the binary packet protocol ---------------------------------------------------------------
@@ -426,88 +410,6 @@ def test_data_beyond_the_window():
                                                                    data=b"x" * 65)))
     conductor.server.config.connection.window_size = 64
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "exceed the window")
-
-
-def test_host_bound_auth_binds_the_host_key_of_the_first_key_exchange():
-    # OpenSSH's publickey-hostbound-v00 names the host key of the initial key exchange (the
-    # one whose H is the session id), whatever a rekey negotiated since.
-    from sshviz.auth.common import HOSTBOUND
-    from sshviz.crypto.keys import PrivateKey
-
-    client, server, driver, clock = build_pair(Scenario())
-    first = server.config.transport.host_keys[0]
-    other = PrivateKey.generate("ecdsa-sha2-nistp256", SeededRandom(7))
-    server.config.transport.host_keys.append(other)
-    client.config.transport.host_key_algorithms = ["ssh-ed25519", "ecdsa-sha2-nistp256"]
-    client.config.transport.verify_host_key = lambda key: ("known", "either test key")
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
-    step_until(conductor, "SERVICE_ACCEPT")
-    client.config.transport.host_key_algorithms = ["ecdsa-sha2-nistp256"]
-    conductor.act("client", lambda c: c.request_rekey())  # auth requests wait for it
-    conductor.run()
-    assert server.transport.last_negotiation.algorithms["host_key"].chosen == "ecdsa-sha2-nistp256"
-    bound = [s.message["server_host_key"] for s in conductor.steps
-             if s.name == "USERAUTH_REQUEST" and s.message["method_name"] == HOSTBOUND]
-    assert bound and set(bound) == {first.public.blob}
-    assert driver.exit_status == 0
-    # And the server refuses a request bound to the rekey's host key.
-    server.auth.authenticated = False
-    server.auth._publickey(SSH.build("USERAUTH_REQUEST", user_name="demo", service_name="ssh-connection",
-                                     method_name=HOSTBOUND, has_signature=False,
-                                     algorithm="ssh-ed25519",
-                                     public_key=client.config.auth.keys[0].public.blob,
-                                     server_host_key=other.public.blob), HOSTBOUND)
-    assert server.events[-1].detail == "bound to a different server host key"
-
-
-def test_delayed_compression_when_authentication_ends_during_a_rekey():
-    # The server rekeys while the client's signed request is on its way: USERAUTH_SUCCESS
-    # waits for the key exchange, and zlib@openssh.com starts only once it has gone out
-    # (the key exchange packets around it are not compressed by either side).
-    conductor = fresh(compression="zlib@openssh.com", auth="publickey")
-    step_until(conductor, "USERAUTH_PK_OK")
-    conductor.act("server", lambda server: server.request_rekey())
-    conductor.run()
-    assert conductor.driver_state.exit_status == 0
-    names = [s.name for s in conductor.steps]
-    assert names.index("USERAUTH_SUCCESS") > names.index("NEWKEYS", names.index("USERAUTH_PK_OK"))
-    assert conductor.server.transport.writer.keys.compressor is not None
-
-
-def test_output_waiting_for_window_is_counted_not_walked():
-    # Programs ask how much output waits before each reply (the SFTP server does); a client
-    # that keeps its window shut makes that queue long, and walking it each time cost the
-    # one server thread minutes for 50,000 small replies.
-    import time
-
-    from sshviz.connection.layer import Connection, ConnectionConfig
-
-    class Transport:
-        unsent_bytes = 0
-
-        def __init__(self):
-            self.sent = []
-
-        def send(self, message):
-            self.sent.append(message)
-
-    transport = Transport()
-    connection = Connection("server", ConnectionConfig(), transport, [])
-    connection.handle(SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=5,
-                                initial_window_size=0, maximum_packet_size=1000))
-    [channel] = connection.channels.values()
-    for _ in range(50_000):
-        connection.send_data(channel.local_id, b"x" * 30)
-    started = time.monotonic()
-    for _ in range(5_000):
-        assert channel.pending_bytes == 50_000 * 30
-    assert time.monotonic() - started < 1.0
-    connection.handle(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.local_id,
-                                bytes_to_add=1015))
-    assert channel.pending_bytes == 50_000 * 30 - 1015
-    assert sum(len(m["data"]) for m in transport.sent if m.spec.name == "CHANNEL_DATA") == 1015
-    connection.handle(SSH.build("CHANNEL_CLOSE", recipient_channel=channel.local_id))
-    assert channel.pending_bytes == 0
 
 
 # -- authentication limits --------------------------------------------------------------------

@@ -1,12 +1,17 @@
-"""The connection layer (RFC 4254): windows, and the built-in commands a server session runs."""
+"""The connection layer (RFC 4254): windows, global and channel requests, and the built-in
+commands a server session runs."""
 
 from __future__ import annotations
 
 import os
 
+from sshviz.conductor import Conductor
 from sshviz.connection.builtin import BuiltinShell
-from sshviz.events import ChannelData
+from sshviz.events import ChannelData, ChannelRequestDone, GlobalRequestDone
 from sshviz.scenario import Scenario, make_conductor
+from sshviz.wire.catalog import SSH
+
+from .conftest import changes
 
 # -- connection layer ---------------------------------------------------------------------------
 
@@ -32,6 +37,128 @@ def test_large_output_flows_through_small_windows():
         assert len(adjusts) >= 300_000 // 4096  # refilled at half the window each time
         sizes = {len(s.message["data"]) for s in conductor.steps if s.name == "CHANNEL_DATA"}
         assert max(sizes) <= 1024
+
+
+def test_output_waiting_for_window_is_counted_not_walked():
+    # Programs ask how much output waits before each reply (the SFTP server does); a client
+    # that keeps its window shut makes that queue long, and walking it each time cost the
+    # one server thread minutes for 50,000 small replies.
+    import time
+
+    from sshviz.connection.layer import Connection, ConnectionConfig
+
+    class Transport:
+        unsent_bytes = 0
+
+        def __init__(self):
+            self.sent = []
+
+        def send(self, message):
+            self.sent.append(message)
+
+    transport = Transport()
+    connection = Connection("server", ConnectionConfig(), transport, [])
+    connection.handle(SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=5,
+                                initial_window_size=0, maximum_packet_size=1000))
+    [channel] = connection.channels.values()
+    for _ in range(50_000):
+        connection.send_data(channel.local_id, b"x" * 30)
+    started = time.monotonic()
+    for _ in range(5_000):
+        assert channel.pending_bytes == 50_000 * 30
+    assert time.monotonic() - started < 1.0
+    connection.handle(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.local_id,
+                                bytes_to_add=1015))
+    assert channel.pending_bytes == 50_000 * 30 - 1015
+    assert sum(len(m["data"]) for m in transport.sent if m.spec.name == "CHANNEL_DATA") == 1015
+    connection.handle(SSH.build("CHANNEL_CLOSE", recipient_channel=channel.local_id))
+    assert channel.pending_bytes == 0
+
+
+# -- global and channel requests --------------------------------------------------------------
+
+
+def _after_auth(conductor: Conductor) -> None:
+    while (step := conductor.step()) is not None and step.name != "USERAUTH_SUCCESS":
+        pass
+
+
+def test_global_requests_are_answered():
+    conductor = make_conductor(Scenario())
+    _after_auth(conductor)
+
+    def ask(client):
+        client.connection.global_request("keepalive@openssh.com")
+        client.connection.global_request("tcpip-forward", address_to_bind="127.0.0.1", port_to_bind=0)
+        client.connection.global_request("no-more-sessions@openssh.com")
+
+    conductor.act("client", ask)
+    conductor.run()
+    replies = [(e.request, e.success) for e in changes(conductor, GlobalRequestDone, "client")]
+    assert replies == [("keepalive@openssh.com", False), ("tcpip-forward", False),
+                       ("no-more-sessions@openssh.com", True)]
+
+
+def test_no_more_sessions_refuses_the_next_session():
+    conductor = make_conductor(Scenario(command=None))
+    conductor.driver = None  # this test plays the client itself
+    _after_auth(conductor)
+    conductor.act("client", lambda c: c.connection.global_request("no-more-sessions@openssh.com", want_reply=False))
+    conductor.act("client", lambda c: c.open_session())
+    conductor.run()
+    assert any(s.name == "CHANNEL_OPEN_FAILURE" for s in conductor.steps)
+
+
+def _session_played_by_hand():
+    """A conductor past authentication with a session channel open; the test plays the
+    client. Returns (conductor, the client's channel id)."""
+    conductor = make_conductor(Scenario(command=None))
+    conductor.driver = None
+    _after_auth(conductor)
+    channel = {}
+    conductor.act("client", lambda c: channel.setdefault("id", c.open_session()))
+    conductor.run()
+    return conductor, channel["id"]
+
+
+def test_env_window_change_and_signal_requests():
+    conductor, ch = _session_played_by_hand()
+
+    def requests(client):
+        connection = client.connection
+        connection.request(ch, "env", variable_name="LANG", variable_value="C.UTF-8")
+        connection.request(ch, "env", variable_name="LD_PRELOAD", variable_value="/evil.so")
+        connection.request(ch, "pty-req", term="xterm", width_chars=80, height_rows=24, width_pixels=0,
+                           height_pixels=0, terminal_modes=b"\x00")
+        connection.request(ch, "shell")
+        connection.request(ch, "window-change", want_reply=False, width_chars=100, height_rows=30,
+                           width_pixels=0, height_pixels=0)
+        connection.request(ch, "signal", signal_name="INT")
+        connection.request(ch, "exec", command="echo too late")
+
+    conductor.act("client", requests)
+    conductor.run()
+    done = [(e.request, e.success) for e in changes(conductor, ChannelRequestDone, "client")]
+    assert done == [("env", True), ("env", False), ("pty-req", True), ("shell", True), ("signal", True),
+                    ("exec", False)]
+
+
+def test_env_requests_are_bounded():
+    # Each accepted variable is kept for the session: a client must not grow that at will.
+    from sshviz.connection.layer import ServerSession
+
+    conductor, ch = _session_played_by_hand()
+
+    def requests(client):
+        for i in range(ServerSession.MAX_ENV + 10):
+            client.connection.request(ch, "env", variable_name=f"LC_{i}", variable_value="x" * 1000)
+
+    conductor.act("client", requests)
+    conductor.run()
+    done = [e.success for e in changes(conductor, ChannelRequestDone, "client")]
+    assert done == [True] * ServerSession.MAX_ENV + [False] * 10
+    [server_channel] = conductor.server.connection.channels.values()
+    assert len(server_channel.session.info.env) == ServerSession.MAX_ENV
 
 
 # -- built-in commands --------------------------------------------------------------------------
