@@ -17,18 +17,14 @@ from sshviz.wire import types as t
 from sshviz.wire.catalog import MSG, SSH
 from sshviz.wire.catalog import DisconnectReason as R
 
-from .conftest import step_until
+from .conftest import assert_no_internal_error, changes, step_until
 from .openssh import sshviz_server
 
 
 def disconnects(conductor: Conductor) -> dict[str, Disconnected]:
     """The Disconnected event each side reported (by side)."""
-    found = {}
-    for step in conductor.steps:
-        for side, event in step.changes:
-            if isinstance(event, Disconnected):
-                found.setdefault(side, event)
-    return found
+    return {side: found[0] for side in ("client", "server")
+            if (found := changes(conductor, Disconnected, side))}
 
 
 def assert_ended_by(conductor: Conductor, side: str, reason: R, words: str = "") -> None:
@@ -42,8 +38,7 @@ def assert_ended_by(conductor: Conductor, side: str, reason: R, words: str = "")
     peer = "server" if side == "client" else "client"
     if peer in found and found[peer].by_peer:  # the peer heard it (unless it had already left)
         assert found[peer].reason == reason
-    for endpoint in (conductor.client, conductor.server):
-        assert endpoint.internal_error is None, endpoint.internal_error
+    assert_no_internal_error(conductor.client, conductor.server)
     # ... and the next connection is not affected.
     assert run_scenario(Scenario()).driver_state.exit_status == 0
 
@@ -484,59 +479,3 @@ def test_garbage_over_tcp_gets_a_disconnect_and_other_connections_live_on(garbag
         healthy.close()
         assert server.internal_errors() == []
 
-
-class FakeSocket:
-    """The asyncio transport interface, recording what the adapter does."""
-
-    def __init__(self):
-        self.written = bytearray()
-        self.aborted = self.closing = False
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        pass
-
-    def get_extra_info(self, name):
-        return ("127.0.0.1", 1)
-
-    def write(self, data):
-        self.written += data
-
-    def is_closing(self):
-        return self.closing or self.aborted
-
-    def close(self):
-        self.closing = True
-
-    def abort(self):
-        self.aborted = True
-
-
-def test_bytes_wait_with_the_endpoint_while_the_peer_does_not_read(monkeypatch):
-    # A peer that stops reading fills the socket's buffer (pause_writing): what the endpoint
-    # queues then stays with it, where it holds programs back, instead of piling up in the
-    # socket's buffer; and past a limit the connection ends.
-    import asyncio
-
-    from sshviz.crypto.keys import PrivateKey
-    from sshviz.endpoint import ServerConfig, ServerConnection
-    from sshviz.net import adapter
-    from sshviz.transport.transport import TransportConfig
-
-    async def main():
-        endpoint = ServerConnection(ServerConfig(TransportConfig(
-            host_keys=[PrivateKey.generate("ssh-ed25519", SeededRandom(1))])))
-        protocol, socket = adapter.EndpointProtocol(endpoint), FakeSocket()
-        protocol.connection_made(socket)
-        assert socket.written.startswith(b"SSH-2.0-sshviz")
-        protocol.pause_writing()
-        sent = len(socket.written)
-        protocol.data_received(b"SSH-2.0-peer\r\n")  # the server's KEXINIT is due
-        assert len(socket.written) == sent and endpoint.unsent_bytes > 0
-        protocol.resume_writing()
-        assert len(socket.written) > sent and endpoint.unsent_bytes == 0
-        monkeypatch.setattr(adapter, "MAX_UNSENT", 1000)
-        protocol.pause_writing()
-        protocol.act(endpoint.transport.send_raw, SSH.build("IGNORE", data=bytes(2000)))
-        assert socket.aborted
-
-    asyncio.run(main())

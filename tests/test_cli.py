@@ -9,7 +9,6 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,7 @@ import pytest
 
 from sshviz.cli import main
 
-from .openssh import sshviz_cli, stop
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .openssh import free_port, sshviz_cli, stop
 
 
 @pytest.mark.parametrize("args, message", [

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 
-from sshviz.conductor import Conductor
 from sshviz.connection.builtin import BuiltinShell
 from sshviz.events import ChannelData, ChannelRequestDone, GlobalRequestDone
 from sshviz.scenario import Scenario, make_conductor
 from sshviz.wire.catalog import SSH
 
-from .conftest import changes
+from .conftest import RecordingIO, changes, run_builtin, started_shell, step_until
 
 # -- connection layer ---------------------------------------------------------------------------
 
@@ -30,8 +29,7 @@ def test_large_output_flows_through_small_windows():
         conductor.client.config.connection.window_size = 4096
         conductor.client.config.connection.max_packet = 1024
         conductor.run()
-        received = b"".join(e.data for step in conductor.steps for side, e in step.changes
-                            if side == "client" and isinstance(e, ChannelData))
+        received = b"".join(e.data for e in changes(conductor, ChannelData, "client"))
         assert received == data
         adjusts = [s for s in conductor.steps if s.name == "CHANNEL_WINDOW_ADJUST"]
         assert len(adjusts) >= 300_000 // 4096  # refilled at half the window each time
@@ -78,14 +76,9 @@ def test_output_waiting_for_window_is_counted_not_walked():
 # -- global and channel requests --------------------------------------------------------------
 
 
-def _after_auth(conductor: Conductor) -> None:
-    while (step := conductor.step()) is not None and step.name != "USERAUTH_SUCCESS":
-        pass
-
-
 def test_global_requests_are_answered():
     conductor = make_conductor(Scenario())
-    _after_auth(conductor)
+    step_until(conductor, "USERAUTH_SUCCESS")
 
     def ask(client):
         client.connection.global_request("keepalive@openssh.com")
@@ -102,7 +95,7 @@ def test_global_requests_are_answered():
 def test_no_more_sessions_refuses_the_next_session():
     conductor = make_conductor(Scenario(command=None))
     conductor.driver = None  # this test plays the client itself
-    _after_auth(conductor)
+    step_until(conductor, "USERAUTH_SUCCESS")
     conductor.act("client", lambda c: c.connection.global_request("no-more-sessions@openssh.com", want_reply=False))
     conductor.act("client", lambda c: c.open_session())
     conductor.run()
@@ -114,7 +107,7 @@ def _session_played_by_hand():
     client. Returns (conductor, the client's channel id)."""
     conductor = make_conductor(Scenario(command=None))
     conductor.driver = None
-    _after_auth(conductor)
+    step_until(conductor, "USERAUTH_SUCCESS")
     channel = {}
     conductor.act("client", lambda c: channel.setdefault("id", c.open_session()))
     conductor.run()
@@ -164,40 +157,6 @@ def test_env_requests_are_bounded():
 # -- built-in commands --------------------------------------------------------------------------
 
 
-class RecordingIO:
-    """The ChannelIO interface; nothing it is given is ever read by a client."""
-
-    def __init__(self):
-        self.out, self.err, self.status = b"", b"", None
-        self.paused = False
-
-    @property
-    def pending_bytes(self):
-        return len(self.out) + len(self.err)
-
-    def pause_reading(self):
-        self.paused = True
-
-    def resume_reading(self):
-        self.paused = False
-
-    def write(self, data):
-        self.out += data
-        self.writes = getattr(self, "writes", 0) + 1
-
-    def write_stderr(self, data):
-        self.err += data
-
-    def exit(self, status):
-        self.status = status
-
-
-def run_builtin(command, fs=None, pty=False):
-    io = RecordingIO()
-    BuiltinShell("alice", fs, command, pty).start(io)
-    return io
-
-
 def test_builtin_commands(tmp_path):
     from sshviz.fs import ConfinedFS
 
@@ -223,9 +182,7 @@ def test_builtin_commands(tmp_path):
 def test_builtin_shell_echoes_a_piece_of_input_in_one_write():
     # Each write is a CHANNEL_DATA packet: one per typed byte would make 32 KiB of pasted
     # input cost 32,768 packets of work.
-    io = RecordingIO()
-    shell = BuiltinShell("alice", None, None, pty=True)
-    shell.start(io)
+    shell, io = started_shell(pty=True)
     io.out, io.writes = b"", 0
     shell.data(b"x" * 30_000 + b"\x7f\x7f\x15echo hi\r" + b"y" * 1000)
     assert io.writes <= 5
@@ -278,9 +235,7 @@ def test_builtin_output_nobody_reads_is_bounded(tmp_path):
     assert len(io.out) <= builtin.OUTPUT_HIGH + 300_000 and b"not reading" in io.err
     # An interactive shell stops taking input (its window is not refilled) until the
     # client reads, and a line without an end cannot grow without bound.
-    io = RecordingIO()
-    shell = BuiltinShell("alice", fs, None, pty=False)
-    shell.start(io)
+    shell, io = started_shell(fs, pty=False)
     for _ in range(20):
         shell.data(b"cat big\n")
     assert len(io.out) <= builtin.OUTPUT_HIGH + builtin.CAT_CHUNK and io.paused
@@ -294,9 +249,7 @@ def test_builtin_output_nobody_reads_is_bounded(tmp_path):
 
 
 def test_builtin_shell_with_a_pty_echoes_and_edits():
-    io = RecordingIO()
-    shell = BuiltinShell("alice", None, None, pty=True)
-    shell.start(io)
+    shell, io = started_shell(pty=True)
     shell.data(b"echo hellx\x7fo\r")
     assert b"hellx\b \bo\r\n" in io.out
     assert io.out.endswith(b"hello\r\nalice@sshviz:/$ ")

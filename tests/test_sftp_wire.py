@@ -13,6 +13,7 @@ from sshviz.wire.sftp import SFTP, AttrFlag, decode_packet, encode_packet, packe
 from sshviz.wire.spec import Field, Message, Repeat, When
 from sshviz.wire.types import DecodeError
 
+from .conftest import assert_tiles
 from .strategies import layout_values
 
 ALL_SPECS = SFTP.specs
@@ -32,11 +33,7 @@ def test_every_sftp_message_round_trips_with_spans(spec, data):
     assert decoded.spec is spec
     assert encode_packet(Message(spec, decoded.values)) == wire
     # The top-level fields (length and type first) tile the packet with no gap or overlap.
-    position = 0
-    for field in decoded.fields:
-        assert field.start == position, field.name
-        position = field.end
-    assert position == len(wire)
+    assert_tiles(decoded.fields, 0, len(wire))
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: f"{s.number}-{s.name}")

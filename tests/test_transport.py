@@ -69,9 +69,8 @@ def test_delayed_compression_when_authentication_ends_during_a_rekey():
 
 def test_ping_and_pong():
     conductor = make_conductor(Scenario())
-    while (step := conductor.step()) is not None and step.name != "USERAUTH_SUCCESS":
-        pass
+    step_until(conductor, "USERAUTH_SUCCESS")
     conductor.act("client", lambda client: client.ping(b"are you there"))
     conductor.run()
-    pongs = [e for step in conductor.steps for side, e in step.changes if isinstance(e, PongReceived)]
+    pongs = changes(conductor, PongReceived)
     assert [p.data for p in pongs] == [b"are you there"]

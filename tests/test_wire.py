@@ -11,6 +11,7 @@ from sshviz.wire.catalog import MSG, SSH
 from sshviz.wire.spec import Field, Message
 from sshviz.wire.types import DecodeError, Reader
 
+from .conftest import assert_tiles
 from .strategies import layout_values
 
 
@@ -84,11 +85,7 @@ def test_every_message_round_trips_with_spans(spec, data):
     # What decoding gives back re-encodes to the same bytes...
     assert Message(spec, decoded.values).encode() == payload
     # ... and the top-level fields tile the payload with no gap and no overlap.
-    position = 0
-    for field in decoded.fields:
-        assert field.start == position, field.name
-        position = field.end
-    assert position == len(payload)
+    assert_tiles(decoded.fields, 0, len(payload))
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: f"{s.number}-{s.name}")
