@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,10 @@ from sshviz.conductor import Conductor
 from sshviz.connection.builtin import BuiltinShell
 from sshviz.events import AlgorithmsNegotiated, ChannelData, Disconnected
 from sshviz.scenario import Scenario, run_scenario
+from sshviz.wire.spec import (BOOLEAN, BYTE, MPINT, NAME_LIST, REST, STRING, TEXT, UINT32, UINT64,
+                              UNKNOWN_TAIL, Field, Message, Optional, Repeat, Section, Switch,
+                              When)
+from sshviz.wire.types import DecodeError
 from sshviz.wire.catalog import DisconnectReason
 
 from .serving import PROJECT
@@ -75,6 +80,123 @@ def assert_tiles(fields, start: int, end: int) -> None:
         assert field.start == position, field.name
         position = field.end
     assert position == end
+
+
+# -- what decoding a cut message must give ----------------------------------------------------
+
+
+class _Fails(Exception):
+    def __init__(self, message: str, offset: int | None):
+        super().__init__(message)
+        self.message, self.offset = message, offset
+
+
+def cut_outcome(layout: tuple, values: dict, start: int, cut: int) -> tuple[str, int | None] | None:
+    """What decoding ``layout`` from ``start`` must give when the bytes end at ``cut``, before
+    the end of ``values``' encoding: None when the shorter bytes still decode (a trailing
+    byte[n] read to the end, an Optional part left out, a repeat to the end with fewer items),
+    else the DecodeError's message (after the message's own name) and offset.
+
+    Worked out from the layout and the values, not from the bytes: each read (a byte, uint32,
+    uint64, fixed bytes, a string's length then its body) needs its bytes before ``cut``."""
+    try:
+        end = _cut_walk(layout, values, start, cut)
+    except _Fails as failure:
+        return failure.message, failure.offset
+    assert end == cut, (end, cut)
+    return None
+
+
+def _cut_walk(layout: tuple, values: dict, pos: int, cut: int) -> int:
+    for item in layout:
+        kind = type(item)
+        if kind is Field:
+            pos = _cut_read(item, values, pos, cut)
+        elif kind is Switch:
+            case = item.cases.get(values.get(item.on), item.default)
+            case = case.fields if type(case) is Section else case
+            pos = _cut_walk(UNKNOWN_TAIL if case is None else case, values, pos, cut)
+        elif kind is Repeat:
+            items = values.get(item.name, [])
+            if item.count is not None and len(items) > cut - pos:
+                raise _Fails(f"{item.name}: count {len(items)} exceeds the {cut - pos} bytes left", None)
+            for one in items:
+                if item.count is None and pos >= cut:
+                    break  # a repeat to the end stops where the bytes do
+                pos = _cut_walk(item.fields, one, pos, cut)
+        elif kind is When:
+            if item.test(values):
+                pos = _cut_walk(item.fields, values, pos, cut)
+        elif kind is Optional:
+            if pos < cut:
+                pos = _cut_walk(item.fields, values, pos, cut)
+    return pos
+
+
+_SIZES = {BYTE: (1, "byte"), BOOLEAN: (1, "byte"), UINT32: (4, "uint32"), UINT64: (8, "uint64")}
+
+
+def _cut_read(field, values: dict, pos: int, cut: int) -> int:
+    def need(size: int, what: str) -> int:
+        if pos + size > cut:
+            raise _Fails(f"field {field.name!r}: truncated {what}: needs {size} bytes at offset {pos}, "
+                         f"{cut - pos} left", pos)
+        return pos + size
+
+    wire = field.type
+    if wire is REST:
+        return cut  # whatever is left
+    if wire in _SIZES:
+        return need(*_SIZES[wire])
+    if wire in (STRING, TEXT, MPINT, NAME_LIST):
+        if field.name in values:
+            value = values[field.name]
+        elif field.count_for is not None:
+            value = len(values[field.count_for])
+        else:
+            value = field.default
+        body = len(wire.write(value)) - 4
+        pos = need(4, "uint32")
+        return need(body, "string body")
+    return need(int(wire.name[5:-1]), wire.name)  # byte[n]
+
+
+def assert_says_where(error: DecodeError, name: str, data: bytes) -> None:
+    """``error`` names the message ``name`` and says what went wrong where in ``data``."""
+    text = str(error)
+    assert text.startswith(f"{name}: "), text
+    if (found := re.search(r"truncated [\w \[\]]+: needs (\d+) bytes at offset (\d+), (\d+) left$", text)):
+        needs, at, left = map(int, found.groups())
+        assert (error.offset, at + left) == (at, len(data)) and needs > left, text
+    elif (found := re.search(r"(\d+) unexpected trailing bytes after \S+ at offset (\d+)$", text)):
+        count, at = map(int, found.groups())
+        assert (error.offset, at + count) == (at, len(data)), text
+    elif (found := re.search(r": count (\d+) exceeds the (\d+) bytes left$", text)):
+        assert error.offset is None and int(found.group(1)) > int(found.group(2)), text
+    elif (found := re.search(r"(invalid mpint|name-list) at offset (\d+)", text)):
+        assert error.offset == int(found.group(2)) < len(data), text
+    else:
+        raise AssertionError(f"a DecodeError nobody expects: {text}")
+
+
+def assert_decoded_whole(message: Message, data: bytes, encoded: bytes) -> None:
+    """``message``, decoded from all of ``data``, encodes back to ``data`` (as ``encoded``), but
+    for booleans, which any non-zero byte makes TRUE and which encode as 1."""
+    assert_tiles(message.fields, 0, len(data))
+    canonical = bytearray(data)
+    for at in _booleans(message.fields):
+        canonical[at] = 1 if canonical[at] else 0
+    assert encoded == bytes(canonical)
+
+
+def _booleans(fields):
+    """Where the booleans are among ``fields`` and the items of their repeats (not inside
+    strings, which encode back as the bytes they came from)."""
+    for field in fields:
+        if field.type == "boolean":
+            yield field.start
+        elif field.type in ("repeat", ""):  # a repeat, or one of its items
+            yield from _booleans(field.children)
 
 
 # -- fakes of the interfaces adapters and programs are given ------------------------------------

@@ -7,18 +7,29 @@ import socket
 import struct
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sshviz.conductor import Conductor
+from sshviz.crypto.keys import PrivateKey
 from sshviz.crypto.random import SeededRandom
+from sshviz.endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from sshviz.events import ChannelOpened, Disconnected
 from sshviz.scenario import Scenario, build_pair, make_conductor, run_scenario
+from sshviz.transport.kex import KEX_METHODS
+from sshviz.transport.negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT,
+                                          STRICT_KEX_SERVER)
 from sshviz.transport.packet import PacketWriter
+from sshviz.transport.transport import TransportConfig
 from sshviz.wire import types as t
-from sshviz.wire.catalog import MSG, SSH
+from sshviz.wire.catalog import KEX_METHOD, MSG, SSH
 from sshviz.wire.catalog import DisconnectReason as R
+from sshviz.wire.spec import Message
+from sshviz.wire.types import DecodeError
 
 from .conftest import assert_no_internal_error, changes, step_until
 from .openssh import sshviz_server
+from .strategies import layout_values
 
 
 def disconnects(conductor: Conductor) -> dict[str, Disconnected]:
@@ -426,6 +437,166 @@ def test_login_grace_time():
     assert server.next_deadline() == pytest.approx(120.0)
     conductor.advance_time(121)
     assert_ended_by(conductor, "server", R.BY_APPLICATION, "login grace time")
+
+
+# -- random bytes from the peer ---------------------------------------------------------------
+
+PEER_VERSIONS = [b"SSH-2.0-peer\r\n", b"SSH-1.99-peer_1.0 a comment\n"]
+HOST_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("bad input host"))
+
+
+@st.composite
+def cleartext_packets(draw) -> bytes:
+    """A packet as sent before any NEWKEYS: any message of the catalog, or a message number and
+    random bytes, padded to the block size; its length or padding length sometimes wrong."""
+    if draw(st.booleans()):
+        spec = draw(st.sampled_from(SSH.specs))
+        payload = Message(spec, draw(layout_values(spec.fields))).encode()
+    else:
+        payload = bytes([draw(st.integers(0, 255))]) + draw(st.binary(max_size=70))
+    padding = 8 - (5 + len(payload)) % 8
+    padding += 8 if padding < 4 else 0
+    packet = bytearray(struct.pack(">IB", 1 + len(payload) + padding, padding) + payload + bytes(padding))
+    if draw(st.integers(0, 4)) == 0:
+        packet[draw(st.integers(0, 4))] = draw(st.integers(0, 255))  # the length or padding length
+    return bytes(packet)
+
+
+def peer_bytes():
+    """What a peer might send first: anything, the start of a version line and anything, or
+    lines before a version line (a server may send them) and packets."""
+    lines = st.lists(st.binary(max_size=40).map(lambda line: line.replace(b"\n", b"") + b"\r\n"),
+                     max_size=3).map(b"".join)
+    return st.one_of(
+        st.binary(max_size=300),
+        st.binary(min_size=250, max_size=300).map(lambda line: line.replace(b"\n", b"")),
+        st.tuples(st.sampled_from([b"SSH-", b"SSH-2.0-", b"SSH-1.99-", b"SSH-1.5-", b"SSH-2.0-\r\n",
+                                   b"SSH-1.5-peer\r\n", b"SSH-3.0-peer\r\n"]),
+                  st.binary(max_size=300)).map(b"".join),
+        st.tuples(lines, st.sampled_from(PEER_VERSIONS), st.lists(cleartext_packets(), max_size=4).map(b"".join),
+                  st.binary(max_size=8)).map(b"".join),
+    )
+
+
+WAITING = ("waiting for more bytes",)
+
+
+def expected_end(data: bytes, endpoint) -> tuple:
+    """How ``endpoint`` (a client or server that has sent nothing but its version line and
+    KEXINIT) must end up after ``data`` from its peer: WAITING, ("sent", reason, description)
+    for the DISCONNECT it sends, or ("received", reason, description) for one from the peer.
+    Worked out from RFC 4253 4.2 and 6 and the messages' catalog; None for a KEXINIT that
+    could start a real key exchange, which random bytes do not make."""
+    role = "client" if isinstance(endpoint, ClientConnection) else "server"
+
+    def sent(description, reason=R.PROTOCOL_ERROR):
+        return ("sent", reason, description)
+
+    # The identification line (RFC 4253 4.2), after any other lines a server sends first.
+    rest, pre_lines = data, 0
+    while True:
+        end = rest.find(b"\n")
+        line = rest[:end + 1]
+        if end < 0 and len(rest) <= 255:
+            return WAITING
+        if end < 0 or len(line) > 255:
+            return sent("identification line longer than 255 bytes")
+        rest = rest[end + 1:]
+        if line.startswith(b"SSH-"):
+            break
+        if role == "server":
+            return sent(f"client sent {line[:40]!r} instead of an SSH identification line")
+        if pre_lines == 1024:
+            return sent("too many lines before the server's version")
+        pre_lines += 1
+    text = line.rstrip(b"\r\n")
+    if b"\x00" in text:
+        return sent("identification line contains a NUL byte")
+    if not text.isascii():
+        return sent("identification line is not US-ASCII")
+    parts = text.decode().split(" ", 1)[0].split("-", 2)
+    if len(parts) < 3 or not parts[2]:
+        return sent(f"malformed identification line {text.decode()!r}")
+    if parts[1] not in ("2.0", "1.99"):
+        return sent(f"peer speaks SSH protocol {parts[1]}, not 2.0", R.PROTOCOL_VERSION_NOT_SUPPORTED)
+    # Cleartext packets (RFC 4253 6), during the first key exchange: nothing negotiated yet.
+    seq = 0
+    while True:
+        if len(rest) < 4:
+            return WAITING
+        length = struct.unpack(">I", rest[:4])[0]
+        if not 5 <= length <= 256 * 1024:
+            return sent(f"packet_length {length} out of range (5..262144)")
+        if (4 + length) % 8:
+            return sent(f"packet_length {length} is not a multiple of the cipher block size 8")
+        if len(rest) < 4 + length:
+            return WAITING
+        padding, payload = rest[4], rest[5:4 + length - rest[4]]
+        if padding < 4:
+            return sent(f"padding_length {padding} is below the minimum of 4")
+        if padding > length - 1:
+            return sent(f"padding_length {padding} exceeds packet_length {length} - 1")
+        if not payload:
+            return sent(f"packet {seq} has an empty payload")
+        rest, seq = rest[4 + length:], seq + 1
+        try:
+            message = SSH.decode(payload, {})
+        except KeyError:
+            continue  # answered with UNIMPLEMENTED
+        except DecodeError as error:
+            return sent(f"malformed packet {seq - 1}: {error}")
+        spec = message.spec
+        if spec is MSG.DISCONNECT:
+            return ("received", message["reason_code"], message["description"])
+        if spec in (MSG.IGNORE, MSG.DEBUG, MSG.UNIMPLEMENTED):
+            continue
+        if spec is MSG.KEXINIT:
+            theirs, ours = message["kex_algorithms"], endpoint.config.transport.kex
+            if set(theirs) & {*KEX_METHODS.names(), STRICT_KEX_CLIENT, STRICT_KEX_SERVER}:
+                return None
+            theirs = [name for name in theirs if name not in (EXT_INFO_CLIENT, EXT_INFO_SERVER)]
+            client, server = (",".join(theirs) or "(none)", ",".join(ours))
+            if role == "client":
+                client, server = server, client
+            return sent(f"no common kex algorithm: client offers {client}, server offers {server}",
+                        R.KEY_EXCHANGE_FAILED)
+        if spec is MSG.NEWKEYS:
+            return sent("NEWKEYS before the key exchange finished")
+        if spec is MSG.EXT_INFO:
+            return sent("EXT_INFO outside the places RFC 8308 allows")
+        if spec.number in KEX_METHOD:
+            return sent(f"{spec.rfc_name} outside a key exchange")
+        return sent(f"{spec.rfc_name} before the first key exchange ended")
+
+
+def how_it_ended(endpoint, events: list) -> tuple:
+    ended = [(("received" if e.by_peer else "sent"), e.reason, e.description)
+             for e in events if isinstance(e, Disconnected)]
+    assert len(ended) <= 1 and endpoint.closed == bool(ended), ended
+    return ended[0] if ended else WAITING
+
+
+def feed(endpoint, data: bytes, split: int) -> list:
+    """``data`` in two pieces, as a network may cut it; every event the endpoint reported."""
+    return endpoint.start() + endpoint.receive_data(data[:split]) + endpoint.receive_data(data[split:])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY]))),
+    lambda: ClientConnection(ClientConfig()),
+], ids=["server", "client"])
+@settings(max_examples=300, deadline=None)
+@given(data=peer_bytes(), split=st.integers(0, 400))
+def test_random_bytes_never_crash(make, data, split):
+    """Whatever a peer sends first ends the connection with the DISCONNECT (reason and words)
+    that expected_end works out from the bytes, or leaves it waiting for more, the same however
+    the bytes are cut; never with a bug."""
+    endpoint = make()
+    expected = expected_end(data, endpoint)
+    assume(expected is not None)
+    ended = how_it_ended(endpoint, feed(endpoint, data, split))
+    assert endpoint.internal_error is None, endpoint.internal_error
+    assert ended == expected
 
 
 # -- over TCP: the server process and its other connections live on ---------------------------
