@@ -4,13 +4,14 @@ run of a client coroutine against the server."""
 from __future__ import annotations
 
 from sshviz.conductor import Conductor
-from sshviz.events import SftpMessage
 from sshviz.scenario import Scenario, build_pair
 from sshviz.sftp.pending import spawn
 from sshviz.sftp.server import SftpServer, sftp_subsystem
 from sshviz.sftp.session import SessionSftp
 from sshviz.sftp.stream import SftpFramingError, SftpStreamDecoder
 from sshviz.wire.sftp import packet
+
+from .conftest import assert_no_internal_error
 
 
 class FakeChannel:
@@ -92,14 +93,8 @@ def run_client(coroutine_factory, fs, scenario: Scenario | None = None):
     driver.on_channel_open = on_open
     conductor = Conductor(client, server, clock, driver=driver.for_conductor)
     conductor.run()
-    assert client.internal_error is None, client.internal_error
-    assert server.internal_error is None, server.internal_error
+    assert_no_internal_error(client, server)
     return outcome["task"], conductor
-
-
-def sftp_events(conductor, side: str | None = None):
-    return [(s, e) for step in conductor.steps for s, e in step.changes
-            if isinstance(e, SftpMessage) and (side is None or s == side)]
 
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"

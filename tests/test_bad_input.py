@@ -1,33 +1,52 @@
 """Every bad input named in the engine issue ends that connection with the right DISCONNECT
-reason code, never the process; and the next connection works."""
+reason code, never the process; and the next connection works.
+
+Each case has a test of its own, on a server of its own. The cases fall into families (bad
+identification lines, bad packets, bad key exchange values, messages out of place, bad channel
+messages, authentication limits, garbage over TCP); for each family one more test throws all
+its cases at one server configuration (or one server over TCP), each still ending as its own
+test says, and then shows that a good session still works there."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
 import socket
 import struct
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from sshviz.auth.client import ClientAuthConfig
+from sshviz.auth.server import ServerAuthConfig, UserRecord
 from sshviz.conductor import Conductor
+from sshviz.crypto.keys import PrivateKey
 from sshviz.crypto.random import SeededRandom
-from sshviz.events import ChannelOpened, Disconnected
-from sshviz.scenario import Scenario, build_pair, make_conductor, run_scenario
+from sshviz.endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from sshviz.events import AuthSucceeded, ChannelOpened, Disconnected
+from sshviz.scenario import Scenario, build_pair
+from sshviz.transport.kex import KEX_METHODS
+from sshviz.transport.negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT,
+                                          STRICT_KEX_SERVER)
 from sshviz.transport.packet import PacketWriter
+from sshviz.transport.transport import TransportConfig
 from sshviz.wire import types as t
-from sshviz.wire.catalog import MSG, SSH
+from sshviz.wire.catalog import KEX_METHOD, MSG, SSH
 from sshviz.wire.catalog import DisconnectReason as R
+from sshviz.wire.spec import Message
+from sshviz.wire.types import DecodeError
 
+from .conftest import assert_no_internal_error, changes, check_session, step_until, talk_until
 from .openssh import sshviz_server
+from .strategies import layout_values
 
 
 def disconnects(conductor: Conductor) -> dict[str, Disconnected]:
     """The Disconnected event each side reported (by side)."""
-    found = {}
-    for step in conductor.steps:
-        for side, event in step.changes:
-            if isinstance(event, Disconnected):
-                found.setdefault(side, event)
-    return found
+    return {side: found[0] for side in ("client", "server")
+            if (found := changes(conductor, Disconnected, side))}
 
 
 def assert_ended_by(conductor: Conductor, side: str, reason: R, words: str = "") -> None:
@@ -41,21 +60,32 @@ def assert_ended_by(conductor: Conductor, side: str, reason: R, words: str = "")
     peer = "server" if side == "client" else "client"
     if peer in found and found[peer].by_peer:  # the peer heard it (unless it had already left)
         assert found[peer].reason == reason
-    for endpoint in (conductor.client, conductor.server):
-        assert endpoint.internal_error is None, endpoint.internal_error
-    # ... and the next connection is not affected.
-    assert run_scenario(Scenario()).driver_state.exit_status == 0
+    assert_no_internal_error(conductor.client, conductor.server)
 
 
-def fresh(**options) -> Conductor:
-    return make_conductor(Scenario(**options))
+def server_config(**options) -> ServerConfig:
+    """The configuration ``build_pair`` gives the server of Scenario(**options): the host key
+    its client trusts, and alice with her key and password."""
+    return build_pair(Scenario(**options))[1].config
 
 
-def step_until(conductor: Conductor, name: str, sender: str | None = None):
-    while (step := conductor.step()) is not None:
-        if step.name == name and (sender is None or step.sender == sender):
-            return step
-    raise AssertionError(f"{name} never went by")
+def changed(config: ServerConfig, part: str, **values) -> ServerConfig:
+    """A copy of ``config`` whose ``part`` (transport, auth, connection) has ``values``; the
+    configuration it came from is left as it was."""
+    return dataclasses.replace(config, **{part: dataclasses.replace(getattr(config, part), **values)})
+
+
+def fresh(server: ServerConfig | None = None, **options) -> Conductor:
+    """A conductor ready to play Scenario(**options). Its server is made from ``server`` when
+    given (one configuration for many connections, as ``sshviz serve`` has), else from the
+    scenario's own."""
+    sc = Scenario(**options)
+    client, endpoint, driver, clock = build_pair(sc)
+    if server is not None:
+        endpoint = ServerConnection(server, SeededRandom(sc.seed).fork("server"), clock)
+    conductor = Conductor(client, endpoint, clock, driver=driver.for_conductor)
+    conductor.driver_state = driver
+    return conductor
 
 
 def plain_packet(payload: bytes, padding: int | None = None, length: int | None = None) -> bytes:
@@ -78,52 +108,51 @@ def after_version(conductor: Conductor) -> Conductor:
 # -- identification lines ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, reason, words", [
+BAD_LINES = [
     (b"HELLO there\r\n", R.PROTOCOL_ERROR, "instead of an SSH identification line"),
     (b"SSH-1.5-OldClient\r\n", R.PROTOCOL_VERSION_NOT_SUPPORTED, "protocol 1.5"),
     (b"SSH-2.0-" + b"x" * 300 + b"\r\n", R.PROTOCOL_ERROR, "longer than 255"),
     (b"SSH-2.0-bad\x00name\r\n", R.PROTOCOL_ERROR, "NUL"),
     (b"SSH-2.0-\r\n", R.PROTOCOL_ERROR, "malformed identification"),
-])
-def test_bad_identification_lines(line, reason, words):
-    conductor = fresh()
+]
+
+
+@pytest.mark.parametrize("line, reason, words", BAD_LINES)
+def test_bad_identification_lines(line, reason, words, server=None):
+    conductor = fresh(server)
     conductor.tamper(lambda wire: line, "client")  # the client's version line
     assert_ended_by(conductor, "server", reason, words)
-
-
-def test_lines_before_the_server_version_are_kept():
-    client, server, driver, clock = build_pair(Scenario())
-    server.config.transport.pre_version_lines = ["Welcome, this line comes before the version"]
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
-    conductor.run()
-    versions = [s.record for s in conductor.steps if s.kind == "version"]
-    assert versions[1].pre_lines == [b"Welcome, this line comes before the version\r\n"]
-    assert driver.exit_status == 0
 
 
 # -- the binary packet protocol ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make, words", [
+BAD_FRAMING = [
     (lambda: plain_packet(b"\x14" + bytes(40), length=1), "out of range"),
     (lambda: plain_packet(b"\x14" + bytes(40), length=1 << 30), "out of range"),
     (lambda: plain_packet(b"\x14" + bytes(40), length=27), "multiple of the cipher block size"),
     (lambda: plain_packet(b"\x02" + t.string(b"x"), padding=2), "below the minimum of 4"),
-])
-def test_bad_packet_framing(make, words):
-    conductor = after_version(fresh(strict_kex=False))
+]
+
+
+@pytest.mark.parametrize("make, words", BAD_FRAMING)
+def test_bad_packet_framing(make, words, server=None):
+    conductor = after_version(fresh(server, strict_kex=False))
     conductor.tamper(lambda wire: make(), "client")
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, words)
 
 
-@pytest.mark.parametrize("cipher, mac", [
+PROTECTIONS = [
     ("chacha20-poly1305@openssh.com", "hmac-sha2-256"),
     ("aes128-gcm@openssh.com", "hmac-sha2-256"),
     ("aes256-ctr", "hmac-sha2-256"),
     ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
-])
-def test_a_flipped_bit_fails_the_mac_or_tag(cipher, mac):
-    conductor = fresh(cipher=cipher, mac=mac)
+]
+
+
+@pytest.mark.parametrize("cipher, mac", PROTECTIONS)
+def test_a_flipped_bit_fails_the_mac_or_tag(cipher, mac, server=None):
+    conductor = fresh(server, cipher=cipher, mac=mac)
     step_until(conductor, "NEWKEYS", "client")
 
     def flip(wire: bytes) -> bytes:
@@ -135,8 +164,8 @@ def test_a_flipped_bit_fails_the_mac_or_tag(cipher, mac):
     assert_ended_by(conductor, "server", R.MAC_ERROR, "does not match")
 
 
-def test_corrupt_compressed_data_is_a_compression_error():
-    conductor = fresh(compression="zlib", mac="hmac-sha2-256", cipher="aes128-ctr")
+def test_corrupt_compressed_data_is_a_compression_error(server=None):
+    conductor = fresh(server, compression="zlib", mac="hmac-sha2-256", cipher="aes128-ctr")
     step_until(conductor, "NEWKEYS", "client")
     client = conductor.client
     # A packet whose (validly encrypted and MACed) payload is not a zlib stream.
@@ -150,21 +179,21 @@ def test_corrupt_compressed_data_is_a_compression_error():
 # -- malformed messages -----------------------------------------------------------------------
 
 
-def test_truncated_kexinit():
-    conductor = after_version(fresh(strict_kex=False))
+def test_truncated_kexinit(server=None):
+    conductor = after_version(fresh(server, strict_kex=False))
     conductor.tamper(lambda wire: plain_packet(b"\x14" + bytes(16) + b"\x00\x00\x00\x09abc"), "client")
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "truncated")
 
 
-def test_invalid_mpint_in_a_dh_value():
-    conductor = fresh(kex="diffie-hellman-group14-sha256")
+def test_invalid_mpint_in_a_dh_value(server=None):
+    conductor = fresh(server, kex="diffie-hellman-group14-sha256")
     step_until(conductor, "KEXINIT", "client")
     bad_mpint = t.uint32(3) + b"\x00\x01\x02"  # needless leading zero byte
     conductor.tamper(lambda wire: plain_packet(b"\x1e" + bad_mpint), "client")
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "invalid mpint")
 
 
-@pytest.mark.parametrize("kex, value, words", [
+BAD_PUBLIC_VALUES = [
     ("diffie-hellman-group14-sha256", 1, "out of range"),
     ("diffie-hellman-group14-sha256", 0, "out of range"),
     ("diffie-hellman-group14-sha256", -5, "out of range"),
@@ -175,11 +204,14 @@ def test_invalid_mpint_in_a_dh_value():
     ("ecdh-sha2-nistp256", b"\x04" + bytes(64), "not a valid"),
     ("ecdh-sha2-nistp256", b"\x02" + bytes(32), "uncompressed"),
     ("mlkem768x25519-sha256", bytes(100), "must be 1216 bytes"),
-])
-def test_public_values_out_of_range(kex, value, words):
+]
+
+
+@pytest.mark.parametrize("kex, value, words", BAD_PUBLIC_VALUES)
+def test_public_values_out_of_range(kex, value, words, server=None):
     from sshviz.crypto.dh_groups import MODP_2048
 
-    conductor = fresh(kex=kex)
+    conductor = fresh(server, kex=kex)
     step_until(conductor, "KEXINIT", "client")
     family = {"diffie-hellman-group14-sha256": ("KEXDH_INIT", "e", "dh"),
               "curve25519-sha256": ("KEX_ECDH_INIT", "Q_C", "ecdh"),
@@ -194,8 +226,8 @@ def test_public_values_out_of_range(kex, value, words):
     assert_ended_by(conductor, "server", R.KEY_EXCHANGE_FAILED, words)
 
 
-def test_server_value_out_of_range_is_caught_by_the_client():
-    conductor = fresh(kex="curve25519-sha256")
+def test_server_value_out_of_range_is_caught_by_the_client(server=None):
+    conductor = fresh(server, kex="curve25519-sha256")
     step_until(conductor, "KEX_ECDH_INIT", "client")
     server = conductor.server
     reply = next(u for s, u in conductor._queue if s == "server" and u.message.spec.name == "KEX_ECDH_REPLY")
@@ -205,12 +237,11 @@ def test_server_value_out_of_range_is_caught_by_the_client():
     assert_ended_by(conductor, "client", R.KEY_EXCHANGE_FAILED, "all zeros")
 
 
-def test_no_common_algorithm():
-    client, server, driver, clock = build_pair(Scenario())
-    server.config.transport.ciphers = ["aes128-ctr"]
-    client.config.transport.ciphers = ["chacha20-poly1305@openssh.com"]
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+def test_no_common_algorithm(server=None):
+    conductor = fresh(changed(server or server_config(), "transport", ciphers=["aes128-ctr"]))
+    conductor.client.config.transport.ciphers = ["chacha20-poly1305@openssh.com"]
     conductor.run()
+    assert_no_internal_error(conductor.client, conductor.server)
     found = disconnects(conductor)
     side = next(iter(found))
     assert found[side].reason == R.KEY_EXCHANGE_FAILED
@@ -218,35 +249,34 @@ def test_no_common_algorithm():
     assert "chacha20-poly1305@openssh.com" in found[side].description
 
 
-def test_unverifiable_host_key():
-    client, server, driver, clock = build_pair(Scenario())
-    client.config.transport.verify_host_key = lambda key: ("unknown", "is not in known_hosts")
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+def test_unverifiable_host_key(server=None):
+    conductor = fresh(server)
+    conductor.client.config.transport.verify_host_key = lambda key: ("unknown", "is not in known_hosts")
     assert_ended_by(conductor, "client", R.HOST_KEY_NOT_VERIFIABLE, "not in known_hosts")
 
 
 # -- messages out of state --------------------------------------------------------------------
 
 
-def test_client_sending_userauth_success():
-    conductor = fresh()
+def test_client_sending_userauth_success(server=None):
+    conductor = fresh(server)
     step_until(conductor, "SERVICE_ACCEPT")
     conductor.inject("client", SSH.build("USERAUTH_SUCCESS"))
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unexpected SSH_MSG_USERAUTH_SUCCESS")
 
 
-def test_channel_open_before_authentication():
-    conductor = fresh()
+def test_channel_open_before_authentication(server=None):
+    conductor = fresh(server)
     step_until(conductor, "SERVICE_ACCEPT")
     conductor.inject("client", SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=0,
                                          initial_window_size=1000, maximum_packet_size=1000))
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "before authentication")
 
 
-def instead_of_reacting(event_type, action, **options) -> Conductor:
+def instead_of_reacting(event_type, action, server: ServerConfig | None = None, **options) -> Conductor:
     """A conductor whose client, at the first ``event_type``, runs ``action(client)`` instead
     of carrying on with the session (so a wrong message goes out at exactly that point)."""
-    conductor = fresh(**options)
+    conductor = fresh(server, **options)
     carry_on = conductor.driver
     fired = False
 
@@ -263,8 +293,8 @@ def instead_of_reacting(event_type, action, **options) -> Conductor:
     return conductor
 
 
-def test_auth_request_before_the_service_request():
-    conductor = fresh()
+def test_auth_request_before_the_service_request(server=None):
+    conductor = fresh(server)
     conductor.client.auth.state = "service"  # as if asked already: it will not send SERVICE_REQUEST
     step_until(conductor, "NEWKEYS", "server")
     conductor.inject("client", SSH.build("USERAUTH_REQUEST", user_name="alice", service_name="ssh-connection",
@@ -272,23 +302,23 @@ def test_auth_request_before_the_service_request():
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "before the ssh-userauth service")
 
 
-def test_ext_info_in_the_wrong_place():
-    conductor = fresh()
+def test_ext_info_in_the_wrong_place(server=None):
+    conductor = fresh(server)
     step_until(conductor, "USERAUTH_SUCCESS")
     conductor.inject("server", SSH.build("EXT_INFO", extensions=[
         {"extension_name": "server-sig-algs", "extension_value": ["ssh-ed25519"]}]))
     assert_ended_by(conductor, "client", R.PROTOCOL_ERROR, "EXT_INFO")
 
 
-def test_ext_info_from_the_client_after_authentication():
-    conductor = fresh()
+def test_ext_info_from_the_client_after_authentication(server=None):
+    conductor = fresh(server)
     step_until(conductor, "USERAUTH_SUCCESS")
     conductor.inject("client", SSH.build("EXT_INFO", extensions=[]))
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "EXT_INFO")
 
 
-def test_ignore_during_a_strict_initial_kex():
-    conductor = fresh()
+def test_ignore_during_a_strict_initial_kex(server=None):
+    conductor = fresh(server)
     step_until(conductor, "KEXINIT", "client")
     conductor.inject("client", SSH.build("IGNORE", data=b"Terrapin"))
     # Delivered after the client's KEX_ECDH_INIT; still inside the initial key exchange.
@@ -303,16 +333,16 @@ def test_ignore_during_a_non_strict_initial_kex_is_fine():
     assert conductor.driver_state.exit_status == 0
 
 
-def test_kexinit_not_first_under_strict_kex():
-    conductor = after_version(fresh())
+def test_kexinit_not_first_under_strict_kex(server=None):
+    conductor = after_version(fresh(server))
     ignore = plain_packet(MSG.IGNORE.build(data=b"before KEXINIT").encode())
     conductor.tamper(lambda kexinit: ignore + kexinit, "client")
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "KEXINIT must be the first packet")
 
 
-def test_connection_message_inside_the_peers_rekey():
+def test_connection_message_inside_the_peers_rekey(server=None):
     # RFC 4253 7.1: between its KEXINIT and its NEWKEYS a side sends only transport messages.
-    conductor = fresh()
+    conductor = fresh(server)
     step_until(conductor, "USERAUTH_SUCCESS")
     conductor.act("client", lambda client: client.request_rekey())
     conductor.inject("client", SSH.build("GLOBAL_REQUEST", request_name="keepalive@openssh.com",
@@ -365,10 +395,10 @@ def test_unknown_message_gets_unimplemented_and_the_session_goes_on():
     assert {e.reason for e in disconnects(conductor).values()} == {R.BY_APPLICATION}
 
 
-def test_unknown_message_during_strict_kex_is_fatal():
+def test_unknown_message_during_strict_kex_is_fatal(server=None):
     from sshviz.wire.spec import UNKNOWN_TAIL, Message, MessageSpec
 
-    conductor = fresh()
+    conductor = fresh(server)
     step_until(conductor, "KEXINIT", "client")
     conductor.inject("client", Message(MessageSpec(150, "STRANGE", UNKNOWN_TAIL, "", "", "test"), {"data": b""}))
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unknown message 150")
@@ -409,126 +439,264 @@ def _send(message):
     return lambda client: client.transport.send_raw(message)
 
 
-def test_unknown_channel_id():
+def test_unknown_channel_id(server=None):
     conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_DATA", recipient_channel=77,
-                                                                   data=b"hi")))
+                                                                   data=b"hi")), server)
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "unknown channel 77")
 
 
-def test_window_adjust_overflow():
+def test_window_adjust_overflow(server=None):
     conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=0,
-                                                                   bytes_to_add=0xFFFFFFFF)))
+                                                                   bytes_to_add=0xFFFFFFFF)), server)
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "overflows 2^32-1")
 
 
-def test_data_beyond_the_window():
+def test_data_beyond_the_window(server=None):
+    server = changed(server or server_config(), "connection", window_size=64)
     conductor = instead_of_reacting(ChannelOpened, _send(SSH.build("CHANNEL_DATA", recipient_channel=0,
-                                                                   data=b"x" * 65)))
-    conductor.server.config.connection.window_size = 64
+                                                                   data=b"x" * 65)), server)
     assert_ended_by(conductor, "server", R.PROTOCOL_ERROR, "exceed the window")
-
-
-def test_host_bound_auth_binds_the_host_key_of_the_first_key_exchange():
-    # OpenSSH's publickey-hostbound-v00 names the host key of the initial key exchange (the
-    # one whose H is the session id), whatever a rekey negotiated since.
-    from sshviz.auth.common import HOSTBOUND
-    from sshviz.crypto.keys import PrivateKey
-
-    client, server, driver, clock = build_pair(Scenario())
-    first = server.config.transport.host_keys[0]
-    other = PrivateKey.generate("ecdsa-sha2-nistp256", SeededRandom(7))
-    server.config.transport.host_keys.append(other)
-    client.config.transport.host_key_algorithms = ["ssh-ed25519", "ecdsa-sha2-nistp256"]
-    client.config.transport.verify_host_key = lambda key: ("known", "either test key")
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
-    step_until(conductor, "SERVICE_ACCEPT")
-    client.config.transport.host_key_algorithms = ["ecdsa-sha2-nistp256"]
-    conductor.act("client", lambda c: c.request_rekey())  # auth requests wait for it
-    conductor.run()
-    assert server.transport.last_negotiation.algorithms["host_key"].chosen == "ecdsa-sha2-nistp256"
-    bound = [s.message["server_host_key"] for s in conductor.steps
-             if s.name == "USERAUTH_REQUEST" and s.message["method_name"] == HOSTBOUND]
-    assert bound and set(bound) == {first.public.blob}
-    assert driver.exit_status == 0
-    # And the server refuses a request bound to the rekey's host key.
-    server.auth.authenticated = False
-    server.auth._publickey(SSH.build("USERAUTH_REQUEST", user_name="demo", service_name="ssh-connection",
-                                     method_name=HOSTBOUND, has_signature=False,
-                                     algorithm="ssh-ed25519",
-                                     public_key=client.config.auth.keys[0].public.blob,
-                                     server_host_key=other.public.blob), HOSTBOUND)
-    assert server.events[-1].detail == "bound to a different server host key"
-
-
-def test_delayed_compression_when_authentication_ends_during_a_rekey():
-    # The server rekeys while the client's signed request is on its way: USERAUTH_SUCCESS
-    # waits for the key exchange, and zlib@openssh.com starts only once it has gone out
-    # (the key exchange packets around it are not compressed by either side).
-    conductor = fresh(compression="zlib@openssh.com", auth="publickey")
-    step_until(conductor, "USERAUTH_PK_OK")
-    conductor.act("server", lambda server: server.request_rekey())
-    conductor.run()
-    assert conductor.driver_state.exit_status == 0
-    names = [s.name for s in conductor.steps]
-    assert names.index("USERAUTH_SUCCESS") > names.index("NEWKEYS", names.index("USERAUTH_PK_OK"))
-    assert conductor.server.transport.writer.keys.compressor is not None
-
-
-def test_output_waiting_for_window_is_counted_not_walked():
-    # Programs ask how much output waits before each reply (the SFTP server does); a client
-    # that keeps its window shut makes that queue long, and walking it each time cost the
-    # one server thread minutes for 50,000 small replies.
-    import time
-
-    from sshviz.connection.layer import Connection, ConnectionConfig
-
-    class Transport:
-        unsent_bytes = 0
-
-        def __init__(self):
-            self.sent = []
-
-        def send(self, message):
-            self.sent.append(message)
-
-    transport = Transport()
-    connection = Connection("server", ConnectionConfig(), transport, [])
-    connection.handle(SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=5,
-                                initial_window_size=0, maximum_packet_size=1000))
-    [channel] = connection.channels.values()
-    for _ in range(50_000):
-        connection.send_data(channel.local_id, b"x" * 30)
-    started = time.monotonic()
-    for _ in range(5_000):
-        assert channel.pending_bytes == 50_000 * 30
-    assert time.monotonic() - started < 1.0
-    connection.handle(SSH.build("CHANNEL_WINDOW_ADJUST", recipient_channel=channel.local_id,
-                                bytes_to_add=1015))
-    assert channel.pending_bytes == 50_000 * 30 - 1015
-    assert sum(len(m["data"]) for m in transport.sent if m.spec.name == "CHANNEL_DATA") == 1015
-    connection.handle(SSH.build("CHANNEL_CLOSE", recipient_channel=channel.local_id))
-    assert channel.pending_bytes == 0
 
 
 # -- authentication limits --------------------------------------------------------------------
 
 
-def test_six_failed_attempts_disconnect():
-    client, server, driver, clock = build_pair(Scenario(auth="password"))
-    client.config.auth.passwords = [f"wrong {i}" for i in range(10)]
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+def test_six_failed_attempts_disconnect(server=None):
+    conductor = fresh(server, auth="password")
+    conductor.client.config.auth.passwords = [f"wrong {i}" for i in range(10)]
     assert_ended_by(conductor, "server", R.NO_MORE_AUTH_METHODS_AVAILABLE, "too many authentication failures")
     requests = [s for s in conductor.steps if s.name == "USERAUTH_REQUEST"]
     assert len(requests) == 7  # "none", then six wrong passwords
 
 
-def test_login_grace_time():
-    client, server, driver, clock = build_pair(Scenario())
-    conductor = Conductor(client, server, clock, driver=driver.for_conductor)
+def test_login_grace_time(server=None):
+    conductor = fresh(server)
     step_until(conductor, "SERVICE_ACCEPT")
-    assert server.next_deadline() == pytest.approx(120.0)
+    assert conductor.server.next_deadline() == pytest.approx(120.0)
     conductor.advance_time(121)
     assert_ended_by(conductor, "server", R.BY_APPLICATION, "login grace time")
+
+
+# -- the next connection, once per family ------------------------------------------------------
+
+
+def cases(test, parameters=((),)):
+    """``test`` with each set of ``parameters``, to be called with ``server=``."""
+    return [functools.partial(test, *values) for values in parameters]
+
+
+FAMILIES = {
+    "identification lines": [*cases(test_bad_identification_lines, BAD_LINES)],
+    "packets": [*cases(test_bad_packet_framing, BAD_FRAMING),
+                *cases(test_a_flipped_bit_fails_the_mac_or_tag, PROTECTIONS),
+                *cases(test_corrupt_compressed_data_is_a_compression_error)],
+    "key exchange values": [*cases(test_truncated_kexinit),
+                            *cases(test_invalid_mpint_in_a_dh_value),
+                            *cases(test_public_values_out_of_range, BAD_PUBLIC_VALUES),
+                            *cases(test_server_value_out_of_range_is_caught_by_the_client),
+                            *cases(test_no_common_algorithm),
+                            *cases(test_unverifiable_host_key)],
+    "messages out of place": [*cases(test_client_sending_userauth_success),
+                              *cases(test_channel_open_before_authentication),
+                              *cases(test_auth_request_before_the_service_request),
+                              *cases(test_ext_info_in_the_wrong_place),
+                              *cases(test_ext_info_from_the_client_after_authentication),
+                              *cases(test_ignore_during_a_strict_initial_kex),
+                              *cases(test_kexinit_not_first_under_strict_kex),
+                              *cases(test_connection_message_inside_the_peers_rekey),
+                              *cases(test_unknown_message_during_strict_kex_is_fatal)],
+    "channel messages": [*cases(test_unknown_channel_id),
+                         *cases(test_window_adjust_overflow),
+                         *cases(test_data_beyond_the_window)],
+    "authentication limits": [*cases(test_six_failed_attempts_disconnect),
+                              *cases(test_login_grace_time)],
+}
+
+
+NEXT_SFTP = ["put hello.txt", "get hello.txt copy.txt"]
+
+
+def contents(fs, path: str) -> bytes:
+    return fs.open_file(path, os.O_RDONLY).pread(1 << 20, 0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_next_connection_works_after_each_bad_input_of_a_family(family):
+    # One configuration for every connection, as serve has: alice with her key and password, SFTP.
+    server = server_config(auth="password", sftp_actions=NEXT_SFTP)
+    for case in FAMILIES[family]:
+        case(server=server)  # each ends its connection as its own test says
+    check_session(Scenario(), fresh(server))
+    check_session(Scenario(auth="password"), fresh(server, auth="password"))
+    sftp = fresh(server, sftp_actions=NEXT_SFTP)  # data both ways on a channel
+    sftp.run()
+    assert_no_internal_error(sftp.client, sftp.server)
+    script = sftp.driver_state.sftp_script
+    assert (sftp.driver_state.error, script.failed) == (None, [])
+    assert script.output == ["sftp> put hello.txt", "Uploading /hello.txt to /hello.txt",
+                             "sftp> get hello.txt copy.txt", "Fetching /hello.txt to /copy.txt"]
+    uploaded = contents(script.local_fs, "/hello.txt")
+    assert contents(server.fs, "/hello.txt") == contents(script.local_fs, "/copy.txt") == uploaded != b""
+
+
+# -- random bytes from the peer ---------------------------------------------------------------
+
+PEER_VERSIONS = [b"SSH-2.0-peer\r\n", b"SSH-1.99-peer_1.0 a comment\n"]
+HOST_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("bad input host"))
+
+
+@st.composite
+def cleartext_packets(draw) -> bytes:
+    """A packet as sent before any NEWKEYS: any message of the catalog, or a message number and
+    random bytes, padded to the block size; its length or padding length sometimes wrong."""
+    if draw(st.booleans()):
+        spec = draw(st.sampled_from(SSH.specs))
+        payload = Message(spec, draw(layout_values(spec.fields))).encode()
+    else:
+        payload = bytes([draw(st.integers(0, 255))]) + draw(st.binary(max_size=70))
+    padding = 8 - (5 + len(payload)) % 8
+    padding += 8 if padding < 4 else 0
+    packet = bytearray(struct.pack(">IB", 1 + len(payload) + padding, padding) + payload + bytes(padding))
+    if draw(st.integers(0, 4)) == 0:
+        packet[draw(st.integers(0, 4))] = draw(st.integers(0, 255))  # the length or padding length
+    return bytes(packet)
+
+
+def peer_bytes():
+    """What a peer might send first: anything, the start of a version line and anything, or
+    lines before a version line (a server may send them) and packets."""
+    lines = st.lists(st.binary(max_size=40).map(lambda line: line.replace(b"\n", b"") + b"\r\n"),
+                     max_size=3).map(b"".join)
+    return st.one_of(
+        st.binary(max_size=300),
+        st.binary(min_size=250, max_size=300).map(lambda line: line.replace(b"\n", b"")),
+        st.tuples(st.sampled_from([b"SSH-", b"SSH-2.0-", b"SSH-1.99-", b"SSH-1.5-", b"SSH-2.0-\r\n",
+                                   b"SSH-1.5-peer\r\n", b"SSH-3.0-peer\r\n"]),
+                  st.binary(max_size=300)).map(b"".join),
+        st.tuples(lines, st.sampled_from(PEER_VERSIONS), st.lists(cleartext_packets(), max_size=4).map(b"".join),
+                  st.binary(max_size=8)).map(b"".join),
+    )
+
+
+WAITING = ("waiting for more bytes",)
+
+
+def expected_end(data: bytes, endpoint) -> tuple:
+    """How ``endpoint`` (a client or server that has sent nothing but its version line and
+    KEXINIT) must end up after ``data`` from its peer: WAITING, ("sent", reason, description)
+    for the DISCONNECT it sends, or ("received", reason, description) for one from the peer.
+    Worked out from RFC 4253 4.2 and 6 and the messages' catalog; None for a KEXINIT that
+    could start a real key exchange, which random bytes do not make."""
+    role = "client" if isinstance(endpoint, ClientConnection) else "server"
+
+    def sent(description, reason=R.PROTOCOL_ERROR):
+        return ("sent", reason, description)
+
+    # The identification line (RFC 4253 4.2), after any other lines a server sends first.
+    rest, pre_lines = data, 0
+    while True:
+        end = rest.find(b"\n")
+        line = rest[:end + 1]
+        if end < 0 and len(rest) <= 255:
+            return WAITING
+        if end < 0 or len(line) > 255:
+            return sent("identification line longer than 255 bytes")
+        rest = rest[end + 1:]
+        if line.startswith(b"SSH-"):
+            break
+        if role == "server":
+            return sent(f"client sent {line[:40]!r} instead of an SSH identification line")
+        if pre_lines == 1024:
+            return sent("too many lines before the server's version")
+        pre_lines += 1
+    text = line.rstrip(b"\r\n")
+    if b"\x00" in text:
+        return sent("identification line contains a NUL byte")
+    if not text.isascii():
+        return sent("identification line is not US-ASCII")
+    parts = text.decode().split(" ", 1)[0].split("-", 2)
+    if len(parts) < 3 or not parts[2]:
+        return sent(f"malformed identification line {text.decode()!r}")
+    if parts[1] not in ("2.0", "1.99"):
+        return sent(f"peer speaks SSH protocol {parts[1]}, not 2.0", R.PROTOCOL_VERSION_NOT_SUPPORTED)
+    # Cleartext packets (RFC 4253 6), during the first key exchange: nothing negotiated yet.
+    seq = 0
+    while True:
+        if len(rest) < 4:
+            return WAITING
+        length = struct.unpack(">I", rest[:4])[0]
+        if not 5 <= length <= 256 * 1024:
+            return sent(f"packet_length {length} out of range (5..262144)")
+        if (4 + length) % 8:
+            return sent(f"packet_length {length} is not a multiple of the cipher block size 8")
+        if len(rest) < 4 + length:
+            return WAITING
+        padding, payload = rest[4], rest[5:4 + length - rest[4]]
+        if padding < 4:
+            return sent(f"padding_length {padding} is below the minimum of 4")
+        if padding > length - 1:
+            return sent(f"padding_length {padding} exceeds packet_length {length} - 1")
+        if not payload:
+            return sent(f"packet {seq} has an empty payload")
+        rest, seq = rest[4 + length:], seq + 1
+        try:
+            message = SSH.decode(payload, {})
+        except KeyError:
+            continue  # answered with UNIMPLEMENTED
+        except DecodeError as error:
+            return sent(f"malformed packet {seq - 1}: {error}")
+        spec = message.spec
+        if spec is MSG.DISCONNECT:
+            return ("received", message["reason_code"], message["description"])
+        if spec in (MSG.IGNORE, MSG.DEBUG, MSG.UNIMPLEMENTED):
+            continue
+        if spec is MSG.KEXINIT:
+            theirs, ours = message["kex_algorithms"], endpoint.config.transport.kex
+            if set(theirs) & {*KEX_METHODS.names(), STRICT_KEX_CLIENT, STRICT_KEX_SERVER}:
+                return None
+            theirs = [name for name in theirs if name not in (EXT_INFO_CLIENT, EXT_INFO_SERVER)]
+            client, server = (",".join(theirs) or "(none)", ",".join(ours))
+            if role == "client":
+                client, server = server, client
+            return sent(f"no common kex algorithm: client offers {client}, server offers {server}",
+                        R.KEY_EXCHANGE_FAILED)
+        if spec is MSG.NEWKEYS:
+            return sent("NEWKEYS before the key exchange finished")
+        if spec is MSG.EXT_INFO:
+            return sent("EXT_INFO outside the places RFC 8308 allows")
+        if spec.number in KEX_METHOD:
+            return sent(f"{spec.rfc_name} outside a key exchange")
+        return sent(f"{spec.rfc_name} before the first key exchange ended")
+
+
+def how_it_ended(endpoint, events: list) -> tuple:
+    ended = [(("received" if e.by_peer else "sent"), e.reason, e.description)
+             for e in events if isinstance(e, Disconnected)]
+    assert len(ended) <= 1 and endpoint.closed == bool(ended), ended
+    return ended[0] if ended else WAITING
+
+
+def feed(endpoint, data: bytes, split: int) -> list:
+    """``data`` in two pieces, as a network may cut it; every event the endpoint reported."""
+    return endpoint.start() + endpoint.receive_data(data[:split]) + endpoint.receive_data(data[split:])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY]))),
+    lambda: ClientConnection(ClientConfig()),
+], ids=["server", "client"])
+@settings(max_examples=300, deadline=None)
+@given(data=peer_bytes(), split=st.integers(0, 400))
+def test_random_bytes_never_crash(make, data, split):
+    """Whatever a peer sends first ends the connection with the DISCONNECT (reason and words)
+    that expected_end works out from the bytes, or leaves it waiting for more, the same however
+    the bytes are cut; never with a bug."""
+    endpoint = make()
+    expected = expected_end(data, endpoint)
+    assume(expected is not None)
+    ended = how_it_ended(endpoint, feed(endpoint, data, split))
+    assert endpoint.internal_error is None, endpoint.internal_error
+    assert ended == expected
 
 
 # -- over TCP: the server process and its other connections live on ---------------------------
@@ -545,96 +713,57 @@ def _cleartext_payloads(data: bytes) -> list[bytes]:
     return payloads
 
 
-@pytest.mark.parametrize("garbage, reason", [
+GARBAGE = [
     (b"GET / HTTP/1.1\r\n\r\n", R.PROTOCOL_ERROR),
     (b"SSH-1.5-old\r\n", R.PROTOCOL_VERSION_NOT_SUPPORTED),
     (b"SSH-2.0-x\r\n" + b"\xff" * 64, R.PROTOCOL_ERROR),
-])
-def test_garbage_over_tcp_gets_a_disconnect_and_other_connections_live_on(garbage, reason):
-    from sshviz.auth.server import ServerAuthConfig, UserRecord
-    from sshviz.crypto.keys import PrivateKey
-    from sshviz.endpoint import ServerConfig
-    from sshviz.transport.transport import TransportConfig
+]
+TCP_USER_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("bad input user"))
+TCP_SERVER = ServerConfig(TransportConfig(host_keys=[HOST_KEY]),
+                          ServerAuthConfig(users={"u": UserRecord(None, [TCP_USER_KEY.public])}))
 
-    host_key = PrivateKey.generate("ssh-ed25519")
 
-    def make():
-        return ServerConfig(TransportConfig(host_keys=[host_key]), ServerAuthConfig(users={"u": UserRecord()}))
+@pytest.fixture(scope="module")
+def tcp_server():
+    """One sshviz server on loopback for all the garbage, with one configuration for all its
+    connections, as ``sshviz serve`` has."""
+    with sshviz_server(lambda: TCP_SERVER) as server:
+        yield server
 
-    with sshviz_server(make) as server:
-        healthy = socket.create_connection(("127.0.0.1", server.port), 5)
-        healthy.settimeout(5)
-        healthy.sendall(b"SSH-2.0-healthy\r\n")
-        with socket.create_connection(("127.0.0.1", server.port), 5) as bad:
-            bad.sendall(garbage)
-            bad.settimeout(5)
-            data = b""
-            while chunk := bad.recv(4096):  # the server closes after its DISCONNECT
-                data += chunk
-        assert data.startswith(b"SSH-2.0-sshviz")
-        last = _cleartext_payloads(data)[-1]
-        assert last[0] == 1  # SSH_MSG_DISCONNECT
-        assert struct.unpack(">I", last[1:5])[0] == reason
-        # The other connection goes on: its KEXINIT arrives after the bad one ended.
+
+def disconnect_reason(port: int, garbage: bytes) -> int:
+    """Send ``garbage`` to the server; the reason code of the DISCONNECT it answers with."""
+    with socket.create_connection(("127.0.0.1", port), 5) as bad:
+        bad.sendall(garbage)
+        bad.settimeout(5)
         data = b""
-        while not (payloads := _cleartext_payloads(data)) or payloads[0][0] != 20:
-            data += healthy.recv(4096)
-        healthy.close()
-        assert server.internal_errors() == []
+        while chunk := bad.recv(4096):  # the server closes after its DISCONNECT
+            data += chunk
+    assert data.startswith(b"SSH-2.0-sshviz")
+    last = _cleartext_payloads(data)[-1]
+    assert last[0] == 1  # SSH_MSG_DISCONNECT
+    return struct.unpack(">I", last[1:5])[0]
 
 
-class FakeSocket:
-    """The asyncio transport interface, recording what the adapter does."""
-
-    def __init__(self):
-        self.written = bytearray()
-        self.aborted = self.closing = False
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        pass
-
-    def get_extra_info(self, name):
-        return ("127.0.0.1", 1)
-
-    def write(self, data):
-        self.written += data
-
-    def is_closing(self):
-        return self.closing or self.aborted
-
-    def close(self):
-        self.closing = True
-
-    def abort(self):
-        self.aborted = True
+@pytest.mark.parametrize("garbage, reason", GARBAGE)
+def test_garbage_over_tcp_gets_a_disconnect_and_other_connections_live_on(tcp_server, garbage, reason):
+    healthy = socket.create_connection(("127.0.0.1", tcp_server.port), 5)
+    healthy.settimeout(5)
+    healthy.sendall(b"SSH-2.0-healthy\r\n")
+    assert disconnect_reason(tcp_server.port, garbage) == reason
+    # The other connection goes on: its KEXINIT arrives after the bad one ended.
+    data = b""
+    while not (payloads := _cleartext_payloads(data)) or payloads[0][0] != 20:
+        data += healthy.recv(4096)
+    healthy.close()
+    assert tcp_server.internal_errors() == []
 
 
-def test_bytes_wait_with_the_endpoint_while_the_peer_does_not_read(monkeypatch):
-    # A peer that stops reading fills the socket's buffer (pause_writing): what the endpoint
-    # queues then stays with it, where it holds programs back, instead of piling up in the
-    # socket's buffer; and past a limit the connection ends.
-    import asyncio
-
-    from sshviz.crypto.keys import PrivateKey
-    from sshviz.endpoint import ServerConfig, ServerConnection
-    from sshviz.net import adapter
-    from sshviz.transport.transport import TransportConfig
-
-    async def main():
-        endpoint = ServerConnection(ServerConfig(TransportConfig(
-            host_keys=[PrivateKey.generate("ssh-ed25519", SeededRandom(1))])))
-        protocol, socket = adapter.EndpointProtocol(endpoint), FakeSocket()
-        protocol.connection_made(socket)
-        assert socket.written.startswith(b"SSH-2.0-sshviz")
-        protocol.pause_writing()
-        sent = len(socket.written)
-        protocol.data_received(b"SSH-2.0-peer\r\n")  # the server's KEXINIT is due
-        assert len(socket.written) == sent and endpoint.unsent_bytes > 0
-        protocol.resume_writing()
-        assert len(socket.written) > sent and endpoint.unsent_bytes == 0
-        monkeypatch.setattr(adapter, "MAX_UNSENT", 1000)
-        protocol.pause_writing()
-        protocol.act(endpoint.transport.send_raw, SSH.build("IGNORE", data=bytes(2000)))
-        assert socket.aborted
-
-    asyncio.run(main())
+def test_after_all_the_garbage_over_tcp_the_next_connection_logs_in(tcp_server):
+    for garbage, reason in GARBAGE:
+        assert disconnect_reason(tcp_server.port, garbage) == reason
+    client = ClientConnection(ClientConfig(TransportConfig(), ClientAuthConfig(user="u", keys=[TCP_USER_KEY])))
+    with socket.create_connection(("127.0.0.1", tcp_server.port), 5) as sock:
+        sock.settimeout(5)
+        talk_until(sock, client, AuthSucceeded)
+    assert tcp_server.internal_errors() == []

@@ -10,14 +10,14 @@ import subprocess
 
 import pytest
 
-from sshviz.connection.builtin import BuiltinShell, shown_name, typed_name
+from sshviz.connection.builtin import shown_name, typed_name
 from sshviz.fs import ConfinedFS
 from sshviz.fs.memory import MemoryFS
 from sshviz.wire.sftp import OpenFlag
 
+from .conftest import run_builtin, started_shell
 from .openssh import require, shared_keys, ssh_command, sshviz_server
 from .sftp_helpers import run_client, sftp_options, sftp_server_config
-from .test_layers import RecordingIO
 
 # name on disk -> what ls prints (sorted as ls sorts: by the name's text)
 HOSTILE = {
@@ -32,12 +32,6 @@ HOSTILE = {
 LISTING = b"".join(line.encode() + b"\n" for line in [
     "back\\\\slash", "caf\\xe9.txt", "dir\\xff/", "esc\\x1b[2J", "new\\x0aline", "ok.txt",
     "rtl\\xe2\\x80\\xaetxt.exe", "\u00e9t\u00e9.txt"])
-
-
-def run(command: str, fs, pty: bool = False) -> RecordingIO:
-    io = RecordingIO()
-    BuiltinShell("alice", fs, command, pty).start(io)
-    return io
 
 
 def plant_on_disk(root) -> ConfinedFS:
@@ -75,29 +69,29 @@ def test_shown_and_typed_names_round_trip():
 
 
 def test_ls_prints_names_escaped_and_the_command_line_goes_on(hostile_fs):
-    io = run("ls; echo after", hostile_fs)
+    io = run_builtin("ls; echo after", hostile_fs)
     assert io.out == LISTING + b"after\n"
     assert (io.err, io.status) == (b"", 0)
-    io = run("ls 'dir\\xff'", hostile_fs)
+    io = run_builtin("ls 'dir\\xff'", hostile_fs)
     assert (io.out, io.err, io.status) == (b"inner\\xfe\n", b"", 0)
-    io = run("ls 'caf\\xe9.txt' 'new\\x0aline' dir\\\\xff", hostile_fs)
+    io = run_builtin("ls 'caf\\xe9.txt' 'new\\x0aline' dir\\\\xff", hostile_fs)
     assert io.out == b"caf\\xe9.txt\nnew\\x0aline\ndir\\xff:\ninner\\xfe\n"
 
 
 def test_cat_and_cd_take_the_escaped_form(hostile_fs):
     for raw, shown in HOSTILE.items():
-        io = run(f"cat '{shown}'", hostile_fs)
+        io = run_builtin(f"cat '{shown}'", hostile_fs)
         assert (io.out, io.err, io.status) == (b"contents of " + raw, b"", 0), shown
-    io = run("cd 'dir\\xff'; pwd; ls; cat 'inner\\xfe'", hostile_fs, pty=True)
+    io = run_builtin("cd 'dir\\xff'; pwd; ls; cat 'inner\\xfe'", hostile_fs, pty=True)
     assert io.out == b"/dir\\xff\r\ninner\\xfe\r\ninner\r\n"
     assert io.status == 0
-    io = run("cd ok.txt; cd 'caf\\xe9.txt'; pwd", hostile_fs)
+    io = run_builtin("cd ok.txt; cd 'caf\\xe9.txt'; pwd", hostile_fs)
     assert io.err == b"cd: ok.txt: Not a directory\ncd: caf\\xe9.txt: Not a directory\n"
     assert io.out == b"/\n"
 
 
 def test_a_name_typed_without_its_escape_fails_clearly(hostile_fs):
-    io = run("cat caf\\xe9.txt; cat 'caf\\xe9.txt\\x1b'", hostile_fs)  # unquoted: sh eats the \
+    io = run_builtin("cat caf\\xe9.txt; cat 'caf\\xe9.txt\\x1b'", hostile_fs)  # unquoted: sh eats the \
     assert io.err == (b"cat: cafxe9.txt: No such file or directory\n"
                       b"cat: caf\\xe9.txt\\x1b: No such file or directory\n")
     assert io.status == 1
@@ -105,14 +99,12 @@ def test_a_name_typed_without_its_escape_fails_clearly(hostile_fs):
 
 def test_raw_bytes_on_the_command_line_are_not_a_crash(hostile_fs):
     # An exec command is decoded with surrogateescape: its raw bytes reach the commands.
-    io = run(os.fsdecode(b"echo \xff\xfe; cat caf\xe9.txt; ls caf\xe9.txt; cd nothing\xff"),
-             hostile_fs)
+    io = run_builtin(os.fsdecode(b"echo \xff\xfe; cat caf\xe9.txt; ls caf\xe9.txt; cd nothing\xff"),
+                     hostile_fs)
     assert io.out == b"\xff\xfe\ncontents of caf\xe9.txt" + b"caf\\xe9.txt\n"
     assert io.err == b"cd: nothing\\xff: No such file or directory\n"
     # Typed into an interactive shell, ahead of a running command line too.
-    io = RecordingIO()
-    shell = BuiltinShell("alice", hostile_fs, None, pty=False)
-    shell.start(io)
+    shell, io = started_shell(hostile_fs, pty=False)
     shell.data(b"cat 'caf\\xe9.txt' caf\xe9.txt\necho \xff\n")
     shell.eof()
     assert io.out == b"contents of caf\xe9.txt" * 2 + b"\xff\n"
@@ -130,7 +122,7 @@ def test_a_name_planted_over_sftp_in_process():
 
     task, _ = run_client(plant, fs)
     assert task.error is None, task.error
-    io = run("ls; cat 'planted\\xff\\x1b]0;owned\\x07'", fs)
+    io = run_builtin("ls; cat 'planted\\xff\\x1b]0;owned\\x07'", fs)
     assert io.out == b"planted\\xff\\x1b]0;owned\\x07\nplanted\n"
     assert io.status == 0
 

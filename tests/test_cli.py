@@ -1,5 +1,5 @@
-"""The network commands' options and errors as users meet them: wrong values are option errors
-and failures are one line, never a traceback."""
+"""The commands' options and errors as users meet them (``run`` and the network commands): wrong
+values are option errors and failures are one line, never a traceback."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,7 @@ import pytest
 
 from sshviz.cli import main
 
-from .openssh import stop
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .openssh import free_port, sshviz_cli, stop
 
 
 @pytest.mark.parametrize("args, message", [
@@ -132,3 +125,28 @@ def test_ctrl_c_ends_connect_at_the_sftp_prompt(tmp_path):
         status, shown = in_a_terminal(connect_args(tmp_path, port) + ["--sftp"],
                                       [(b"Password:", b"pw\r"), (b"sftp>", b"\x03")])
     assert b"sftp>" in shown and status == 130
+
+
+# -- sshviz run -------------------------------------------------------------------------------
+
+
+def test_run_command_prints_a_transcript_and_detail():
+    brief = sshviz_cli("run", "--seed", "3")
+    assert brief.returncode == 0
+    lines = brief.stdout.decode().splitlines()
+    assert lines[0].startswith("#0") and "VERSION" in lines[0]
+    assert any("USERAUTH_SUCCESS" in line for line in lines)
+    detailed = sshviz_cli("run", "--seed", "3", "--print", "--cipher", "aes256-ctr", "--mac", "hmac-sha2-512")
+    text = detailed.stdout.decode()
+    assert "kex_algorithms" in text and "session_id" in text and "the first in the client's list" in text
+    assert "aes256-ctr" in text
+
+
+def test_run_command_errors_are_one_line():
+    bad = sshviz_cli("run", "--cipher", "rot13")
+    assert bad.returncode == 2
+    assert bad.stderr.decode().count("\n") == 1
+    assert "unknown cipher rot13" in bad.stderr.decode()
+    help_text = sshviz_cli("--help").stdout.decode()
+    for command in ("run", "connect", "serve"):
+        assert command in help_text

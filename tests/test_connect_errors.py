@@ -3,13 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import threading
-
 from sshviz.auth.server import ServerAuthConfig, UserRecord
 from sshviz.crypto.keys import PrivateKey
 from sshviz.crypto.random import SeededRandom
@@ -17,39 +10,20 @@ from sshviz.endpoint import ServerConfig, ServerConnection
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.catalog import DisconnectReason
 
+from .conftest import loopback_server, sshviz_connect
 from .openssh import sshviz_server
-from .serving import PROJECT
 
 HOST_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("connect errors host"))
 
 
-def connect(port: int, tmp_path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sshviz", "connect", "u@127.0.0.1", "-p", str(port), "--known-hosts",
-         str(tmp_path / "known_hosts"), "--exec", "true", *options],
-        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=PROJECT,
-        env=dict(os.environ, HOME=str(tmp_path)))
-
-
-@contextlib.contextmanager
 def one_shot_server(reply):
     """A server that sends ``reply(ServerConnection)`` to each client and closes."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    def serve_one(sock):
+        server = ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY])))
+        server.start()
+        sock.sendall(reply(server))
 
-    def run():
-        with contextlib.suppress(OSError):
-            while True:
-                sock, _ = listener.accept()
-                with sock:
-                    server = ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY])))
-                    server.start()
-                    sock.sendall(reply(server))
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+    return loopback_server(serve_one)
 
 
 def test_an_unknown_host_key_is_our_own_words(tmp_path):
@@ -57,7 +31,7 @@ def test_an_unknown_host_key_is_our_own_words(tmp_path):
         return ServerConfig(TransportConfig(host_keys=[HOST_KEY]), ServerAuthConfig(users={"u": UserRecord()}))
 
     with sshviz_server(config) as server:
-        run = connect(server.port, tmp_path)
+        run = sshviz_connect(server.port, tmp_path)
     assert run.returncode == 255
     assert run.stderr.decode() == (
         f"sshviz: error: host key for 127.0.0.1 (ssh-ed25519 {HOST_KEY.public.fingerprint()}) is not in "
@@ -70,13 +44,13 @@ def test_a_server_disconnect_says_the_server_did(tmp_path):
         return server.data_to_send()
 
     with one_shot_server(disconnect) as port:
-        run = connect(port, tmp_path, "--accept-new")
+        run = sshviz_connect(port, tmp_path, "--accept-new")
     assert (run.returncode, run.stderr.decode()) == (
         255, "sshviz: error: the server disconnected: too many connections\n")
 
 
 def test_a_server_that_closes_the_connection_is_named(tmp_path):
     with one_shot_server(lambda server: server.data_to_send()) as port:  # its version line only
-        run = connect(port, tmp_path, "--accept-new")
+        run = sshviz_connect(port, tmp_path, "--accept-new")
     assert (run.returncode, run.stderr.decode()) == (
         255, f"sshviz: error: connection closed by 127.0.0.1 port {port}\n")

@@ -13,10 +13,11 @@ from sshviz.crypto.ciphers import CIPHERS
 from sshviz.crypto.compression import COMPRESSION
 from sshviz.crypto.keys import SIGNATURE_ALGORITHMS
 from sshviz.crypto.macs import MACS
-from sshviz.events import AlgorithmsNegotiated, Disconnected, KexComputed, KeysActivated
+from sshviz.events import AlgorithmsNegotiated, KexComputed, KeysActivated
 from sshviz.scenario import Scenario, run_scenario
 from sshviz.transport.kex import KEX_METHODS
-from sshviz.wire.catalog import DisconnectReason
+
+from .conftest import changes, check_session
 
 GOLDEN = Path(__file__).parent / "golden"
 HEAVY_KEX = {"diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512"}
@@ -30,29 +31,6 @@ def protections():
         else:
             for mac in MACS.names():
                 yield cipher, mac
-
-
-def check_session(sc: Scenario):
-    conductor = run_scenario(sc)
-    client, server = conductor.client, conductor.server
-    assert client.internal_error is None, client.internal_error
-    assert server.internal_error is None, server.internal_error
-    negotiated = next(e for s, e in _changes(conductor) if isinstance(e, AlgorithmsNegotiated) and s == "client")
-    assert negotiated.chosen("kex") == sc.kex
-    assert negotiated.chosen("host_key") == sc.hostkey
-    assert negotiated.chosen("cipher_c2s") == sc.cipher
-    assert negotiated.chosen("compression_s2c") == sc.compression
-    disconnects = [e for s, e in _changes(conductor) if isinstance(e, Disconnected)]
-    assert [d.reason for d in disconnects] == [DisconnectReason.BY_APPLICATION] * 2, disconnects
-    driver_output = b"".join(e.data for s, e in _changes(conductor)
-                             if s == "client" and type(e).__name__ == "ChannelData")
-    assert driver_output == b"Hello, SSH!\n"
-    return conductor
-
-
-def _changes(conductor):
-    for step in conductor.steps:
-        yield from step.changes
 
 
 @pytest.mark.parametrize("kex", [k for k in KEX_METHODS.names() if k not in HEAVY_KEX])
@@ -91,8 +69,7 @@ def test_auth_methods(auth, wrong_first):
 def test_keys_are_derived_identically_on_both_sides():
     conductor = check_session(Scenario(kex="ecdh-sha2-nistp384", cipher="aes256-ctr",
                                        mac="hmac-sha2-512"))
-    computed = {s: e for step in conductor.steps for s, e in step.changes if isinstance(e, KexComputed)}
-    client, server = computed["client"], computed["server"]
+    [client], [server] = (changes(conductor, KexComputed, side) for side in ("client", "server"))
     assert client.H == server.H == client.session_id
     assert [k.value for k in client.keys] == [k.value for k in server.keys]
     sizes = [len(k.value) for k in client.keys]
@@ -110,13 +87,12 @@ def test_received_packets_keep_their_plaintext_length(cipher):
 
 def test_rekey_in_the_middle_keeps_the_session_id():
     conductor = check_session(Scenario(rekey=True))
-    computed = [e for step in conductor.steps for s, e in step.changes
-                if isinstance(e, KexComputed) and s == "client"]
+    computed = changes(conductor, KexComputed, "client")
     assert len(computed) == 2
     assert computed[1].H != computed[0].H
     assert computed[1].session_id == computed[0].session_id == computed[0].H
     assert not computed[1].first_kex
-    activations = [e for step in conductor.steps for s, e in step.changes if isinstance(e, KeysActivated)]
+    activations = changes(conductor, KeysActivated)
     assert len(activations) == 8  # each side, each direction, twice
 
 
@@ -125,8 +101,7 @@ def test_wrong_guess_is_ignored_and_right_guess_is_used():
     wrong = check_session(Scenario(kex="curve25519-sha256", guess_kex=True))
     inits = [s for s in wrong.steps if s.name == "KEX_ECDH_INIT"]
     assert len(inits) == 2  # the guessed one (dropped) and the real one
-    negotiated = next(e for st in wrong.steps for s, e in st.changes
-                      if s == "server" and isinstance(e, AlgorithmsNegotiated))
+    negotiated = changes(wrong, AlgorithmsNegotiated, "server")[0]
     assert negotiated.guess_ignored
 
 

@@ -19,6 +19,7 @@ from sshviz.endpoint import ClientConnection, ServerConfig, ServerConnection
 from sshviz.net import adapter
 from sshviz.transport.transport import TransportConfig
 
+from .conftest import FakeSocket
 from .openssh import shared_keys, sshviz_server
 from .serving import serve
 
@@ -86,28 +87,6 @@ def test_connect_reports_a_bug_in_one_line_and_keeps_the_traceback_in_a_file(tmp
                                      r"planted client bug")
     assert path.parent == tmp_path / "state" / "sshviz" / "internal-errors"
     assert "RuntimeError: planted client bug" in path.read_text()
-
-
-class FakeSocket:
-    def __init__(self):
-        self.aborted = False
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        pass
-
-    def get_extra_info(self, name):
-        return ("127.0.0.1", 1)
-
-    def write(self, data):
-        pass
-
-    def is_closing(self):
-        return self.aborted
-
-    def abort(self):
-        self.aborted = True
-
-    close = abort
 
 
 def test_a_bug_in_an_event_handler_is_kept_like_one_at_the_endpoint(capsys):

@@ -16,6 +16,7 @@ from sshviz.net.adapter import open_client, start_server
 from sshviz.scenario import SessionDriver
 from sshviz.transport.transport import TransportConfig
 
+from .conftest import assert_no_internal_error, asyncssh_server_accepting
 from .openssh import free_port
 
 asyncssh = pytest.importorskip("asyncssh")
@@ -32,15 +33,7 @@ def test_sshviz_client_against_asyncssh_server(kex):
     host_key = PrivateKey.generate("ssh-ed25519")
     user_key = PrivateKey.generate("ecdsa-sha2-nistp256")
 
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username):
-            return True
-
-        def public_key_auth_supported(self):
-            return True
-
-        def validate_public_key(self, username, key):
-            return key.export_public_key("openssh").split()[1] == user_key.public.openssh().split()[1].encode()
+    Server = asyncssh_server_accepting(asyncssh, user_key)
 
     async def handle(process):
         process.stdout.write(f"hello {process.command}\n")
@@ -66,7 +59,7 @@ def test_sshviz_client_against_asyncssh_server(kex):
         return client, driver, seen
 
     client, driver, seen = asyncio.run(main())
-    assert client.internal_error is None
+    assert_no_internal_error(client)
     assert driver.error is None, driver.error
     assert bytes(driver.stdout) == b"hello from sshviz\n"
     assert driver.exit_status == 5
@@ -100,5 +93,6 @@ def test_asyncssh_client_against_sshviz_server(kex):
     result = asyncio.run(main())
     assert result.stdout == "hi from asyncssh\nalice\n"
     assert result.exit_status == 0
-    assert servers and all(s.internal_error is None for s in servers)
+    assert servers
+    assert_no_internal_error(*servers)
     assert servers[0].transport.last_negotiation.chosen("kex") == kex

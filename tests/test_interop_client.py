@@ -20,6 +20,7 @@ from sshviz.scenario import SessionDriver
 from sshviz.trace.model import Trace, TraceHeader, TraceRecorder
 from sshviz.transport.transport import TransportConfig
 
+from .conftest import assert_no_internal_error
 from .openssh import (TEST_PASSWORD, TEST_USER, ensure_test_user, free_port, shared_keys, sshd,
                       sshviz_cli, stop)
 
@@ -58,7 +59,7 @@ def connect(port: int, user: str = "root", keys=("ed25519",), passwords=(), comm
         await asyncio.wait_for(protocol.closed, timeout)
 
     asyncio.run(main())
-    assert client.internal_error is None, client.internal_error
+    assert_no_internal_error(client)
     return Result(driver, client, trace)
 
 

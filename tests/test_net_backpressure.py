@@ -19,6 +19,7 @@ from sshviz.net import adapter
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.catalog import SSH
 
+from .conftest import FakeSocket, talk_until
 from .openssh import sshviz_server
 
 HOST_KEY = PrivateKey.generate("ssh-ed25519", SeededRandom("backpressure host"))
@@ -39,12 +40,7 @@ def logged_in(port: int, receive_buffer: int | None = None) -> tuple[socket.sock
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
     client = ClientConnection(ClientConfig(TransportConfig(**FAST), ClientAuthConfig(user="u", keys=[USER_KEY])))
-    events = client.start()
-    while not any(isinstance(e, AuthSucceeded) for e in events):
-        sock.sendall(client.data_to_send())
-        data = sock.recv(65536)
-        assert data and not client.closed, client.transport.disconnect_reason
-        events = client.receive_data(data)
+    talk_until(sock, client, AuthSucceeded)
     sock.sendall(client.data_to_send())
     return sock, client
 
@@ -101,38 +97,6 @@ def test_a_peer_that_floods_requests_and_never_reads_is_read_no_more():
         read_pongs(sock, client, pings, pending)
         sock.close()
         assert server.internal_errors() == []
-
-
-class FakeSocket:
-    """The asyncio transport interface, recording what the adapter asks of it."""
-
-    def __init__(self):
-        self.written = bytearray()
-        self.reading = True
-        self.closing = False
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        pass
-
-    def get_extra_info(self, name):
-        return ("127.0.0.1", 1)
-
-    def write(self, data):
-        self.written += data
-
-    def is_closing(self):
-        return self.closing
-
-    def close(self):
-        self.closing = True
-
-    abort = close
-
-    def pause_reading(self):
-        self.reading = False
-
-    def resume_reading(self):
-        self.reading = True
 
 
 def test_reading_pauses_while_output_waits_past_the_bound_and_resumes_when_the_peer_reads(monkeypatch):
@@ -198,5 +162,29 @@ def test_an_unauthenticated_peer_that_does_not_read_costs_a_small_buffer_only():
                 break
         assert client.authenticated
         assert wire.highs == [adapter.PRE_AUTH_HIGH_WATER, adapter.HIGH_WATER]
+
+    asyncio.run(main())
+
+
+def test_bytes_wait_with_the_endpoint_while_the_peer_does_not_read(monkeypatch):
+    # A peer that stops reading fills the socket's buffer (pause_writing): what the endpoint
+    # queues then stays with it, where it holds programs back, instead of piling up in the
+    # socket's buffer; and past a limit the connection ends.
+    async def main():
+        endpoint = ServerConnection(ServerConfig(TransportConfig(
+            host_keys=[PrivateKey.generate("ssh-ed25519", SeededRandom(1))])))
+        protocol, socket = adapter.EndpointProtocol(endpoint), FakeSocket()
+        protocol.connection_made(socket)
+        assert socket.written.startswith(b"SSH-2.0-sshviz")
+        protocol.pause_writing()
+        sent = len(socket.written)
+        protocol.data_received(b"SSH-2.0-peer\r\n")  # the server's KEXINIT is due
+        assert len(socket.written) == sent and endpoint.unsent_bytes > 0
+        protocol.resume_writing()
+        assert len(socket.written) > sent and endpoint.unsent_bytes == 0
+        monkeypatch.setattr(adapter, "MAX_UNSENT", 1000)
+        protocol.pause_writing()
+        protocol.act(endpoint.transport.send_raw, SSH.build("IGNORE", data=bytes(2000)))
+        assert socket.aborted
 
     asyncio.run(main())

@@ -5,12 +5,10 @@ a line."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -24,6 +22,7 @@ from sshviz.presentation.peertext import banner_text, visible, word
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.catalog import DisconnectReason
 
+from .conftest import loopback_server, sshviz_connect, talk_until
 from .openssh import sshviz_server
 from .serving import PASSWORD, PROJECT, serve
 
@@ -78,12 +77,7 @@ def hostile_client(port: int) -> int:
         ClientAuthConfig(user=HOSTILE_USER, methods=["password"], passwords=["wrong"])))
     with socket.create_connection(("127.0.0.1", port), 10) as sock:
         sock.settimeout(10)
-        events = client.start()
-        while not any(isinstance(e, AuthExhausted) for e in events):
-            sock.sendall(client.data_to_send())
-            data = sock.recv(65536)
-            assert data and not client.closed, client.transport.disconnect_reason
-            events = client.receive_data(data)
+        talk_until(sock, client, AuthExhausted)
         client.disconnect(DisconnectReason.BY_APPLICATION, HOSTILE_DESCRIPTION)
         sock.sendall(client.data_to_send())
         return sock.getsockname()[1]
@@ -115,40 +109,24 @@ def test_serve_print_shows_what_a_client_sent_escaped(tmp_path):
 # -- sshviz connect ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
 def disconnecting_server(description: str):
     """A server that sends its version line (HOSTILE_VERSION) and a DISCONNECT with
-    ``description`` to each client, then closes; yields its port."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(30)
+    ``description`` to each client, then waits for it to close; yields its port."""
+    def serve_one(sock):
+        server = ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY],
+                                                               software_version=HOSTILE_VERSION)))
+        server.start()
+        server.disconnect(DisconnectReason.TOO_MANY_CONNECTIONS, description)
+        sock.sendall(server.data_to_send())
+        sock.settimeout(10)
+        while sock.recv(4096):  # until the client closes
+            pass
 
-    def run():
-        with contextlib.suppress(OSError):
-            while True:
-                sock, _ = listener.accept()
-                with sock:
-                    server = ServerConnection(ServerConfig(TransportConfig(host_keys=[HOST_KEY],
-                                                                           software_version=HOSTILE_VERSION)))
-                    server.start()
-                    server.disconnect(DisconnectReason.TOO_MANY_CONNECTIONS, description)
-                    sock.sendall(server.data_to_send())
-                    sock.settimeout(10)
-                    while sock.recv(4096):  # until the client closes
-                        pass
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+    return loopback_server(serve_one)
 
 
 def connect(port: int, tmp_path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sshviz", "connect", "u@127.0.0.1", "-p", str(port), "--known-hosts",
-         str(tmp_path / "known_hosts"), "--accept-new", "--exec", "true", *options],
-        capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=PROJECT,
-        env=dict(os.environ, HOME=str(tmp_path)))
+    return sshviz_connect(port, tmp_path, "--accept-new", *options)
 
 
 def test_connect_says_what_the_server_sent_escaped_in_one_line(tmp_path):

@@ -8,13 +8,15 @@ import os
 
 import pytest
 
+from sshviz.events import SftpMessage
 from sshviz.fs.memory import MemoryFS
 from sshviz.scenario import Scenario, run_scenario
 from sshviz.sftp.attrs import Attributes
 from sshviz.sftp.client import SftpError
 from sshviz.wire.sftp import OpenFlag, StatusCode
 
-from .sftp_helpers import run_client, sftp_events
+from .conftest import changes
+from .sftp_helpers import run_client
 
 
 def memory_fs():
@@ -94,12 +96,12 @@ def test_every_request_and_extension_through_the_conductor():
     assert seen["statvfs"] == 4096 and seen["fstatvfs"] == 255
     assert seen["expand"] == "/new" and seen["home_directory"] == "/"
     assert not fs.is_dir("/new")
-    names = {e.message.spec.name for _, e in sftp_events(conductor)}
+    names = {e.message.spec.name for e in changes(conductor, SftpMessage)}
     assert names == {"INIT", "VERSION", "OPEN", "CLOSE", "READ", "WRITE", "LSTAT", "FSTAT", "SETSTAT",
                      "FSETSTAT", "OPENDIR", "READDIR", "REMOVE", "MKDIR", "RMDIR", "REALPATH", "STAT",
                      "RENAME", "READLINK", "SYMLINK", "STATUS", "HANDLE", "DATA", "NAME", "ATTRS",
                      "EXTENDED", "EXTENDED_REPLY"}
-    extensions = {e.message["extended_request"] for _, e in sftp_events(conductor)
+    extensions = {e.message["extended_request"] for e in changes(conductor, SftpMessage)
                   if e.message.spec.name == "EXTENDED"}
     assert extensions == {"posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com",
                           "hardlink@openssh.com", "fsync@openssh.com", "lsetstat@openssh.com",
@@ -113,11 +115,11 @@ def test_each_packet_is_reported_by_both_sides_with_spans_nested_under_channel_d
         sftp = [e for _, e in step.changes if type(e).__name__ == "SftpMessage"]
         if sftp:
             assert step.name in ("CHANNEL_DATA", "CHANNEL_SUCCESS"), step.name
-    client = [(e.direction, e.message.spec.name) for _, e in sftp_events(conductor, "client")]
-    server = [(e.direction, e.message.spec.name) for _, e in sftp_events(conductor, "server")]
+    client = [(e.direction, e.message.spec.name) for e in changes(conductor, SftpMessage, "client")]
+    server = [(e.direction, e.message.spec.name) for e in changes(conductor, SftpMessage, "server")]
     assert client == server
     assert ("c2s", "STAT") in client and ("s2c", "ATTRS") in client
-    for _, event in sftp_events(conductor):
+    for event in changes(conductor, SftpMessage):
         fields = event.message.fields
         assert fields[0].name == "length" and fields[-1].end == len(event.packet)
 
@@ -187,13 +189,13 @@ def test_pipelined_upload_and_download_round_trip(size):
     in_flight = max_in_flight(conductor)
     assert size < 4 * read_size or in_flight > 1
     # Bulk data is summarized in the events: they never hold the whole file.
-    held = sum(len(e.packet) for _, e in sftp_events(conductor))
+    held = sum(len(e.packet) for e in changes(conductor, SftpMessage))
     assert held < 64 * 1024
 
 
 def max_in_flight(conductor) -> int:
     waiting, most = set(), 0
-    for _, event in sftp_events(conductor, "client"):
+    for event in changes(conductor, SftpMessage, "client"):
         if event.message.spec.name == "READ":
             waiting.add(event.message["id"])
         elif event.message.spec.name in ("DATA", "STATUS"):

@@ -59,15 +59,21 @@ def test_the_server_reads_the_paths_in_the_clients_order(version, first, second)
 
 # -- real clients against the sshviz server over TCP ----------------------------------------------
 
+def symlink_root(tmp_path: Path) -> Path:
+    """tmp_path/root, with docs/a.txt to link to and links/ to make the links in."""
+    root = tmp_path / "root"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "a.txt").write_text("a\n")
+    (root / "links").mkdir()
+    return root
+
+
 @pytest.fixture
 def served(tmp_path):
     """The sshviz server on loopback serving tmp_path/root (with docs/a.txt and links/), and
     what a client needs to log in."""
     require("ssh-keygen")
-    root = tmp_path / "root"
-    (root / "docs").mkdir(parents=True)
-    (root / "docs" / "a.txt").write_text("a\n")
-    (root / "links").mkdir()
+    root = symlink_root(tmp_path)
     key = shared_keys() / "user_ed25519"
     config, known_line = sftp_server_config(root, Path(str(key) + ".pub").read_text().strip(), USER)
     with sshviz_server(lambda: config) as server:
@@ -155,23 +161,13 @@ def test_sshviz_client_symlink_against_asyncssh_server(tmp_path):
     from sshviz.net.sftp import open_sftp
     from sshviz.transport.transport import TransportConfig
 
+    from .conftest import asyncssh_server_accepting
     from .openssh import free_port
 
-    root = tmp_path / "root"
-    (root / "docs").mkdir(parents=True)
-    (root / "docs" / "a.txt").write_text("a\n")
-    (root / "links").mkdir()
+    root = symlink_root(tmp_path)
     user_key = PrivateKey.generate("ssh-ed25519")
 
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username):
-            return True
-
-        def public_key_auth_supported(self):
-            return True
-
-        def validate_public_key(self, username, key):
-            return key.export_public_key("openssh").split()[1] == user_key.public.openssh().split()[1].encode()
+    Server = asyncssh_server_accepting(asyncssh, user_key)
 
     async def main():
         port = free_port()

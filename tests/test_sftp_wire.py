@@ -13,6 +13,7 @@ from sshviz.wire.sftp import SFTP, AttrFlag, decode_packet, encode_packet, packe
 from sshviz.wire.spec import Field, Message, Repeat, When
 from sshviz.wire.types import DecodeError
 
+from .conftest import assert_decoded_whole, assert_says_where, assert_tiles, cut_outcome
 from .strategies import layout_values
 
 ALL_SPECS = SFTP.specs
@@ -32,37 +33,59 @@ def test_every_sftp_message_round_trips_with_spans(spec, data):
     assert decoded.spec is spec
     assert encode_packet(Message(spec, decoded.values)) == wire
     # The top-level fields (length and type first) tile the packet with no gap or overlap.
-    position = 0
-    for field in decoded.fields:
-        assert field.start == position, field.name
-        position = field.end
-    assert position == len(wire)
+    assert_tiles(decoded.fields, 0, len(wire))
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: f"{s.number}-{s.name}")
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_truncated_sftp_messages_raise_decode_error(spec, data):
+    """Every cut of every packet's body (its length saying where the cut is) raises DecodeError
+    naming the packet, the field, the read that ran out of bytes and where; except the cuts
+    that leave a whole shorter packet (inside the unknown body of an extension, between the
+    extension pairs of INIT and VERSION), which decode as that packet."""
     values = data.draw(layout_values(spec.fields))
     body = Message(spec, values).encode()
-    if len(body) < 2:
-        return
-    cut = body[: data.draw(st.integers(1, len(body) - 1))]
-    try:
-        decode_packet(len(cut).to_bytes(4, "big") + cut, _extension(values))
-    except DecodeError:
-        return
-    # Some cuts still decode (a repeat to the end of the packet); never a crash.
+    for cut in range(len(body)):
+        wire = len(body[:cut]).to_bytes(4, "big") + body[:cut]
+        expected = (("SFTP packet of 4 bytes: needs a length and a type", 0) if cut == 0
+                    else cut_outcome(spec.fields, values, 5, len(wire)))
+        if expected is None:
+            decoded = decode_packet(wire, _extension(values))
+            assert encode_packet(Message(spec, decoded.values)) == wire
+            assert_tiles(decoded.fields, 0, len(wire))
+            continue
+        message, offset = expected
+        with pytest.raises(DecodeError) as error:
+            decode_packet(wire, _extension(values))
+        expected_text = message if cut == 0 else f"{spec.rfc_name}: {message}"
+        assert (str(error.value), error.value.offset) == (expected_text, offset), cut
 
 
 @given(st.binary(max_size=120))
 @settings(max_examples=300)
 def test_random_bytes_never_crash_the_sftp_decoder(body):
+    """Random packet bodies decode, or raise DecodeError saying what and where, or KeyError for
+    a type no packet has; nothing else."""
+    wire = len(body).to_bytes(4, "big") + body
     for extension in (None, "limits@openssh.com", "statvfs@openssh.com", "home-directory"):
+        if not body:
+            with pytest.raises(DecodeError, match="^SFTP packet of 4 bytes: needs a length and a type$"):
+                decode_packet(wire, extension)
+            continue
+        spec = SFTP.spec_for(body[0])
+        if spec is None:
+            with pytest.raises(KeyError) as unknown:
+                decode_packet(wire, extension)
+            assert unknown.value.args == (body[0],)
+            continue
         try:
-            decode_packet(len(body).to_bytes(4, "big") + body, extension)
-        except (DecodeError, KeyError):
-            pass
+            message = decode_packet(wire, extension)
+        except DecodeError as error:
+            assert_says_where(error, spec.rfc_name, wire)
+        else:
+            assert message.spec is spec
+            assert_decoded_whole(message, wire, encode_packet(Message(spec, message.values)))
 
 
 def test_every_attrs_flag_is_declared_with_when():

@@ -25,6 +25,7 @@ from sshviz.transport.packet import PacketWriter
 from sshviz.wire.catalog import SSH
 from sshviz.wire.spec import Message
 
+from .conftest import step_until
 from .strategies import layout_values
 
 
@@ -56,8 +57,7 @@ def test_in_process_sessions_load_back_unchanged(scenario):
 
 def test_what_ifs_and_raw_units_load_back_unchanged():
     conductor = make_conductor(Scenario())
-    while conductor.step() is not None and not conductor.client.authenticated:
-        pass
+    step_until(conductor, "USERAUTH_SUCCESS")
     conductor.inject("client", SSH.build("IGNORE", data=b"padding traffic"))
     conductor.inject("server", SSH.build("DEBUG", always_display=True, message="hello", language_tag=""))
     conductor.act("client", lambda client: client.ping(b"are you there"))

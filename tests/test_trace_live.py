@@ -24,7 +24,7 @@ from sshviz.trace.fileformat import load_trace
 from sshviz.trace.keylog import KeyLog
 
 from .captures import loopback_capture, tshark_messages
-from .openssh import (SSH, free_port, require, shared_keys, ssh_command, sshd, sshviz_cli,
+from .openssh import (SSH, free_port, require, shared_keys, ssh_command, sshd, sshviz_cli, stop,
                       wait_for_port)
 
 pytestmark = pytest.mark.interop
@@ -54,6 +54,12 @@ def check_three_views(trace_path: Path, capture: Path, port: int, tmp_path: Path
         assert [n for d, n in theirs if d == direction] == [n for d, n in numbers(trace) if d == direction]
 
 
+def sigint_stops() -> None:
+    """In the server's process: SIGINT stops it, even when the tests run with SIGINT ignored
+    (as a background job does), which it would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def serve_and_capture(tmp_path: Path, client_command, *serve_options: str) -> tuple[Path, Path, int]:
     """Run ``sshviz serve --trace`` and ``client_command(port)`` while dumpcap records; returns
     (the trace, the capture, the port)."""
@@ -65,7 +71,8 @@ def serve_and_capture(tmp_path: Path, client_command, *serve_options: str) -> tu
         [sys.executable, "-m", "sshviz", "serve", "--port", str(port), "--user", "alice",
          "--authorized-keys", str(keys / "user_ed25519.pub"), "--host-key", str(keys / "host_ed25519"),
          "--trace", str(trace_path), *serve_options],
-        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=sigint_stops)
     try:
         wait_for_port(port)
         with loopback_capture(tmp_path / "serve.pcapng", port, pcapng=True) as capture:
@@ -75,7 +82,10 @@ def serve_and_capture(tmp_path: Path, client_command, *serve_options: str) -> tu
                 time.sleep(0.05)
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(10)
+        try:
+            server.wait(10)
+        finally:
+            stop(server)  # never left running, even if SIGINT did not stop it
     assert trace_path.exists(), server.stdout.read().decode(errors="replace")
     return trace_path, capture, port
 

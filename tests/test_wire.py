@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from sshviz.wire import types as t
 from sshviz.wire.catalog import MSG, SSH
-from sshviz.wire.spec import Field, Message
+from sshviz.wire.spec import Field, Message, opaque_spec
+from sshviz.wire.transport import KEXINIT_LISTS
 from sshviz.wire.types import DecodeError, Reader
 
+from .conftest import assert_decoded_whole, assert_says_where, assert_tiles, cut_outcome
 from .strategies import layout_values
 
 
@@ -84,37 +86,78 @@ def test_every_message_round_trips_with_spans(spec, data):
     # What decoding gives back re-encodes to the same bytes...
     assert Message(spec, decoded.values).encode() == payload
     # ... and the top-level fields tile the payload with no gap and no overlap.
-    position = 0
-    for field in decoded.fields:
-        assert field.start == position, field.name
-        position = field.end
-    assert position == len(payload)
+    assert_tiles(decoded.fields, 0, len(payload))
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: f"{s.number}-{s.name}")
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_truncated_messages_raise_decode_error(spec, data):
+    """Every cut of every message raises DecodeError naming the message, the field, the read
+    that ran out of bytes and where; except the cuts that leave a whole shorter message (at the
+    start of an optional part, inside trailing bytes, between the items of a repeat to the end),
+    which decode as that message."""
     values = data.draw(layout_values(spec.fields))
     payload = Message(spec, values).encode()
-    if len(payload) < 2 or spec.trailing_ok:
-        return
-    cut = data.draw(st.integers(1, len(payload) - 1))
-    try:
-        SSH.decode_as(spec, payload[:cut])
-    except DecodeError:
-        return
-    # Some cuts still decode (a shorter trailing optional or repeated part); never a crash.
+    for cut in range(1, len(payload)):
+        expected = cut_outcome(spec.fields, values, 1, cut)
+        if expected is None:
+            decoded = SSH.decode_as(spec, payload[:cut])
+            assert Message(spec, decoded.values).encode() == payload[:cut]
+            assert_tiles(decoded.fields, 0, cut)
+            continue
+        message, offset = expected
+        with pytest.raises(DecodeError) as error:
+            SSH.decode_as(spec, payload[:cut])
+        assert (str(error.value), error.value.offset) == (f"{spec.rfc_name}: {message}", offset), cut
+    with pytest.raises(DecodeError, match="^empty payload: no message number$"):
+        SSH.decode(payload[:0])
+
+
+def test_cut_outcomes_by_hand():
+    # What the truncation test expects, worked out by hand for a few cuts.
+    kexinit = MSG.KEXINIT.build(cookie=bytes(16), **{name: [] for name, _ in KEXINIT_LISTS},
+                                first_kex_packet_follows=False)
+    assert cut_outcome(kexinit.spec.fields, kexinit.values, 1, 6) == (
+        "field 'cookie': truncated byte[16]: needs 16 bytes at offset 1, 5 left", 1)
+    assert cut_outcome(kexinit.spec.fields, kexinit.values, 1, 19) == (
+        "field 'kex_algorithms': truncated uint32: needs 4 bytes at offset 17, 2 left", 17)
+    data = MSG.CHANNEL_DATA.build(recipient_channel=1, data=b"hello")
+    assert cut_outcome(data.spec.fields, data.values, 1, 12) == (
+        "field 'data': truncated string body: needs 5 bytes at offset 9, 3 left", 9)
+    # An optional part left out, or cut short: a shorter REQUEST_SUCCESS.
+    success = MSG.REQUEST_SUCCESS.build(response_data=b"port")
+    assert cut_outcome(success.spec.fields, success.values, 1, 1) is None
+    assert cut_outcome(success.spec.fields, success.values, 1, 3) is None
+    info = MSG.EXT_INFO.build(extensions=[{"extension_name": "a", "extension_value": b"b"}] * 3)
+    assert cut_outcome(info.spec.fields, info.values, 1, 5) == (
+        "extensions: count 3 exceeds the 0 bytes left", None)
 
 
 @given(st.binary(max_size=200))
 @settings(max_examples=300)
 def test_random_bytes_never_crash_the_decoder(payload):
+    """Random payloads decode, or raise DecodeError saying what and where, or KeyError for a
+    number no message has; nothing else."""
     for context in ({}, {"kex": "ecdh", "auth": "publickey"}, {"kex": "gex", "auth": "keyboard-interactive"}):
+        if not payload:
+            with pytest.raises(DecodeError, match="^empty payload: no message number$"):
+                SSH.decode(payload, context)
+            continue
+        if not SSH.is_known(payload[0]):
+            with pytest.raises(KeyError) as unknown:
+                SSH.decode(payload, context)
+            assert unknown.value.args == (payload[0],)
+            continue
+        spec = SSH.spec_for(payload[0], context)
         try:
-            SSH.decode(payload, context)
-        except (DecodeError, KeyError):
-            pass
+            message = SSH.decode(payload, context)
+        except DecodeError as error:
+            name = (spec or opaque_spec(payload[0], SSH.by_number[payload[0]])).rfc_name
+            assert_says_where(error, name, payload)
+        else:
+            assert message.spec is spec or (spec is None and message.spec.name.endswith("?"))
+            assert_decoded_whole(message, payload, Message(message.spec, message.values).encode())
 
 
 def test_kexinit_spans_split_name_lists_into_items():
