@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sshviz.scenario import Scenario, run_scenario  # noqa: E402
+from tests.asyncssh_peer import asyncssh_server_accepting  # noqa: E402
 
 SCENARIO = dict(kex="curve25519-sha256", hostkey="ssh-ed25519", cipher="aes128-gcm@openssh.com",
                 auth="publickey", command="echo Hello, SSH!")
@@ -36,15 +37,7 @@ async def asyncssh_sessions(runs: int) -> list[float]:
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     user_key = asyncssh.generate_private_key("ssh-ed25519")
 
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username):
-            return True
-
-        def public_key_auth_supported(self):
-            return True
-
-        def validate_public_key(self, username, key):
-            return key == user_key.convert_to_public()
+    Server = asyncssh_server_accepting(asyncssh, user_key.export_public_key("openssh").decode())
 
     async def handle(process):
         process.stdout.write("Hello, SSH!\n")

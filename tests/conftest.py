@@ -322,20 +322,3 @@ def talk_until(sock: socket.socket, client, kind) -> list:
         assert data and not client.closed, client.transport.disconnect_reason
         events = client.receive_data(data)
     return events
-
-
-def asyncssh_server_accepting(asyncssh, user_key):
-    """An ``asyncssh.SSHServer`` class that lets in any user holding ``user_key``."""
-    wanted = user_key.public.openssh().split()[1].encode()
-
-    class Server(asyncssh.SSHServer):
-        def begin_auth(self, username):
-            return True
-
-        def public_key_auth_supported(self):
-            return True
-
-        def validate_public_key(self, username, key):
-            return key.export_public_key("openssh").split()[1] == wanted
-
-    return Server

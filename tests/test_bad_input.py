@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sshviz.auth.client import ClientAuthConfig
+from sshviz.auth.client import AuthState, ClientAuthConfig
 from sshviz.auth.server import ServerAuthConfig, UserRecord
 from sshviz.conductor import Conductor
 from sshviz.crypto.keys import PrivateKey
@@ -295,7 +295,7 @@ def instead_of_reacting(event_type, action, server: ServerConfig | None = None, 
 
 def test_auth_request_before_the_service_request(server=None):
     conductor = fresh(server)
-    conductor.client.auth.state = "service"  # as if asked already: it will not send SERVICE_REQUEST
+    conductor.client.auth.state = AuthState.SERVICE  # as if asked already: it will not send SERVICE_REQUEST
     step_until(conductor, "NEWKEYS", "server")
     conductor.inject("client", SSH.build("USERAUTH_REQUEST", user_name="alice", service_name="ssh-connection",
                                          method_name="none"))

@@ -16,7 +16,8 @@ from sshviz.net.adapter import open_client, start_server
 from sshviz.scenario import SessionDriver
 from sshviz.transport.transport import TransportConfig
 
-from .conftest import assert_no_internal_error, asyncssh_server_accepting
+from .asyncssh_peer import asyncssh_server_accepting
+from .conftest import assert_no_internal_error
 from .openssh import free_port
 
 asyncssh = pytest.importorskip("asyncssh")
@@ -33,7 +34,7 @@ def test_sshviz_client_against_asyncssh_server(kex):
     host_key = PrivateKey.generate("ssh-ed25519")
     user_key = PrivateKey.generate("ecdsa-sha2-nistp256")
 
-    Server = asyncssh_server_accepting(asyncssh, user_key)
+    Server = asyncssh_server_accepting(asyncssh, user_key.public.openssh())
 
     async def handle(process):
         process.stdout.write(f"hello {process.command}\n")

@@ -161,13 +161,13 @@ def test_sshviz_client_symlink_against_asyncssh_server(tmp_path):
     from sshviz.net.sftp import open_sftp
     from sshviz.transport.transport import TransportConfig
 
-    from .conftest import asyncssh_server_accepting
+    from .asyncssh_peer import asyncssh_server_accepting
     from .openssh import free_port
 
     root = symlink_root(tmp_path)
     user_key = PrivateKey.generate("ssh-ed25519")
 
-    Server = asyncssh_server_accepting(asyncssh, user_key)
+    Server = asyncssh_server_accepting(asyncssh, user_key.public.openssh())
 
     async def main():
         port = free_port()
