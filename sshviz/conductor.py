@@ -58,13 +58,16 @@ class Conductor:
         """Move new outgoing units into the queue and gather new events from both sides
         (``first`` holds events already taken from an endpoint)."""
         changes: list[tuple[str, Event]] = []
+        record = {Side.CLIENT: self.client_events, Side.SERVER: self.server_events}
         for _ in range(8):  # a driver's reaction may cause more events; settle them
             new = []
             for side, endpoint in self._sides.items():
-                events = first.pop(side, []) + (endpoint.start() if not endpoint._started
-                                                else endpoint.take_events())
-                (self.client_events if side is Side.CLIENT else self.server_events).extend(events)
-                new += [(side, e) for e in events]
+                events = endpoint.start()  # the first call starts it; later ones take its events
+                if side in first:
+                    events = first.pop(side) + events
+                if events:
+                    record[side].extend(events)
+                    new += [(side, e) for e in events]
             if self.driver is not None:
                 for side, event in new:
                     if not isinstance(event, PLUMBING):
@@ -73,7 +76,7 @@ class Conductor:
             for side, endpoint in self._sides.items():
                 while (unit := endpoint.next_outgoing()) is not None:
                     self._queue.append((side, unit))
-            if not any(e.events for e in self._sides.values()):
+            if not (self.client.events or self.server.events):
                 break
         return changes
 

@@ -64,18 +64,6 @@ class ClientAuth:
         self._prompts_used = 0
         self._ki_tried = 0
         self.method_used = ""
-        # What the server may send in which states, and what each does. A method's own
-        # message only decodes as such after a request by that method (the catalog's context).
-        waiting = {AuthState.WAITING}
-        self._handlers = {
-            MSG.SERVICE_ACCEPT: ({AuthState.SERVICE}, self._on_service_accept),
-            MSG.USERAUTH_BANNER: ({AuthState.WAITING, AuthState.SERVICE, AuthState.ASKING}, self._on_banner),
-            MSG.USERAUTH_SUCCESS: (waiting, self._on_success),
-            MSG.USERAUTH_FAILURE: (waiting, self._on_failure),
-            MSG.USERAUTH_PK_OK: (waiting, self._on_pk_ok),
-            MSG.USERAUTH_PASSWD_CHANGEREQ: (waiting, self._on_passwd_changereq),
-            MSG.USERAUTH_INFO_REQUEST: (waiting, self._on_info_request),
-        }
 
     @property
     def done(self) -> bool:
@@ -182,11 +170,11 @@ class ClientAuth:
     # -- messages from the server -------------------------------------------------------------
 
     def handle(self, msg: Message) -> None:
-        states, handler = self._handlers.get(msg.spec, ((), None))
+        states, handler = self._HANDLERS.get(msg.spec, ((), None))
         if self.state not in states:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"unexpected {msg.spec.rfc_name} during user authentication")
-        handler(msg)
+        handler(self, msg)
 
     def _on_service_accept(self, msg: Message) -> None:
         if msg["service_name"] != "ssh-userauth":
@@ -232,3 +220,17 @@ class ClientAuth:
         else:
             self.state = AuthState.ASKING
             self.events.append(PromptsNeeded(msg["name"], msg["instruction"], prompts))
+
+    # What the server may send in which states, and what each does. A method's own
+    # message only decodes as such after a request by that method (the catalog's context).
+    _WAITING = {AuthState.WAITING}
+    _HANDLERS = {
+        MSG.SERVICE_ACCEPT: ({AuthState.SERVICE}, _on_service_accept),
+        MSG.USERAUTH_BANNER: ({AuthState.WAITING, AuthState.SERVICE, AuthState.ASKING}, _on_banner),
+        MSG.USERAUTH_SUCCESS: (_WAITING, _on_success),
+        MSG.USERAUTH_FAILURE: (_WAITING, _on_failure),
+        MSG.USERAUTH_PK_OK: (_WAITING, _on_pk_ok),
+        MSG.USERAUTH_PASSWD_CHANGEREQ: (_WAITING, _on_passwd_changereq),
+        MSG.USERAUTH_INFO_REQUEST: (_WAITING, _on_info_request),
+    }
+

@@ -63,11 +63,6 @@ class ServerAuth:
         self.banner_sent = False
         self.ki_pending = False
         self.deadline = start_time + config.login_grace
-        self._handlers = {
-            MSG.SERVICE_REQUEST: self._on_service_request,
-            MSG.USERAUTH_REQUEST: self._on_request,
-            MSG.USERAUTH_INFO_RESPONSE: self._on_info_response,
-        }
 
     # -- what may continue --------------------------------------------------------------------
 
@@ -86,10 +81,10 @@ class ServerAuth:
     # -- messages from the client -------------------------------------------------------------
 
     def handle(self, msg: Message) -> None:
-        handler = self._handlers.get(msg.spec)
+        handler = self._HANDLERS.get(msg.spec)
         if handler is None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name} from the client")
-        handler(msg)
+        handler(self, msg)
 
     def _on_service_request(self, msg: Message) -> None:
         if self.service_accepted or msg["service_name"] != "ssh-userauth":
@@ -237,3 +232,10 @@ class ServerAuth:
         if not self.authenticated and now >= self.deadline:
             raise ProtocolError(E.BY_APPLICATION,
                                 f"login grace time of {self.config.login_grace:g} s exceeded")
+
+    _HANDLERS = {
+        MSG.SERVICE_REQUEST: _on_service_request,
+        MSG.USERAUTH_REQUEST: _on_request,
+        MSG.USERAUTH_INFO_RESPONSE: _on_info_response,
+    }
+

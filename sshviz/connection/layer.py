@@ -88,22 +88,6 @@ class Connection:
         self._next_id = 0
         self._global_pending: deque[str] = deque()
         self.no_more_sessions = False
-        self._handlers = {
-            MSG.GLOBAL_REQUEST: self._on_global_request,
-            MSG.REQUEST_SUCCESS: self._on_request_success,
-            MSG.REQUEST_FAILURE: self._on_request_failure,
-            MSG.CHANNEL_OPEN: self._on_channel_open,
-            MSG.CHANNEL_OPEN_CONFIRMATION: self._on_channel_open_confirmation,
-            MSG.CHANNEL_OPEN_FAILURE: self._on_channel_open_failure,
-            MSG.CHANNEL_WINDOW_ADJUST: self._on_channel_window_adjust,
-            MSG.CHANNEL_DATA: self._on_channel_data,
-            MSG.CHANNEL_EXTENDED_DATA: self._on_channel_extended_data,
-            MSG.CHANNEL_EOF: self._on_channel_eof,
-            MSG.CHANNEL_CLOSE: self._on_channel_close,
-            MSG.CHANNEL_REQUEST: self._on_channel_request,
-            MSG.CHANNEL_SUCCESS: self._on_channel_success,
-            MSG.CHANNEL_FAILURE: self._on_channel_failure,
-        }
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -275,10 +259,10 @@ class Connection:
         return channel
 
     def handle(self, msg: Message) -> None:
-        handler = self._handlers.get(msg.spec)
+        handler = self._HANDLERS.get(msg.spec)
         if handler is None:
             raise ProtocolError(E.PROTOCOL_ERROR, f"unexpected {msg.spec.rfc_name}")
-        handler(msg)
+        handler(self, msg)
 
     def _on_global_request(self, msg: Message) -> None:
         name = msg["request_name"]
@@ -451,6 +435,23 @@ class Connection:
 
     def _on_channel_failure(self, msg: Message) -> None:
         self._channel_reply(msg, False)
+
+    _HANDLERS = {
+        MSG.GLOBAL_REQUEST: _on_global_request,
+        MSG.REQUEST_SUCCESS: _on_request_success,
+        MSG.REQUEST_FAILURE: _on_request_failure,
+        MSG.CHANNEL_OPEN: _on_channel_open,
+        MSG.CHANNEL_OPEN_CONFIRMATION: _on_channel_open_confirmation,
+        MSG.CHANNEL_OPEN_FAILURE: _on_channel_open_failure,
+        MSG.CHANNEL_WINDOW_ADJUST: _on_channel_window_adjust,
+        MSG.CHANNEL_DATA: _on_channel_data,
+        MSG.CHANNEL_EXTENDED_DATA: _on_channel_extended_data,
+        MSG.CHANNEL_EOF: _on_channel_eof,
+        MSG.CHANNEL_CLOSE: _on_channel_close,
+        MSG.CHANNEL_REQUEST: _on_channel_request,
+        MSG.CHANNEL_SUCCESS: _on_channel_success,
+        MSG.CHANNEL_FAILURE: _on_channel_failure,
+    }
 
 
 class SessionProgram:

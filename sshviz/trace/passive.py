@@ -106,20 +106,6 @@ class PassiveDecoder:
         self.server_channel: dict[int, int] = {}  # client's channel id -> server's
         self.sftp_channels: dict[int, object] = {}  # server's channel id -> SftpStreamDecoder
         self.problems: list[str] = []  # why parts of the session could not be opened
-        # What each message tells a bystander (those of the key exchange method: _kex_message).
-        self._handlers = {
-            MSG.KEXINIT: self._kexinit, MSG.NEWKEYS: self._newkeys,
-            MSG.DISCONNECT: self._disconnect, MSG.DEBUG: self._debug, MSG.EXT_INFO: self._ext_info,
-            MSG.PONG: self._pong, MSG.SERVICE_ACCEPT: self._service_accept,
-            MSG.USERAUTH_REQUEST: self._auth_request, MSG.USERAUTH_FAILURE: self._auth_failure,
-            MSG.USERAUTH_SUCCESS: self._auth_success, MSG.USERAUTH_BANNER: self._banner,
-            MSG.CHANNEL_OPEN: self._channel_open,
-            MSG.CHANNEL_OPEN_CONFIRMATION: self._channel_open_confirmation,
-            MSG.CHANNEL_OPEN_FAILURE: self._channel_open_failure,
-            MSG.CHANNEL_DATA: self._channel_data, MSG.CHANNEL_EXTENDED_DATA: self._channel_data,
-            MSG.CHANNEL_EOF: self._channel_eof, MSG.CHANNEL_CLOSE: self._channel_close,
-            MSG.CHANNEL_REQUEST: self._channel_request,
-        }
 
     # -- input --------------------------------------------------------------------------------
 
@@ -284,9 +270,10 @@ class PassiveDecoder:
             self.trace.events[-1] = shortened_event(event, shortened)
 
     def _observe(self, seen: "_Seen") -> None:
-        handler = self._kex_message if seen.message.spec.number in KEX_METHOD else self._handlers.get(seen.message.spec)
+        handler = (PassiveDecoder._kex_message if seen.message.spec.number in KEX_METHOD
+                   else self._HANDLERS.get(seen.message.spec))
         if handler is not None:
-            handler(seen)
+            handler(self, seen)
 
     # -- key exchange -------------------------------------------------------------------------
 
@@ -485,6 +472,21 @@ class PassiveDecoder:
             return
         for unit in units:
             changes.append((Direction(direction).receiver, unit.event(recipient)))
+
+    # What each message tells a bystander (those of the key exchange method: _kex_message).
+    _HANDLERS = {
+        MSG.KEXINIT: _kexinit, MSG.NEWKEYS: _newkeys,
+        MSG.DISCONNECT: _disconnect, MSG.DEBUG: _debug, MSG.EXT_INFO: _ext_info,
+        MSG.PONG: _pong, MSG.SERVICE_ACCEPT: _service_accept,
+        MSG.USERAUTH_REQUEST: _auth_request, MSG.USERAUTH_FAILURE: _auth_failure,
+        MSG.USERAUTH_SUCCESS: _auth_success, MSG.USERAUTH_BANNER: _banner,
+        MSG.CHANNEL_OPEN: _channel_open,
+        MSG.CHANNEL_OPEN_CONFIRMATION: _channel_open_confirmation,
+        MSG.CHANNEL_OPEN_FAILURE: _channel_open_failure,
+        MSG.CHANNEL_DATA: _channel_data, MSG.CHANNEL_EXTENDED_DATA: _channel_data,
+        MSG.CHANNEL_EOF: _channel_eof, MSG.CHANNEL_CLOSE: _channel_close,
+        MSG.CHANNEL_REQUEST: _channel_request,
+    }
 
 
 def _unopened_record(direction: str, seq: int, wire: bytes, mac_size: int, cipher: str = "?",

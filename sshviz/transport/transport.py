@@ -163,21 +163,6 @@ class Transport:
         # The server's, from the key exchange that made the session id: what host-bound
         # publickey authentication binds to (a rekey may negotiate another host key).
         self.host_key: PublicKey | None = None
-        # Transport messages handled whatever the state; then those handled only once the
-        # first key exchange is over and none is half done. Anything else goes up.
-        self._anytime = {
-            MSG.DISCONNECT: self._on_disconnect,
-            MSG.IGNORE: self._on_ignore,
-            MSG.UNIMPLEMENTED: self._on_unimplemented,
-            MSG.DEBUG: self._on_debug,
-            MSG.KEXINIT: self._on_kexinit,
-            MSG.NEWKEYS: self._on_newkeys,
-            MSG.EXT_INFO: self._on_ext_info,
-        }
-        self._between_kex = {
-            MSG.PING: self._on_ping,
-            MSG.PONG: self._on_pong,
-        }
 
     # -- starting and sending -----------------------------------------------------------------
 
@@ -331,9 +316,9 @@ class Transport:
         if in_initial_kex and self.strict and spec not in STRICT_KEX_ALLOWED and not method_message:
             raise ProtocolError(E.PROTOCOL_ERROR,
                                 f"{spec.rfc_name} is not allowed during a strict initial key exchange")
-        handler = self._on_kex_message if method_message else self._anytime.get(spec)
+        handler = Transport._on_kex_message if method_message else self._ANYTIME.get(spec)
         if handler is not None:
-            handler(msg, record)
+            handler(self, msg, record)
             return False
         if in_initial_kex:
             raise ProtocolError(E.PROTOCOL_ERROR, f"{spec.rfc_name} before the first key exchange ended")
@@ -342,9 +327,9 @@ class Transport:
             # RFC 4253 7.1; what the peer sent before its KEXINIT arrived first, so that is fine.
             raise ProtocolError(E.PROTOCOL_ERROR, f"{spec.rfc_name} from the peer between its "
                                                   "KEXINIT and its NEWKEYS")
-        handler = self._between_kex.get(spec)
+        handler = self._BETWEEN_KEX.get(spec)
         if handler is not None:
-            handler(msg, record)
+            handler(self, msg, record)
             return False
         return True
 
@@ -603,3 +588,22 @@ class Transport:
         # next keys.
         half_done = kex is not None and self.in_dir in kex.keys and self.in_dir not in kex.newkeys
         (kex.keys[self.in_dir] if half_done else self.reader.keys).start_delayed_compression(outgoing=False)
+
+    # Transport messages handled whatever the state; then those handled only once the
+    # first key exchange is over and none is half done. Anything else goes up.
+    _ANYTIME = {
+        MSG.DISCONNECT: _on_disconnect,
+        MSG.IGNORE: _on_ignore,
+        MSG.UNIMPLEMENTED: _on_unimplemented,
+        MSG.DEBUG: _on_debug,
+        MSG.KEXINIT: _on_kexinit,
+        MSG.NEWKEYS: _on_newkeys,
+        MSG.EXT_INFO: _on_ext_info,
+    }
+
+    _BETWEEN_KEX = {
+        MSG.PING: _on_ping,
+        MSG.PONG: _on_pong,
+    }
+
+
