@@ -13,7 +13,7 @@ from typing import Callable
 
 from .events import Event, PacketReceived, RawUnit, VersionReceived
 from .sides import Side
-from .trace.model import PLUMBING, SentSftpPlacer, Trace, TraceEvent, TraceHeader
+from .trace.model import PLUMBING, Interception, SentSftpPlacer, Trace, TraceEvent, TraceHeader
 
 
 class FakeClock:
@@ -33,13 +33,19 @@ class Conductor:
     """A client and a server in memory, joined by a queue of units (version lines, packets):
     each ``step`` delivers the oldest to its receiver and records it, as the receiver decoded
     it, with everything both sides reported meanwhile, as one ``TraceEvent``. What-ifs put
-    bytes on the wire that no protocol logic would send (``inject``, ``tamper``)."""
+    bytes on the wire that no protocol logic would send (``inject``, ``tamper``).
+
+    An ``attacker`` (the attack lab) sits on the wire: each unit a side sends goes to its
+    ``intercept(sender, unit)``, which returns what is delivered instead, in order, as
+    (sender, unit, Interception or None): the unit itself, a changed one, more units, or
+    nothing (held back, to be released later, or ``dropped``). ``flush()`` releases what it
+    still holds once nothing else is waiting."""
 
     TICK = 0.001  # fake seconds per step
 
     def __init__(self, client, server, clock: FakeClock | None = None,
                  driver: Callable[[str, list[Event]], None] | None = None,
-                 header: TraceHeader | None = None):
+                 header: TraceHeader | None = None, attacker=None):
         self.client = client
         self.server = server
         self.clock = clock
@@ -49,6 +55,9 @@ class Conductor:
         self.driver_state = None  # the scenario's driver, when one plays the client
         self.steps: list[TraceEvent] = self.trace.events
         self._queue: deque[tuple[Side, object]] = deque()
+        self.attacker = attacker
+        # Units the attacker has let through (or made), delivered before it is asked again.
+        self._released: deque[tuple[Side, object, Interception | None]] = deque()
         self._sides = {Side.CLIENT: client, Side.SERVER: server}
         self.client_events: list[Event] = []
         self.server_events: list[Event] = []
@@ -82,7 +91,8 @@ class Conductor:
 
     @property
     def done(self) -> bool:
-        return not self._queue
+        return not self._queue and not self._released and not (
+            self.attacker is not None and self.attacker.holding())
 
     # -- what-ifs: bytes nobody's protocol logic would send ------------------------------------
 
@@ -117,15 +127,34 @@ class Conductor:
                 return True
         return False
 
+    def _next_unit(self) -> tuple[Side, object, Interception | None] | None:
+        """The next unit to deliver: the oldest waiting one, unless an attacker has a say."""
+        while not self._released:
+            if not self._queue:
+                if self.attacker is None:
+                    return None
+                held = self.attacker.flush()
+                if not held:
+                    return None
+                self._released.extend(held)
+                continue
+            sender, unit = self._queue.popleft()
+            if self.attacker is None:
+                return sender, unit, None
+            self._released.extend(self.attacker.intercept(sender, unit))
+        return self._released.popleft()
+
     def step(self) -> TraceEvent | None:
-        if not self._queue:
+        taken = self._next_unit()
+        if taken is None:
             return None
-        sender, unit = self._queue.popleft()
+        sender, unit, interception = taken
         receiver_side = sender.opposite
         receiver = self._sides[receiver_side]
         if self.clock is not None:
             self.clock.advance(self.TICK)
-        delivered = not receiver.closed
+        delivered = not receiver.closed and not (interception is not None
+                                                 and interception.action == "dropped")
         first = receiver.receive_data(unit.wire) if delivered else []
         changes = self._pending_changes + self._collect({receiver_side: first})
         self._pending_changes = []
@@ -136,12 +165,13 @@ class Conductor:
                 break
         step = TraceEvent(len(self.steps), record.time, sender.sending, record,
                           [(side, e) for side, e in changes
-                           if not isinstance(e, PLUMBING) and not self._sftp.hold(side, e)], delivered)
+                           if not isinstance(e, PLUMBING) and not self._sftp.hold(side, e)], delivered,
+                          interception=interception)
         self._sftp.place(step)
         self.steps.append(step)
         return step
 
     def run(self, max_steps: int = 100_000) -> list[TraceEvent]:
-        while self._queue and len(self.steps) < max_steps:
-            self.step()
+        while len(self.steps) < max_steps and self.step() is not None:
+            pass
         return self.steps

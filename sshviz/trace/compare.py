@@ -8,7 +8,7 @@ from dataclasses import fields, is_dataclass
 from ..wire.spec import Message
 from .model import Trace
 
-EVENT_ATTRIBUTES = ("index", "time", "direction", "delivered", "notes", "frame", "elided")
+EVENT_ATTRIBUTES = ("index", "time", "direction", "delivered", "notes", "frame", "elided", "interception")
 
 
 def trace_differences(a: Trace, b: Trace, limit: int = 10) -> list[str]:

@@ -29,7 +29,7 @@ from ..wire.types import DecodeError
 from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
                     encode_event, encode_value)
 from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
-from .model import Trace, TraceEvent, TraceHeader, paused_gc
+from .model import ATTACKER_ACTIONS, Interception, Trace, TraceEvent, TraceHeader, paused_gc
 
 FORMAT_NAME = "sshviz-trace"
 FORMAT_VERSION = 1
@@ -148,6 +148,8 @@ class _Writer:
             data["notes"] = list(event.notes)
         if event.elided and "elided" not in data:
             data["elided"] = event.elided
+        if event.interception is not None:
+            data["interception"] = _encode_interception(event.interception)
         changes = changes if changes is not None else event.changes
         if changes:
             data["changes"] = [encode_change(side, e, getattr(record, "payload", b""))
@@ -187,7 +189,7 @@ class _Writer:
         if record.notes:
             mapping_only["record_notes"] = list(record.notes)
         simple = (not mapping_only and event.index == position and record.time == event.time
-                  and event.delivered and not event.notes)
+                  and event.delivered and not event.notes and event.interception is None)
         encoded_changes = [encode_change(side, e, payload) for side, e in changes]
         if simple and all(isinstance(c, str) for c in encoded_changes):
             tokens = [head, f"plain={plain.hex()}", f"wire={'=' if wire == plain else wire.hex()}"]
@@ -327,7 +329,8 @@ class _Reader:
                           [decode_change(c, f"change {i}", payload)
                            for i, c in enumerate(entry.get("changes", []))],
                           entry.get("delivered", True), list(entry.get("notes", [])),
-                          entry.get("frame"), entry.get("elided", 0))
+                          entry.get("frame"), entry.get("elided", 0),
+                          _decode_interception(entry.get("interception")))
 
     def _line(self, position: int, line: str) -> TraceEvent:
         unit, *changes = line.split(" | ")
@@ -467,3 +470,20 @@ def _message(name: str, payload: bytes) -> Message | None:
     if name.endswith("?"):  # a number whose method was not known: opaque
         return SSH.decode(payload, None)
     raise CodecError(f"unknown message name {name!r}")
+
+
+def _encode_interception(interception: Interception) -> dict:
+    data = {"action": interception.action, "detail": interception.detail}
+    if interception.original is not None:
+        data["original"] = interception.original
+    return data
+
+
+def _decode_interception(data) -> Interception | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("action") not in ATTACKER_ACTIONS:
+        raise CodecError(f"interception: expected an action among {', '.join(ATTACKER_ACTIONS)}")
+    original = data.get("original")
+    return Interception(data["action"], str(data.get("detail", "")),
+                        None if original is None else _bytes(original, "interception original"))

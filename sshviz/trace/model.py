@@ -16,6 +16,20 @@ from .elide import ELIDE_AFTER, BulkCounter, shortened_event
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
 
+# What an attacker on the wire can do to a unit (the attack lab).
+ATTACKER_ACTIONS = ("read", "changed", "inserted", "dropped", "replayed", "reordered", "relayed")
+
+
+@dataclass(frozen=True)
+class Interception:
+    """What an attacker between the two sides did to one unit on the wire: ``action`` is one of
+    ATTACKER_ACTIONS, ``detail`` one line for people, ``original`` the bytes the sender sent
+    when the attacker changed them. A dropped unit never reached its receiver."""
+
+    action: str
+    detail: str
+    original: bytes | None = None
+
 
 @dataclass
 class TraceEvent:
@@ -35,6 +49,7 @@ class TraceEvent:
     notes: list[str] = field(default_factory=list)
     frame: int | None = None  # capture frame number that completed this unit (imported captures)
     elided: int = 0  # bytes of bulk channel data left out when the trace was saved
+    interception: Interception | None = None  # what an attacker on the wire did to this unit
 
     @property
     def opened(self) -> bool:
