@@ -88,7 +88,7 @@ def scenario_from_args(args) -> Scenario:
     sc = Scenario(kex=args.kex, hostkey=args.hostkey, cipher=args.cipher, mac=args.mac,
                   compression=args.compression, auth=args.auth, seed=args.seed,
                   wrong_password_first=args.wrong_password_first, user=args.user,
-                  command=args.command, rekey=args.rekey,
+                  command=args.command, rekey=args.rekey, strict_kex=args.strict_kex != "off",
                   sftp_actions=list(getattr(args, "sftp", None) or []))
     try:
         sc.validate()
@@ -112,5 +112,51 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
                         help="play an SFTP command instead of --command (repeatable, in order), e.g. "
                              "--sftp 'put hello.txt' --sftp ls; the client has hello.txt and photos/, "
                              "the server readme.txt and docs/")
+    parser.add_argument("--strict-kex", choices=("on", "off"), default=None,
+                        help="strict KEX, the Terrapin countermeasure (default: on; an attack's own "
+                             "default with --attack)")
     parser.add_argument("--seed", type=int, default=Scenario.seed,
                         help="seed for every random value, so runs repeat byte for byte (default: %(default)s)")
+    parser.add_argument("--attack", metavar="NAME",
+                        help="run an attack of the attack lab on the session instead (see `sshviz "
+                             "attacks`); takes --strict-kex, --cipher and --target as its settings")
+    parser.add_argument("--target", choices=("encrypted", "kexinit"), default=None,
+                        help="with --attack tamper: the packet to change (default: encrypted)")
+
+
+# Scenario options an attack sets up itself: giving one with --attack is an error, not ignored.
+_NOT_WITH_ATTACK = ("kex", "hostkey", "mac", "compression", "auth", "wrong_password_first", "user",
+                    "command", "rekey", "sftp")
+
+
+def attack_from_args(args) -> tuple[str, dict[str, str]] | None:
+    """The attack and its settings the options name, or None; CLIError for what does not fit."""
+    settings = {"strict_kex": args.strict_kex, "target": args.target,
+                "cipher": args.cipher if args.cipher != Scenario.cipher else None}
+    if not args.attack:
+        if args.target is not None:
+            raise CLIError("--target is a setting of --attack tamper")
+        return None
+    from ..attacks import ATTACKS
+
+    if args.attack not in ATTACKS:
+        raise CLIError(f"unknown attack {args.attack!r}; see `sshviz attacks` ({', '.join(ATTACKS)})")
+    defaults = Scenario()
+    for name in _NOT_WITH_ATTACK:
+        value = getattr(args, name, None)
+        if value not in (None, False, []) and value != getattr(defaults, name, None):
+            raise CLIError(f"--{name.replace('_', '-')} does not go with --attack: the attack sets up "
+                           "its own session")
+    attack = ATTACKS[args.attack]
+    known = {s.name for s in attack.settings}
+    for name, value in settings.items():
+        if value is not None and name not in known:
+            raise CLIError(f"the {attack.name} attack has no --{name.replace('_', '-')} setting"
+                           + (f" (it has {', '.join('--' + k.replace('_', '-') for k in known)})"
+                              if known else ""))
+    values = {name: value for name, value in settings.items() if value is not None}
+    try:
+        attack.resolve(values)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return args.attack, values

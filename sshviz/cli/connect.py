@@ -18,8 +18,8 @@ from ..auth.client import ClientAuthConfig
 from ..crypto.keyfiles import KeyFileError, read_private_key
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
-from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived, PacketSent,
-                      PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
+from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived,
+                      PacketSent, PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
 from ..net.handshake import HandshakeWatch
 from ..presentation.peertext import banner_text, visible
@@ -29,7 +29,8 @@ from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..wire.catalog import DisconnectReason
 from . import sftp as sftp_cli
-from .common import CLIError, add_algorithm_options, internal_error_report, port_type, transport_config
+from .common import (CLIError, add_algorithm_options, internal_error_report, port_type,
+                     transport_config)
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")

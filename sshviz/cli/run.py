@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_scenario_options, scenario_from_args
+from .common import add_scenario_options, attack_from_args, scenario_from_args
 from .traces import add_trace_option, check_trace_path, save_for_cli
 
 
@@ -25,7 +25,15 @@ def run(args) -> int:
     from ..scenario import run_scenario
 
     check_trace_path(args.trace)
-    conductor = run_scenario(scenario_from_args(args))
+    attack = attack_from_args(args)
+    summary: list[str] = []
+    if attack is not None:
+        from ..attacks import run_attack
+
+        attacked = run_attack(*attack, seed=args.seed)
+        conductor, summary = attacked.conductor, attacked.summary()
+    else:
+        conductor = run_scenario(scenario_from_args(args))
     if args.trace:
         save_for_cli(conductor.trace, args.trace, args.full_data)
     for step in conductor.steps:
@@ -35,6 +43,9 @@ def run(args) -> int:
         print("SFTP commands and their output:")
         for line in script.output:
             print(f"  {line}")
+    if summary:
+        print()
+        print("\n".join(summary))
     for side, endpoint in (("client", conductor.client), ("server", conductor.server)):
         if endpoint.internal_error:
             print(f"sshviz: internal error in the {side}:\n{endpoint.internal_error}", file=sys.stderr)

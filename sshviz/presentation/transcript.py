@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
                       AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
                       Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
-                      KexComputed, KeysActivated, PongReceived, SftpMessage, VersionRecord)
+                      KexComputed, KeysActivated, PongReceived, RawUnit, SftpMessage, VersionRecord)
 from ..sides import Direction
 from ..wire.catalog import DisconnectReason
 from ..wire.spec import DecodedField
@@ -58,6 +58,12 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
         if detail:
             lines += [f"      (line before the version) {line.decode('utf-8', 'replace').rstrip()}"
                       for line in record.pre_lines]
+        return lines
+    if isinstance(record, RawUnit):
+        lines = [f"{head}{Direction(direction).arrow}  RAW BYTES  ({len(record.wire)} bytes"
+                 + (f", {record.note}" if record.note else "") + "; the receiver could not open them)"]
+        if detail:
+            lines.append(f"      wire  {short_hex(record.wire)}")
         return lines
     message = record.message
     name = message.spec.name if message is not None else "?"
@@ -153,8 +159,24 @@ def format_sftp(side: str, event: SftpMessage, detail: bool) -> list[str]:
     return lines
 
 
+# How a transcript marks what an attacker on the wire did to a unit.
+ATTACKER_MARKS = {"read": "👁", "changed": "✎", "inserted": "+", "dropped": "✂", "replayed": "↻",
+                  "reordered": "⇄", "relayed": "⇆"}
+
+
+def format_interception(step) -> list[str]:
+    interception = step.interception
+    if interception is None:
+        return []
+    lines = [f"   {ATTACKER_MARKS.get(interception.action, '!')} attacker: {interception.action}: "
+             f"{interception.detail}"]
+    if interception.action == "dropped":
+        lines.append(f"     (never reached the {Direction(step.direction).receiver})")
+    return lines
+
+
 def format_step(step, detail: bool) -> str:
-    lines = format_unit(step.index, step.direction, step.record, detail)
+    lines = format_unit(step.index, step.direction, step.record, detail) + format_interception(step)
     # Data of a channel that carries SFTP is shown as SFTP messages, not as raw output.
     sftp_channels = {(side, e.channel) for side, e in step.changes if isinstance(e, SftpMessage)}
     for side, event in step.changes:
