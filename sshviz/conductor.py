@@ -153,8 +153,7 @@ class Conductor:
         receiver = self._sides[receiver_side]
         if self.clock is not None:
             self.clock.advance(self.TICK)
-        delivered = not receiver.closed and not (interception is not None
-                                                 and interception.action == "dropped")
+        delivered = not receiver.closed and (interception is None or interception.reaches_receiver)
         first = receiver.receive_data(unit.wire) if delivered else []
         changes = self._pending_changes + self._collect({receiver_side: first})
         self._pending_changes = []

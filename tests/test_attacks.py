@@ -9,7 +9,7 @@ import pytest
 
 from sshviz.attacks import ATTACKS, outcome_of, prepare_attack, run_attack
 from sshviz.cli import main
-from sshviz.events import Disconnected, ExtInfoReceived
+from sshviz.events import AuthAttempt, Disconnected, ExtInfoReceived
 from sshviz.trace.compare import trace_differences
 from sshviz.trace.fileformat import dumps_trace, loads_trace
 from sshviz.wire.catalog import DisconnectReason as R
@@ -176,3 +176,40 @@ def test_run_attack_errors_are_one_line(capsys, args, message):
     assert main(["run", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sshviz: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_man_in_the_middle_is_refused_by_a_client_that_knows_the_host_key():
+    run = run_attack("mitm", {"known_host": "yes"})
+    outcome = run.outcome
+    assert (outcome.ended_by, outcome.reason, outcome.at_message) == (
+        "client", R.HOST_KEY_NOT_VERIFIABLE, "KEX_ECDH_REPLY")
+    assert not outcome.authenticated
+    # The real server never saw a password.
+    assert not any(isinstance(e, AuthAttempt) and e.method == "password" for e in run.conductor.server_events)
+
+
+def test_a_man_in_the_middle_trusted_on_first_use_reads_both_legs():
+    run = run_attack("mitm", {"known_host": "no"})
+    outcome = run.outcome
+    assert outcome.clean and outcome.authenticated and outcome.exit_status == 0
+    assert run.conductor.driver_state.stdout == b"Hello, SSH!\n"  # relayed from the real server
+    details = [s.interception.detail for s in run.conductor.steps if s.interception]
+    assert any("the password of 'alice' is 'correct horse battery staple'" in d for d in details)
+    assert any("the command is 'echo Hello, SSH!'" in d for d in details)
+    assert any("the data is b'Hello, SSH!\\n'" in d for d in details)
+    # The real server authenticated the attacker's client with the client's password.
+    assert [(e.user, e.method) for e in run.conductor.server_events
+            if isinstance(e, AuthAttempt) and e.result == "success"] == [("alice", "password")]
+    # Nothing either side sent reached the other directly.
+    assert all(s.interception is not None for s in run.conductor.steps)
+    taken = [s for s in run.conductor.steps if s.interception.action == "taken"]
+    assert taken and not any(s.delivered for s in taken)
+
+
+def test_run_attack_mitm_warns_loudly_about_the_changed_key(capsys):
+    assert main(["run", "--attack", "mitm"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: THE SERVER'S HOST KEY HAS CHANGED" in out
+    assert "Stopped by the host key check" in out
+    assert main(["run", "--known-host", "no"]) == 2
+    assert "--known-host is a setting of --attack mitm" in capsys.readouterr().err

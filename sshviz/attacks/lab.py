@@ -122,6 +122,10 @@ class Attack:
     def attacker(self, values: dict[str, str], seed: int) -> WireAttacker:  # pragma: no cover
         raise NotImplementedError
 
+    def attach(self, conductor: Conductor, sc: Scenario, values: dict[str, str], seed: int) -> None:
+        """Put this attack's attacker on the conductor's wire."""
+        conductor.attacker = self.attacker(values, seed)
+
     def verdict(self, outcome: Outcome, values: dict[str, str]) -> list[str]:  # pragma: no cover
         """Which check stopped the attack, or that nothing did, in a few lines."""
         raise NotImplementedError
@@ -426,7 +430,38 @@ class Weak(Attack):
         return lines
 
 
-ATTACKS: dict[str, Attack] = {a.name: a for a in (Terrapin(), Tamper(), Downgrade(), Replay(),
+class Mitm(Attack):
+    name = "mitm"
+    title = "a man in the middle with its own host key runs two key exchanges and relays"
+    attacks = "host authentication (and with it, secrecy of everything)"
+    settings = (Setting("known_host", ("yes", "no"), "yes",
+                        "the client already knows the real server's host key (no: trust on first use)"),)
+
+    def scenario(self, values, seed):
+        return Scenario(seed=seed, auth="password")
+
+    def attach(self, conductor, sc, values, seed):
+        from .mitm import MitmAttacker
+
+        conductor.attacker = MitmAttacker(seed, conductor.clock, sc.user)
+        if values["known_host"] == "no":
+            conductor.client.transport.config.verify_host_key = lambda key: (
+                "learned", "first contact: trusted on first use")
+
+    def verdict(self, outcome, values):
+        if values["known_host"] == "yes":
+            return ["Stopped by the host key check: the attacker cannot sign with the real "
+                    "server's key, so it offered its own, and the client, which knows the real one, "
+                    "refused it. OpenSSH says so loudly: \"WARNING: REMOTE HOST IDENTIFICATION HAS "
+                    "CHANGED!\" and does not connect."]
+        return ["Nothing stopped it: trusting on first use, the client accepted the attacker's key. "
+                "The attacker decrypted the password and the command on leg 1, logged in to the real "
+                "server with them on leg 2, and read the output on its way back.",
+                "With publickey authentication it could not have logged in: the user's signature "
+                "covers the session identifier, which differs on each leg."]
+
+
+ATTACKS: dict[str, Attack] = {a.name: a for a in (Terrapin(), Mitm(), Tamper(), Downgrade(), Replay(),
                                                    Reorder(), Weak())}
 
 
@@ -459,7 +494,7 @@ def prepare_attack(name: str, values: dict[str, str] | None = None, seed: int = 
     values = attack.resolve(values or {})
     sc = attack.scenario(values, seed)
     conductor = make_conductor(sc)
-    conductor.attacker = attack.attacker(values, seed)
+    attack.attach(conductor, sc, values, seed)
     conductor.trace.header.extra["attack"] = {"name": name, **values}  # a saved trace says so
     return AttackRun(attack, values, conductor)
 

@@ -122,6 +122,9 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
                              "attacks`); takes --strict-kex, --cipher and --target as its settings")
     parser.add_argument("--target", choices=("encrypted", "kexinit"), default=None,
                         help="with --attack tamper: the packet to change (default: encrypted)")
+    parser.add_argument("--known-host", choices=("yes", "no"), default=None,
+                        help="with --attack mitm: the client already knows the real server's key "
+                             "(default: yes; no: it trusts the first key it sees)")
 
 
 # Scenario options an attack sets up itself: giving one with --attack is an error, not ignored.
@@ -131,11 +134,13 @@ _NOT_WITH_ATTACK = ("kex", "hostkey", "mac", "compression", "auth", "wrong_passw
 
 def attack_from_args(args) -> tuple[str, dict[str, str]] | None:
     """The attack and its settings the options name, or None; CLIError for what does not fit."""
-    settings = {"strict_kex": args.strict_kex, "target": args.target,
+    settings = {"strict_kex": args.strict_kex, "target": args.target, "known_host": args.known_host,
                 "cipher": args.cipher if args.cipher != Scenario.cipher else None}
     if not args.attack:
         if args.target is not None:
             raise CLIError("--target is a setting of --attack tamper")
+        if args.known_host is not None:
+            raise CLIError("--known-host is a setting of --attack mitm")
         return None
     from ..attacks import ATTACKS
 

@@ -105,7 +105,14 @@ def format_change(side: str, event, detail: bool) -> list[str]:
         return [p + f"{who} with {event.cipher}, MAC {event.mac}, compression {event.compression} "
                 f"from {when} on" + ("; sequence numbers restart at 0" if event.sequence_reset else "")]
     if isinstance(event, HostKeyChecked):
-        return [p + f"host key {event.key_type} {event.fingerprint}: {event.status} ({event.detail})"]
+        line = p + f"host key {event.key_type} {event.fingerprint}: {event.status} ({event.detail})"
+        if event.status != "changed":
+            return [line]
+        # As loud as OpenSSH is: a changed key is what a man in the middle looks like.
+        bar = "   " + "!" * 76
+        return [line, bar, "   !!  WARNING: THE SERVER'S HOST KEY HAS CHANGED. Someone may be between you and",
+                "   !!  the server (a man in the middle), reading everything. The connection is refused.",
+                bar]
     if isinstance(event, ExtInfoReceived):
         return [p + "extensions: " + ", ".join(event.extensions)]
     if isinstance(event, AuthAttempt):
@@ -161,7 +168,7 @@ def format_sftp(side: str, event: SftpMessage, detail: bool) -> list[str]:
 
 # How a transcript marks what an attacker on the wire did to a unit.
 ATTACKER_MARKS = {"read": "👁", "changed": "✎", "inserted": "+", "dropped": "✂", "replayed": "↻",
-                  "reordered": "⇄", "relayed": "⇆"}
+                  "reordered": "⇄", "taken": "⤓", "relayed": "⇆"}
 
 
 def format_interception(step) -> list[str]:
@@ -170,7 +177,7 @@ def format_interception(step) -> list[str]:
         return []
     lines = [f"   {ATTACKER_MARKS.get(interception.action, '!')} attacker: {interception.action}: "
              f"{interception.detail}"]
-    if interception.action == "dropped":
+    if not interception.reaches_receiver:
         lines.append(f"     (never reached the {Direction(step.direction).receiver})")
     return lines
 

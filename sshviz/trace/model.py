@@ -17,18 +17,24 @@ from .elide import ELIDE_AFTER, BulkCounter, shortened_event
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
 
 # What an attacker on the wire can do to a unit (the attack lab).
-ATTACKER_ACTIONS = ("read", "changed", "inserted", "dropped", "replayed", "reordered", "relayed")
+ATTACKER_ACTIONS = ("read", "changed", "inserted", "dropped", "replayed", "reordered", "taken",
+                    "relayed")
 
 
 @dataclass(frozen=True)
 class Interception:
     """What an attacker between the two sides did to one unit on the wire: ``action`` is one of
     ATTACKER_ACTIONS, ``detail`` one line for people, ``original`` the bytes the sender sent
-    when the attacker changed them. A dropped unit never reached its receiver."""
+    when the attacker changed them. A dropped unit never reached its receiver, nor did one the
+    attacker took for itself (a man in the middle's own endpoints read it instead)."""
 
     action: str
     detail: str
     original: bytes | None = None
+
+    @property
+    def reaches_receiver(self) -> bool:
+        return self.action not in ("dropped", "taken")
 
 
 @dataclass
