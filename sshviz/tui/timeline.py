@@ -14,46 +14,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..events import AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed, KeysActivated
-from ..trace.model import Trace, TraceEvent, sftp_messages
-from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
+from ..presentation.annotate import PHASES, phase_of  # noqa: F401 (the UI names phases from here)
+from ..trace.model import Trace, TraceEvent
+from ..wire.catalog import MSG
 
-# Phase keys in session order, with the name shown on screen.
-PHASES = {
-    "version": "version exchange",
-    "kex": "key exchange",
-    "auth": "authentication",
-    "connection": "connection",
-    "sftp": "SFTP",
-    "undecoded": "not decoded",  # bytes seen only on the wire (a capture without its keys)
-}
-# Transport messages that open user authentication.
-_SERVICE_MESSAGES = frozenset({MSG.SERVICE_REQUEST, MSG.SERVICE_ACCEPT})
 # Events the key panel follows; remembered with the index of the message that caused them.
 MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
-
-
-def phase_of(event: TraceEvent, previous: str | None) -> str:
-    """Which phase a message belongs to; messages that belong to none (DISCONNECT, IGNORE,
-    DEBUG, EXT_INFO, undecodable packets) stay in the phase around them."""
-    if event.kind == "version":
-        return "version"
-    if not event.opened:
-        return "undecoded"
-    message = event.message
-    if message is None:
-        return previous or "kex"
-    protocol, number = message.spec.protocol, message.spec.number
-    if protocol == "transport":
-        if number in ALGORITHM_NEGOTIATION or number in KEX_METHOD:
-            return "kex"
-        if message.spec in _SERVICE_MESSAGES:
-            return "auth"
-        return previous or "kex"
-    if protocol == "userauth":
-        return "auth"
-    if sftp_messages(event):
-        return "sftp"
-    return "sftp" if previous == "sftp" else "connection"
 
 
 def starts_kex(event: TraceEvent, phase: str) -> bool:
