@@ -185,8 +185,8 @@ def test_report_as_markdown_and_html(tmp_path, capsys):
     assert "- K = 0000002100f8cb5f" in out and "(encoded as mpint, length first, as H takes it)" in out
     status, _, _ = run_cli(capsys, "report", "failed-login", "--format", "html", "-o", str(tmp_path / "r.html"))
     page = (tmp_path / "r.html").read_text()
-    assert status == 0 and page.startswith("<!DOCTYPE html>") and "<h2>Authentication</h2>" in page
-    assert "&#x27;alice&#x27;" in page  # text is escaped
+    assert status == 0 and page.startswith("<!DOCTYPE html>") and 'id="userauth-failure"' in page
+    assert "The Illustrated SSH Connection: failed-login" in page
 
 
 def test_replay_hands_the_trace_to_the_ui(monkeypatch, capsys):

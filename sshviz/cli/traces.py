@@ -15,8 +15,9 @@ from .errors import CLIError
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 
 
-def add_input_arguments(parser: argparse.ArgumentParser, keylog_option: str = "--keylog") -> None:
-    parser.add_argument("file", metavar="FILE",
+def add_input_arguments(parser: argparse.ArgumentParser, keylog_option: str = "--keylog",
+                        optional: bool = False) -> None:
+    parser.add_argument("file", metavar="FILE", nargs="?" if optional else None,
                         help="a trace (.yaml), a packet capture (pcap or pcapng), or the name of a "
                              "sample trace (e.g. rekey)")
     parser.add_argument(keylog_option, dest="input_keylog", metavar="KEYLOG",

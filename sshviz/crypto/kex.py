@@ -138,6 +138,7 @@ class MLKEMHybridAgent(KexAgent):
         self._pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(self._pq_seed)
         pq_public = self._pq.public_key().public_bytes_raw()
         self.details["mlkem_public_key"] = pq_public
+        self.details["mlkem_private_seed"] = self._pq_seed  # the private key, as its 64-byte seed
         return pq_public + self._classic.public
 
     def _combine(self, pq_secret: bytes, classic_k: bytes) -> bytes:

@@ -1,9 +1,6 @@
-"""A session as a handout: Markdown or HTML, built from one list of blocks so both say the same.
-Reads events only."""
+"""A session as a Markdown handout (the HTML page is ``illustrated.py``). Reads events only."""
 
 from __future__ import annotations
-
-import html
 
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthFailed, AuthSucceeded, ChannelData,
                       Disconnected, ExitStatus, KexComputed, KeysActivated)
@@ -139,29 +136,3 @@ def markdown_report(trace: Trace, title: str) -> str:
 
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def html_report(trace: Trace, title: str) -> str:
-    e = html.escape
-    parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{e(title)} - sshviz</title>",
-             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.2em .5em;"
-             "text-align:left;vertical-align:top;font-size:90%}pre{background:#f4f4f4;padding:.5em}"
-             "td{font-family:monospace}</style></head><body>"]
-    for block in blocks(trace, title):
-        kind = block[0]
-        if kind in ("h1", "h2"):
-            parts.append(f"<{kind}>{e(block[1])}</{kind}>")
-        elif kind == "p":
-            parts.append(f"<p>{e(block[1])}</p>")
-        elif kind == "list":
-            parts.append("<ul>" + "".join(f"<li>{e(str(item))}</li>" for item in block[1]) + "</ul>")
-        elif kind == "pre":
-            parts.append(f"<pre>{e(block[1])}</pre>")
-        elif kind == "table":
-            head = "".join(f"<th>{e(h)}</th>" for h in block[1])
-            body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in block[2])
-            parts.append(f"<table><tr>{head}</tr>{body}</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
