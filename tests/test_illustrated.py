@@ -29,6 +29,15 @@ def run_command(command: str) -> str:
     return done.stdout.rstrip("\n")
 
 
+def assert_page_commands(trace, expected_keys: set[str]) -> None:
+    """Every command on ``trace``'s page prints what the page says (used by the live tests too:
+    sshviz against OpenSSH, the values from a real session)."""
+    calcs = {c["key"]: c for record in page_data(illustrated_page(trace, "test")) for c in record["calcs"]}
+    assert set(calcs) == expected_keys
+    for calc in calcs.values():
+        assert run_command(calc["cmd"]) == calc["expect"], calc["title"]
+
+
 @pytest.mark.parametrize("options", [
     dict(kex="curve25519-sha256"),
     dict(kex="ecdh-sha2-nistp256", hostkey="ecdsa-sha2-nistp256", cipher="aes128-gcm@openssh.com"),

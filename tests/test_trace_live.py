@@ -26,6 +26,7 @@ from sshviz.trace.keylog import KeyLog
 from .captures import loopback_capture, tshark_messages
 from .openssh import (SSH, free_port, require, shared_keys, ssh_command, sshd, sshviz_cli, stop,
                       wait_for_port)
+from .test_illustrated import assert_page_commands
 
 pytestmark = pytest.mark.interop
 
@@ -103,6 +104,9 @@ def test_openssh_client_against_sshviz_serve(tmp_path):
     trace = load_trace(trace_path)
     assert trace.header.source == "serve" and trace.header.client_version.startswith("SSH-2.0-OpenSSH")
     check_three_views(trace_path, capture, port, tmp_path)
+    # The illustrated page of a real session: each of its commands prints the page's value.
+    assert_page_commands(trace, {"K", "H", "keys", "fingerprint", "host-signature", "packet-c2s",
+                                 "packet-s2c", "user-signature"})
 
 
 def test_openssh_sftp_against_sshviz_serve_decodes_sftp_from_the_capture(tmp_path):
@@ -156,3 +160,5 @@ def test_sshviz_connect_against_openssh_sshd(tmp_path):
     trace = load_trace(trace_path)
     assert trace.header.source == "connect" and trace.header.server_version.startswith("SSH-2.0-OpenSSH")
     check_three_views(trace_path, capture, server.port, tmp_path)
+    assert_page_commands(trace, {"K", "H", "keys", "fingerprint", "host-signature", "packet-c2s",
+                                 "packet-s2c", "user-signature"})

@@ -58,6 +58,13 @@ def _summary(event: TraceEvent) -> str:
     return text if event.opened else text + ", not opened"
 
 
+def _what(event: TraceEvent) -> str:
+    """One line: what the message is for."""
+    if event.kind == "version":
+        return "identification line"
+    return event.message.spec.doc if event.message is not None else ""
+
+
 def _explanation(event: TraceEvent) -> str:
     if event.kind == "version":
         return ("The identification line: each side sends one, in clear, before anything else "
@@ -154,7 +161,8 @@ def illustrated_page(trace: Trace, title: str, elide_after: int | None = ELIDE_A
             f'<details class="rec {Direction(event.direction)}" id="{anchors[position]}" data-i="{position}">'
             f'<summary><a class="num" href="#{anchors[position]}">#{event.index}</a>'
             f'<span class="dir">{e(arrow)}</span><span class="phase">{e(PHASES.get(phase, phase))}</span>'
-            f'<b>{e(name)}</b> <span class="sum">{e(_summary(event))}</span>{"".join(marks)}</summary>'
+            f'<b>{e(name)}</b> <span class="what">{e(_what(event))}</span> '
+            f'<span class="sum">({e(_summary(event))})</span>{"".join(marks)}</summary>'
             f'<div class="body"></div></details>')
     calc_index = "".join(
         f'<li><a href="#{anchors[i]}">#{trace.events[i].index} {e(c.title)}</a></li>'
@@ -189,8 +197,8 @@ details.rec.s2c[open] > summary { background: #f6efe3; }
 .num { display: inline-block; width: 3.5em; color: #666; text-decoration: none; }
 .dir { display: inline-block; width: 11em; }
 .phase { display: inline-block; width: 10em; color: #557; }
-.sum { color: #555; }
-.mark { margin-left: .6em; padding: 0 .4em; border-radius: 3px; font-size: .85em; }
+.sum { color: #777; font-size: .9em; } .what { color: #333; font-family: system-ui, sans-serif; }
+.mark { margin-left: .6em; padding: 0 .4em; border-radius: 3px; font-size: .85em; white-space: nowrap; }
 .mark.calc { background: #dfe9ff; } .mark.attack { background: #ffd9d0; } .mark.lost { background: #eee; color: #a00; }
 .body { padding: .4em 1em 1em 1.2em; }
 .explain { margin: .2em 0 .6em; }
