@@ -20,7 +20,7 @@ from .lines import LineView
 PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
               "padding": "padding", "mac": "MAC", "clear": "in clear", "encrypted": "encrypted",
               "other": "lines before the version", "version": "identification line",
-              "raw": "not decoded"}
+              "raw": "not decoded", "original": "as sent, before the attacker"}
 OFFSET_WIDTH = 6  # "0000  "
 
 
