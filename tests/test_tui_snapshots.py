@@ -68,3 +68,9 @@ def test_sftp_write_inside_channel_data(snap_compare):
 
     assert snap_compare(app(sftp_actions=["put hello.txt", "ls"]), run_before=select_the_written_data,
                         terminal_size=SIZE)
+
+
+def test_terrapin_after_the_drop(snap_compare):
+    """The attacker's column: the inserted IGNORE, the dropped EXT_INFO, both sides' numbers."""
+    attacked = SshvizApp(attack=("terrapin", {"strict_kex": "off"}, 1))
+    assert snap_compare(attacked, press=["n"] * 10, terminal_size=(120, 40))

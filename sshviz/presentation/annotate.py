@@ -10,7 +10,7 @@ from ..events import VersionRecord
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
 from ..wire.spec import DecodedField
-from .transcript import format_value
+from .transcript import attacker_mark, format_value
 
 PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
 PACKET_RFC = "RFC 4253 6"
@@ -57,11 +57,11 @@ def _items(fields: list[DecodedField], space: str, offset: int, rfc: str) -> lis
 
 
 def message_items(event: TraceEvent) -> list[FieldItem]:
-    """What the decoder noted on the unit, then the message's fields, then its SFTP packets
-    (inside the data field), then the framing of the binary packet. Bytes nobody could open
-    are shown as the parts their size tells."""
+    """What an attacker on the wire did to the unit and what the decoder noted on it, then the
+    message's fields, then its SFTP packets (inside the data field), then the framing of the
+    binary packet. Bytes nobody could open are shown as the parts their size tells."""
     record = event.record
-    notes = note_items(event)
+    notes = interception_items(event) + note_items(event)
     if isinstance(record, VersionRecord):
         return notes + version_items(record)
     if not event.opened:
@@ -72,6 +72,28 @@ def message_items(event: TraceEvent) -> list[FieldItem]:
     _nest_sftp(event, items)
     items.append(packet_item(record))
     return notes + items
+
+
+def interception_items(event: TraceEvent) -> list[FieldItem]:
+    """What the attacker did to this unit, in a line, and the bytes the sender had sent when
+    the attacker changed them (shown in the hex view, in a section of their own)."""
+    interception = event.interception
+    if interception is None:
+        return []
+    children = []
+    if interception.original is not None:
+        original = interception.original
+        children.append(FieldItem(DecodedField(
+            "as sent", f"byte[{len(original)}]", original, 0, len(original),
+            "the bytes the sender put on the wire, before the attacker changed them"), "original", 0, ""))
+    group = DecodedField("attacker", "", None, 0, 0, interception.detail)
+    return [FieldItem(group, "none", 0, "", children, title=f"attacker: {attacker_mark(interception.action)}")]
+
+
+def attacker_line(event: TraceEvent) -> str:
+    """One line on what the attacker did to the unit, or "" if it did nothing."""
+    interception = event.interception
+    return "" if interception is None else f"attacker: {attacker_mark(interception.action)}: {interception.detail}"
 
 
 def note_items(event: TraceEvent) -> list[FieldItem]:
@@ -224,7 +246,17 @@ class HexSection:
 
 
 def hex_sections(event: TraceEvent, wire: bool) -> list[HexSection]:
-    """The bytes to show: what travelled (``wire``) or the plaintext packet and its MAC."""
+    """The bytes to show: what travelled (``wire``) or the plaintext packet and its MAC; then,
+    when an attacker changed the unit, the bytes its sender sent."""
+    sections = _hex_sections(event, wire)
+    original = event.interception.original if event.interception is not None else None
+    if original is not None:
+        sections.append(HexSection("as the sender sent it, before the attacker changed it", original,
+                                   [(0, len(original), "original")], {"original": 0}))
+    return sections
+
+
+def _hex_sections(event: TraceEvent, wire: bool) -> list[HexSection]:
     record = event.record
     if isinstance(record, VersionRecord):
         pre = len(record.wire) - len(record.line)

@@ -166,16 +166,22 @@ def format_sftp(side: str, event: SftpMessage, detail: bool) -> list[str]:
     return lines
 
 
-# How a transcript marks what an attacker on the wire did to a unit.
-ATTACKER_MARKS = {"read": "👁", "changed": "✎", "inserted": "+", "dropped": "✂", "replayed": "↻",
-                  "reordered": "⇄", "taken": "⤓", "relayed": "⇆"}
+# How what an attacker on the wire did to a unit is marked, in text and in the UI's ladder
+# (one terminal column each).
+ATTACKER_MARKS = {"read": "◉", "changed": "✎", "inserted": "+", "dropped": "✂", "replayed": "↻",
+                  "reordered": "⇄", "taken": "⤓", "relayed": "→"}
+
+
+def attacker_mark(action: str) -> str:
+    """``"✂ dropped"``: the action with its mark."""
+    return f"{ATTACKER_MARKS.get(action, '?')} {action}"
 
 
 def format_interception(step) -> list[str]:
     interception = step.interception
     if interception is None:
         return []
-    lines = [f"   {ATTACKER_MARKS.get(interception.action, '!')} attacker: {interception.action}: "
+    lines = [f"   {ATTACKER_MARKS.get(interception.action, '?')} attacker: {interception.action}: "
              f"{interception.detail}"]
     if not interception.reaches_receiver:
         lines.append(f"     (never reached the {Direction(step.direction).receiver})")

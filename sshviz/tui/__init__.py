@@ -1,29 +1,33 @@
 """The Textual UI. The only package that imports Textual; it reads trace events only.
 
 ``run_app`` opens it on an in-process scenario (run live, message by message as the user
-steps) or on a prebuilt Trace (a saved file or an imported capture)."""
+steps), on an attack of the attack lab (run live the same way, the attacker between the two
+sides), or on a prebuilt Trace (a saved file or an imported capture)."""
 
 from __future__ import annotations
 
 import gc
 
 
-def make_app(scenario=None, trace=None):
-    """The app, its timeline built, ready to run."""
+def make_app(scenario=None, trace=None, attack=None):
+    """The app, its timeline built, ready to run. ``attack`` is an attack's name, or
+    (name, settings, seed) with settings a dict of strings (``{"strict_kex": "off"}``), or an
+    AttackChoice; ValueError for an unknown attack or setting."""
     from .app import SshvizApp
 
-    app = SshvizApp(scenario=scenario, trace=trace)
+    app = SshvizApp(scenario=scenario, trace=trace, attack=attack)
     # The trace (up to 100,000s of events) lives as long as the app: keep the garbage
     # collector from walking it again and again while the user steps.
     gc.freeze()
     return app
 
 
-def run_app(scenario=None, trace=None, on_exit=None) -> int:
-    """Open the UI on ``scenario`` (default: the default Scenario) or on ``trace``; returns an
-    exit status. ``on_exit`` gets the session shown last (played to its end) once the UI has
-    closed: ``demo --trace`` saves it."""
-    app = make_app(scenario, trace)
+def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
+    """Open the UI on ``scenario`` (default: the default Scenario), on ``attack`` (see
+    make_app: ``run_app(attack=("terrapin", {"strict_kex": "off"}, 1))``) or on ``trace``;
+    returns an exit status. ``on_exit`` gets the session shown last (played to its end) once
+    the UI has closed: ``demo --trace`` saves it."""
+    app = make_app(scenario, trace, attack)
     app.run()
     if on_exit is not None:
         app.timeline.produce_all()

@@ -12,10 +12,10 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from ..trace.model import Trace, TraceHeader
+from .attacked import AttackChoice, attack_of_trace, attack_scenario, is_attacked, start_attack
 from .bindings import MAIN
 from .screens.main import MainScreen
 from .timeline import PHASES, Timeline
-
 
 JUMPS = 100  # at most this many "Go to" commands of each kind in the palette
 
@@ -24,18 +24,24 @@ class SshvizApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses anywhere find it
     TITLE = "sshviz"
 
-    def __init__(self, scenario=None, trace: Trace | None = None) -> None:
+    def __init__(self, scenario=None, trace: Trace | None = None, attack=None) -> None:
+        """``attack``: an AttackChoice, an attack's name, or (name, settings, seed); the run is
+        then that attack's (its own scenario), the attacker shown between client and server."""
         super().__init__()
         self.screenshot_dir = os.getcwd()
+        self.attack: AttackChoice | None = AttackChoice.of(attack)
+        self.attack_run = None  # the attack on the run shown, for its summary
         # With neither, the default demo starts once the first frame is up (on_ready): the
         # engine's import is the slowest part of start-up, and the screen can wait for it.
-        self.default_demo_pending = scenario is None and trace is None
+        self.default_demo_pending = scenario is None and trace is None and self.attack is None
         if self.default_demo_pending:
             self.scenario, self.trace = None, Trace(TraceHeader("in-process"))
             self.timeline = Timeline(self.trace)
             self.sub_title = "starting the demo session…"
             return
-        self.scenario = scenario if scenario is not None else scenario_of(trace)
+        if self.attack is not None:
+            scenario, trace = None, None
+        self.scenario = scenario if scenario is not None else scenario_of(trace) if trace is not None else None
         self.trace = trace
         self.timeline = self._new_timeline(self.scenario if trace is None else None)
 
@@ -50,13 +56,29 @@ class SshvizApp(App[int]):
         return MainScreen()
 
     def _new_timeline(self, scenario) -> Timeline:
+        """A timeline on ``self.attack`` if there is one, else on ``scenario``, else on the
+        trace; sets the title bar and the attack run it shows."""
+        self.attack_run = None
+        if self.attack is not None:
+            timeline, self.attack_run, self.attack = start_attack(self.attack)
+            self.scenario = attack_scenario(self.attack)
+            self.sub_title = f"{self.attack.describe()} · {describe(self.scenario)}"
+            return timeline
         if scenario is None:
             header = self.trace.header
+            self.attack_run = attack_of_trace(self.trace)
             self.sub_title = f"{header.source} trace · {header.client_version or 'client'} ⇄ " \
                              f"{header.server_version or 'server'}"
+            if self.attack_run is not None:
+                self.sub_title = f"{self.sub_title} · attack: {self.attack_run.attack.name}"
             return Timeline(self.trace)
         self.sub_title = describe(scenario)
         return Timeline.from_scenario(scenario)
+
+    @property
+    def attacked(self) -> bool:
+        """The run shown has an attacker between the sides: the ladder gets its column."""
+        return self.attack_run is not None or is_attacked(self.timeline.trace)
 
     @property
     def main(self) -> MainScreen:
@@ -73,10 +95,11 @@ class SshvizApp(App[int]):
             self.timeline.go(0)
             self.main.sync()
 
-    def rerun(self, scenario) -> None:
-        """Run ``scenario`` and show it at the step the user was looking at."""
+    def rerun(self, scenario, attack=None) -> None:
+        """Run ``scenario`` (or ``attack``, an AttackChoice, which brings its own scenario) and
+        show it at the step the user was looking at."""
         position = self.timeline.position
-        self.scenario, self.trace = scenario, None
+        self.scenario, self.trace, self.attack = scenario, None, AttackChoice.of(attack)
         self.timeline = self._new_timeline(scenario)
         self.timeline.ensure(position)
         self.timeline.go(min(position, len(self.timeline) - 1))
@@ -90,11 +113,15 @@ class SshvizApp(App[int]):
                         severity="warning")
             return
 
-        def chosen(scenario) -> None:
-            if scenario is not None:
-                self.rerun(scenario)
+        def chosen(choice) -> None:
+            if choice is not None:
+                scenario, attack = choice
+                self.rerun(scenario, attack)
 
-        self.push_screen(WhatIfScreen(self.scenario), chosen)
+        attack = self.attack
+        if attack is None and self.attack_run is not None:  # a saved attacked trace: offer its attack
+            attack = AttackChoice(self.attack_run.attack.name, dict(self.attack_run.values), self.scenario.seed)
+        self.push_screen(WhatIfScreen(self.scenario, attack), chosen)
 
     def screenshot(self) -> str | None:
         event = self.timeline.current
@@ -113,6 +140,8 @@ class SshvizApp(App[int]):
         and each kind of message, then Textual's (themes, keys, quit)."""
         main = self.main
         for binding in MAIN:
+            if binding.action == "attack" and self.attack_run is None:
+                continue
             if not binding.action.startswith("app."):
                 yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                     lambda action=binding.action: main.run_action(action))

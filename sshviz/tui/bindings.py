@@ -20,6 +20,8 @@ MAIN = [
     Binding("k", "toggle_keys", "Key panel", tooltip="Show the key panel in place of the fields, wider"),
     Binding("w", "toggle_wire", "Wire/plain", tooltip="Hex view: bytes on the wire or the plaintext packet"),
     Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
+    Binding("a", "attack", "Attack", tooltip="An attacked run: what the attack attacks, how the run "
+            "ended, which check stopped it or that nothing did"),
     Binding("ctrl+s", "screenshot", "SVG", tooltip="Save an SVG screenshot of this screen"),
     Binding("f1", "help", "Help", tooltip="What is on the screen, and every key"),
     Binding("q", "app.quit", "Quit", show=False),

@@ -11,7 +11,7 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
 # The annotated fields and bytes are the presentation layer's (the illustrated page shows them
 # too); the widgets take them from here.
 from ..presentation.annotate import (PAYLOAD_OFFSET, VERSION_RFC, FieldItem,  # noqa: F401
-                                     HexSection, hex_sections, message_items, walk)
+                                     HexSection, attacker_line, hex_sections, message_items, walk)
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..wire.catalog import KEX_METHOD, SSH
 from .timeline import Milestone, NewKeysSent

@@ -27,6 +27,13 @@ switches to the new keys.
   chosen, the ephemeral public values, the shared secret K, the exchange hash H and its inputs,
   the session id and the six keys `HASH(K || H || "A" || session_id)` ... `"F"`.
 
+An **attacked run** (what if… → attack, one of the attack lab's) puts the attacker between
+the two: a third lifeline in the middle of the ladder, where each unit it touched is marked
+with what it did (`◉ read`, `✎ changed`, `+ inserted`, `✂ dropped`, `↻ replayed`,
+`⇄ reordered`); a dropped unit's arrow stops there, an inserted one starts there. Each side's
+sequence number of a packet stands beside its lifeline. The attack's summary is under the
+ladder (`a` shows it whole): what it attacks, how the run ended, which check stopped it.
+
 Seeded runs repeat byte for byte. **What if…** (`s`) changes the algorithms, the
 authentication, the command or the seed and runs again at the same step, so you can see what
 changes. `ctrl+p` opens the command palette (themes too).

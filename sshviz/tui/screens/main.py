@@ -4,7 +4,7 @@ the app's timeline and then ``sync()`` brings each panel up to date."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -27,6 +27,7 @@ class MainScreen(Screen):
         self.selected: FieldItem | None = None
         self._shown_event = None
         self._shown_milestones = -1
+        self._shown_summary = None  # (attack run, whether the run had ended) last summarised
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -34,6 +35,8 @@ class MainScreen(Screen):
             with Vertical(id="ladder-pane"):
                 yield Static(lifelines(), id="lifelines")
                 yield Ladder(id="ladder")
+                with VerticalScroll(id="attack-summary"):
+                    yield Static(id="attack-text")
             with Vertical(id="fields-pane"):
                 yield FieldsTree(id="fields")
                 yield FieldInfo(id="field-info")
@@ -61,7 +64,10 @@ class MainScreen(Screen):
         """A new timeline (a run, a rerun, a trace): redraw everything."""
         self._shown_event = None
         self._shown_milestones = -1
-        self.query_one(Ladder).show(self.timeline)
+        self._shown_summary = None
+        attacked = self.app.attacked
+        self.set_class(attacked, "-attack")
+        self.query_one(Ladder).show(self.timeline, attacked)
         self.sync()
 
     def sync(self) -> None:
@@ -74,7 +80,9 @@ class MainScreen(Screen):
         # whole ladder pane.
         self.query_one("#lifelines", Static).update(
             lifelines(f"#{timeline.position} of {total}" if event else "no messages",
-                      PHASES[timeline.phase_at(timeline.position)] if event else ""), layout=False)
+                      PHASES[timeline.phase_at(timeline.position)] if event else "",
+                      self.has_class("-attack")), layout=False)
+        self._show_summary()
         if event is None:
             return
         if event is not self._shown_event:
@@ -86,6 +94,23 @@ class MainScreen(Screen):
         if len(milestones) != self._shown_milestones:
             self._shown_milestones = len(milestones)
             self.query_one(KeyPanel).show(key_state(milestones), timeline)
+
+    def _show_summary(self) -> None:
+        """The attack under the ladder: what it attacks; once the run has ended, how it ended
+        and which check stopped it, or that nothing did."""
+        run = self.app.attack_run
+        state = (run, self.timeline.complete)
+        if run is None or state == self._shown_summary:
+            return
+        self._shown_summary = state
+        self.query_one("#attack-text", Static).update(attack_summary(run, self.timeline.complete))
+        # The summary grew and the ladder shrank: keep the current message in view.
+        self.call_after_refresh(self._keep_current_in_view)
+
+    def _keep_current_in_view(self) -> None:
+        timeline = self.timeline
+        if timeline.events:
+            self.query_one(Ladder).scroll_to_row(timeline.row_of_event[timeline.position])
 
     def _show_bytes(self) -> None:
         event = self.timeline.current
@@ -122,6 +147,12 @@ class MainScreen(Screen):
             self.query_one(FieldsTree).select_item(best[2])
 
     # -- actions (bound in bindings.MAIN) ---------------------------------------------------
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """The attack's key shows only on an attacked run."""
+        if action == "attack":
+            return self.app.attack_run is not None
+        return True
 
     def action_step(self, delta: int) -> None:
         timeline = self.timeline
@@ -170,20 +201,55 @@ class MainScreen(Screen):
     def action_screenshot(self) -> None:
         self.app.screenshot()
 
+    def action_attack(self) -> None:
+        from .attack import AttackScreen
+
+        run = self.app.attack_run
+        if run is None:
+            self.notify("no attacker in this run: s (what if…) chooses an attack", timeout=3)
+            return
+        self.app.push_screen(AttackScreen(attack_summary(run, self.timeline.complete)))
+
     def action_help(self) -> None:
         from .help import HelpScreen
 
         self.app.push_screen(HelpScreen())
 
 
-def lifelines(where: str = "", phase: str = ""):
+def lifelines(where: str = "", phase: str = "", attacked: bool = False):
     """The ladder's heading: client and server over their lifelines, the step and its phase
-    between them."""
+    between them; with an attacker, it heads the middle column and the step goes below."""
     from rich.table import Table
 
     table = Table.grid(expand=True)
     table.add_column(justify="left")
     table.add_column(justify="center")
     table.add_column(justify="right")
-    table.add_row("[b]client[/b]", f"{where} · {phase}" if phase else where, "[b]server[/b]")
+    step = f"{where} · {phase}" if phase else where
+    if attacked:
+        table.add_row("[b]client[/b] [dim]seq[/dim]", "[b red]attacker[/b red]", "[dim]seq[/dim] [b]server[/b]")
+        table.add_row("", step, "")
+    else:
+        table.add_row("[b]client[/b]", step, "[b]server[/b]")
     return table
+
+
+def attack_summary(run, ended: bool):
+    """The attack's summary lines: attack and settings, the property attacked, and (once the
+    run has ended) the outcome and the verdict."""
+    from rich.text import Text
+
+    lines = run.summary() if ended else run.summary()[:2]
+    text = Text()
+    for number, line in enumerate(lines):
+        if number:
+            text.append("\n")
+        head, sep, rest = line.partition(": ")
+        if number < 3 and sep:
+            text.append(head + sep, "bold")
+            text.append(rest)
+        else:
+            text.append(line, "italic")
+    if not ended:
+        text.append("\nhow it ends and what stopped it: once the run has ended (e runs to the end)", "dim")
+    return text

@@ -1,8 +1,12 @@
-"""What if…: a form over the Scenario's options, then a new run at the same step.
+"""What if…: a form over the Scenario's options, or an attack of the attack lab and its
+settings, then a new run at the same step.
 
 The form is built from the Scenario dataclass itself: an option with a registry of names gets a
 list to choose from, a yes/no option a checkbox, anything else a text box. Options added to
-Scenario later (SFTP actions) appear here without changing this file."""
+Scenario later (SFTP actions) appear here without changing this file. The attacks and their
+settings come from the attack lab's table the same way. An attack brings its own scenario (its
+settings say what it varies), so while one is chosen only the seed of the options below counts.
+The dialog returns (scenario, AttackChoice or None)."""
 
 from __future__ import annotations
 
@@ -13,8 +17,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from ...attacks import ATTACKS
 from ...scenario import ALGORITHM_OPTIONS, AUTH_METHODS, Scenario
+from ..attacked import AttackChoice
 from ..bindings import DIALOG
+
+NO_ATTACK = "none"
 
 # Options whose values come from a fixed list: name -> (choices, label).
 CHOICES = {name: (registry.names(), what) for name, registry, what in ALGORITHM_OPTIONS}
@@ -53,22 +61,78 @@ def _kind(field: dataclasses.Field) -> str:
     return "skip"  # a structure the form cannot edit (its value is kept)
 
 
-class WhatIfScreen(ModalScreen[Scenario | None]):
+class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
     BINDINGS = DIALOG
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, attack: AttackChoice | None = None) -> None:
         super().__init__()
         self.scenario = scenario
+        self.attack = attack
 
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif-body") as body:
             body.border_title = "what if… (choose, then Run again)"
             with VerticalScroll(id="whatif-form"):
+                yield from self._attack_form()
                 yield from self._form()
             yield Static(id="whatif-error")
             with Horizontal(id="whatif-buttons"):
                 yield Button("Run again", variant="primary", id="whatif-run")
                 yield Button("Cancel", id="whatif-cancel")
+
+    def _attack_form(self) -> ComposeResult:
+        """The attack (or none), what it is, and each attack's settings (shown for the chosen one)."""
+        current = self.attack.name if self.attack is not None else NO_ATTACK
+        with Horizontal(classes="whatif-row"):
+            caption = Label("attack", classes="whatif-label")
+            caption.tooltip = "an attacker between client and server (the attack lab); none: a plain run"
+            yield caption
+            yield Select([(NO_ATTACK, NO_ATTACK)] + [(name, name) for name in ATTACKS], value=current,
+                         allow_blank=False, compact=True, id="attack")
+        yield Static(id="attack-about", classes="whatif-about")
+        for attack in ATTACKS.values():
+            values = self.attack.values if self.attack is not None and self.attack.name == attack.name else {}
+            for setting in attack.settings:
+                with Horizontal(classes=f"whatif-row attack-setting for-{attack.name}"):
+                    caption = Label(f"{attack.name}: {setting.name.replace('_', ' ')}", classes="whatif-label")
+                    caption.tooltip = setting.help
+                    yield caption
+                    yield Select([(choice, choice) for choice in setting.choices],
+                                 value=values.get(setting.name, setting.default), allow_blank=False,
+                                 compact=True, id=f"atk-{attack.name}-{setting.name}")
+
+    def on_mount(self) -> None:
+        self._show_attack(self.query_one("#attack", Select).value)
+
+    def on_select_changed(self, message: Select.Changed) -> None:
+        if message.select.id == "attack":
+            self._show_attack(message.value)
+
+    def _show_attack(self, name) -> None:
+        """Show the chosen attack's settings and what it is; while an attack is chosen, the
+        scenario's options (but the seed) do not apply and are greyed out."""
+        for row in self.query(".attack-setting"):
+            row.display = row.has_class(f"for-{name}")
+        attack = ATTACKS.get(name)
+        about = self.query_one("#attack-about", Static)
+        about.display = attack is not None
+        if attack is not None:
+            about.update(f"{attack.title}\n[b]attacks:[/b] {attack.attacks}\n[dim]it runs on a scenario of "
+                         f"its own: of the options below, only the seed applies[/dim]")
+        for field in scenario_fields():
+            if _kind(field) != "skip" and field.name != "seed":
+                self.query_one(f"#opt-{field.name}").disabled = attack is not None
+
+    def chosen_attack(self) -> AttackChoice | None:
+        """The attack the form describes, or None; ValueError if the seed is not a number."""
+        name = self.query_one("#attack", Select).value
+        if name not in ATTACKS:
+            return None
+        seed = self.query_one("#opt-seed", Input).value
+        if not seed.strip().lstrip("-").isdigit():
+            raise ValueError(f"seed: a whole number, not {seed!r}")
+        values = {s.name: self.query_one(f"#atk-{name}-{s.name}", Select).value for s in ATTACKS[name].settings}
+        return AttackChoice(name, values, int(seed))
 
     def _form(self) -> ComposeResult:
         for field in scenario_fields():
@@ -119,7 +183,7 @@ class WhatIfScreen(ModalScreen[Scenario | None]):
             self.dismiss(None)
             return
         try:
-            self.dismiss(self.chosen())
+            self.dismiss((self.chosen(), self.chosen_attack()))
         except ValueError as exc:
             self.query_one("#whatif-error", Static).update(f"[b]cannot run:[/b] {exc}")
 

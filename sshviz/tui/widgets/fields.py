@@ -4,6 +4,7 @@ inside CHANNEL_DATA, and the binary packet around the message."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 from rich.text import Text
@@ -17,7 +18,7 @@ from ...events import VersionRecord
 from ...trace.model import TraceEvent
 from ...wire.spec import DecodedField
 from ..bindings import FIELDS
-from ..present import VERSION_RFC, FieldItem, message_items, walk
+from ..present import VERSION_RFC, FieldItem, attacker_line, message_items, walk
 from .lines import LineView
 
 VALUE_WIDTH = 48
@@ -209,7 +210,15 @@ def message_title(event: TraceEvent) -> Text:
 
 
 def whole_message_item(event: TraceEvent) -> FieldItem:
-    """The root: the whole payload (or identification line)."""
+    """The root: the whole payload (or identification line). Under it, what an attacker did to
+    the unit, when it did something, in place of what the message is (the title says that)."""
+    item = _whole_message_item(event)
+    if event.interception is not None:
+        item.field = dataclasses.replace(item.field, doc=attacker_line(event))
+    return item
+
+
+def _whole_message_item(event: TraceEvent) -> FieldItem:
     record = event.record
     if isinstance(record, VersionRecord):
         return FieldItem(DecodedField("identification", "", None, 0, len(record.wire),

@@ -5,6 +5,7 @@ field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB.""
 from __future__ import annotations
 
 import textwrap
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -20,7 +21,7 @@ from .lines import LineView
 PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": "payload",
               "padding": "padding", "mac": "MAC", "clear": "in clear", "encrypted": "encrypted",
               "other": "lines before the version", "version": "identification line",
-              "raw": "not decoded"}
+              "raw": "not decoded", "original": "as sent, before the attacker"}
 OFFSET_WIDTH = 6  # "0000  "
 
 

@@ -1,5 +1,6 @@
 """The ladder: the session as a sequence diagram, client on the left, server on the right, one
-line per message. Drawn with the Line API (only visible lines are rendered, each cached), so a
+line per message; with an attacker on the wire, a third column between them says what it did
+to each unit, and each side's sequence number of a packet stands at that side's end. Drawn with the Line API (only visible lines are rendered, each cached), so a
 trace of 100,000 messages scrolls and jumps as fast as one of thirty."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 
+from ..attacked import MADE_BY_ATTACKER, SequenceNumbers, mark
 from ..bindings import LADDER
 from ..present import message_label
 from ..timeline import PHASES, Row, Timeline
@@ -27,6 +29,7 @@ class Ladder(LineView, can_focus=True):
         *PHASE_CLASSES.values(),
         "ladder--number", "ladder--clear", "ladder--encrypted", "ladder--name",
         "ladder--current", "ladder--future", "ladder--marker", "ladder--lifeline",
+        "ladder--attack", "ladder--seq",
     }
 
     class Picked(Message):
@@ -39,11 +42,13 @@ class Ladder(LineView, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__(cache_size=2000, **kwargs)
         self.timeline: Timeline | None = None
+        self.numbers: SequenceNumbers | None = None  # set when an attacker is on the wire
         self._drawn = (0, 0, 0)  # (position, rows, digits) when last drawn
 
-    def show(self, timeline: Timeline) -> None:
-        """Draw a new timeline (a new run or trace)."""
+    def show(self, timeline: Timeline, attacked: bool = False) -> None:
+        """Draw a new timeline (a new run or trace); ``attacked``: with the attacker's column."""
         self.timeline = timeline
+        self.numbers = SequenceNumbers(timeline.events) if attacked else None
         self.lines_cache.clear()
         self._drawn = (0, 0, 0)
         self.update()
@@ -113,6 +118,8 @@ class Ladder(LineView, can_focus=True):
         elif row.kind == "marker":
             pad = " " * (digits + 2)
             text.append(pad + "┊" + f"  ▼ {row.text}", style("ladder--marker"))
+        elif self.numbers is not None:
+            text.append(self._attacked_line(row.event, width - 1, digits))
         else:
             text.append(self._message_line(row.event, width - 1, digits))
         text.truncate(width, overflow="ellipsis")  # a long marker says it was cut
@@ -153,12 +160,100 @@ class Ladder(LineView, can_focus=True):
         text.append("│", style("ladder--lifeline"))
         return text
 
+    def _attacked_line(self, index: int, width: int, digits: int) -> Text:
+        """Three lifelines: client, attacker, server. An arrow the attacker let pass crosses the
+        middle one; one it touched is cut there, its action in the middle column: from the
+        sender to the attacker (nothing when the attacker made the unit), then on to the
+        receiver (nothing when dropped). Each side's sequence number of a packet stands at its
+        end: ``  8 │ 3◀━━━━━━━━━━━━━━━┊ ✂ dropped ┊◀━ EXT_INFO ━━━━ 3│``."""
+        style = self.get_component_rich_style
+        event = self.timeline.events[index]
+        encrypted = event.kind == "packet" and event.record.encrypted
+        line_char = "┄" if event.kind == "raw" else "━" if encrypted else "─"
+        arrow_style = style("ladder--encrypted" if encrypted else "ladder--clear")
+        name_style = style("ladder--name")
+        c2s = event.direction == "c2s"
+        sent, received = self.numbers[index]
+        client_seq, server_seq = (sent, received) if c2s else (received, sent)
+        inner = max(MIDDLE + 8, width - digits - 4 - 2 * SEQ_WIDTH)  # between the number columns
+        left = (inner - MIDDLE) // 2
+        right = inner - MIDDLE - left
+        text = Text(no_wrap=True)
+        text.append(f"{index:>{digits}} ", style("ladder--number"))
+        text.append("│", style("ladder--lifeline"))
+        text.append(seq_text(client_seq, left=True), style("ladder--seq"))
+        interception = event.interception
+        name = message_label(event)
+        if interception is None:
+            # Passed untouched: one arrow over the attacker's lifeline.
+            line = segment(inner, c2s, line_char, name + (" ✗ not delivered" if not event.delivered else ""),
+                           arrow_style, name_style)
+            middle = left + MIDDLE // 2
+            if line.plain[middle] == line_char:  # the attacker's lifeline, where no name covers it
+                line = line[:middle] + Text("┼" if line_char == "─" else "┿", arrow_style) + line[middle + 1:]
+            text.append(line)
+        else:
+            sender_sent = interception.action not in MADE_BY_ATTACKER
+            first, second = (left, right) if c2s else (right, left)
+            # The sender's half carries the name; when the attacker made the unit, the other.
+            to_attacker = segment(first, c2s, line_char, name, arrow_style, name_style) if sender_sent else None
+            if event.delivered:
+                onwards = segment(second, c2s, line_char, None if sender_sent else name, arrow_style, name_style)
+            elif interception.action != "dropped":  # the receiver had already closed
+                onwards = Text(fit(" ✗ not delivered", second).ljust(second), name_style)
+            else:
+                onwards = None
+            before, after = (to_attacker, onwards) if c2s else (onwards, to_attacker)
+            text.append(before if before is not None else " " * left)
+            text.append(middle_mark(interception.action), style("ladder--attack"))
+            text.append(after if after is not None else " " * right)
+        text.append(seq_text(server_seq, left=False), style("ladder--seq"))
+        text.append("│", style("ladder--lifeline"))
+        return text
+
     # -- mouse -----------------------------------------------------------------------------
 
     def on_click(self, event: events.Click) -> None:
         where = self.clicked(event, len(self.timeline.rows)) if self.timeline else None
         if where is not None:
             self.post_message(self.Picked(self.timeline.rows[where.y].event))
+
+
+MIDDLE = 13  # the attacker's column: "┊⇄ reordered┊"
+SEQ_WIDTH = 3  # a sequence number beside each side's lifeline
+
+
+def middle_mark(action: str) -> str:
+    return ("┊" + mark(action).center(MIDDLE - 2)[: MIDDLE - 2] + "┊")
+
+
+def fit(label: str, room: int) -> str:
+    """``label`` cut with an ellipsis to ``room`` characters."""
+    return label if len(label) <= room else label[: max(0, room - 2)] + "… "
+
+
+def segment(size: int, c2s: bool, line_char: str, name: str | None, arrow_style, name_style) -> Text:
+    """An arrow ``size`` wide pointing the way the unit travels, ``name`` on it."""
+    label = fit(f" {name} ", size - 3) if name else ""
+    fill = line_char * max(0, size - len(label) - 2)
+    text = Text(no_wrap=True)
+    if c2s:
+        text.append(line_char, arrow_style)
+        text.append(label, name_style)
+        text.append(fill + "▶", arrow_style)
+    else:
+        text.append("◀" + fill, arrow_style)
+        text.append(label, name_style)
+        text.append(line_char, arrow_style)
+    return text
+
+
+def seq_text(seq: int | None, left: bool) -> str:
+    """A sequence number in its column beside a lifeline (blank where the side has none)."""
+    shown = "" if seq is None else str(seq)[-SEQ_WIDTH:]
+    if len(shown) < SEQ_WIDTH:
+        shown = f"{shown:>{SEQ_WIDTH - 1}} " if left else f" {shown:<{SEQ_WIDTH - 1}}"
+    return shown
 
 
 def number_width(timeline: Timeline) -> int:
