@@ -82,3 +82,30 @@ def test_demo_saves_the_session_it_showed(monkeypatch, tmp_path):
     saved = load_trace(tmp_path / "demo.yaml")
     assert saved.header.scenario["seed"] == 4
     assert saved.events[-1].name == "DISCONNECT"  # played to its end, not where the user stopped
+
+
+def test_demo_attack_opens_the_ui_on_the_attack(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(sshviz.tui, "run_app", lambda scenario=None, trace=None, attack=None, on_exit=None:
+                        calls.append((scenario, attack)) or 0)
+    assert main(["demo", "--attack", "terrapin", "--strict-kex", "on", "--seed", "4"]) == 0
+    assert calls == [(None, ("terrapin", {"strict_kex": "on"}, 4))]
+    assert main(["demo", "--attack", "terrapin", "--auth", "password"]) == 2
+    assert "--auth does not go with --attack" in capsys.readouterr().err
+
+
+def test_demo_attack_really_opens(tmp_path):
+    import asyncio
+
+    from sshviz.tui import make_app
+
+    async def run():
+        app = make_app(attack=("mitm", {"known_host": "no"}, 1))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for _ in range(60):
+                await pilot.press("n")
+            await pilot.pause()
+            assert app.attack_run.outcome.clean and app.attack_run.outcome.authenticated
+
+    asyncio.run(run())

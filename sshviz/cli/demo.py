@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_scenario_options, scenario_from_args
+from .common import add_scenario_options, attack_from_args, scenario_from_args
 from .traces import add_trace_option, check_trace_path, save_for_cli
 
 
@@ -11,7 +11,8 @@ def register(sub) -> None:
                             description="Open the terminal UI on a complete client and server "
                                         "running in this process: step through every message, "
                                         "its fields, its bytes and the keys. Takes the same "
-                                        "scenario options as `run`. With --trace, the session on "
+                                        "scenario options as `run`, --attack NAME included (the "
+                                        "attacker in the middle column). With --trace, the session on "
                                         "screen when the UI closes (the last what-if run) is saved "
                                         "whole.")
     add_scenario_options(parser)
@@ -22,8 +23,10 @@ def register(sub) -> None:
 def demo(args) -> int:
     from ..tui import run_app
 
-    scenario = scenario_from_args(args)
+    attack = attack_from_args(args)
+    options = ({"attack": (*attack, args.seed)} if attack is not None
+               else {"scenario": scenario_from_args(args)})
     if not args.trace:
-        return run_app(scenario=scenario)
+        return run_app(**options)
     check_trace_path(args.trace)
-    return run_app(scenario=scenario, on_exit=lambda trace: save_for_cli(trace, args.trace, args.full_data))
+    return run_app(**options, on_exit=lambda trace: save_for_cli(trace, args.trace, args.full_data))
