@@ -213,3 +213,17 @@ def test_run_attack_mitm_warns_loudly_about_the_changed_key(capsys):
     assert "Stopped by the host key check" in out
     assert main(["run", "--known-host", "no"]) == 2
     assert "--known-host is a setting of --attack mitm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values, reason, verdict", [
+    ({"byte": "20"}, R.MAC_ERROR, "Stopped by the MAC"),
+    ({"byte": "1"}, None, "The receiver is still waiting"),  # chacha20: the length decrypts bigger
+    ({"byte": "0"}, R.PROTOCOL_ERROR, "could not read the changed packet"),
+    ({"target": "kexinit", "byte": "9999"}, None, "random padding"),  # the last byte: padding
+])
+def test_tamper_chooses_its_byte_and_the_verdict_follows_the_outcome(values, reason, verdict):
+    run = run_attack("tamper", values)
+    assert run.outcome.reason == reason or (reason is None and run.outcome.reason in (None, R.BY_APPLICATION))
+    assert verdict in " ".join(run.summary())
+    with pytest.raises(ValueError, match="byte must be a whole number"):
+        prepare_attack("tamper", {"byte": "x"})

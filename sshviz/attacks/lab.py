@@ -24,12 +24,19 @@ CIPHER_CHOICES = ("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "ae
 
 @dataclass(frozen=True)
 class Setting:
-    """One knob of an attack: its name on the command line, the values it takes, the default."""
+    """One knob of an attack: its name on the command line, the values it takes (none listed:
+    a whole number), the default."""
 
     name: str
     choices: tuple[str, ...]
     default: str
     help: str
+
+    def check(self, value: str) -> None:
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}")
+        if not self.choices and not value.isdigit():
+            raise ValueError(f"{self.name} must be a whole number, not {value!r}")
 
 
 STRICT_KEX = Setting("strict_kex", ("on", "off"), "on", "strict KEX, the Terrapin countermeasure")
@@ -137,8 +144,7 @@ class Attack:
             if name not in known:
                 raise ValueError(f"the {self.name} attack has no setting {name!r}"
                                  + (f"; it has {', '.join(known)}" if known else ""))
-            if value not in known[name].choices:
-                raise ValueError(f"{name} must be one of {', '.join(known[name].choices)}, not {value!r}")
+            known[name].check(value)
         return {s.name: given.get(s.name, s.default) for s in self.settings}
 
 
@@ -210,13 +216,12 @@ class Terrapin(Attack):
 
 
 class TamperAttacker(WireAttacker):
-    """Flips one bit of one byte: in the client's first encrypted packet, or in its KEXINIT."""
+    """Flips one bit of one byte: in the client's first encrypted packet, or in its KEXINIT
+    (byte 6 by default: inside the ciphertext in every mode; the KEXINIT cookie's first byte)."""
 
-    OFFSET = 6  # inside the ciphertext in every mode; the first byte of the KEXINIT cookie
-
-    def __init__(self, seed: int, target: str):
+    def __init__(self, seed: int, target: str, offset: int = 6):
         super().__init__(seed)
-        self.target, self.done = target, False
+        self.target, self.offset, self.done = target, offset, False
 
     def intercept(self, sender, unit):
         hit = (self.spec_of(unit) is MSG.KEXINIT) if self.target == "kexinit" else self.encrypted(unit)
@@ -224,9 +229,10 @@ class TamperAttacker(WireAttacker):
             return [(sender, unit, None)]
         self.done = True
         wire = bytearray(unit.wire)
-        wire[self.OFFSET] ^= 0x01
+        offset = min(self.offset, len(wire) - 1)
+        wire[offset] ^= 0x01
         return [(sender, self.changed(unit, bytes(wire), "changed by the attacker"), Interception(
-            "changed", f"bit 0 of byte {self.OFFSET} flipped in the client's "
+            "changed", f"bit 0 of byte {offset} (of {len(wire)}) flipped in the client's "
                        f"{self.spec_of(unit).name}", unit.wire))]
 
 
@@ -235,18 +241,31 @@ class Tamper(Attack):
     title = "flip one bit of an encrypted packet, or of a cleartext KEXINIT"
     attacks = "integrity of packets; agreement on the exchange hash H"
     settings = (Setting("target", ("encrypted", "kexinit"), "encrypted",
-                        "which packet: the client's first encrypted one, or its KEXINIT"), CIPHER)
+                        "which packet: the client's first encrypted one, or its KEXINIT"),
+                Setting("byte", (), "6", "which byte of the packet to change, from 0 (the last if "
+                                         "the packet is shorter)"), CIPHER)
 
     def attacker(self, values, seed):
-        return TamperAttacker(seed, values["target"])
+        return TamperAttacker(seed, values["target"], int(values["byte"]))
 
     def verdict(self, outcome, values):
-        if values["target"] == "kexinit":
+        if values["target"] == "kexinit" and outcome.reason == DisconnectReason.KEY_EXCHANGE_FAILED:
             return ["Stopped by the exchange hash: H covers both KEXINITs as each side saw them, so "
                     "the server signed an H the client did not compute, and the host key signature "
                     "did not verify. A KEXINIT travels in the clear, yet cannot be changed unseen."]
-        return [f"Stopped by the MAC: {values['cipher']} authenticates every encrypted byte, "
-                "so the changed packet fails its check and the receiver ends the connection."]
+        if values["target"] == "kexinit" and outcome.clean:
+            return ["The session went on: the byte changed was in the packet's random padding, "
+                    "which is not part of the KEXINIT payload that H covers, so nothing either side "
+                    "relies on changed."]
+        if values["target"] == "encrypted" and outcome.reason == DisconnectReason.MAC_ERROR:
+            return [f"Stopped by the MAC: {values['cipher']} authenticates every encrypted byte, "
+                    "so the changed packet fails its check and the receiver ends the connection."]
+        if outcome.reason is None:
+            return ["The receiver is still waiting: the changed byte made the packet's length (which "
+                    "it reads first) announce more bytes than will ever come. Nothing was accepted; a "
+                    "real server gives up after its timeout."]
+        return ["The receiver could not read the changed packet and ended the connection (see the "
+                "outcome): the byte was part of what frames the packet, such as its length."]
 
 
 class DowngradeAttacker(WireAttacker):

@@ -19,6 +19,6 @@ def list_attacks(args) -> int:
     for name, attack in ATTACKS.items():
         print(f"{name:<{width}}  {attack.title}")
         for setting in attack.settings:
-            print(f"{'':<{width}}    --{setting.name.replace('_', '-')} {'|'.join(setting.choices)}"
+            print(f"{'':<{width}}    --{setting.name.replace('_', '-')} {'|'.join(setting.choices) or 'N'}"
                   f" (default {setting.default}): {setting.help}")
     return 0

@@ -122,6 +122,8 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
                              "attacks`); takes --strict-kex, --cipher and --target as its settings")
     parser.add_argument("--target", choices=("encrypted", "kexinit"), default=None,
                         help="with --attack tamper: the packet to change (default: encrypted)")
+    parser.add_argument("--byte", metavar="N", default=None,
+                        help="with --attack tamper: the byte of the packet to change (default: 6)")
     parser.add_argument("--known-host", choices=("yes", "no"), default=None,
                         help="with --attack mitm: the client already knows the real server's key "
                              "(default: yes; no: it trusts the first key it sees)")
@@ -135,10 +137,11 @@ _NOT_WITH_ATTACK = ("kex", "hostkey", "mac", "compression", "auth", "wrong_passw
 def attack_from_args(args) -> tuple[str, dict[str, str]] | None:
     """The attack and its settings the options name, or None; CLIError for what does not fit."""
     settings = {"strict_kex": args.strict_kex, "target": args.target, "known_host": args.known_host,
+                "byte": args.byte,
                 "cipher": args.cipher if args.cipher != Scenario.cipher else None}
     if not args.attack:
-        if args.target is not None:
-            raise CLIError("--target is a setting of --attack tamper")
+        if args.target is not None or args.byte is not None:
+            raise CLIError(f"--{'target' if args.target is not None else 'byte'} is a setting of --attack tamper")
         if args.known_host is not None:
             raise CLIError("--known-host is a setting of --attack mitm")
         return None
