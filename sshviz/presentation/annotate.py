@@ -4,12 +4,13 @@ events only; the terminal UI and the illustrated page lay them out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..events import VersionRecord
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
 from ..wire.spec import DecodedField
+from .explain import KeyContext, calculations, marker_doc
 from .transcript import attacker_mark, format_value
 
 PAYLOAD_OFFSET = 5  # packet_length (4) + padding_length (1): where the payload starts
@@ -51,27 +52,35 @@ _DEFAULT_DOCS = {
 
 def _items(fields: list[DecodedField], space: str, offset: int, rfc: str) -> list[FieldItem]:
     """Items for ``fields``, each citing its own section where it has one (an exec request's
-    command: RFC 4254 6.5), else ``rfc``, its message's."""
-    return [FieldItem(f, space, offset, f.rfc or rfc, _items(f.children, space, offset, f.rfc or rfc))
-            for f in fields]
+    command: RFC 4254 6.5), else ``rfc``, its message's. A name-list entry that is a marker,
+    not an algorithm (ext-info-c, kex-strict-*), says so."""
+    items = []
+    for f in fields:
+        if f.type == "name" and marker_doc(f.value):
+            f = replace(f, doc=marker_doc(f.value))
+        items.append(FieldItem(f, space, offset, f.rfc or rfc, _items(f.children, space, offset, f.rfc or rfc)))
+    return items
 
 
-def message_items(event: TraceEvent) -> list[FieldItem]:
+def message_items(event: TraceEvent, context: KeyContext | None = None) -> list[FieldItem]:
     """What an attacker on the wire did to the unit and what the decoder noted on it, then the
     message's fields, then its SFTP packets (inside the data field), then the framing of the
-    binary packet. Bytes nobody could open are shown as the parts their size tells."""
+    binary packet, then the calculations made with it (``context``: the keys in force, for
+    their values). Bytes nobody could open are shown as the parts their size tells."""
     record = event.record
     notes = interception_items(event) + note_items(event)
+    worked = [FieldItem(group, "none", 0, "", _items(group.children, "none", 0, ""), title=group.name)
+              for group in calculations(event, context)]
     if isinstance(record, VersionRecord):
         return notes + version_items(record)
     if not event.opened:
-        return notes + unopened_items(event)
+        return notes + unopened_items(event) + worked
     message = record.message
     rfc = message.spec.rfc if message is not None else PACKET_RFC
     items = _items(record.fields(), "payload", 0, rfc)
     _nest_sftp(event, items)
     items.append(packet_item(record))
-    return notes + items
+    return notes + items + worked
 
 
 def interception_items(event: TraceEvent) -> list[FieldItem]:

@@ -19,6 +19,7 @@ from ..sides import Direction
 from ..trace.elide import ELIDE_AFTER, BulkCounter, shortened_event
 from ..trace.model import Trace, TraceEvent
 from .annotate import PHASES, FieldItem, hex_sections, message_items, phase_of
+from .explain import KeyContext, KeyContexts, plain_line
 from .recompute import Calculation, calculations
 from .render import summary_lines
 from .transcript import format_change, format_interception
@@ -75,8 +76,8 @@ def _explanation(event: TraceEvent) -> str:
     return f"{message.spec.doc[:1].upper()}{message.spec.doc[1:]} ({message.spec.rfc})."
 
 
-def _record(event: TraceEvent, anchor: str, phase: str, calcs: list[Calculation]) -> dict:
-    items = message_items(event)
+def _record(event: TraceEvent, anchor: str, calcs: list[Calculation], context: KeyContext) -> dict:
+    items = message_items(event, context)
     flat: list[tuple[FieldItem, int, int]] = []  # item, parent id, depth
 
     def visit(nodes: list[FieldItem], parent: int, depth: int) -> None:
@@ -115,7 +116,7 @@ def _record(event: TraceEvent, anchor: str, phase: str, calcs: list[Calculation]
     changes += [line.strip() for line in format_interception(event)]
     notes = list(getattr(event.record, "notes", None) or []) + list(event.notes)
     return {"id": anchor, "sections": sections, "fields": fields, "changes": changes,
-            "notes": notes, "explain": _explanation(event),
+            "notes": notes, "plain": plain_line(event), "explain": _explanation(event),
             "calcs": [{"key": c.key, "title": c.title, "text": c.explanation, "cmd": c.command,
                        "expect": c.expect} for c in calcs]}
 
@@ -141,13 +142,14 @@ def illustrated_page(trace: Trace, title: str, elide_after: int | None = ELIDE_A
     records, rows = [], []
     phase = None
     bulk = BulkCounter(elide_after)
+    contexts = KeyContexts()
     for position, event in enumerate(trace.events):
         shortened = bulk.shorten(event)
         if shortened is not None:
             event = shortened_event(event, shortened)
         phase = phase_of(event, phase)
         calcs = by_event.get(event.index, [])
-        records.append(_record(event, anchors[position], phase, calcs))
+        records.append(_record(event, anchors[position], calcs, contexts.at(trace.events, position)))
         arrow = Direction(event.direction).arrow
         name = "VERSION" if event.kind == "version" else (event.name if event.kind == "packet" else "raw bytes")
         marks = []
@@ -201,7 +203,8 @@ details.rec.s2c[open] > summary { background: #f6efe3; }
 .mark { margin-left: .6em; padding: 0 .4em; border-radius: 3px; font-size: .85em; white-space: nowrap; }
 .mark.calc { background: #dfe9ff; } .mark.attack { background: #ffd9d0; } .mark.lost { background: #eee; color: #a00; }
 .body { padding: .4em 1em 1em 1.2em; }
-.explain { margin: .2em 0 .6em; }
+.explain { margin: .2em 0 .6em; color: #444; }
+.plain { margin: .3em 0 .2em; font-size: 1.05em; }
 .hex { font-family: var(--mono); font-size: .88em; white-space: pre; margin: .3em 0 .8em; }
 .hex .row { display: block; }
 .hex .off { color: #999; margin-right: 1em; }
@@ -279,7 +282,7 @@ function renderRecord(det) {
   const body = det.querySelector(".body");
   if (body.dataset.done) return;
   const rec = DATA[+det.dataset.i];
-  let h = '<p class="explain">' + esc(rec.explain) + '</p>';
+  let h = '<p class="plain">' + esc(rec.plain) + '</p><p class="explain">' + esc(rec.explain) + '</p>';
   for (const n of rec.notes) h += '<p class="explain">note: ' + esc(n) + '</p>';
   h += rec.sections.map(s => renderSection(s, rec, det.dataset.i)).join("");
   h += '<div class="info">hover or click a byte or a field</div>';

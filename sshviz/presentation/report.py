@@ -8,7 +8,6 @@ from ..sides import Direction
 from ..trace.model import Trace
 from ..wire.catalog import MSG
 from .render import summary_lines
-from .transcript import short_hex
 
 OUTPUT_LIMIT = 2000  # characters of channel output quoted in a report
 
@@ -37,7 +36,7 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
         out.append(("list", [
             f"computed by the {side} at message #{event.index}; hash {change.hash}",
             f"host key: {change.host_key_type} {change.host_key_fingerprint}",
-            f"K = {short_hex(change.K, 48)} (encoded as {change.H_inputs[-1][1]}, length first, as H takes it)",
+            f"K = {change.K.hex()} (encoded as {change.H_inputs[-1][1]}, length first, as H takes it)",
             f"H = {change.H.hex()}",
             f"session id = {change.session_id.hex()}" + ("" if change.first_kex else " (the first H, kept)"),
         ]))
@@ -45,7 +44,7 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
         out.append(("table", ["input", "type", "bytes"],
                     [[name, kind, f"{len(data)}"] for name, kind, data in change.H_inputs]))
         out.append(("table", ["key", "purpose", "value", "how"],
-                    [[k.letter, k.purpose, short_hex(k.value, 24) if k.value else "(not needed)", k.formula]
+                    [[k.letter, k.purpose, k.value.hex() if k.value else "(not needed)", k.formula]
                      for k in change.keys]))
 
     activated = [(e, s, c) for e, s, c in changes if isinstance(c, KeysActivated)]

@@ -22,6 +22,11 @@ def short_hex(data: bytes, limit: int = HEX_LIMIT) -> str:
 
 
 def format_value(field: DecodedField) -> str:
+    text = _format_value(field)
+    return f"{text} ({field.meaning})" if field.meaning else text
+
+
+def _format_value(field: DecodedField) -> str:
     value = field.value
     if value is None:  # a group (one item of a repeated structure): its parts say it all
         return ""
@@ -91,12 +96,12 @@ def format_change(side: str, event, detail: bool) -> list[str]:
     if isinstance(event, KexComputed):
         lines = [p + f"{event.method}: K, H and keys computed"]
         if detail:
-            lines.append(f"        K  = {short_hex(event.K)}  (encoded as {event.H_inputs[-1][1]})")
+            lines.append(f"        K  = {event.K.hex()}  (encoded as {event.H_inputs[-1][1]}, as H takes it)")
             lines.append(f"        H  = {event.H.hex()}")
             lines.append(f"        session_id = {event.session_id.hex()}")
             for key in event.keys:
                 if key.value:
-                    lines.append(f"        {key.letter} {key.purpose:<34} {short_hex(key.value)}")
+                    lines.append(f"        {key.letter} {key.purpose:<34} {key.value.hex()}")
         return lines
     if isinstance(event, KeysActivated):
         # A sender says so as it queues its NEWKEYS, maybe while handling an earlier message.

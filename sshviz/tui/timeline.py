@@ -15,6 +15,7 @@ from typing import Iterator
 
 from ..events import AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed, KeysActivated
 from ..presentation.annotate import PHASES, phase_of  # noqa: F401 (the UI names phases from here)
+from ..presentation.explain import KeyContexts
 from ..trace.model import Trace, TraceEvent
 from ..wire.catalog import MSG
 
@@ -72,6 +73,7 @@ class Timeline:
         ``trace.events`` (a Conductor), or None when the trace is complete."""
         self.trace = trace
         self.events = trace.events
+        self._key_contexts = KeyContexts()  # the keys in force at each unit, for its calculations
         self.source = source
         self.position = 0
         self.rows: list[Row] = []
@@ -201,6 +203,10 @@ class Timeline:
 
     def phase_at(self, index: int) -> str:
         return self.phase_of_event[index]
+
+    def key_context(self, index: int):
+        """The keys in force at unit ``index`` (what its calculations show)."""
+        return self._key_contexts.at(self.events, index)
 
     def milestones_until(self, index: int) -> list[Milestone]:
         """Milestones caused by messages 0..index: what the key panel knows at that step."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .codes import OpenFailureReason, enum_names
 from .spec import (BOOLEAN, REST, STRING, TEXT, UINT32, Field, MessageGroup, Optional, Repeat,
                    Section, Switch, message)
 from .structures import PUBLIC_KEY
@@ -110,7 +111,7 @@ class ConnectionMessages(MessageGroup, protocol="connection"):
     CHANNEL_OPEN_FAILURE = message(
         92, "RFC 4254 5.1", "the channel could not be opened",
         _recipient(),
-        Field("reason_code", UINT32, "why (RFC 4254 5.1)"),
+        Field("reason_code", UINT32, "why (RFC 4254 5.1)", names=enum_names(OpenFailureReason)),
         Field("description", TEXT, "human-readable reason"),
         Field("language_tag", TEXT, "RFC 3066 tag", default=""))
     CHANNEL_WINDOW_ADJUST = message(

@@ -15,8 +15,9 @@ from __future__ import annotations
 import struct
 from enum import IntEnum, IntFlag
 
-from .spec import (STRING, TEXT, UINT32, UINT64, Catalog, DecodedField, Field, Message,
-                   MessageSpec, Repeat, Switch, When, decode_layout)
+from .codes import enum_names, file_mode, flag_names
+from .spec import (STRING, TEXT, UINT32, UINT64, Catalog, DecodedField, Field, Message, MessageSpec,
+                   Repeat, Switch, When, decode_layout)
 from .types import DecodeError, Reader
 
 SFTP_VERSION = 3
@@ -103,12 +104,12 @@ def _has(flag: int):
 
 ATTRS = (
     Field("flags", UINT32, "which attributes follow: SIZE 0x1, UIDGID 0x2, PERMISSIONS 0x4, "
-                           "ACMODTIME 0x8, EXTENDED 0x80000000"),
+                           "ACMODTIME 0x8, EXTENDED 0x80000000", names=flag_names(AttrFlag)),
     When(_has(AttrFlag.SIZE), (Field("size", UINT64, "file size in bytes"),), "SIZE"),
     When(_has(AttrFlag.UIDGID), (Field("uid", UINT32, "owner's user id"),
                                  Field("gid", UINT32, "owner's group id")), "UIDGID"),
     When(_has(AttrFlag.PERMISSIONS), (Field("permissions", UINT32,
-                                            "st_mode: file type and permission bits"),),
+                                            "st_mode: file type and permission bits", names=file_mode),),
          "PERMISSIONS"),
     When(_has(AttrFlag.ACMODTIME), (Field("atime", UINT32, "last access, seconds since 1970"),
                                     Field("mtime", UINT32, "last modification, seconds since 1970")),
@@ -201,7 +202,8 @@ MESSAGES = [
          _EXTENSION_PAIRS),
     _msg(T.OPEN, f"{DRAFT} 6.3", "open or create a file", _id(),
          _path("filename", "the file"),
-         Field("pflags", UINT32, "READ 0x1, WRITE 0x2, APPEND 0x4, CREAT 0x8, TRUNC 0x10, EXCL 0x20"),
+         Field("pflags", UINT32, "READ 0x1, WRITE 0x2, APPEND 0x4, CREAT 0x8, TRUNC 0x10, EXCL 0x20",
+               names=flag_names(OpenFlag)),
          *ATTRS),
     _msg(T.CLOSE, f"{DRAFT} 6.3", "close a handle", _id(), _handle()),
     _msg(T.READ, f"{DRAFT} 6.4", "read from an open file", _id(), _handle(),
@@ -232,7 +234,7 @@ MESSAGES = [
     _msg(T.STATUS, f"{DRAFT} 7", "the result of a request", _id(),
          Field("code", UINT32, "SSH_FX_ status: 0 OK, 1 EOF, 2 NO_SUCH_FILE, 3 PERMISSION_DENIED, "
                                "4 FAILURE, 5 BAD_MESSAGE, 6 NO_CONNECTION, 7 CONNECTION_LOST, "
-                               "8 OP_UNSUPPORTED"),
+                               "8 OP_UNSUPPORTED", names=enum_names(StatusCode)),
          Field("error_message", TEXT, "readable message", default=""),
          Field("language_tag", TEXT, "RFC 1766 tag", default="")),
     _msg(T.HANDLE, f"{DRAFT} 7", "a handle for an open file or directory", _id(),

@@ -66,6 +66,7 @@ class Field:
     nested: tuple | None = None  # layout held inside a string field
     count_for: str | None = None  # on encode, defaults to len(values[count_for])
     default: Any = None
+    names: Callable[[Any], str] | None = None  # what a value means, for people (wire/codes.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class DecodedField:
     doc: str = ""
     children: list["DecodedField"] = field(default_factory=list)
     rfc: str = ""  # where this field is defined, when not in its message's section
+    meaning: str = ""  # what the value stands for (a reason code's name, flags, a file mode)
 
     def walk(self):
         yield self
@@ -239,6 +241,8 @@ def decode_layout(
             values[spec.name] = value
             if out is not None:
                 decoded = DecodedField(spec.name, spec.type.name, value, start, reader.pos, spec.doc, rfc=rfc)
+                if spec.names is not None:
+                    decoded.meaning = spec.names(value)
                 if spec.nested is not None:
                     decoded.children = _decode_nested(spec.nested, reader.data, start + 4, reader.pos)
                 elif spec.type is NAME_LIST:

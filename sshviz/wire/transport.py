@@ -5,6 +5,7 @@ whose context (``kex=ecdh``) tells the catalog which meaning a number has in a s
 
 from __future__ import annotations
 
+from .codes import DisconnectReason, enum_names
 from .spec import (BOOLEAN, MPINT, NAME_LIST, STRING, TEXT, UINT32, Field, MessageGroup, Repeat,
                    Switch, fixed_bytes, message)
 from .structures import PUBLIC_KEY, SIGNATURE
@@ -37,7 +38,7 @@ class TransportMessages(MessageGroup, protocol="transport"):
 
     DISCONNECT = message(
         1, "RFC 4253 11.1", "ends the connection and says why",
-        Field("reason_code", UINT32, "why (RFC 4250 4.2.2)"),
+        Field("reason_code", UINT32, "why (RFC 4250 4.2.2)", names=enum_names(DisconnectReason)),
         Field("description", TEXT, "human-readable reason"),
         Field("language_tag", TEXT, "RFC 3066 language tag", default=""))
     IGNORE = message(2, "RFC 4253 11.2", "padding traffic that a receiver must ignore",

@@ -7,7 +7,6 @@ notes ``pos`` before and after knows the exact bytes a field came from.
 from __future__ import annotations
 
 import re
-
 import struct
 
 _U32 = struct.Struct(">I")

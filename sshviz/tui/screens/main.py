@@ -87,7 +87,7 @@ class MainScreen(Screen):
             return
         if event is not self._shown_event:
             self._shown_event = event
-            self.selected = self.query_one(FieldsTree).show(event)
+            self.selected = self.query_one(FieldsTree).show(event, timeline.key_context(timeline.position))
             self._show_bytes()
             self.query_one(FieldInfo).show(self.selected)
         milestones = timeline.milestones_until(timeline.position)
@@ -241,11 +241,11 @@ def attack_summary(run, ended: bool):
 
     lines = run.summary() if ended else run.summary()[:2]
     text = Text()
-    for number, line in enumerate(lines):
-        if number:
+    for row, line in enumerate(lines):
+        if row:
             text.append("\n")
         head, sep, rest = line.partition(": ")
-        if number < 3 and sep:
+        if row < 3 and sep:
             text.append(head + sep, "bold")
             text.append(rest)
         else:

@@ -97,9 +97,12 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
                     caption = Label(f"{attack.name}: {setting.name.replace('_', ' ')}", classes="whatif-label")
                     caption.tooltip = setting.help
                     yield caption
-                    yield Select([(choice, choice) for choice in setting.choices],
-                                 value=values.get(setting.name, setting.default), allow_blank=False,
-                                 compact=True, id=f"atk-{attack.name}-{setting.name}")
+                    value = values.get(setting.name, setting.default)
+                    if setting.choices:
+                        yield Select([(choice, choice) for choice in setting.choices], value=value,
+                                     allow_blank=False, compact=True, id=f"atk-{attack.name}-{setting.name}")
+                    else:  # a number (tamper's byte)
+                        yield Input(value=value, compact=True, id=f"atk-{attack.name}-{setting.name}")
 
     def on_mount(self) -> None:
         self._show_attack(self.query_one("#attack", Select).value)
@@ -131,7 +134,7 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
         seed = self.query_one("#opt-seed", Input).value
         if not seed.strip().lstrip("-").isdigit():
             raise ValueError(f"seed: a whole number, not {seed!r}")
-        values = {s.name: self.query_one(f"#atk-{name}-{s.name}", Select).value for s in ATTACKS[name].settings}
+        values = {s.name: str(self.query_one(f"#atk-{name}-{s.name}").value) for s in ATTACKS[name].settings}
         return AttackChoice(name, values, int(seed))
 
     def _form(self) -> ComposeResult:

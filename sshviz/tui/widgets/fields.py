@@ -34,6 +34,8 @@ def item_key(item: FieldItem) -> str:
 
 
 def opened_by_default(item: FieldItem) -> bool:
+    if item.title.startswith("calculation"):
+        return False  # one line each until opened: the fields come first
     return item.field.type not in _FOLDED_TYPES and item.field.name not in _FOLDED_NAMES
 
 
@@ -70,14 +72,15 @@ class FieldsTree(LineView, can_focus=True):
     def cursor_item(self) -> FieldItem | None:
         return self.rows[self.cursor].item if self.rows else None
 
-    def show(self, event: TraceEvent) -> FieldItem | None:
-        """Show ``event``'s fields with the cursor on the field of the same path if the new
-        message has one (a what-if rerun, or a step to a similar message, stays in place).
-        Returns the item under the cursor."""
+    def show(self, event: TraceEvent, context=None) -> FieldItem | None:
+        """Show ``event``'s fields (and the calculations made with it, with the keys of
+        ``context``) with the cursor on the field of the same path if the new message has one
+        (a what-if rerun, or a step to a similar message, stays in place). Returns the item
+        under the cursor."""
         keep = self.rows[self.cursor].path if self.rows else None
         self.event = event
         self.root_item = whole_message_item(event)
-        self.top_items = message_items(event)
+        self.top_items = message_items(event, context)
         self._rebuild()
         paths = [row.path for row in self.rows]
         self.cursor = paths.index(keep) if keep in paths else 0
