@@ -150,3 +150,16 @@ def test_run_command_errors_are_one_line():
     help_text = sshviz_cli("--help").stdout.decode()
     for command in ("run", "connect", "serve"):
         assert command in help_text
+
+
+def test_a_mistyped_option_gets_the_subcommands_usage_and_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["run", "--chiper", "aes128-ctr"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.startswith("usage: sshviz run ")
+    assert "sshviz run: error: unrecognized arguments: --chiper aes128-ctr (did you mean --cipher?)" in err
+
+
+def test_run_says_the_sftp_files_are_in_memory(capsys):
+    assert main(["run", "--sftp", "get readme.txt"]) == 0
+    assert "(the client's files are in memory: nothing is written to disk)" in capsys.readouterr().out

@@ -82,3 +82,29 @@ def test_a_capture_imported_without_keys_has_no_key_log_to_export(tmp_path):
     (imported,) = import_capture(tmp_path / "s.pcap")
     with pytest.raises(ExportError, match="this trace holds no key exchange secrets"):
         write_keylog(imported, tmp_path / "k")
+
+
+@pytest.mark.parametrize("options, reasons", [
+    (dict(), ["strict KEX with chacha20-poly1305"]),
+    (dict(strict_kex=False), []),
+    (dict(cipher="aes128-gcm@openssh.com"), []),  # GCM's nonce is its own counter: strict KEX is fine
+    (dict(strict_kex=False, kex="ecdh-sha2-nistp256", cipher="aes128-ctr", rekey=True),
+     ["a rekey", "the key exchange ecdh-sha2-nistp256", "encrypt-then-MAC (hmac-sha2-256-etm@openssh.com)"]),
+])
+def test_what_wireshark_4_0_cannot_decrypt_is_said(options, reasons):
+    from sshviz.trace.export import wireshark_cannot
+
+    found = wireshark_cannot(run_scenario(Scenario(**options)).trace, (4, 0))
+    assert [r for r in reasons if not any(f.startswith(r) for f in found)] == [] and len(found) == len(reasons)
+
+
+def test_export_warns_when_the_installed_wireshark_cannot_decrypt(tmp_path):
+    run = sshviz_cli("run", "--trace", str(tmp_path / "t.yaml"))
+    assert run.returncode == 0, run.stderr
+    done = sshviz_cli("export", str(tmp_path / "t.yaml"), "--pcap", str(tmp_path / "t.pcap"))
+    assert done.returncode == 0
+    from sshviz.cli.export import tshark_version
+
+    if tshark_version() < (4, 4):
+        assert b"sshviz: warning: the installed Wireshark (4." in done.stderr
+        assert b"strict KEX with chacha20-poly1305" in done.stderr

@@ -14,12 +14,12 @@ from ..crypto.errors import KeyFileError
 from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
-COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report", "attacks"]
+COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report", "diff", "attacks"]
 # Commands whose output is made to be piped (`sshviz run | head`): a reader that goes away ends
 # them quietly, as SIGPIPE ends `cat`. Never the others: with SIGPIPE's default action, a peer
 # that closes its socket before reading would kill `serve` or `connect` (Python ignores the
 # signal, so a closed socket is an error on that connection only).
-PIPED_COMMANDS = {"run", "inspect", "export", "report", "attacks"}
+PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_app()
         parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            refuse_unknown(parser, argv[0], extra)
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0
@@ -65,6 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def refuse_unknown(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:
+    """Arguments no option takes: the subcommand's usage, and the nearest option's name."""
+    import difflib
+
+    commands = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+    target = commands.get(command, parser)
+    options = [o for action in target._actions for o in action.option_strings]
+    word = extra[0].split("=", 1)[0]
+    near = difflib.get_close_matches(word, options, n=1) if word.startswith("-") else []
+    target.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {near[0]}?)" if near else ""))
 
 
 def quiet_stdout() -> None:

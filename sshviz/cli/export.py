@@ -46,7 +46,36 @@ def export(args) -> int:
             print(f"wrote {args.keylog}: {lines} key log line{'' if lines == 1 else 's'}", file=sys.stderr)
     except ExportError as exc:
         raise CLIError(str(exc)) from None
+    if args.pcap or args.keylog:
+        warn_what_wireshark_cannot(trace)
     if args.trace:
         save_for_cli(trace, args.trace, args.full_data)
         print(f"wrote {args.trace}: {len(trace.events)} events", file=sys.stderr)
     return 0
+
+
+def tshark_version() -> tuple[int, int] | None:
+    """The installed tshark's (major, minor), or None when there is none."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("tshark") is None:
+        return None
+    try:
+        first = subprocess.run(["tshark", "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"(\d+)\.(\d+)\.\d+", first)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def warn_what_wireshark_cannot(trace) -> None:
+    from ..trace.export import wireshark_cannot
+
+    version = tshark_version()
+    if version is None:
+        return
+    for reason in wireshark_cannot(trace, version):
+        print(f"sshviz: warning: the installed Wireshark ({version[0]}.{version[1]}) cannot decrypt "
+              f"this session: {reason}", file=sys.stderr)

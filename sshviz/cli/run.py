@@ -40,7 +40,8 @@ def run(args) -> int:
         print(format_step(step, detail=args.print))
     script = conductor.driver_state.sftp_script
     if script is not None:
-        print("SFTP commands and their output:")
+        print("SFTP commands and their output (the client's files are in memory: nothing is "
+              "written to disk):")
         for line in script.output:
             print(f"  {line}")
     if summary:

@@ -107,3 +107,36 @@ def _start_time(trace: Trace) -> float:
         except ValueError:
             pass
     return EPOCH
+
+
+def wireshark_cannot(trace: Trace, version: tuple[int, int]) -> list[str]:
+    """What in ``trace`` Wireshark ``version`` (major, minor) cannot decrypt, one reason a
+    line; found by trying its tshark on sshviz's exports (tests/test_trace_export.py)."""
+    from ..events import AlgorithmsNegotiated, KexComputed
+
+    if version >= (4, 4):
+        return []
+    reasons = []
+    negotiations = [c for e in trace.events for _, c in e.changes if isinstance(c, AlgorithmsNegotiated)]
+    rounds = {c.H for e in trace.events for _, c in e.changes if isinstance(c, KexComputed)}
+    chacha = "chacha20-poly1305@openssh.com"
+    if any(n.strict_kex and chacha in (n.chosen("cipher_c2s"), n.chosen("cipher_s2c")) for n in negotiations):
+        reasons.append("strict KEX with chacha20-poly1305 (it does not restart the sequence number, "
+                       "ChaCha20's nonce, at NEWKEYS): nothing after the first NEWKEYS decrypts")
+    if len(rounds) > 1:
+        reasons.append("a rekey: it stops at the second key exchange")
+    for n in negotiations[:1]:
+        kex = n.chosen("kex") or ""
+        if not (kex.startswith("curve25519") or kex.startswith("diffie-hellman-group")
+                and "exchange" not in kex):
+            reasons.append(f"the key exchange {kex}: it decrypts curve25519 and the fixed "
+                           "Diffie-Hellman groups only")
+        macs = {n.chosen("mac_c2s"), n.chosen("mac_s2c")} - {None}
+        etm = sorted(m for m in macs if m.endswith("-etm@openssh.com") and not _aead(n))
+        if etm:
+            reasons.append(f"encrypt-then-MAC ({', '.join(etm)})")
+    return reasons
+
+
+def _aead(negotiated) -> bool:
+    return all(negotiated.algorithms[c].unused for c in ("mac_c2s", "mac_s2c"))
