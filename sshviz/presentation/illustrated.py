@@ -99,8 +99,9 @@ def _record(event: TraceEvent, anchor: str, calcs: list[Calculation], context: K
             # Wider spans first, so each byte ends up with the narrowest field that holds it (a
             # message's fields over the packet's "payload", a name over its name-list).
             for number, start, end in sorted(placed, key=lambda p: p[1] - p[2]):
-                for i in range(max(0, start), min(len(runs), end)):
-                    runs[i] = number
+                start, end = max(0, start), min(len(runs), end)
+                if end > start:
+                    runs[start:end] = [number] * (end - start)
             sections.append({"title": section.title, "wire": view == 1, "hex": section.data.hex(),
                              "parts": [list(p) for p in section.parts], "runs": _run_lengths(runs)})
     fields = []
