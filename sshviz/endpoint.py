@@ -45,6 +45,8 @@ class ServerConfig:
     fs: object = None  # a ConfinedFS for ls/cat (and SFTP), or None
     # name -> (user, fs, client_version=the client's identification line) -> program
     subsystems: dict[str, Callable] = field(default_factory=dict)
+    # Each user's own files (accounts for a class): user -> filesystem; None: ``fs`` for all.
+    user_fs: Callable[[str], object] | None = None
 
 
 class Endpoint:
@@ -251,12 +253,12 @@ class ServerConnection(Endpoint):
 
     def _make_program(self, kind: str, argument: str | None, session):
         user = self.auth.user or ""
+        fs = self.config.user_fs(user) if self.config.user_fs is not None else self.config.fs
         if kind == "subsystem":
             factory = self.config.subsystems.get(argument or "")
             version = self.transport.peer_version  # SFTP reads SYMLINK in this client's order
-            return factory(user, self.config.fs, client_version=version) if factory else None
-        return BuiltinShell(user, self.config.fs, argument if kind == "exec" else None,
-                            pty=session.term is not None)
+            return factory(user, fs, client_version=version) if factory else None
+        return BuiltinShell(user, fs, argument if kind == "exec" else None, pty=session.term is not None)
 
     def _dispatch(self, msg: Message) -> None:
         if msg.spec is MSG.SERVICE_REQUEST or msg.spec.number in USERAUTH:

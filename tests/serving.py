@@ -69,17 +69,19 @@ def _collect(stream, into: list[str]) -> None:
 
 @contextlib.contextmanager
 def serve(tmp_path: Path, *options: str, preexec_fn=None, env: dict | None = None,
-          program: list[str] | None = None):
+          program: list[str] | None = None, users: list[str] | None = None):
     """``sshviz serve --port 0`` for user ``tester`` (the shared Ed25519 key, or the password
-    in ``SSHVIZ_TEST_PW``); yields a Served once it listens, stops it afterwards. ``program``
-    replaces ``python -m sshviz`` (a script that plants a bug first, say)."""
+    in ``SSHVIZ_TEST_PW``), or for ``users`` (options naming them: ``["--accounts", FILE]``);
+    yields a Served once it listens, stops it afterwards. ``program`` replaces ``python -m
+    sshviz`` (a script that plants a bug first, say)."""
     require(SSH)
     authorized = tmp_path / "authorized_keys"
     authorized.write_text((shared_keys() / "user_ed25519.pub").read_text())
     environment = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), SSHVIZ_TEST_PW=PASSWORD,
                        **(env or {}))
-    process = subprocess.Popen([*(program or [sys.executable, "-m", "sshviz"]), "serve", "--port", "0", "--user", USER,
-                                "--authorized-keys", str(authorized), "--password-env", "SSHVIZ_TEST_PW",
+    who = users if users is not None else ["--user", USER, "--authorized-keys", str(authorized),
+                                           "--password-env", "SSHVIZ_TEST_PW"]
+    process = subprocess.Popen([*(program or [sys.executable, "-m", "sshviz"]), "serve", "--port", "0", *who,
                                 *options],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                env=environment, cwd=PROJECT, preexec_fn=preexec_fn)

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
@@ -95,6 +96,10 @@ def register(sub) -> None:
                         help="the user's password, from this environment variable (kept only as a "
                              "scrypt hash)")
     parser.add_argument("--authorized-keys", metavar="FILE", help="OpenSSH authorized_keys file for the user")
+    parser.add_argument("--accounts", metavar="FILE",
+                        help="the users of a class, made with `sshviz accounts add` (instead of "
+                             "--user/--password-env/--authorized-keys); with --root each gets "
+                             "ROOT/NAME as their own /")
     parser.add_argument("--host-key", action="append", default=[], metavar="FILE",
                         help="host private key (repeatable); default: one is made once and kept, mode 0600")
     parser.add_argument("--banner", metavar="TEXT", help="text shown to clients before authentication")
@@ -170,6 +175,8 @@ def serve(args) -> int:
 
 
 def build_server_config(args) -> ServerConfig:
+    if args.accounts:
+        return _accounts_config(args)
     user = args.user or os.environ.get("USER") or getpass.getuser()
     record = UserRecord()
     if args.password_env:
@@ -200,6 +207,36 @@ def build_server_config(args) -> ServerConfig:
     auth = ServerAuthConfig(users={user: record}, banner=args.banner)
     connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
     return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems())
+
+
+def _accounts_config(args) -> ServerConfig:
+    """Users from an accounts file; with --root, each one's files in ROOT/NAME (made if missing,
+    mode 0700), which is all that user sees."""
+    from .accounts import load_accounts
+
+    if args.user or args.password_env or args.authorized_keys:
+        raise CLIError("--accounts names the users: leave out --user, --password-env and --authorized-keys")
+    accounts = load_accounts(args.accounts)
+    users = {name: account.record() for name, account in accounts.items()}
+    own: dict[str, object] = {}
+    if args.root:
+        from ..fs import ConfinedFS
+
+        root = Path(args.root)
+        if not root.is_dir():
+            raise CLIError(f"--root: {args.root} is not a directory")
+        for name in users:
+            try:
+                (root / name).mkdir(mode=0o700, exist_ok=True)
+                own[name] = ConfinedFS(str(root / name), read_only=args.read_only)
+            except OSError as exc:
+                raise CLIError(f"--root: {root / name}: {exc.strerror or exc}") from None
+    host_keys = load_or_make_host_keys(args.host_key)
+    transport = transport_config(args, host_keys=host_keys)
+    auth = ServerAuthConfig(users=users, banner=args.banner)
+    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
+    return ServerConfig(transport, auth, connection, None, subsystems=server_subsystems(),
+                        user_fs=own.get)
 
 
 def server_subsystems() -> dict:
