@@ -92,3 +92,14 @@ def test_each_user_has_a_directory_of_their_own(tmp_path, capsys):
 def test_serve_accounts_refuses_mixed_options(tmp_path, capsys):
     assert main(["serve", "--accounts", str(tmp_path / "none.yaml")]) == 2
     assert "no such file (make it with `sshviz accounts add NAME`)" in capsys.readouterr().err
+
+
+def test_listening_beyond_loopback_is_said_loudly_with_the_address_to_hand_out():
+    from sshviz.cli.serve import exposure_warning
+
+    assert exposure_warning("127.0.0.1", 2222, ["alice"]) == []
+    assert exposure_warning("::1", 2222, ["alice"]) == []
+    lines = exposure_warning("192.0.2.10", 2222, ["alice"])
+    assert lines[1].startswith("!! listening on 192.0.2.10 port 2222: anyone who can reach this machine")
+    assert "!! hand out: ssh -p 2222 alice@192.0.2.10" in lines
+    assert "!! hand out: ssh -p 2222 USER@192.0.2.10" in exposure_warning("192.0.2.10", 2222, ["a", "b"])

@@ -56,6 +56,35 @@ def loopback_only(host: str, port: int) -> bool:
         return False
 
 
+def exposure_warning(host: str, port: int, users: list[str]) -> list[str]:
+    """Loud lines when the server listens beyond this machine, with what to hand out."""
+    if loopback_only(host, port):
+        return []
+    addresses = [host] if host not in ("0.0.0.0", "::", "") else _own_addresses()
+    user = users[0] if len(users) == 1 else "USER"
+    bar = "!" * 78
+    return [bar,
+            f"!! listening on {host or 'every address'} port {port}: anyone who can reach this machine "
+            "can connect",
+            *[f"!! hand out: ssh -p {port} {user}@{address}" for address in addresses or ["THIS-MACHINE"]],
+            bar]
+
+
+def _own_addresses() -> list[str]:
+    """This machine's addresses others may reach it by (no packet is sent to find them)."""
+    import socket
+
+    found = []
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            address = info[4][0]
+            if not ipaddress.ip_address(address).is_loopback and address not in found:
+                found.append(address)
+    except OSError:
+        pass
+    return found
+
+
 def say(line: str, stream=None) -> None:
     """A log line, on stdout unless told. A log nobody reads any more (a closed pipe) must not
     stop the server: then the line is dropped."""
@@ -327,6 +356,8 @@ async def run_serve(args) -> int:
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
     print(limits_line, flush=True)
+    for line in exposure_warning(args.host, port, sorted(template.auth.users)):
+        say(line, sys.stderr)
     # A polite stop (kill, systemd) ends like Ctrl-C: connections close, workers are let go.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
     try:
