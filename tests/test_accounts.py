@@ -103,3 +103,30 @@ def test_listening_beyond_loopback_is_said_loudly_with_the_address_to_hand_out()
     assert lines[1].startswith("!! listening on 192.0.2.10 port 2222: anyone who can reach this machine")
     assert "!! hand out: ssh -p 2222 alice@192.0.2.10" in lines
     assert "!! hand out: ssh -p 2222 USER@192.0.2.10" in exposure_warning("192.0.2.10", 2222, ["a", "b"])
+
+
+def test_sessions_per_user_are_limited_and_a_refusal_is_logged(tmp_path):
+    import time
+
+    from .openssh import stop
+    from .serving import USER
+
+    with serve(tmp_path, "--max-sessions-per-user", "1") as served:
+        held = subprocess.Popen(ssh_command(served.port, USER, tmp_path, "-N",
+                                            identity=shared_keys() / "user_ed25519"),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            served.wait_for_line(rf"{USER} publickey\S* success", timeout=30)
+            second = served.login(command="echo hi")
+            assert second.returncode == 255 and b"too many connections for this user" in second.stderr
+            served.wait_for_line(r"refused: already 1 connections")
+        finally:
+            stop(held)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the first connection's close is counted
+            third = served.login(command="echo hi")
+            if third.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert third.returncode == 0 and third.stdout == b"hi\n"
+        assert served.alive()

@@ -27,6 +27,7 @@ from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
 from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
+from ..wire.catalog import DisconnectReason
 from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
                      transport_config)
 from .connect import TranscriptPrinter
@@ -145,6 +146,9 @@ def register(sub) -> None:
     limits.add_argument("--per-source-max-startups", metavar="N", type=per_source_type,
                         default=DEFAULT_PER_SOURCE,
                         help="at most N startups from one address, or 'none' (default: %(default)s)")
+    limits.add_argument("--max-sessions-per-user", metavar="N", type=positive_int, default=10,
+                        help="at most N logged-in connections per user at once (default: %(default)s); "
+                             "one more is disconnected with TOO_MANY_CONNECTIONS")
     limits.add_argument("--max-connections", metavar="N", type=positive_int,
                         help="at most N connections in all (default and most: what the open-file "
                              "limit allows, two descriptors each after a reserve; the soft limit is "
@@ -283,8 +287,26 @@ async def run_serve(args) -> int:
     except KeyFileError as exc:
         raise CLIError(str(exc)) from None
     printers: dict[int, TranscriptPrinter] = {}
+    logged_in: dict[str, int] = {}  # user -> connections logged in now
+    users_of: dict[int, str] = {}  # connection -> its user, once counted
+
+    def count_login(protocol: EndpointProtocol, events: list) -> None:
+        for event in events:
+            if not (isinstance(event, AuthAttempt) and event.result == "success") or id(protocol) in users_of:
+                continue
+            if logged_in.get(event.user, 0) >= args.max_sessions_per_user:
+                say(f"{protocol.peer}: {word(event.user)} refused: already {args.max_sessions_per_user} "
+                    "connections (--max-sessions-per-user)")
+                # After this callback: the endpoint is busy delivering these events.
+                asyncio.get_running_loop().call_soon(
+                    protocol.act, protocol.endpoint.disconnect, DisconnectReason.TOO_MANY_CONNECTIONS,
+                    "too many connections for this user")
+                continue
+            logged_in[event.user] = logged_in.get(event.user, 0) + 1
+            users_of[id(protocol)] = event.user
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
+        count_login(protocol, events)
         if args.print:
             printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
@@ -329,6 +351,9 @@ async def run_serve(args) -> int:
 
         def closed(_) -> None:
             printers.pop(id(protocol), None)
+            user = users_of.pop(id(protocol), None)
+            if user is not None:
+                logged_in[user] -= 1
             if protocol.endpoint.internal_error:  # kept by the endpoint (or the adapter), said here
                 say(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", sys.stderr)
 
