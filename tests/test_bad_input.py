@@ -204,6 +204,8 @@ BAD_PUBLIC_VALUES = [
     ("ecdh-sha2-nistp256", b"\x04" + bytes(64), "not a valid"),
     ("ecdh-sha2-nistp256", b"\x02" + bytes(32), "uncompressed"),
     ("mlkem768x25519-sha256", bytes(100), "must be 1216 bytes"),
+    ("sntrup761x25519-sha512", bytes(100), "must be 1190 bytes"),
+    ("sntrup761x25519-sha512", bytes(1158) + bytes(32), "all zeros"),
 ]
 
 
@@ -216,7 +218,8 @@ def test_public_values_out_of_range(kex, value, words, server=None):
     family = {"diffie-hellman-group14-sha256": ("KEXDH_INIT", "e", "dh"),
               "curve25519-sha256": ("KEX_ECDH_INIT", "Q_C", "ecdh"),
               "ecdh-sha2-nistp256": ("KEX_ECDH_INIT", "Q_C", "ecdh"),
-              "mlkem768x25519-sha256": ("KEX_HYBRID_INIT", "C_INIT", "hybrid")}[kex]
+              "mlkem768x25519-sha256": ("KEX_HYBRID_INIT", "C_INIT", "hybrid"),
+              "sntrup761x25519-sha512": ("KEX_HYBRID_INIT", "C_INIT", "hybrid")}[kex]
     if value == "p-1":
         value = MODP_2048 - 1
     elif value == "p":

@@ -6,8 +6,10 @@ byte annotated, follows deep links and logs no errors."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -24,7 +26,11 @@ def page_data(page: str) -> list[dict]:
 
 
 def run_command(command: str) -> str:
-    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    """A page's command, its ``python3`` the one running the tests (sshviz's dependencies,
+    `cryptography` and `pqcrypto`, are what the commands import)."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PATH=path))
     assert done.returncode == 0, done.stderr
     return done.stdout.rstrip("\n")
 
@@ -44,7 +50,8 @@ def assert_page_commands(trace, expected_keys: set[str]) -> None:
     dict(kex="diffie-hellman-group14-sha256", hostkey="rsa-sha2-256", cipher="aes128-ctr",
          mac="hmac-sha2-256"),
     dict(kex="mlkem768x25519-sha256", cipher="aes256-ctr", mac="hmac-sha2-512-etm@openssh.com"),
-], ids=["curve25519", "nistp256", "group14", "mlkem768x25519"])
+    dict(kex="sntrup761x25519-sha512", cipher="aes128-gcm@openssh.com"),
+], ids=["curve25519", "nistp256", "group14", "mlkem768x25519", "sntrup761x25519"])
 def test_every_command_on_the_page_prints_the_value_the_page_shows(options):
     trace = run_scenario(Scenario(**options)).trace
     records = page_data(illustrated_page(trace, "test"))

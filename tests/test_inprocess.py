@@ -141,3 +141,30 @@ def test_two_runs_with_one_seed_are_identical_and_other_seeds_differ():
     c = transcript_lines(run_scenario(Scenario(seed=43)))
     assert a == b
     assert a != c
+
+
+@pytest.mark.parametrize("kex", ["sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"])
+def test_sntrup761_hybrid_shares_k_as_sha512_of_both_secrets_in_a_string(kex):
+    """sntrup761x25519-sha512: C_INIT is the sntrup761 public key (1158 bytes) and an X25519
+    key, S_REPLY the ciphertext (1039 bytes) and an X25519 key; K = SHA-512(sntrup761 secret
+    || X25519 secret), hashed as a string. The client's private key, kept for teaching,
+    decapsulates the ciphertext again."""
+    import hashlib
+
+    from pqcrypto.kem import sntrup_761
+
+    from sshviz.wire import types as t
+
+    conductor = check_session(Scenario(kex=kex))
+    [client], [server] = (changes(conductor, KexComputed, side) for side in ("client", "server"))
+    assert client.K == server.K and client.H == server.H
+    (c_name, _, c_init), (s_name, _, s_reply) = client.H_inputs[5:7]
+    assert (c_name, s_name) == ("C_INIT", "S_REPLY")
+    assert len(c_init) == 4 + 1158 + 32 and len(s_reply) == 4 + 1039 + 32
+    secrets = client.secrets
+    assert len(secrets["sntrup761_private_key"]) == 1763
+    pq = sntrup_761.decaps(secrets["sntrup761_private_key"], s_reply[4:4 + 1039])
+    assert pq == secrets["sntrup761_shared_secret"] == server.secrets["sntrup761_shared_secret"]
+    expected = hashlib.sha512(pq + secrets["x25519_shared_secret"]).digest()
+    assert client.K == t.string(expected) and client.H_inputs[-1][:2] == ("K", "string")
+    assert "sntrup761_private_key" not in server.secrets  # the server only encapsulates

@@ -72,7 +72,7 @@ def assert_ran(result: Result) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    extra = ["KexAlgorithms +diffie-hellman-group14-sha1,diffie-hellman-group1-sha1",
+    extra = ["KexAlgorithms +diffie-hellman-group14-sha1,diffie-hellman-group1-sha1,sntrup761x25519-sha512",
              "HostKeyAlgorithms +ssh-rsa", "PubkeyAcceptedAlgorithms +ssh-rsa",
              "Ciphers +aes192-ctr", "MACs +hmac-sha1,hmac-sha1-etm@openssh.com", "Compression yes"]
     with sshd(extra, host_keys=("ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa"),
@@ -80,7 +80,7 @@ def server():
         yield s
 
 
-KEX = ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+KEX = ["sntrup761x25519-sha512@openssh.com", "sntrup761x25519-sha512", "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
        "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256",
        "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha1",
        "diffie-hellman-group1-sha1"]

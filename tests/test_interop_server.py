@@ -91,6 +91,38 @@ def test_kex(world, server, kex):
     assert_exec_ok(ssh(world, server.port, f"KexAlgorithms={kex}"))
 
 
+@pytest.mark.parametrize("kex", ["sntrup761x25519-sha512@openssh.com", "sntrup761x25519-sha512"])
+def test_sntrup761_when_offered(world, kex):
+    """OpenSSH 9.x's default key exchange, under either name, once the server offers it."""
+    with sshviz_server(make_config(world, kex=[kex, "curve25519-sha256"])) as s:
+        result = ssh(world, s.port, f"KexAlgorithms={kex}", "LogLevel=DEBUG1")
+        assert_exec_ok(result)
+        assert f"kex: algorithm: {kex}".encode() in result.stderr
+        assert s.internal_errors() == []
+
+
+def test_sshviz_serve_with_sntrup761_is_what_openssh_chooses(world, tmp_path):
+    """`serve --kex` offering sntrup761: OpenSSH 9.x's ssh, left to its defaults, picks it (its
+    server-side arithmetic runs in serve's worker processes)."""
+    port = free_port()
+    authorized = tmp_path / "authorized_keys"
+    authorized.write_text((shared_keys() / "user_ed25519.pub").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "sshviz", "serve", "--port", str(port), "--user", USER,
+                             "--authorized-keys", str(authorized), "--root", str(world["root"]),
+                             "--kex", "sntrup761x25519-sha512@openssh.com,curve25519-sha256"],
+                            env=dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    try:
+        wait_for_port(port)
+        result = ssh(world, port, "LogLevel=DEBUG1", command="echo served")
+        assert result.stdout == b"served\n", result.stderr
+        assert b"kex: algorithm: sntrup761x25519-sha512@openssh.com" in result.stderr
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert b"Traceback" not in err
+
+
 @pytest.mark.parametrize("kex", ["diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1"])
 def test_legacy_sha1_kex_only_when_configured(world, server, kex):
     refused = ssh(world, server.port, f"KexAlgorithms={kex}", "LogLevel=INFO")

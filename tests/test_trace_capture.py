@@ -57,6 +57,7 @@ def test_an_exported_capture_imports_as_the_same_session(session, tmp_path):
     Scenario(kex="ecdh-sha2-nistp256", cipher="aes192-ctr", mac="hmac-sha1-etm@openssh.com",
              compression="zlib"),
     Scenario(kex="mlkem768x25519-sha256", guess_kex=True),
+    Scenario(kex="sntrup761x25519-sha512@openssh.com", cipher="aes256-ctr", mac="hmac-sha2-256-etm@openssh.com"),
 ], ids=lambda s: f"{s.kex}-{s.cipher}-{s.compression}")
 @pytest.mark.parametrize("form", ["auto", "shared"])
 def test_every_kex_family_cipher_and_mac_decodes_from_a_capture(scenario, form, tmp_path):
@@ -202,3 +203,18 @@ def test_sftp_inside_the_channel_is_decoded(tmp_path):
     original = [c.message.spec.name for e in session.events for s, c in e.changes
                 if isinstance(c, SftpMessage) and s == ("server" if c.direction == "c2s" else "client")]
     assert sftp and sftp == original
+
+
+def test_a_private_key_that_does_not_fit_gives_way_to_the_shared_secret(session, tmp_path):
+    """A key log whose private key lines are wrong for the session (another session's, say)
+    still opens it with the SHARED_SECRET lines found by the same cookies."""
+    lines = keylog_lines(session)
+    private = [line for line in lines if len(line.split()) == 2]
+    shared = [line for line in lines if " SHARED_SECRET " in line]
+    assert len(private) == len(shared) == 2
+    wrong = [f"{line.split()[0]} {'11' * 32}" for line in private]
+    path = trace_capture(session, tmp_path / "c.pcap")
+    (trace,) = import_capture(path, KeyLog.parse("\n".join(wrong + shared)))
+    assert payloads(trace) == payloads(session)
+    (alone,) = import_capture(path, KeyLog.parse("\n".join(wrong)))
+    assert "does not fit this key exchange" in alone.header.extra["problems"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sshviz.events import KexComputed
 from sshviz.scenario import Scenario, run_scenario
 from sshviz.trace.export import ExportError, write_keylog, write_pcap
 from sshviz.trace.fileformat import load_trace
@@ -48,10 +49,13 @@ def test_the_export_command_writes_a_capture_and_key_log(tmp_path):
     assert b"wrote" in done.stderr
     assert (tmp_path / "t.pcap").read_bytes()[:4] == b"\xd4\xc3\xb2\xa1"
     lines = (tmp_path / "t.keylog").read_text().splitlines()
-    assert len(lines) == 2 and all(len(line.split()) == 2 for line in lines)  # client's and server's
+    # The client's and the server's private keys, and each one's SHARED_SECRET line.
+    assert [len(line.split()) for line in lines] == [2, 3, 2, 3]
+    assert [line.split()[1] for line in lines[1::2]] == ["SHARED_SECRET"] * 2
     shared = sshviz_cli("export", str(tmp_path / "t.yaml"), "--keylog", str(tmp_path / "k2"),
                         "--keylog-form", "shared")
-    assert shared.returncode == 0 and " SHARED_SECRET " in (tmp_path / "k2").read_text()
+    assert shared.returncode == 0
+    assert (tmp_path / "k2").read_text().splitlines() == lines[1::2]
     nothing = sshviz_cli("export", str(tmp_path / "t.yaml"))
     assert nothing.returncode == 2
     assert nothing.stderr.decode().strip() == ("sshviz: error: nothing to write: give --pcap OUT, "
@@ -108,3 +112,59 @@ def test_export_warns_when_the_installed_wireshark_cannot_decrypt(tmp_path):
     if tshark_version() < (4, 4):
         assert b"sshviz: warning: the installed Wireshark (4." in done.stderr
         assert b"strict KEX with chacha20-poly1305" in done.stderr
+
+
+@pytest.mark.parametrize("kex", ["sntrup761x25519-sha512", "mlkem768x25519-sha256", "curve25519-sha256"])
+def test_an_export_imports_again_decrypted_with_its_key_log(kex, tmp_path):
+    """A trace exported as a capture and a key log, imported again: sshviz opens every
+    message, the hybrids with the SHARED_SECRET lines (their K needs more than one private
+    value), the others with a private key (tried first) or K."""
+    from sshviz.trace.capture import import_capture
+    from sshviz.trace.keylog import KeyLog
+
+    trace = run_scenario(Scenario(kex=kex)).trace
+    write_pcap(trace, tmp_path / "s.pcap")
+    write_keylog(trace, tmp_path / "s.keylog")
+    lines = (tmp_path / "s.keylog").read_text().splitlines()
+    assert sum(" SHARED_SECRET " in line for line in lines) == 2
+    (imported,) = import_capture(tmp_path / "s.pcap", KeyLog.load(tmp_path / "s.keylog"))
+    assert all(e.opened for e in imported.events)
+    assert sshviz_messages(imported) == sshviz_messages(trace)
+    [computed] = [c for e in imported.events for _, c in e.changes if isinstance(c, KexComputed)]
+    assert computed.method == kex
+    assert ("private_key" in computed.secrets) == (kex == "curve25519-sha256")
+
+
+def test_a_key_log_of_several_sessions_opens_each_connection_of_a_capture(tmp_path):
+    """Two connections in one capture, one key log holding their lines and those of a session
+    not in the capture: inspect finds each connection's own lines by its cookies."""
+    from .captures import SegmentWriter, write_capture
+
+    sessions = [run_scenario(Scenario(kex="sntrup761x25519-sha512@openssh.com", command="echo one")).trace,
+                run_scenario(Scenario(kex="curve25519-sha256", seed=5, command="echo two")).trace]
+    other = run_scenario(Scenario(kex="ecdh-sha2-nistp256", seed=9)).trace
+    packets = []
+    writers = [SegmentWriter(client=("10.0.0.1", 40001 + n), server=("10.0.0.2", 22)) for n in range(2)]
+    for writer in writers:
+        packets += writer.handshake()
+    for pair in zip(*(s.events for s in sessions)):  # the two connections interleaved
+        packets += [w.data(e.direction, e.record.wire) for w, e in zip(writers, pair)]
+    longer = max(sessions, key=lambda s: len(s.events))
+    packets += [writers[sessions.index(longer)].data(e.direction, e.record.wire)
+                for e in longer.events[min(len(s.events) for s in sessions):]]
+    write_capture(tmp_path / "two.pcap", packets)
+    for n, trace in enumerate([other, *sessions]):
+        write_keylog(trace, tmp_path / f"k{n}")
+    combined = "".join((tmp_path / f"k{n}").read_text() for n in range(3))
+    (tmp_path / "all.keylog").write_text(combined)
+
+    done = sshviz_cli("inspect", str(tmp_path / "two.pcap"), "--keylog", str(tmp_path / "all.keylog"),
+                      "--brief")
+    assert done.returncode == 0, done.stderr
+    assert b"warning" not in done.stderr
+    text = done.stdout.decode()
+    first, second = text.split("=== SSH connection 2 of 2")
+    assert "kex=sntrup761x25519-sha512@openssh.com" in first and "kex=curve25519-sha256" in second
+    for connection in (first, second):
+        assert "encrypted" in connection and "ENCRYPTED" not in connection
+        assert connection.count("CHANNEL_DATA") == 1 and "DISCONNECT" in connection

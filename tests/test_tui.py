@@ -140,6 +140,26 @@ async def test_key_panel_shows_the_group_a_group_exchange_chose():
         assert "each direction switches to them at its NEWKEYS" in words
 
 
+@pytest.mark.parametrize("kex, sizes, hash_name", [
+    ("sntrup761x25519-sha512", (1158, 1039), "SHA-512"), ("mlkem768x25519-sha256", (1184, 1088), "SHA-256")])
+async def test_key_panel_explains_a_hybrid_kem(kex, sizes, hash_name):
+    app = SshvizApp(Scenario(kex=kex))
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "KEX_HYBRID_REPLY")
+        words = " ".join(key_panel_text(app).split())
+        assert "A KEM (key encapsulation mechanism)" in words and "decapsulates" in words
+        assert f"public key ({sizes[0]} bytes) || its X25519 public key (32)" in words
+        assert f"the ciphertext ({sizes[1]} bytes)" in words
+        assert f"K = {hash_name}(KEM secret || X25519 secret), hashed into H as a string" in words
+        assert "Why both" in words and "unless both are broken" in words
+        if kex.startswith("sntrup"):  # the client's private key, never sent
+            assert "client secret sntrup761_private_key = " in words
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "KEX_ECDH_REPLY")
+        assert "KEM" not in key_panel_text(app)
+
+
 async def test_hex_highlight_moves_with_the_selected_field():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

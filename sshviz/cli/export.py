@@ -19,11 +19,12 @@ def register(sub) -> None:
     add_input_arguments(parser, keylog_option="--input-keylog")
     parser.add_argument("--pcap", metavar="OUT", help="write the capture here")
     parser.add_argument("--keylog", metavar="OUT",
-                        help="write the key log here (one line per key exchange)")
+                        help="write the key log here (each side's lines for each key exchange)")
     parser.add_argument("--keylog-form", choices=("auto", "shared"), default="auto",
-                        help="auto: '<cookie> <private key>' where possible (tshark 4.0 reads only "
-                             "that form), else '<cookie> SHARED_SECRET <K>'; shared: always K "
-                             "(default: %(default)s)")
+                        help="auto: '<cookie> <private key>' where there is one private value "
+                             "(tshark 4.0 reads only that form) and '<cookie> SHARED_SECRET <K>' "
+                             "for every key exchange, the hybrids included; shared: only the "
+                             "SHARED_SECRET lines (default: %(default)s)")
     parser.add_argument("--trace", metavar="OUT", help="write the (decoded) session as a trace file")
     parser.set_defaults(func=export)
 

@@ -121,40 +121,53 @@ class DHAgent(KexAgent):
         return t.mpint(secret)
 
 
-class MLKEMHybridAgent(KexAgent):
-    """mlkem768x25519-sha256: ML-KEM-768 and X25519 together; K = SHA-256(K_pq || K_cl),
-    encoded as a string. The client's ML-KEM key comes from the seed; the server's
-    encapsulation draws on `cryptography`'s own randomness, which takes no seed."""
+class KEMHybridAgent(KexAgent):
+    """A post-quantum KEM and X25519 together (the hybrids): the client sends its KEM public key
+    followed by its X25519 key; the server encapsulates a fresh secret to that key and answers
+    with the ciphertext followed by its own X25519 key; K = HASH(KEM secret || X25519 secret),
+    encoded as a string. A subclass names the KEM, its sizes and the hash, and does the KEM's
+    three operations (key generation, encapsulation, decapsulation)."""
 
-    PQ_PUBLIC = 1184
-    PQ_CIPHERTEXT = 1088
+    KEM = ""  # the KEM's name, for messages
+    PREFIX = ""  # the prefix of its entries in ``details``
+    HASH = ""
+    PQ_PUBLIC = 0
+    PQ_CIPHERTEXT = 0
 
     def __init__(self, rng: RandomSource):
-        self._pq_seed = rng.bytes(64)
         self._classic = X25519Agent(rng)
         self.details = {"x25519_private_key": self._classic.details["private_key"]}
 
+    def _keygen(self) -> bytes:  # pragma: no cover - interface
+        """Make the client's KEM key pair (keeping the private key) and return the public key."""
+        raise NotImplementedError
+
+    def _encapsulate(self, public: bytes) -> tuple[bytes, bytes]:  # pragma: no cover - interface
+        """(shared secret, ciphertext) for the client's public key; ValueError if it is invalid."""
+        raise NotImplementedError
+
+    def _decapsulate(self, ciphertext: bytes) -> bytes:  # pragma: no cover - interface
+        """The shared secret in the server's ciphertext; ValueError if it is invalid."""
+        raise NotImplementedError
+
     def client_init(self) -> bytes:
-        self._pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(self._pq_seed)
-        pq_public = self._pq.public_key().public_bytes_raw()
-        self.details["mlkem_public_key"] = pq_public
-        self.details["mlkem_private_seed"] = self._pq_seed  # the private key, as its 64-byte seed
+        pq_public = self._keygen()
+        self.details[f"{self.PREFIX}_public_key"] = pq_public
         return pq_public + self._classic.public
 
     def _combine(self, pq_secret: bytes, classic_k: bytes) -> bytes:
         classic = t.Reader(classic_k).mpint().to_bytes(32, "big")
-        self.details.update(mlkem_shared_secret=pq_secret, x25519_shared_secret=classic)
-        return t.string(digest("sha256", pq_secret, classic))
+        self.details.update({f"{self.PREFIX}_shared_secret": pq_secret, "x25519_shared_secret": classic})
+        return t.string(digest(self.HASH, pq_secret, classic))
 
     def server_respond(self, client_value: bytes):
         if len(client_value) != self.PQ_PUBLIC + 32:
             raise KexError(f"hybrid client value must be {self.PQ_PUBLIC + 32} bytes, "
                            f"not {len(client_value)}")
         try:
-            peer = mlkem.MLKEM768PublicKey.from_public_bytes(client_value[: self.PQ_PUBLIC])
-            pq_secret, ciphertext = peer.encapsulate()
+            pq_secret, ciphertext = self._encapsulate(client_value[: self.PQ_PUBLIC])
         except ValueError as exc:
-            raise KexError(f"invalid ML-KEM-768 encapsulation key: {exc}") from None
+            raise KexError(f"invalid {self.KEM} public key: {exc}") from None
         classic_k = self._classic.shared(client_value[self.PQ_PUBLIC:])
         return ciphertext + self._classic.public, self._combine(pq_secret, classic_k)
 
@@ -163,7 +176,64 @@ class MLKEMHybridAgent(KexAgent):
             raise KexError(f"hybrid server value must be {self.PQ_CIPHERTEXT + 32} bytes, "
                            f"not {len(server_value)}")
         try:
-            pq_secret = self._pq.decapsulate(server_value[: self.PQ_CIPHERTEXT])
+            pq_secret = self._decapsulate(server_value[: self.PQ_CIPHERTEXT])
         except ValueError as exc:
-            raise KexError(f"invalid ML-KEM-768 ciphertext: {exc}") from None
+            raise KexError(f"invalid {self.KEM} ciphertext: {exc}") from None
         return self._combine(pq_secret, self._classic.shared(server_value[self.PQ_CIPHERTEXT:]))
+
+
+class MLKEMHybridAgent(KEMHybridAgent):
+    """mlkem768x25519-sha256: ML-KEM-768 (FIPS 203) and X25519; K = SHA-256(K_pq || K_cl).
+    The client's ML-KEM key comes from the seed; the server's encapsulation draws on
+    `cryptography`'s own randomness, which takes no seed."""
+
+    KEM, PREFIX, HASH = "ML-KEM-768", "mlkem", "sha256"
+    PQ_PUBLIC = 1184
+    PQ_CIPHERTEXT = 1088
+
+    def __init__(self, rng: RandomSource):
+        self._pq_seed = rng.bytes(64)
+        super().__init__(rng)
+
+    def _keygen(self) -> bytes:
+        self._pq = mlkem.MLKEM768PrivateKey.from_seed_bytes(self._pq_seed)
+        self.details["mlkem_private_seed"] = self._pq_seed  # the private key, as its 64-byte seed
+        return self._pq.public_key().public_bytes_raw()
+
+    def _encapsulate(self, public: bytes) -> tuple[bytes, bytes]:
+        return mlkem.MLKEM768PublicKey.from_public_bytes(public).encapsulate()
+
+    def _decapsulate(self, ciphertext: bytes) -> bytes:
+        return self._pq.decapsulate(ciphertext)
+
+
+class SNTRUPHybridAgent(KEMHybridAgent):
+    """sntrup761x25519-sha512 (draft-ietf-sshm-ntruprime-ssh): Streamlined NTRU Prime 761 and
+    X25519; K = SHA-512(K_pq || K_cl). The KEM is `pqcrypto`'s binding, whose key generation
+    and encapsulation draw on its own randomness and take no seed: a run that chooses this
+    method does not repeat byte for byte (its X25519 halves do). The client's private key is
+    kept whole in ``details`` (1763 bytes; it holds the public key too), so K can be worked
+    out again from it."""
+
+    KEM, PREFIX, HASH = "sntrup761", "sntrup761", "sha512"
+    PQ_PUBLIC = 1158
+    PQ_CIPHERTEXT = 1039
+
+    def _keygen(self) -> bytes:
+        public, self._pq_private = _sntrup761().keygen()
+        self.details["sntrup761_private_key"] = self._pq_private
+        return public
+
+    def _encapsulate(self, public: bytes) -> tuple[bytes, bytes]:
+        ciphertext, secret = _sntrup761().encaps(public)
+        return secret, ciphertext
+
+    def _decapsulate(self, ciphertext: bytes) -> bytes:
+        return _sntrup761().decaps(self._pq_private, ciphertext)
+
+
+def _sntrup761():
+    """The binding's sntrup761, imported when first used (it loads a large native module)."""
+    from pqcrypto.kem import sntrup_761
+
+    return sntrup_761

@@ -52,7 +52,7 @@ def calculations(trace: Trace) -> list[Calculation]:
     """What can be recomputed from this trace, in the order it happens."""
     out: list[Calculation] = []
     # One side's values are enough for each key exchange: the client's where the trace has
-    # them (it holds the ML-KEM private key; the server only encapsulates).
+    # them (it holds the KEM's private key in the hybrids; the server only encapsulates).
     chosen: dict[bytes, tuple[int, str]] = {}
     for event in trace.events:
         for side, change in event.changes:
@@ -153,6 +153,23 @@ print(hashlib.sha256(pq + classic).hexdigest())
         expect = _body(kex.K).hex()
         how = ("K is SHA-256 of the ML-KEM-768 shared secret (the client decapsulates the "
                "server's ciphertext) and the X25519 shared secret, together.")
+    elif "sntrup761_private_key" in secrets and side == Side.CLIENT:
+        script = f"""
+import hashlib
+from cryptography.hazmat.primitives.asymmetric import x25519
+from pqcrypto.kem import sntrup_761
+secret_key = bytes.fromhex("{secrets['sntrup761_private_key'].hex()}")  # the client's sntrup761 key
+x25519_private = bytes.fromhex("{secrets['x25519_private_key'].hex()}")
+reply = bytes.fromhex("{server_value.hex()}")  # S_REPLY: ciphertext || X25519 key
+pq = sntrup_761.decaps(secret_key, reply[:1039])
+classic = x25519.X25519PrivateKey.from_private_bytes(x25519_private).exchange(
+    x25519.X25519PublicKey.from_public_bytes(reply[1039:]))
+print(hashlib.sha512(pq + classic).hexdigest())
+"""
+        expect = _body(kex.K).hex()
+        how = ("K is SHA-512 of the Streamlined NTRU Prime 761 shared secret (the client "
+               "decapsulates the server's ciphertext with its secret key) and the X25519 shared "
+               "secret, together.")
     elif "private_key" in secrets and isinstance(secrets["private_key"], bytes):
         script = f"""
 from cryptography.hazmat.primitives.asymmetric import x25519

@@ -76,13 +76,16 @@ class KeyLog:
                               f"<private-key-hex>' or '<cookie-hex> SHARED_SECRET <hex>')")
         return cls(entries, source)
 
-    def find(self, client_cookie: bytes, server_cookie: bytes) -> tuple[str, KeyLogEntry] | None:
-        """The entry for a key exchange, and whose secret it is ("client" or "server");
-        a shared secret is preferred (it needs no computation)."""
+    def candidates(self, client_cookie: bytes, server_cookie: bytes) -> list[tuple[str, KeyLogEntry]]:
+        """The entries for one key exchange, found by either side's KEXINIT cookie (a key log
+        may hold many sessions: only this one's cookies match), each with whose secret it is
+        ("client" or "server"). Private keys come first: K computed from one is checked
+        against that side's public value, and the agent reports the values it used; then
+        shared secrets, which work for every method."""
         found = [(side, entry) for side, cookie in (("client", client_cookie), ("server", server_cookie))
                  for entry in self._by_cookie.get(cookie, [])]
-        found.sort(key=lambda pair: pair[1].kind != SHARED_SECRET)
-        return found[0] if found else None
+        found.sort(key=lambda pair: pair[1].kind == SHARED_SECRET)
+        return found
 
     def unused(self) -> list[KeyLogEntry]:
         return [e for e in self.entries if e not in self.used]
@@ -158,10 +161,13 @@ def shared_secret(exchange: KexExchange, entry: KeyLogEntry, side: str) -> tuple
 
 
 def keylog_lines(trace: Trace, form: str = "auto") -> list[str]:
-    """Key log lines for every key exchange in ``trace`` whose secret a side reported.
+    """Key log lines for every key exchange in ``trace`` whose secret a side reported, found by
+    that side's KEXINIT cookie.
 
-    ``form`` "auto" writes the two-field private key form when the key exchange has a single
-    private value (what tshark 4.0 reads), else ``SHARED_SECRET``; "shared" always writes K."""
+    ``form`` "auto" writes, for each side, the two-field private key form when the key exchange
+    has a single private value (what tshark 4.0 reads), and always the ``SHARED_SECRET`` form
+    (K itself, which works for every method, the hybrids included, and which newer Wireshark
+    reads); "shared" writes only ``SHARED_SECRET`` lines."""
     lines = []
     cookies = _kexinit_cookies(trace)
     for side, kex, round_number in _kex_results(trace):
@@ -171,10 +177,9 @@ def keylog_lines(trace: Trace, form: str = "auto") -> list[str]:
         private = _single_private_value(kex)
         if form == "auto" and private is not None:
             lines.append(f"{cookie.hex()} {private.hex()}")
-        else:
-            value = kex.K_value
-            raw = value if isinstance(value, bytes) else value.to_bytes((value.bit_length() + 7) // 8, "big")
-            lines.append(f"{cookie.hex()} {SHARED_SECRET} {raw.hex()}")
+        value = kex.K_value
+        raw = value if isinstance(value, bytes) else value.to_bytes((value.bit_length() + 7) // 8, "big")
+        lines.append(f"{cookie.hex()} {SHARED_SECRET} {raw.hex()}")
     return list(dict.fromkeys(lines))
 
 

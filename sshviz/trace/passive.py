@@ -310,40 +310,29 @@ class PassiveDecoder:
             self._kex_reply(kex, seen.changes, seen.notes)
 
     def _kex_reply(self, kex: KexRound, changes: list, notes: list) -> None:
-        exchange = kex.exchange
         client_cookie = kex.kexinits[Side.CLIENT][0]["cookie"]
         server_cookie = kex.kexinits[Side.SERVER][0]["cookie"]
         if self.keylog is None:
             self.unopenable = "no key log was given, so the keys of this session cannot be computed"
             return
-        found = self.keylog.find(client_cookie, server_cookie)
-        if found is None:
+        candidates = self.keylog.candidates(client_cookie, server_cookie)
+        if not candidates:
             self.unopenable = (f"the key log {self.keylog.source} has no line for this key exchange "
                                f"(KEXINIT cookies: client {client_cookie.hex()}, server "
                                f"{server_cookie.hex()})")
             return
-        side, entry = found
-        try:
-            K, details = shared_secret(exchange, entry, side)
-        except (SecretMismatch, KexError) as exc:
-            self.unopenable = f"{entry.describe()} does not fit this key exchange: {exc}"
-            return
-        H, inputs = kex.exchange_hash(self.versions["c2s"], self.versions["s2c"], K)
-        host_key_algorithm = kex.negotiated.chosen("host_key")
-        try:
-            host_key = PublicKey.from_blob(exchange.host_key)
-            verified = host_key.verify(host_key_algorithm, exchange.signature, H)
-        except (DecodeError, KeyError, ValueError):
-            host_key, verified = None, None
-        if verified is False:
-            self.unopenable = (f"{entry.describe()} gives an exchange hash that the server's host key "
-                               f"signature does not verify: the secret is not this session's")
-            return
-        if verified is None:
-            notes.append(f"the server's {host_key_algorithm} signature over H could not be checked")
+        problems = []
+        for side, entry in candidates:  # the first that fits
+            opened = self._open_with(kex, entry, side)
+            if isinstance(opened, str):
+                problems.append(opened)
+                continue
+            K, details, H, inputs, host_key, note = opened
+            break
         else:
-            notes.append(f"H recomputed from {entry.describe()}; the server's {host_key_algorithm} "
-                         f"signature over it verifies")
+            self.unopenable = problems[0]
+            return
+        notes.append(note)
         self.keylog.used.add(entry)
         if self.session_id is None:
             self.session_id = H
@@ -353,6 +342,31 @@ class PassiveDecoder:
         except KeyError as exc:
             kex.keys.clear()
             self.unopenable = f"{exc.args[0]}: sshviz cannot decrypt it"
+
+    def _open_with(self, kex: KexRound, entry, side: str):
+        """K, the agent's details, H, its inputs, the host key and a note from one key log
+        entry; or why the entry does not fit this key exchange."""
+        exchange = kex.exchange
+        try:
+            K, details = shared_secret(exchange, entry, side)
+        except (SecretMismatch, KexError) as exc:
+            return f"{entry.describe()} does not fit this key exchange: {exc}"
+        H, inputs = kex.exchange_hash(self.versions["c2s"], self.versions["s2c"], K)
+        host_key_algorithm = kex.negotiated.chosen("host_key")
+        try:
+            host_key = PublicKey.from_blob(exchange.host_key)
+            verified = host_key.verify(host_key_algorithm, exchange.signature, H)
+        except (DecodeError, KeyError, ValueError):
+            host_key, verified = None, None
+        if verified is False:
+            return (f"{entry.describe()} gives an exchange hash that the server's host key "
+                    f"signature does not verify: the secret is not this session's")
+        if verified is None:
+            note = f"the server's {host_key_algorithm} signature over H could not be checked"
+        else:
+            note = (f"H recomputed from {entry.describe()}; the server's {host_key_algorithm} "
+                    f"signature over it verifies")
+        return K, details, H, inputs, host_key, note
 
     def _newkeys(self, seen: "_Seen") -> None:
         kex = self.round

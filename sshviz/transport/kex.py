@@ -8,7 +8,8 @@ K is encoded and the agent doing the arithmetic (``sshviz.crypto.kex``). Methods
     gex     KEX_DH_GEX_REQUEST min, n, max; KEX_DH_GEX_GROUP p, g;
             KEX_DH_GEX_INIT e; KEX_DH_GEX_REPLY K_S, f, signature                 RFC 4419
     ecdh    KEX_ECDH_INIT Q_C; KEX_ECDH_REPLY K_S, Q_S, signature               RFC 5656 4, RFC 8731
-    hybrid  KEX_HYBRID_INIT C_INIT; KEX_HYBRID_REPLY K_S, S_REPLY, signature    the ML-KEM hybrid draft
+    hybrid  KEX_HYBRID_INIT C_INIT; KEX_HYBRID_REPLY K_S, S_REPLY, signature    the ML-KEM and NTRU Prime
+                                                                                hybrid drafts
 
 Whatever the family, H = HASH(V_C || V_S || I_C || I_S || K_S || [the group exchange's request
 and group] || the client's value || the server's value || K).
@@ -30,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..crypto import dh_groups
 from ..crypto.hashes import digest, digest_size
-from ..crypto.kex import DHAgent, ECDHAgent, KexAgent, KexError, MLKEMHybridAgent, X25519Agent
+from ..crypto.kex import (DHAgent, ECDHAgent, KexAgent, KexError, MLKEMHybridAgent, SNTRUPHybridAgent,
+                          X25519Agent)
 from ..crypto.keys import PublicKey
 from ..crypto.random import RandomSource
 from ..crypto.registry import Registry
@@ -210,6 +212,12 @@ def _ecdh(name: str, curve: ec.EllipticCurve, hash_name: str) -> KexMethod:
 
 _register(KexMethod("mlkem768x25519-sha256", HYBRID, "sha256", MLKEMHybridAgent, "string",
                     private_key_insufficient="also needs the ML-KEM secret"))
+# Streamlined NTRU Prime 761 with X25519, OpenSSH's default from 9.0 to 9.9 (under both names).
+# Offered only when asked for: sshviz's own peers choose ML-KEM first anyway, and the binding
+# takes no seed, so a run that chooses it does not repeat byte for byte.
+for _name in ("sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com"):
+    _register(KexMethod(_name, HYBRID, "sha512", SNTRUPHybridAgent, "string",
+                        private_key_insufficient="also needs the sntrup761 secret"), default=False)
 _register(KexMethod("curve25519-sha256", ECDH, "sha256", X25519Agent))
 _register(KexMethod("curve25519-sha256@libssh.org", ECDH, "sha256", X25519Agent))
 _register(_ecdh("ecdh-sha2-nistp256", ec.SECP256R1(), "sha256"))

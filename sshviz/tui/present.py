@@ -74,6 +74,49 @@ def hash_inputs_formula(result: KexComputed) -> str:
     return f"H = {result.hash.upper()}(" + " || ".join(name for name, _, _ in result.H_inputs) + ")"
 
 
+@dataclass(frozen=True)
+class HybridKEM:
+    """What the key panel says about one of the post-quantum hybrids: its KEM and sizes."""
+
+    kem: str
+    family: str  # what the KEM's hardness rests on
+    public: int  # bytes of the client's KEM public key
+    ciphertext: int
+    hash: str
+    spec: str
+
+
+HYBRIDS = {
+    "mlkem768x25519-sha256": HybridKEM("ML-KEM-768", "module lattices (FIPS 203)", 1184, 1088,
+                                       "SHA-256", "draft-ietf-sshm-mlkem-hybrid-kex"),
+    "sntrup761x25519-sha512": HybridKEM("sntrup761 (Streamlined NTRU Prime)",
+                                        "NTRU-style polynomial lattices", 1158, 1039, "SHA-512",
+                                        "draft-ietf-sshm-ntruprime-ssh; OpenSSH's default 9.0 to 9.9"),
+}
+HYBRIDS["sntrup761x25519-sha512@openssh.com"] = HYBRIDS["sntrup761x25519-sha512"]
+
+
+def hybrid_notes(method: str) -> list[str]:
+    """For a post-quantum hybrid key exchange: what a KEM is, what travels, how K is made and
+    why two mechanisms at once; nothing for other methods."""
+    hybrid = HYBRIDS.get(method)
+    if hybrid is None:
+        return []
+    return [
+        f"A KEM (key encapsulation mechanism), here {hybrid.kem}, is not Diffie-Hellman: only the "
+        f"client has a key pair. The server makes up a random secret, locks it to the client's "
+        f"public key (encapsulates) and sends back only the ciphertext; the client's private key "
+        f"unlocks it (decapsulates). Nothing the two send reveals the secret.",
+        f"What travels: C_INIT = the client's {hybrid.kem} public key ({hybrid.public} bytes) || "
+        f"its X25519 public key (32); S_REPLY = the ciphertext ({hybrid.ciphertext} bytes) || "
+        f"the server's X25519 public key (32).",
+        f"K = {hybrid.hash}(KEM secret || X25519 secret), hashed into H as a string ({hybrid.spec}).",
+        f"Why both: a large quantum computer could break X25519 and so open sessions recorded today; "
+        f"{hybrid.kem} rests on {hybrid.family}, believed to resist one. X25519 is old and well "
+        f"studied, in case the newer KEM has a flaw. K stays secret unless both are broken.",
+    ]
+
+
 def kex_value_doc(name: str) -> str:
     """What a value a key exchange method adds to H is, as the catalog declares the message
     field that carried it (p: "safe prime")."""

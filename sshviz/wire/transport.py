@@ -116,18 +116,21 @@ class KexGroupExchangeMessages(MessageGroup, protocol="transport", context="kex=
 
 
 class KexHybridMessages(MessageGroup, protocol="transport", context="kex=hybrid"):
-    """mlkem768x25519-sha256: a post-quantum KEM and X25519 together
-    (draft-ietf-sshm-mlkem-hybrid-kex)."""
+    """The post-quantum hybrids: a KEM and X25519 together. mlkem768x25519-sha256
+    (draft-ietf-sshm-mlkem-hybrid-kex) and sntrup761x25519-sha512 (draft-ietf-sshm-ntruprime-ssh,
+    OpenSSH's PROTOCOL) send the same two messages; only the KEM and its sizes differ."""
 
     KEX_HYBRID_INIT = message(
         30, "draft-ietf-sshm-mlkem-hybrid-kex 2.1",
-        "client's ML-KEM-768 encapsulation key followed by its X25519 public key",
-        Field("C_INIT", STRING, "ML-KEM encapsulation key (1184 bytes) || X25519 key (32 bytes)"))
+        "client's KEM public key followed by its X25519 public key",
+        Field("C_INIT", STRING, "KEM public key (ML-KEM-768: 1184 bytes, sntrup761: 1158) "
+                                "|| X25519 key (32 bytes)"))
     KEX_HYBRID_REPLY = message(
         31, "draft-ietf-sshm-mlkem-hybrid-kex 2.1",
-        "server's host key, ML-KEM ciphertext with its X25519 key, and signature of H",
+        "server's host key, KEM ciphertext with its X25519 key, and signature of H",
         _host_key(),
-        Field("S_REPLY", STRING, "ML-KEM ciphertext (1088 bytes) || X25519 key (32 bytes)"),
+        Field("S_REPLY", STRING, "KEM ciphertext (ML-KEM-768: 1088 bytes, sntrup761: 1039) "
+                                 "|| X25519 key (32 bytes)"),
         _signature())
 
 

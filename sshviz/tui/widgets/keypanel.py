@@ -14,7 +14,7 @@ from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
 from ...presentation.transcript import short_hex
-from ..present import KeyState, hash_inputs_formula, kex_value_doc
+from ..present import KeyState, hash_inputs_formula, hybrid_notes, kex_value_doc
 from ..timeline import Timeline
 from .lines import LineView
 
@@ -132,6 +132,7 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
         computed = ", ".join(f"the {side} at #{index} ({timeline.events[index].name})"
                              for side, index in sorted(state.kex_index.items(), key=lambda kv: kv[1]))
         out.append(Pair("method", result.method, f"hash {result.hash}; computed by {computed}"))
+        out += [Note(text) for text in hybrid_notes(result.method)]
         for name, kind, encoded in result.method_inputs:  # a group exchange's request and group
             value = str(int.from_bytes(encoded, "big")) if kind == "uint32" else short_hex(encoded[4:], HEX_SHOWN)
             out.append(Pair(name, value, f"{kind}: {kex_value_doc(name)}"))
