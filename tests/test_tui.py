@@ -552,3 +552,4 @@ def _run_in_event_loop(test):
 for _name, _test in list(globals().items()):
     if _name.startswith("test_") and inspect.iscoroutinefunction(_test):
         globals()[_name] = _run_in_event_loop(_test)
+

@@ -92,7 +92,7 @@ async def test_the_selected_step_says_what_the_attacker_did():
         app.screen.sync()
         await pilot.pause()
         info = str(app.screen.query_one(FieldInfo).content)
-        assert "attacker: ✎ changed" in info and "bit 0 of byte 6 flipped" in info
+        assert "attacker: ✎ changed" in info and "bit 0 of byte 6 (of 44) flipped" in info
         tree = app.screen.query_one(FieldsTree)
         attacker = tree.top_items[0]
         assert attacker.title == "attacker: ✎ changed"
