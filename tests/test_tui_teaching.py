@@ -56,6 +56,37 @@ async def test_what_if_runs_an_attack_with_a_number_setting():
 
 
 
+
+async def test_ctrl_s_works_in_a_dialog_and_says_where_it_saved(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSHVIZ_SCREENSHOTS", str(tmp_path))
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "s")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "WhatIfScreen"  # the dialog stays open
+        (saved,) = tmp_path.iterdir()
+        assert saved.name == "sshviz-0002-KEXINIT-whatif.svg"
+        (notice,) = app._notifications
+        assert str(saved) in notice.message and saved.is_absolute()
+
+
+async def test_screenshots_keep_the_spaces_between_names_and_types(tmp_path):
+    """SVG renderers drop a text's leading spaces unless told to keep them: "msg_number" and
+    " byte" are two texts, and without xml:space they read "msg_numberbyte"."""
+    import re
+
+    app = SshvizApp(Scenario())
+    app.screenshot_dir = str(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "ctrl+s")
+        await pilot.pause()
+        svg = next(tmp_path.iterdir()).read_text()
+        assert re.match(r'<svg xml:space="preserve" ', svg)
+        texts = re.findall(r">([^<]*)</text>", svg)
+        assert "msg_number" in texts and any(t.startswith("&#160;byte") for t in texts)
+
 def _sync(test):
     @functools.wraps(test)
     def run(*args, **kwargs):

@@ -22,9 +22,14 @@ MAIN = [
     Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
     Binding("a", "attack", "Attack", tooltip="An attacked run: what the attack attacks, how the run "
             "ended, which check stopped it or that nothing did"),
-    Binding("ctrl+s", "screenshot", "SVG", tooltip="Save an SVG screenshot of this screen"),
     Binding("f1", "help", "Help", tooltip="What is on the screen, and every key"),
     Binding("q", "app.quit", "Quit", show=False),
+]
+
+# Everywhere, dialogs included (the app's own).
+APP = [
+    Binding("ctrl+s", "screenshot", "SVG", priority=True, tooltip="Save an SVG screenshot of the screen as it is, "
+            "dialogs included; the notification says where"),
 ]
 
 # The ladder: arrow keys move through the messages it lists.
@@ -50,5 +55,5 @@ FIELDS = [
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
-HELP_SECTIONS = (("Main screen", MAIN), ("Ladder (when focused)", LADDER),
+HELP_SECTIONS = (("Main screen", MAIN), ("Everywhere", APP), ("Ladder (when focused)", LADDER),
                  ("Fields (when focused)", FIELDS), ("Dialogs", DIALOG))

@@ -198,9 +198,6 @@ class MainScreen(Screen):
     def action_what_if(self) -> None:
         self.app.what_if()
 
-    def action_screenshot(self) -> None:
-        self.app.screenshot()
-
     def action_attack(self) -> None:
         from .attack import AttackScreen
 
