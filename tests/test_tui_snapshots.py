@@ -50,7 +50,7 @@ def test_search_results(snap_compare):
     assert snap_compare(app(), press=["slash", *"alice", "enter"], terminal_size=SIZE)
 
 
-def test_narrow_terminal(snap_compare):
+def test_too_small_terminal(snap_compare):
     assert snap_compare(app(), press=["n", "n"], terminal_size=(80, 24))
 
 

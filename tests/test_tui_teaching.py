@@ -87,6 +87,90 @@ async def test_screenshots_keep_the_spaces_between_names_and_types(tmp_path):
         texts = re.findall(r">([^<]*)</text>", svg)
         assert "msg_number" in texts and any(t.startswith("&#160;byte") for t in texts)
 
+
+async def test_b_annotates_every_field_of_the_packet_with_a_legend():
+    from sshviz.tui.widgets.fields import FieldsTree
+    from sshviz.tui.widgets.hexview import HexView
+
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"nnnnn")  # KEX_ECDH_REPLY
+        hex_view = app.screen.query_one(HexView)
+        assert not hex_view.annotated
+        await pilot.press("b")
+        await pilot.pause()
+        assert hex_view.annotated and "annotated" in app.screen.query_one("#hex-pane").border_title
+        (labels,) = hex_view._labels
+        assert labels[:4] == ["packet_length", "padding_length", "msg_number", "host_key"]
+        assert {"key_type", "key", "Q_S", "signature", "padding"} <= set(labels)
+        owners = hex_view._owners[0]
+        assert all(owner >= 0 for owner in owners)  # every byte has its field
+        legend = " ".join(hex_view.render_line(y).text for y in range(6))
+        assert "packet_length" in legend and "Q_S" in legend
+        # Folding host_key in the tree colours it as one field.
+        tree = app.screen.query_one(FieldsTree)
+        tree.focus()
+        row = next(i for i, r in enumerate(tree.rows) if r.item.field.name == "host_key")
+        tree.move_to(row)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "key_type" not in hex_view._labels[0] and "host_key" in hex_view._labels[0]
+        await pilot.press("b")
+        assert not hex_view.annotated and hex_view._owners == []
+
+
+async def test_at_120x40_the_fields_are_folded_not_cut():
+    from sshviz.tui.widgets.fields import FieldsTree
+
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"nnnnn")
+        await pilot.pause()
+        tree = app.screen.query_one(FieldsTree)
+        reply = app.timeline.current.message
+        shown = "".join("".join(tree.render_line(y).text.split()) for y in range(tree.size.height))
+        assert "SSH_MSG_KEX_ECDH_REPLY" in shown
+        assert reply["Q_S"].hex() in shown  # the whole value, folded over lines
+        assert tree.virtual_size.width <= tree.scrollable_content_region.width
+        # F1 comes first in the footer, so a narrow one still shows it.
+        shown = [active.binding.key for active in app.screen.active_bindings.values() if active.binding.show]
+        assert shown[0] == "f1"
+
+
+async def test_below_100x30_a_note_says_the_terminal_is_too_small():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=(90, 25)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-small")
+        assert "too small" in str(app.screen.query_one("#too-small").content)
+        assert not app.screen.query_one("#panes").display or app.screen.query_one("#panes").styles.display == "none"
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not app.screen.has_class("-small")
+
+
+async def test_byte_ranges_say_both_ends_and_the_count():
+    from sshviz.tui.widgets.fields import FieldInfo, FieldsTree, byte_range
+
+    assert byte_range(1, 17, "of the payload") == "bytes 1..16 of the payload (16 bytes)"
+    assert byte_range(0, 1, "of the payload") == "byte 0 of the payload (1 byte)"
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        app.screen.query_one(FieldsTree).focus()
+        await pilot.press("down", "down")  # cookie
+        await pilot.pause()
+        assert "bytes 1..16 of the payload (16 bytes)" in str(app.screen.query_one(FieldInfo).content)
+
+
+async def test_a_line_over_the_fields_says_what_happened_at_this_step():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        await pilot.pause()
+        line = str(app.screen.query_one("#step-line").content)
+        assert line.startswith("#2 ") and "KEXINIT" in line
+
 def _sync(test):
     @functools.wraps(test)
     def run(*args, **kwargs):

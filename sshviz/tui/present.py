@@ -13,6 +13,11 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
 from ..presentation.annotate import (PAYLOAD_OFFSET, VERSION_RFC, FieldItem,  # noqa: F401
                                      HexSection, attacker_line, hex_sections, message_items, walk)
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
+
+try:  # one plain-language line per step, from the presentation layer once it has it
+    from ..presentation.annotate import plain_line
+except ImportError:  # until then the UI says what the message is for
+    plain_line = None
 from ..wire.catalog import KEX_METHOD, SSH
 from .timeline import Milestone, NewKeysSent
 
@@ -83,6 +88,22 @@ def kex_value_doc(name: str) -> str:
                 if getattr(field, "name", None) == name:
                     return field.doc
     return ""
+
+
+def step_line(event: TraceEvent) -> str:
+    """What just happened at this step, in a sentence: the presentation layer's plain line
+    when it has one, else who sent what, and what that kind of message is for."""
+    if plain_line is not None:
+        line = plain_line(event)
+        if line:
+            return line
+    sender = {"c2s": "the client", "s2c": "the server"}.get(event.direction, "")
+    message = event.message
+    what = message.spec.doc if message is not None else ""
+    if event.name == "VERSION":
+        what = "its identification line: protocol 2.0 and its software"
+    head = f"{sender} sent {message_label(event)}" if sender else message_label(event)
+    return f"{head}: {what}" if what else head
 
 
 def message_label(event: TraceEvent) -> str:

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..bindings import MAIN
-from ..present import FieldItem, hex_sections, key_state
+from ..present import FieldItem, hex_sections, key_state, step_line
 from ..timeline import PHASES
 from ..widgets.fields import FieldInfo, FieldsTree
 from ..widgets.hexview import HexView, highlight_in, legend
@@ -19,11 +19,15 @@ from ..widgets.ladder import Ladder
 
 class MainScreen(Screen):
     BINDINGS = MAIN
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # Below 160 columns (a projector's 120 too): ladder and one column of fields over bytes, k
+    # swaps fields and keys; from 160, the keys get a column of their own.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    SMALLEST = (100, 30)  # below this, a note says the terminal is too small
 
     def __init__(self) -> None:
         super().__init__()
         self.wire = False  # the hex view shows the plaintext packet until toggled
+        self.annotated = False  # b: every field's bytes in a colour of its own
         self.selected: FieldItem | None = None
         self._shown_event = None
         self._shown_milestones = -1
@@ -31,6 +35,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="too-small")
         with Grid(id="panes"):
             with Vertical(id="ladder-pane"):
                 yield Static(lifelines(), id="lifelines")
@@ -38,6 +43,7 @@ class MainScreen(Screen):
                 with VerticalScroll(id="attack-summary"):
                     yield Static(id="attack-text")
             with Vertical(id="fields-pane"):
+                yield Static(id="step-line")
                 yield FieldsTree(id="fields")
                 yield FieldInfo(id="field-info")
             yield KeyPanel(id="keys")
@@ -53,6 +59,16 @@ class MainScreen(Screen):
         self.query_one("#hex-pane").border_title = "bytes"
         self.query_one(Ladder).focus()
         self.reload()
+
+    def on_resize(self, event) -> None:
+        width, height = event.size
+        small = width < self.SMALLEST[0] or height < self.SMALLEST[1]
+        self.set_class(small, "-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"The terminal is too small for sshviz: {width}x{height}.\n\n"
+                f"It needs at least {self.SMALLEST[0]} columns and {self.SMALLEST[1]} lines: make the "
+                f"window larger or the font smaller.\n\nq quits.")
 
     # -- keeping the panels in step --------------------------------------------------------
 
@@ -87,6 +103,7 @@ class MainScreen(Screen):
             return
         if event is not self._shown_event:
             self._shown_event = event
+            self.query_one("#step-line", Static).update(step_text(event), layout=False)
             self.selected = self.query_one(FieldsTree).show(event)
             self._show_bytes()
             self.query_one(FieldInfo).show(self.selected)
@@ -118,11 +135,12 @@ class MainScreen(Screen):
             return
         sections = hex_sections(event, self.wire)
         hex_view = self.query_one(HexView)
-        hex_view.show(sections, self.selected)
-        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style),
+        hex_view.show(sections, self.selected, self.query_one(FieldsTree).shown_items() if self.annotated else None)
+        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style, self.annotated),
                                                      layout=False)
         title = ("bytes: wire only (nothing was decrypted)" if not event.opened else
                  f"bytes: {'wire' if self.wire else 'plaintext'} (w toggles)")
+        title += " · every field annotated (b: only the selected)" if self.annotated else " · b annotates every field"
         pane = self.query_one("#hex-pane")
         if pane.border_title != title:  # setting it repaints the pane, even to the same text
             pane.border_title = title
@@ -131,6 +149,10 @@ class MainScreen(Screen):
         self.selected = message.item
         self.query_one(HexView).mark(message.item)
         self.query_one(FieldInfo).show(message.item)
+
+    def on_fields_tree_reshaped(self, message: FieldsTree.Reshaped) -> None:
+        if self.annotated:
+            self.query_one(HexView).annotate(fields=self.query_one(FieldsTree).shown_items())
 
     def on_ladder_picked(self, message: Ladder.Picked) -> None:
         if self.timeline.go(message.index):
@@ -182,6 +204,10 @@ class MainScreen(Screen):
     def action_toggle_keys(self) -> None:
         self.toggle_class("-keys")
 
+    def action_toggle_annotated(self) -> None:
+        self.annotated = not self.annotated
+        self._show_bytes()
+
     def action_toggle_wire(self) -> None:
         self.wire = not self.wire
         self._show_bytes()
@@ -211,6 +237,16 @@ class MainScreen(Screen):
         from .help import HelpScreen
 
         self.app.push_screen(HelpScreen())
+
+
+def step_text(event):
+    """The line over the fields: the step's number and what happened, in words."""
+    from rich.text import Text
+
+    text = Text()
+    text.append(f"#{event.index} ", "bold")
+    text.append(step_line(event), "italic")
+    return text
 
 
 def lifelines(where: str = "", phase: str = "", attacked: bool = False):
