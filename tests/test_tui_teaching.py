@@ -171,6 +171,51 @@ async def test_a_line_over_the_fields_says_what_happened_at_this_step():
         line = str(app.screen.query_one("#step-line").content)
         assert line.startswith("#2 ") and "KEXINIT" in line
 
+
+async def test_a_kexinit_sent_before_the_peers_arrived_is_drawn_in_flight():
+    """At #2 the client has the server's KEXINIT and negotiates; its own KEXINIT (#3) was sent
+    already: the ladder draws it in flight and the key panel says so."""
+    from sshviz.tui.widgets.keypanel import KeyPanel
+    from sshviz.tui.widgets.ladder import Ladder
+
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        await pilot.pause()
+        timeline = app.timeline
+        assert timeline.current.name == "KEXINIT" and timeline.current.direction == "s2c"
+        assert len(timeline) >= 4 and timeline.flying(3) and not timeline.flying(4)
+        ladder = app.screen.query_one(Ladder)
+        row = timeline.row_of_event[3] - round(ladder.scroll_y)
+        assert "KEXINIT · in flight" in ladder.render_line(row).text
+        text = " ".join(app.screen.query_one(KeyPanel).text().split())
+        assert "in flight: the client's KEXINIT (#3)" in text
+        await pilot.press("n")
+        assert not timeline.flying(3) and "in flight" not in ladder.render_line(row).text
+
+
+async def test_t_switches_to_a_light_theme_and_l_to_the_presentation_layout():
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        await pilot.press("t")
+        assert app.theme == "textual-light"
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.has_class("-present")
+        assert screen.query_one("#explain").display and not screen.query_one("#hex-pane").display
+        explained = str(screen.query_one("#explain-text").content)
+        assert "#2" in explained and "kex_algorithms" in explained and "cookie" in explained
+        await pilot.press("n")
+        await pilot.pause()
+        assert "#3" in str(screen.query_one("#explain-text").content)
+        await pilot.press("l", "t")
+        assert not screen.has_class("-present") and app.theme == "textual-dark"
+        # Both are in the command palette too (one command per binding).
+        names = [command.title for command in app.get_system_commands(screen)]
+        assert "Light/dark" in names and "Layout" in names
+
 def _sync(test):
     @functools.wraps(test)
     def run(*args, **kwargs):

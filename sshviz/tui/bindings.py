@@ -23,6 +23,10 @@ MAIN = [
     Binding("b", "toggle_annotated", "Annotate", id="annotate",
             tooltip="Hex view: every field in its own colour, with a legend (b again: the selected field only)"),
     Binding("w", "toggle_wire", "Wire/plain", tooltip="Hex view: bytes on the wire or the plaintext packet"),
+    Binding("t", "toggle_light", "Light/dark", id="theme",
+            tooltip="A light theme for projectors, or back to dark (ctrl+p: every theme)"),
+    Binding("l", "toggle_presentation", "Layout", id="presentation",
+            tooltip="Presentation layout: the ladder and one large explanation of the step; l again: all panels"),
     Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
     Binding("a", "attack", "Attack", tooltip="An attacked run: what the attack attacks, how the run "
             "ended, which check stopped it or that nothing did"),

@@ -30,6 +30,7 @@ class MainScreen(Screen):
         self.annotated = False  # b: every field's bytes in a colour of its own
         self.selected: FieldItem | None = None
         self._shown_event = None
+        self._explained = None  # the event the presentation layout explains
         self._shown_milestones = -1
         self._shown_summary = None  # (attack run, whether the run had ended) last summarised
 
@@ -50,6 +51,8 @@ class MainScreen(Screen):
             with Vertical(id="hex-pane"):
                 yield Static(id="hex-legend")
                 yield HexView(id="hex")
+            with VerticalScroll(id="explain"):
+                yield Static(id="explain-text")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -57,6 +60,7 @@ class MainScreen(Screen):
         self.query_one("#fields-pane").border_title = "fields"
         self.query_one("#keys").border_title = "keys"
         self.query_one("#hex-pane").border_title = "bytes"
+        self.query_one("#explain").border_title = "this step (l: all panels)"
         self.query_one(Ladder).focus()
         self.reload()
 
@@ -107,6 +111,9 @@ class MainScreen(Screen):
             self.selected = self.query_one(FieldsTree).show(event)
             self._show_bytes()
             self.query_one(FieldInfo).show(self.selected)
+        if self.has_class("-present") and event is not self._explained:
+            self._explained = event
+            self.query_one("#explain-text", Static).update(explanation(event, self.query_one(FieldsTree).top_items))
         milestones = timeline.milestones_until(timeline.position)
         if len(milestones) != self._shown_milestones:
             self._shown_milestones = len(milestones)
@@ -208,6 +215,14 @@ class MainScreen(Screen):
         self.annotated = not self.annotated
         self._show_bytes()
 
+    def action_toggle_light(self) -> None:
+        self.app.theme = "textual-dark" if self.app.current_theme.dark is False else "textual-light"
+
+    def action_toggle_presentation(self) -> None:
+        self.toggle_class("-present")
+        self._explained = None
+        self.sync()
+
     def action_toggle_wire(self) -> None:
         self.wire = not self.wire
         self._show_bytes()
@@ -237,6 +252,31 @@ class MainScreen(Screen):
         from .help import HelpScreen
 
         self.app.push_screen(HelpScreen())
+
+
+def explanation(event, items):
+    """The presentation layout's panel: the step in words, then each field of the message with
+    its value and what it means, wrapped, for a room to read."""
+    from rich.text import Text
+
+    from ..present import walk
+    from ..widgets.fields import field_label, message_title
+
+    text = Text()
+    text.append(f"#{event.index}  ", "bold")
+    text.append(message_title(event))
+    text.append("\n\n")
+    text.append(step_line(event), "bold italic")
+    text.append("\n")
+    for item in items:
+        if item.field.name == "packet":
+            continue
+        text.append("\n• ")
+        text.append(field_label(item))
+        for child in walk(item.children) if item.field.type != "name-list" else []:
+            text.append("\n    ")
+            text.append(field_label(child))
+    return text
 
 
 def step_text(event):
