@@ -216,6 +216,31 @@ async def test_t_switches_to_a_light_theme_and_l_to_the_presentation_layout():
         names = [command.title for command in app.get_system_commands(screen)]
         assert "Light/dark" in names and "Layout" in names
 
+
+async def test_the_palette_goes_to_any_message_sftp_ones_included_and_to_a_number():
+    from sshviz.tui.commands import MessageCommands
+
+    app = SshvizApp(Scenario(sftp_actions=["put hello.txt", "ls"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        provider = MessageCommands(app.screen)
+
+        async def hits(query):
+            return [hit async for hit in provider.search(query)]
+
+        (go,) = await hits("go to #12")
+        assert "#12" in str(go.text)
+        go.command()
+        await pilot.pause()
+        assert app.timeline.position == 12
+        assert len(await hits("7")) == 1
+        app.timeline.produce_all()
+        writes = await hits("FXP_WRITE")
+        assert writes and all("FXP_WRITE" in str(hit.text) for hit in writes)
+        writes[0].command()
+        await pilot.pause()
+        assert "FXP_WRITE" in str(writes[0].text) and app.timeline.current.name == "CHANNEL_DATA"
+
 def _sync(test):
     @functools.wraps(test)
     def run(*args, **kwargs):

@@ -24,6 +24,7 @@ class SshvizApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses anywhere find it
     TITLE = "sshviz"
     BINDINGS = APP
+    COMMANDS = App.COMMANDS | {lambda: _message_commands()}
 
     def __init__(self, scenario=None, trace: Trace | None = None, attack=None) -> None:
         """``attack``: an AttackChoice, an attack's name, or (name, settings, seed); the run is
@@ -183,6 +184,12 @@ class SshvizApp(App[int]):
                 seen.add(event.name)
                 yield SystemCommand(f"Go to {event.name} (#{event.index})", "jump to its first occurrence",
                                     lambda index=event.index: go(index))
+
+
+def _message_commands():
+    from .commands import MessageCommands
+
+    return MessageCommands
 
 
 def keep_spaces(svg: str) -> str:
