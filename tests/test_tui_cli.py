@@ -73,12 +73,15 @@ def test_a_wrong_password_first_without_a_password_method_is_refused(opened, cap
     assert opened == []
 
 
-def test_demo_saves_the_session_it_showed(monkeypatch, tmp_path):
+def test_demo_saves_the_session_it_showed_and_says_where(monkeypatch, tmp_path, capsys):
     from sshviz.trace.fileformat import load_trace
     from sshviz.tui.app import SshvizApp
 
     monkeypatch.setattr(SshvizApp, "run", lambda self: None)  # as if the user quit at once
-    assert main(["demo", "--seed", "4", "--trace", str(tmp_path / "demo.yaml")]) == 0
+    monkeypatch.setattr(sshviz.tui, "terminal_attached", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--seed", "4", "--trace", "demo.yaml"]) == 0
+    assert f"saved the session to {tmp_path / 'demo.yaml'}" in capsys.readouterr().out
     saved = load_trace(tmp_path / "demo.yaml")
     assert saved.header.scenario["seed"] == 4
     assert saved.events[-1].name == "DISCONNECT"  # played to its end, not where the user stopped
@@ -109,3 +112,11 @@ def test_demo_attack_really_opens(tmp_path):
             assert app.attack_run.outcome.clean and app.attack_run.outcome.authenticated
 
     asyncio.run(run())
+
+
+def test_without_a_terminal_the_ui_says_so_in_one_line_and_returns(capsys):
+    """Under pytest standard output is not a terminal: no escape codes, no hang."""
+    assert sshviz.tui.run_app(Scenario()) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a terminal" in err and "sshviz run" in err
+

@@ -1,4 +1,4 @@
-"""Screen snapshots of the main screens at a fixed size and seed (seeded runs repeat byte for
+"""Screen snapshots of the main screens at 120x40 (a projector) and 200x50, dark and light, at a fixed seed (seeded runs repeat byte for
 byte, so the screens do too). Update after a deliberate change with
 ``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the new SVGs."""
 
@@ -9,11 +9,28 @@ from sshviz.tui.app import SshvizApp
 from sshviz.trace.model import sftp_messages, sftp_name
 from sshviz.tui.widgets.fields import FieldsTree
 
-SIZE = (140, 42)
+import pytest
+
+SIZE = (120, 40)  # a projector's terminal
+WIDE = (200, 50)
+SIZES_AND_THEMES = [pytest.param(size, theme, id=f"{size[0]}x{size[1]}-{theme.split('-')[1]}")
+                    for size in (SIZE, WIDE) for theme in ("textual-dark", "textual-light")]
 
 
-def app(**options) -> SshvizApp:
-    return SshvizApp(Scenario(seed=1, **options))
+def app(theme: str = "textual-dark", **options) -> SshvizApp:
+    made = SshvizApp(Scenario(seed=1, **options))
+    made.theme = theme
+    return made
+
+
+@pytest.mark.parametrize("size, theme", SIZES_AND_THEMES)
+def test_server_kexinit_annotated_with_the_clients_in_flight(snap_compare, size, theme):
+    assert snap_compare(app(theme), press=["n", "n", "b"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size, theme", SIZES_AND_THEMES)
+def test_presentation_layout(snap_compare, size, theme):
+    assert snap_compare(app(theme), press=["n"] * 5 + ["l"], terminal_size=size)
 
 
 def test_kexinit_with_its_name_lists(snap_compare):
@@ -35,7 +52,7 @@ def test_encrypted_packet_on_the_wire_with_a_field_selected(snap_compare):
 
 
 def test_the_whole_session_on_the_ladder(snap_compare):
-    assert snap_compare(app(auth="password", wrong_password_first=True), press=["e"], terminal_size=SIZE)
+    assert snap_compare(app(auth="password", wrong_password_first=True), press=["e"], terminal_size=WIDE)
 
 
 def test_what_if_dialog(snap_compare):
@@ -50,7 +67,7 @@ def test_search_results(snap_compare):
     assert snap_compare(app(), press=["slash", *"alice", "enter"], terminal_size=SIZE)
 
 
-def test_narrow_terminal(snap_compare):
+def test_too_small_terminal(snap_compare):
     assert snap_compare(app(), press=["n", "n"], terminal_size=(80, 24))
 
 
@@ -67,7 +84,7 @@ def test_sftp_write_inside_channel_data(snap_compare):
         await pilot.press(*["down"] * 10)
 
     assert snap_compare(app(sftp_actions=["put hello.txt", "ls"]), run_before=select_the_written_data,
-                        terminal_size=SIZE)
+                        terminal_size=WIDE)
 
 
 def test_terrapin_after_the_drop(snap_compare):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .common import add_scenario_options, attack_from_args, scenario_from_args
 from .traces import add_trace_option, check_trace_path, save_for_cli
 
@@ -29,4 +31,9 @@ def demo(args) -> int:
     if not args.trace:
         return run_app(**options)
     check_trace_path(args.trace)
-    return run_app(**options, on_exit=lambda trace: save_for_cli(trace, args.trace, args.full_data))
+
+    def save(trace) -> None:
+        save_for_cli(trace, args.trace, args.full_data)
+        print(f"saved the session to {os.path.abspath(args.trace)} (sshviz replay {args.trace} opens it)")
+
+    return run_app(**options, on_exit=save)

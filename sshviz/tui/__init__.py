@@ -7,6 +7,7 @@ sides), or on a prebuilt Trace (a saved file or an imported capture)."""
 from __future__ import annotations
 
 import gc
+import sys
 
 
 def make_app(scenario=None, trace=None, attack=None):
@@ -26,13 +27,26 @@ def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
     """Open the UI on ``scenario`` (default: the default Scenario), on ``attack`` (see
     make_app: ``run_app(attack=("terrapin", {"strict_kex": "off"}, 1))``) or on ``trace``;
     returns an exit status. ``on_exit`` gets the session shown last (played to its end) once
-    the UI has closed: ``demo --trace`` saves it."""
+    the UI has closed: ``demo --trace`` saves it. Without a terminal on standard input and
+    output, one line says so and the status is 2: the UI would only write escape codes."""
+    if not terminal_attached():
+        print("sshviz: the UI needs a terminal, and standard "
+              f"{'output' if not sys.stdout.isatty() else 'input'} is not one; "
+              "`sshviz run` prints the session as text", file=sys.stderr)
+        return 2
     app = make_app(scenario, trace, attack)
     app.run()
     if on_exit is not None:
         app.timeline.produce_all()
         on_exit(app.timeline.trace)
     return app.return_code or 0
+
+
+def terminal_attached() -> bool:
+    try:
+        return sys.stdout.isatty() and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
 
 
 __all__ = ["make_app", "run_app"]

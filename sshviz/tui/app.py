@@ -13,7 +13,7 @@ from textual.screen import Screen
 
 from ..trace.model import Trace, TraceHeader
 from .attacked import AttackChoice, attack_of_trace, attack_scenario, is_attacked, start_attack
-from .bindings import MAIN
+from .bindings import APP, MAIN
 from .screens.main import MainScreen
 from .timeline import PHASES, Timeline
 
@@ -23,12 +23,15 @@ JUMPS = 100  # at most this many "Go to" commands of each kind in the palette
 class SshvizApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses anywhere find it
     TITLE = "sshviz"
+    BINDINGS = APP
+    COMMANDS = App.COMMANDS | {lambda: _message_commands()}
 
     def __init__(self, scenario=None, trace: Trace | None = None, attack=None) -> None:
         """``attack``: an AttackChoice, an attack's name, or (name, settings, seed); the run is
         then that attack's (its own scenario), the attacker shown between client and server."""
         super().__init__()
-        self.screenshot_dir = os.getcwd()
+        # Screenshots go to $SSHVIZ_SCREENSHOTS if set, else the directory sshviz started in.
+        self.screenshot_dir = os.path.abspath(os.environ.get("SSHVIZ_SCREENSHOTS") or os.getcwd())
         self.attack: AttackChoice | None = AttackChoice.of(attack)
         self.attack_run = None  # the attack on the run shown, for its summary
         # With neither, the default demo starts once the first frame is up (on_ready): the
@@ -123,26 +126,41 @@ class SshvizApp(App[int]):
             attack = AttackChoice(self.attack_run.attack.name, dict(self.attack_run.values), self.scenario.seed)
         self.push_screen(WhatIfScreen(self.scenario, attack), chosen)
 
+    def action_screenshot(self) -> None:
+        self.screenshot()
+
     def screenshot(self) -> str | None:
+        """Save the screen as it is (a dialog too) as an SVG; the notification gives its full path."""
         event = self.timeline.current
-        name = f"sshviz-{self.timeline.position:04d}-{event.name if event else 'empty'}.svg"
+        dialog = "" if isinstance(self.screen, MainScreen) else "-" + type(self.screen).__name__.removesuffix(
+            "Screen").lower()
+        name = f"sshviz-{self.timeline.position:04d}-{event.name if event else 'empty'}{dialog}.svg"
         try:
-            path = self.save_screenshot(name, self.screenshot_dir)
+            path = os.path.abspath(self.save_screenshot(name, self.screenshot_dir))
         except OSError as exc:  # a read-only directory must not end the session
             self.notify(f"cannot save {name} in {self.screenshot_dir}: {exc.strerror or exc}",
                         title="SVG screenshot", severity="error")
             return None
-        self.notify(f"saved {path}", title="SVG screenshot")
+        self.notify(f"saved to {path}", title="SVG screenshot saved", timeout=8)
         return path
+
+    def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
+        """Textual's SVG, with its spaces kept: the exporter writes a run of cells as one
+        <text> that may begin or end with spaces, which SVG renderers drop by default (xml:space),
+        so "msg_number" and " byte" ran together and indented lines lost their indent."""
+        return keep_spaces(super().export_screenshot(title=title, simplify=simplify))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """sshviz's own commands first (one per main-screen binding), then jumps to each phase
         and each kind of message, then Textual's (themes, keys, quit)."""
         main = self.main
-        for binding in MAIN:
+        for binding in [*MAIN, *APP]:
             if binding.action == "attack" and self.attack_run is None:
                 continue
-            if not binding.action.startswith("app."):
+            if binding in APP:
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    lambda action=binding.action: self.run_action(action))
+            elif not binding.action.startswith("app."):
                 yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                     lambda action=binding.action: main.run_action(action))
         yield from self._jump_commands(main)
@@ -166,6 +184,17 @@ class SshvizApp(App[int]):
                 seen.add(event.name)
                 yield SystemCommand(f"Go to {event.name} (#{event.index})", "jump to its first occurrence",
                                     lambda index=event.index: go(index))
+
+
+def _message_commands():
+    from .commands import MessageCommands
+
+    return MessageCommands
+
+
+def keep_spaces(svg: str) -> str:
+    """An SVG whose texts keep their leading and trailing spaces when drawn."""
+    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
 
 
 def scenario_of(trace: Trace):

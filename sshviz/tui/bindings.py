@@ -7,6 +7,8 @@ from textual.binding import Binding
 
 # The main screen: moving through the session and what the panels show.
 MAIN = [
+    # First, so that a narrow footer still shows it.
+    Binding("f1", "help", "Help", tooltip="What is on the screen, and every key"),
     Binding("right,n", "step(1)", "Next", tooltip="Step forward one message"),
     Binding("left,p", "step(-1)", "Back", tooltip="Step back one message"),
     Binding("right_square_bracket", "next_phase", "Next phase", key_display="]",
@@ -18,13 +20,23 @@ MAIN = [
     Binding("slash", "search", "Search", key_display="/",
             tooltip="Find messages by name or field value"),
     Binding("k", "toggle_keys", "Key panel", tooltip="Show the key panel in place of the fields, wider"),
+    Binding("b", "toggle_annotated", "Annotate", id="annotate",
+            tooltip="Hex view: every field in its own colour, with a legend (b again: the selected field only)"),
     Binding("w", "toggle_wire", "Wire/plain", tooltip="Hex view: bytes on the wire or the plaintext packet"),
+    Binding("t", "toggle_light", "Light/dark", id="theme",
+            tooltip="A light theme for projectors, or back to dark (ctrl+p: every theme)"),
+    Binding("l", "toggle_presentation", "Layout", id="presentation",
+            tooltip="Presentation layout: the ladder and one large explanation of the step; l again: all panels"),
     Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
     Binding("a", "attack", "Attack", tooltip="An attacked run: what the attack attacks, how the run "
             "ended, which check stopped it or that nothing did"),
-    Binding("ctrl+s", "screenshot", "SVG", tooltip="Save an SVG screenshot of this screen"),
-    Binding("f1", "help", "Help", tooltip="What is on the screen, and every key"),
     Binding("q", "app.quit", "Quit", show=False),
+]
+
+# Everywhere, dialogs included (the app's own).
+APP = [
+    Binding("ctrl+s", "screenshot", "SVG", priority=True, tooltip="Save an SVG screenshot of the screen as it is, "
+            "dialogs included; the notification says where"),
 ]
 
 # The ladder: arrow keys move through the messages it lists.
@@ -50,5 +62,5 @@ FIELDS = [
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
-HELP_SECTIONS = (("Main screen", MAIN), ("Ladder (when focused)", LADDER),
+HELP_SECTIONS = (("Main screen", MAIN), ("Everywhere", APP), ("Ladder (when focused)", LADDER),
                  ("Fields (when focused)", FIELDS), ("Dialogs", DIALOG))

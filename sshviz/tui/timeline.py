@@ -82,6 +82,13 @@ class Timeline:
         self.phase_starts: list[int] = []  # first message index of each phase run
         self.milestones: list[Milestone] = []
         self._milestone_index: list[int] = []  # milestones' message indexes, for bisect
+        # Messages sent before an earlier one arrived: index -> the step from which it is known
+        # to be on its way (a side negotiates only after sending its own KEXINIT, so when it
+        # negotiates first, its KEXINIT is in flight).
+        self.in_flight: dict[int, int] = {}
+        self._negotiated_at: dict[str, int] = {}  # side -> step, while its KEXINIT is still to come
+        self._kexinit_sent: dict[str, int] = {}  # side -> its latest KEXINIT
+        self._last_negotiated: dict[str, int] = {}  # side -> the step it last negotiated at
         self._indexed = 0  # events already in rows, phases and milestones
         self._exhausted = source is None
         self._index_new()
@@ -145,10 +152,21 @@ class Timeline:
                 rows.append(Row("marker", event.index, keys_on_text(event), phase))
                 self.milestones.append(Milestone(event.index, event.sender, NewKeysSent(event.direction)))
                 self._milestone_index.append(event.index)
+            if message is not None and message.spec is MSG.KEXINIT:
+                sender = event.sender
+                self._kexinit_sent[sender] = event.index
+                negotiated = self._negotiated_at.pop(sender, None)
+                if negotiated is not None:
+                    self.in_flight[event.index] = negotiated
             for side, change in event.changes:
                 if isinstance(change, MILESTONES):
                     self.milestones.append(Milestone(event.index, side, change))
                     self._milestone_index.append(event.index)
+                if isinstance(change, AlgorithmsNegotiated):
+                    # No KEXINIT of its own on the ladder since it last negotiated: it is in flight.
+                    if self._kexinit_sent.get(side, -1) <= self._last_negotiated.get(side, -1):
+                        self._negotiated_at[side] = event.index
+                    self._last_negotiated[side] = event.index
             previous = phase
         self._indexed = len(events)
 
@@ -162,11 +180,22 @@ class Timeline:
         return self.events[self.position] if self.events else None
 
     def go(self, index: int) -> bool:
-        """Select message ``index`` (producing it if needed); False if it does not exist."""
+        """Select message ``index`` (producing it if needed); False if it does not exist. A
+        live run is played on until the messages in flight at ``index`` are on the ladder."""
         if index < 0 or not self.ensure(index):
             return False
         self.position = index
+        for _ in range(8):
+            if not self._negotiated_at or self._exhausted:
+                break
+            self.produce(1)
         return True
+
+    def flying(self, index: int, position: int | None = None) -> bool:
+        """Message ``index`` was sent but has not arrived yet at step ``position``."""
+        position = self.position if position is None else position
+        sent = self.in_flight.get(index)
+        return sent is not None and sent <= position < index
 
     def step(self, delta: int) -> bool:
         return self.go(self.position + delta)

@@ -48,8 +48,7 @@ def keys_table() -> str:
             keys = binding.key_display or ", ".join(binding.key.split(","))
             lines.append(f"| `{keys}` | {binding.tooltip or binding.description} |")
         lines.append("")
-    lines += ["## Everywhere", "", "| key | does |", "|---|---|",
-              "| `ctrl+p` | command palette: every action, jump to a message or phase, themes |",
+    lines += ["| `ctrl+p` | command palette: every action, jump to a message or phase, themes |",
               "| `tab` | next panel |", "| `ctrl+q` | quit |"]
     return "\n".join(lines)
 

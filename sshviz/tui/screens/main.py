@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ..bindings import MAIN
-from ..present import FieldItem, hex_sections, key_state
+from ..present import FieldItem, hex_sections, key_state, step_line
 from ..timeline import PHASES
 from ..widgets.fields import FieldInfo, FieldsTree
 from ..widgets.hexview import HexView, highlight_in, legend
@@ -19,18 +19,24 @@ from ..widgets.ladder import Ladder
 
 class MainScreen(Screen):
     BINDINGS = MAIN
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # Below 160 columns (a projector's 120 too): ladder and one column of fields over bytes, k
+    # swaps fields and keys; from 160, the keys get a column of their own.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    SMALLEST = (100, 30)  # below this, a note says the terminal is too small
 
     def __init__(self) -> None:
         super().__init__()
         self.wire = False  # the hex view shows the plaintext packet until toggled
+        self.annotated = False  # b: every field's bytes in a colour of its own
         self.selected: FieldItem | None = None
         self._shown_event = None
+        self._explained = None  # the event the presentation layout explains
         self._shown_milestones = -1
         self._shown_summary = None  # (attack run, whether the run had ended) last summarised
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="too-small")
         with Grid(id="panes"):
             with Vertical(id="ladder-pane"):
                 yield Static(lifelines(), id="lifelines")
@@ -38,12 +44,15 @@ class MainScreen(Screen):
                 with VerticalScroll(id="attack-summary"):
                     yield Static(id="attack-text")
             with Vertical(id="fields-pane"):
+                yield Static(id="step-line")
                 yield FieldsTree(id="fields")
                 yield FieldInfo(id="field-info")
             yield KeyPanel(id="keys")
             with Vertical(id="hex-pane"):
                 yield Static(id="hex-legend")
                 yield HexView(id="hex")
+            with VerticalScroll(id="explain"):
+                yield Static(id="explain-text")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -51,8 +60,19 @@ class MainScreen(Screen):
         self.query_one("#fields-pane").border_title = "fields"
         self.query_one("#keys").border_title = "keys"
         self.query_one("#hex-pane").border_title = "bytes"
+        self.query_one("#explain").border_title = "this step (l: all panels)"
         self.query_one(Ladder).focus()
         self.reload()
+
+    def on_resize(self, event) -> None:
+        width, height = event.size
+        small = width < self.SMALLEST[0] or height < self.SMALLEST[1]
+        self.set_class(small, "-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"The terminal is too small for sshviz: {width}x{height}.\n\n"
+                f"It needs at least {self.SMALLEST[0]} columns and {self.SMALLEST[1]} lines: make the "
+                f"window larger or the font smaller.\n\nq quits.")
 
     # -- keeping the panels in step --------------------------------------------------------
 
@@ -87,9 +107,13 @@ class MainScreen(Screen):
             return
         if event is not self._shown_event:
             self._shown_event = event
-            self.selected = self.query_one(FieldsTree).show(event, timeline.key_context(timeline.position))
+            self.query_one("#step-line", Static).update(step_text(event), layout=False)
+            self.selected = self.query_one(FieldsTree).show(event)
             self._show_bytes()
             self.query_one(FieldInfo).show(self.selected)
+        if self.has_class("-present") and event is not self._explained:
+            self._explained = event
+            self.query_one("#explain-text", Static).update(explanation(event, self.query_one(FieldsTree).top_items))
         milestones = timeline.milestones_until(timeline.position)
         if len(milestones) != self._shown_milestones:
             self._shown_milestones = len(milestones)
@@ -118,11 +142,12 @@ class MainScreen(Screen):
             return
         sections = hex_sections(event, self.wire)
         hex_view = self.query_one(HexView)
-        hex_view.show(sections, self.selected)
-        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style),
+        hex_view.show(sections, self.selected, self.query_one(FieldsTree).shown_items() if self.annotated else None)
+        self.query_one("#hex-legend", Static).update(legend(sections, hex_view.get_component_rich_style, self.annotated),
                                                      layout=False)
         title = ("bytes: wire only (nothing was decrypted)" if not event.opened else
                  f"bytes: {'wire' if self.wire else 'plaintext'} (w toggles)")
+        title += " · every field annotated (b: only the selected)" if self.annotated else " · b annotates every field"
         pane = self.query_one("#hex-pane")
         if pane.border_title != title:  # setting it repaints the pane, even to the same text
             pane.border_title = title
@@ -131,6 +156,10 @@ class MainScreen(Screen):
         self.selected = message.item
         self.query_one(HexView).mark(message.item)
         self.query_one(FieldInfo).show(message.item)
+
+    def on_fields_tree_reshaped(self, message: FieldsTree.Reshaped) -> None:
+        if self.annotated:
+            self.query_one(HexView).annotate(fields=self.query_one(FieldsTree).shown_items())
 
     def on_ladder_picked(self, message: Ladder.Picked) -> None:
         if self.timeline.go(message.index):
@@ -182,6 +211,18 @@ class MainScreen(Screen):
     def action_toggle_keys(self) -> None:
         self.toggle_class("-keys")
 
+    def action_toggle_annotated(self) -> None:
+        self.annotated = not self.annotated
+        self._show_bytes()
+
+    def action_toggle_light(self) -> None:
+        self.app.theme = "textual-dark" if self.app.current_theme.dark is False else "textual-light"
+
+    def action_toggle_presentation(self) -> None:
+        self.toggle_class("-present")
+        self._explained = None
+        self.sync()
+
     def action_toggle_wire(self) -> None:
         self.wire = not self.wire
         self._show_bytes()
@@ -198,9 +239,6 @@ class MainScreen(Screen):
     def action_what_if(self) -> None:
         self.app.what_if()
 
-    def action_screenshot(self) -> None:
-        self.app.screenshot()
-
     def action_attack(self) -> None:
         from .attack import AttackScreen
 
@@ -214,6 +252,41 @@ class MainScreen(Screen):
         from .help import HelpScreen
 
         self.app.push_screen(HelpScreen())
+
+
+def explanation(event, items):
+    """The presentation layout's panel: the step in words, then each field of the message with
+    its value and what it means, wrapped, for a room to read."""
+    from rich.text import Text
+
+    from ..present import walk
+    from ..widgets.fields import field_label, message_title
+
+    text = Text()
+    text.append(f"#{event.index}  ", "bold")
+    text.append(message_title(event))
+    text.append("\n\n")
+    text.append(step_line(event), "bold italic")
+    text.append("\n")
+    for item in items:
+        if item.field.name == "packet":
+            continue
+        text.append("\n• ")
+        text.append(field_label(item))
+        for child in walk(item.children) if item.field.type != "name-list" else []:
+            text.append("\n    ")
+            text.append(field_label(child))
+    return text
+
+
+def step_text(event):
+    """The line over the fields: the step's number and what happened, in words."""
+    from rich.text import Text
+
+    text = Text()
+    text.append(f"#{event.index} ", "bold")
+    text.append(step_line(event), "italic")
+    return text
 
 
 def lifelines(where: str = "", phase: str = "", attacked: bool = False):
@@ -241,11 +314,11 @@ def attack_summary(run, ended: bool):
 
     lines = run.summary() if ended else run.summary()[:2]
     text = Text()
-    for row, line in enumerate(lines):
-        if row:
+    for number, line in enumerate(lines):
+        if number:
             text.append("\n")
         head, sep, rest = line.partition(": ")
-        if row < 3 and sep:
+        if number < 3 and sep:
             text.append(head + sep, "bold")
             text.append(rest)
         else:

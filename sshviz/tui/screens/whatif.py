@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -61,8 +62,39 @@ def _kind(field: dataclasses.Field) -> str:
     return "skip"  # a structure the form cannot edit (its value is kept)
 
 
+class Choice(Select, inherit_bindings=False):
+    """A list to choose from that leaves the up and down keys to the form: left and right step
+    through the choices, space opens the whole list, enter runs (the form's)."""
+
+    BINDINGS = [Binding("space", "show_overlay", "Show the choices", show=False),
+                Binding("left", "cycle(-1)", "Previous choice", show=False),
+                Binding("right", "cycle(1)", "Next choice", show=False)]
+
+    def action_cycle(self, delta: int) -> None:
+        values = [value for _, value in self._options if value is not Select.NULL]
+        if values:
+            at = values.index(self.value) if self.value in values else -1
+            self.value = values[(at + delta) % len(values)]
+
+
+class Tick(Checkbox, inherit_bindings=False):
+    """A yes/no box that space toggles; enter runs the form."""
+
+    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+
+class Form(VerticalScroll, can_focus=False, inherit_bindings=False):
+    """The options, scrolled to the focused one; the arrow keys are the options' and the form's."""
+
+
 class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
-    BINDINGS = DIALOG
+    """Keys: up and down move between the options, left and right (or space) change a choice,
+    enter runs, escape closes."""
+
+    BINDINGS = DIALOG + [Binding("down", "app.focus_next", "Next option", show=False),
+                         Binding("up", "app.focus_previous", "Previous option", show=False),
+                         Binding("enter", "run", "Run again", show=False)]
+    AUTO_FOCUS = "#attack"  # the first option
 
     def __init__(self, scenario: Scenario, attack: AttackChoice | None = None) -> None:
         super().__init__()
@@ -71,8 +103,8 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="whatif-body") as body:
-            body.border_title = "what if… (choose, then Run again)"
-            with VerticalScroll(id="whatif-form"):
+            body.border_title = "what if… (↑↓ options · ←→ or space change · enter runs · escape closes)"
+            with Form(id="whatif-form"):
                 yield from self._attack_form()
                 yield from self._form()
             yield Static(id="whatif-error")
@@ -87,7 +119,7 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
             caption = Label("attack", classes="whatif-label")
             caption.tooltip = "an attacker between client and server (the attack lab); none: a plain run"
             yield caption
-            yield Select([(NO_ATTACK, NO_ATTACK)] + [(name, name) for name in ATTACKS], value=current,
+            yield Choice([(NO_ATTACK, NO_ATTACK)] + [(name, name) for name in ATTACKS], value=current,
                          allow_blank=False, compact=True, id="attack")
         yield Static(id="attack-about", classes="whatif-about")
         for attack in ATTACKS.values():
@@ -99,10 +131,11 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
                     yield caption
                     value = values.get(setting.name, setting.default)
                     if setting.choices:
-                        yield Select([(choice, choice) for choice in setting.choices], value=value,
+                        yield Choice([(choice, choice) for choice in setting.choices], value=value,
                                      allow_blank=False, compact=True, id=f"atk-{attack.name}-{setting.name}")
-                    else:  # a number (tamper's byte)
-                        yield Input(value=value, compact=True, id=f"atk-{attack.name}-{setting.name}")
+                    else:  # a whole number
+                        yield Input(str(value), compact=True, type="integer", placeholder=setting.help,
+                                    id=f"atk-{attack.name}-{setting.name}")
 
     def on_mount(self) -> None:
         self._show_attack(self.query_one("#attack", Select).value)
@@ -134,7 +167,11 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
         seed = self.query_one("#opt-seed", Input).value
         if not seed.strip().lstrip("-").isdigit():
             raise ValueError(f"seed: a whole number, not {seed!r}")
-        values = {s.name: str(self.query_one(f"#atk-{name}-{s.name}").value) for s in ATTACKS[name].settings}
+        values = {}
+        for setting in ATTACKS[name].settings:
+            value = str(self.query_one(f"#atk-{name}-{setting.name}").value).strip()
+            setting.check(value)
+            values[setting.name] = value
         return AttackChoice(name, values, int(seed))
 
     def _form(self) -> ComposeResult:
@@ -150,10 +187,10 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
                 caption.tooltip = HINTS.get(field.name)
                 yield caption
                 if kind == "choice":
-                    yield Select([(name, name) for name in CHOICES[field.name][0]], value=value,
+                    yield Choice([(name, name) for name in CHOICES[field.name][0]], value=value,
                                  allow_blank=False, compact=True, id=widget_id)
                 elif kind == "bool":
-                    yield Checkbox(value=bool(value), compact=True, id=widget_id)
+                    yield Tick(value=bool(value), compact=True, id=widget_id)
                 else:
                     shown = ", ".join(value) if kind == "list" else "" if value is None else str(value)
                     yield Input(shown, compact=True, id=widget_id, type="integer" if kind == "int" else "text",
@@ -185,6 +222,14 @@ class WhatIfScreen(ModalScreen[tuple[Scenario, AttackChoice | None] | None]):
         if message.button.id == "whatif-cancel":
             self.dismiss(None)
             return
+        self.action_run()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        message.stop()
+        self.action_run()
+
+    def action_run(self) -> None:
+        """Run the scenario (or attack) the form describes, or say what is wrong with it."""
         try:
             self.dismiss((self.chosen(), self.chosen_attack()))
         except ValueError as exc:

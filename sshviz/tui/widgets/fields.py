@@ -21,7 +21,7 @@ from ..bindings import FIELDS
 from ..present import VERSION_RFC, FieldItem, attacker_line, message_items, walk
 from .lines import LineView
 
-VALUE_WIDTH = 48
+VALUE_WIDTH = 200  # characters of a value shown (wrapped) before "…": a 96-byte signature whole
 GUIDE = "│ "
 # Opened when first shown: structures (key blobs, signatures, repeated groups, SFTP packets);
 # name-lists and the binary packet stay folded until the user opens them.
@@ -54,6 +54,9 @@ class FieldsTree(LineView, can_focus=True):
     BINDINGS = FIELDS
     COMPONENT_CLASSES = {"fields--cursor", "fields--guide"}
 
+    class Reshaped(Message):
+        """A field was opened or folded: the rows shown changed."""
+
     class FieldChosen(Message):
         def __init__(self, item: FieldItem | None) -> None:
             super().__init__()
@@ -65,6 +68,8 @@ class FieldsTree(LineView, can_focus=True):
         self.root_item: FieldItem | None = None
         self.top_items: list[FieldItem] = []
         self.rows: list[FieldRow] = []
+        self.lines: list[tuple[int, Text]] = []  # (row, that row's piece) for each line on screen
+        self.row_start: list[int] = [0]  # each row's first line, then the number of lines
         self.cursor = 0
         self._opened: dict[tuple[str, ...], bool] = {}  # the user's choices, by path
 
@@ -84,7 +89,8 @@ class FieldsTree(LineView, can_focus=True):
         self._rebuild()
         paths = [row.path for row in self.rows]
         self.cursor = paths.index(keep) if keep in paths else 0
-        self.scroll_to(y=max(0, self.cursor - self.scrollable_content_region.height + 1), animate=False,
+        region = self._row_region(self.cursor)
+        self.scroll_to(y=max(0, region.bottom - self.scrollable_content_region.height), animate=False,
                        immediate=True)
         return self.cursor_item
 
@@ -103,37 +109,72 @@ class FieldsTree(LineView, can_focus=True):
 
         add(self.top_items, (), 1)
         self.rows = rows
+        self._wrap()
+
+    def _wrap(self) -> None:
+        """Fold each row to the panel's width: a long value or explanation goes on under its
+        field, indented, rather than off the edge (a projector shows 120 columns, not 200)."""
+        width = max(20, self.scrollable_content_region.width or 80)
+        console = self.app.console
+        lines: list[tuple[int, Text]] = []
+        starts: list[int] = []
+        for index, row in enumerate(self.rows):
+            starts.append(len(lines))
+            text = message_title(self.event) if index == 0 else field_label(row.item)
+            indent = 0 if index == 0 else len(GUIDE) * (row.depth - 1) + 2
+            text.no_wrap = False
+            text.overflow = "fold"
+            wrapped = text.wrap(console, max(8, width - indent)) if text.cell_len > width - indent else [text]
+            lines += [(index, piece) for piece in wrapped]
+        self.lines = lines
+        self.row_start = starts + [len(lines)]
         self.lines_cache.clear()
-        width = max(len(GUIDE) * row.depth + 2 + field_label(row.item).cell_len for row in rows[1:]) \
-            if len(rows) > 1 else 0
-        self.set_virtual_size(Size(max(width, message_title(self.event).cell_len), len(rows)))
+        self.set_virtual_size(Size(width, len(lines)))
         self.refresh()
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self._wrap()
+
+    def row_text(self, index: int) -> str:
+        """Row ``index`` as one line of plain text, however it is folded on screen."""
+        row = self.rows[index]
+        if index == 0:
+            return message_title(self.event).plain
+        return GUIDE * (row.depth - 1) + ("  " if not row.item.children else "▶ ") + field_label(row.item).plain
 
     # -- drawing ---------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        index = round(self.scroll_y) + y
-        if index >= len(self.rows):
+        line = round(self.scroll_y) + y
+        if line >= len(self.lines):
             return self.blank()
-        return self.visible(self.cached((index, index == self.cursor), lambda: self._render_row(index)))
+        index = self.lines[line][0]
+        return self.cached((line, index == self.cursor), lambda: self._render_line(line))
 
-    def _render_row(self, index: int) -> Strip:
+    def _render_line(self, line: int) -> Strip:
+        index, piece = self.lines[line]
         row = self.rows[index]
         text = Text(no_wrap=True)
-        if index == 0:
-            text.append(message_title(self.event))
-        else:
+        if index > 0:
+            first = self.row_start[index] == line
             text.append(GUIDE * (row.depth - 1), self.get_component_rich_style("fields--guide"))
-            if row.item.children:
+            if not first:
+                text.append("  ")
+            elif row.item.children:
                 text.append("▼ " if self._is_open(row.item, row.path) else "▶ ")
             else:
                 text.append("  ")
-            text.append(field_label(row.item))
+        text.append(piece)
         if index == self.cursor:
             text.stylize(self.get_component_rich_style("fields--cursor"))
         return self.text_strip(text, self.virtual_size.width)
 
     # -- moving ----------------------------------------------------------------------------
+
+    def _row_region(self, index: int) -> Region:
+        start, end = self.row_start[index], self.row_start[index + 1]
+        return Region(0, start, 1, end - start)
 
     def move_to(self, index: int) -> None:
         if not self.rows:
@@ -142,10 +183,11 @@ class FieldsTree(LineView, can_focus=True):
         if index != self.cursor:
             top = round(self.scroll_y)
             for changed in (self.cursor, index):  # cached lines are keyed by cursor or not
-                self.refresh(Region(0, changed - top, self.size.width, 1))
+                region = self._row_region(changed)
+                self.refresh(Region(0, region.y - top, self.size.width, region.height))
             self.cursor = index
             self.post_message(self.FieldChosen(self.cursor_item))
-        self.scroll_to_region(Region(0, index, 1, 1), animate=False, immediate=True)
+        self.scroll_to_region(self._row_region(index), animate=False, immediate=True)
 
     def action_cursor(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -160,6 +202,7 @@ class FieldsTree(LineView, can_focus=True):
             return
         self._opened[row.path] = not self._is_open(row.item, row.path)
         self._rebuild()
+        self.post_message(self.Reshaped())
 
     def select_item(self, item: FieldItem) -> None:
         """Put the cursor on ``item`` (e.g. after a click in the hex view), opening the fields
@@ -180,7 +223,12 @@ class FieldsTree(LineView, can_focus=True):
         for path in trail[:-1]:
             self._opened[path] = True
         self._rebuild()
+        self.post_message(self.Reshaped())
         self.move_to([row.path for row in self.rows].index(trail[-1]))
+
+    def shown_items(self) -> list[FieldItem]:
+        """The fields on the tree's rows (opened ones' parts included, folded ones' not)."""
+        return [row.item for row in self.rows[1:]]
 
     def items(self) -> list[FieldItem]:
         """Every item, open or folded, outermost first."""
@@ -188,13 +236,14 @@ class FieldsTree(LineView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """A click selects a field; a click on its ▶ or ▼ also opens or folds it."""
-        where = self.clicked(event, len(self.rows))
+        where = self.clicked(event, len(self.lines))
         if where is None:
             return
-        row = self.rows[where.y]
+        index = self.lines[where.y][0]
+        row = self.rows[index]
         icon = len(GUIDE) * (row.depth - 1)
-        self.move_to(where.y)
-        if row.item.children and icon <= where.x < icon + 2:
+        self.move_to(index)
+        if row.item.children and icon <= where.x < icon + 2 and self.row_start[index] == where.y:
             self.action_toggle()
 
 
@@ -252,8 +301,9 @@ def field_label(item: FieldItem) -> Text:
         pass
     elif field.type not in ("repeat", "") and not (field.children and field.type == "string"):
         value = item.value_text
-        if len(value) > VALUE_WIDTH:
-            value = value[: VALUE_WIDTH - 1] + "…"
+        room = VALUE_WIDTH // 2 if field.children else VALUE_WIDTH  # a name-list's names are under it
+        if len(value) > room:
+            value = value[: room - 1] + "…"
         label.append(" = ")
         label.append(value, "")
     elif field.type == "repeat":
@@ -263,6 +313,17 @@ def field_label(item: FieldItem) -> Text:
     if item.explanation:
         label.append(f"  {item.explanation}", "italic dim")
     return label
+
+
+def byte_range(start: int, end: int, where: str) -> str:
+    """The bytes ``start`` up to (not including) ``end`` of ``where``, said one way everywhere:
+    both ends included, counted from 0, with their number: "bytes 1..16 of the payload (16 bytes)"."""
+    count = end - start
+    if count <= 0:
+        return f"no bytes (empty, at byte {start} {where})"
+    if count == 1:
+        return f"byte {start} {where} (1 byte)"
+    return f"bytes {start}..{end - 1} {where} ({count} bytes)"
 
 
 class FieldInfo(Static):
@@ -279,9 +340,8 @@ class FieldInfo(Static):
         if field.type:
             text.append(f"  {field.type}", "italic")
         where = {"payload": "of the payload", "packet": "of the packet", "version": "of the line"}.get(item.space)
-        start, end = item.span
         if where:
-            text.append(f"  bytes {start}–{end} {where} ({end - start})", "dim")
+            text.append(f"  {byte_range(*item.span, where)}", "dim")
         if item.rfc:
             text.append(f"  {item.rfc}", "bold")
         if item.explanation:

@@ -1,6 +1,8 @@
 """The hex view: a message's bytes, each part of the packet in its own colour (packet_length,
 padding_length, payload, padding, MAC; or clear, encrypted and MAC on the wire), the selected
-field's bytes highlighted. A Line API widget, since a packet can hold 256 KiB."""
+field's bytes highlighted. Annotated (b), every field the tree shows has a colour of its own
+and a legend names them, the Illustrated TLS way. A Line API widget, since a packet can hold
+256 KiB."""
 
 from __future__ import annotations
 
@@ -23,11 +25,20 @@ PART_NAMES = {"length": "packet_length", "padlen": "padding_length", "payload": 
               "other": "lines before the version", "version": "identification line",
               "raw": "not decoded", "original": "as sent, before the attacker"}
 OFFSET_WIDTH = 6  # "0000  "
+# The annotated view's colours, as backgrounds under dark text: light enough to read on a
+# projector, distinct from their neighbours, the same on a dark or a light theme.
+FIELD_COLOURS = ("#9ecbff", "#ffd166", "#b8e986", "#ffab91", "#d7b9ff", "#7fe3d8", "#ffb3c7",
+                 "#e6d98c", "#a8c5ff", "#c5e1a5")
+FIELD_TEXT = "#101010"
 
 
 def bytes_per_line(width: int) -> int:
-    """16 bytes a line when they fit (offset, hex, a gap, text), else 8."""
-    return 16 if width >= OFFSET_WIDTH + 16 * 3 + 2 + 16 else 8
+    """32 bytes a line when they fit (offset, hex, a gap, text), else 16, else 8: a wide panel
+    is filled, not left half empty."""
+    for count in (32, 16):
+        if width >= OFFSET_WIDTH + count * 3 + 2 + count:
+            return count
+    return 8
 
 
 class HexView(LineView, can_focus=True):
@@ -50,13 +61,77 @@ class HexView(LineView, can_focus=True):
         self._titles: list[list[str]] = []  # each section's title, wrapped to the view's width
         self._styles: dict[str, Style] = {}
         self._per_line = 16
+        # The annotated view: every field in a colour of its own, a legend under each title.
+        self.annotated = False
+        self.fields: list[FieldItem] = []  # the fields the tree shows, outermost first
+        self._owners: list[list[int]] = []  # per section, per byte: its label's index, or -1
+        self._labels: list[list[str]] = []  # per section: the labels, in the order of their bytes
+        self._legends: list[list[list[tuple[str, int]]]] = []  # per section: legend lines
 
-    def show(self, sections: list[HexSection], item: FieldItem | None) -> None:
+    def show(self, sections: list[HexSection], item: FieldItem | None,
+             fields: list[FieldItem] | None = None) -> None:
+        """Show ``sections``, ``item``'s bytes highlighted; ``fields`` (the tree's rows) turns
+        the annotated view on, None off."""
         self.sections = sections
+        self.annotated = fields is not None
+        self.fields = fields or []
         self.highlight = []
+        self._annotate()
         self._layout()
         self.mark(item)
         self.refresh()
+
+    def annotate(self, on: bool | None = None, fields: list[FieldItem] | None = None) -> None:
+        """Turn the annotated view on or off (None: keep it), with ``fields`` the tree's rows
+        now shown (a field opened in the tree gets its parts coloured here)."""
+        if on is not None:
+            self.annotated = on
+        if fields is not None:
+            self.fields = fields
+        self._annotate()
+        self._layout()
+        self.refresh()
+
+    def _annotate(self) -> None:
+        """Which field each byte belongs to: the narrowest of the tree's shown rows that holds
+        it, or the packet's part (packet_length, padding, MAC) where no field does."""
+        self._owners, self._labels = [], []
+        if not self.annotated:
+            return
+        for section in self.sections:
+            labels: list[str] = []
+            owner = [-1] * len(section.data)
+            spans = [(start, end, PART_NAMES[name]) for start, end, name in section.parts
+                     if name not in ("payload", "version")]
+            for item in self.fields:
+                if item.space in section.spaces and item.field.name != "packet":
+                    start, end = highlight_in(section, item)
+                    if end > start:
+                        spans.append((start, end, item.title or item.field.name))
+            # Widest first, so each byte ends with the narrowest span that holds it.
+            for start, end, label in sorted(spans, key=lambda span: span[0] - span[1]):
+                labels.append(label)
+                owner[start:end] = [len(labels) - 1] * (min(end, len(owner)) - start)
+            # Number the labels in the order their bytes come, so neighbours differ in colour.
+            order: dict[int, int] = {}
+            for value in owner:
+                if value >= 0 and value not in order:
+                    order[value] = len(order)
+            self._labels.append([labels[old] for old in order])
+            self._owners.append([order.get(value, -1) for value in owner])
+
+    def _legend_lines(self, index: int, width: int) -> list[list[tuple[str, int]]]:
+        """The section's labels, each ``■ name`` in its colour, wrapped to ``width``."""
+        lines: list[list[tuple[str, int]]] = [[]]
+        used = 0
+        for number, label in enumerate(self._labels[index]):
+            cell = f" {label} "
+            if used and used + len(cell) + 1 > width:
+                lines.append([])
+                used = 0
+            lines[-1].append((cell, number))
+            used += len(cell) + 1
+        return lines if lines[0] else []
 
     def mark(self, item: FieldItem | None) -> None:
         """Highlight ``item``'s bytes wherever its coordinate space appears, and scroll to them."""
@@ -81,9 +156,12 @@ class HexView(LineView, can_focus=True):
         self._titles = [textwrap.wrap(f"{section.title} · {len(section.data)} bytes", max(20, width),
                                       break_long_words=False, break_on_hyphens=False)
                         for section in self.sections]
+        self._legends = [self._legend_lines(index, width) for index in range(len(self._labels))]
         lines: list[tuple[int, int]] = []
         for index, section in enumerate(self.sections):
             lines += [(index, -1 - n) for n in range(len(self._titles[index]))]
+            if index < len(self._legends):
+                lines += [(index, LEGEND - n) for n in range(len(self._legends[index]))]
             lines += [(index, start) for start in range(0, len(section.data), self._per_line)]
         self._lines = lines
         self.lines_cache.clear()
@@ -107,7 +185,11 @@ class HexView(LineView, can_focus=True):
 
     def _render(self, index: int) -> Strip:
         section, start = self._lines[index]
-        if start < 0:
+        if start <= LEGEND:
+            segments = []
+            for cell, number in self._legends[section][LEGEND - start]:
+                segments += [Segment(cell, self._field_style(number)), Segment(" ", self.base_style)]
+        elif start < 0:
             segments = [Segment(self._titles[section][-1 - start], self._style("title"))]
         else:
             segments = self._bytes_line(section, start)
@@ -120,6 +202,13 @@ class HexView(LineView, can_focus=True):
             style = self._styles[name] = self.base_style + self.get_component_rich_style(f"hex--{name}")
         return style
 
+    def _field_style(self, number: int) -> Style:
+        style = self._styles.get(f"field{number}")
+        if style is None:
+            colour = FIELD_COLOURS[number % len(FIELD_COLOURS)]
+            style = self._styles[f"field{number}"] = self.base_style + Style(color=FIELD_TEXT, bgcolor=colour)
+        return style
+
     def _bytes_line(self, index: int, start: int) -> list[Segment]:
         """``0010  xx xx ... xx  xx ... xx  text``: each byte in its part's colour, the selected
         field's bytes (and the gaps between them) highlighted."""
@@ -130,13 +219,25 @@ class HexView(LineView, can_focus=True):
         half = self._per_line // 2
         hex_part = [Segment(f"{start:04x}  ", self._style("offset"))]
         text_part = [Segment(" ", base)]
+        owners = self._owners[index] if index < len(self._owners) else None
         for i, value in enumerate(chunk):
             offset = start + i
-            part = section.part_at(offset)
-            style = marked if low <= offset < high else (self._style(part) if part else base)
             gap = "  " if i == half - 1 else " "
+            if low <= offset < high:
+                style = gap_style = marked
+                if offset == high - 1:
+                    gap_style = base
+            elif owners is not None and owners[offset] >= 0:
+                # A field's bytes and the gaps between them share its colour, so each field
+                # reads as one block.
+                style = self._field_style(owners[offset])
+                same = offset + 1 < len(owners) and owners[offset + 1] == owners[offset] and i != half - 1
+                gap_style = style if same and i < len(chunk) - 1 else base
+            else:
+                part = section.part_at(offset)
+                style, gap_style = (self._style(part) if part else base), base
             hex_part.append(Segment(f"{value:02x}", style))
-            hex_part.append(Segment(gap, marked if low <= offset < high - 1 else base))
+            hex_part.append(Segment(gap, gap_style))
             text_part.append(Segment(chr(value) if 32 <= value < 127 else "·", style))
         missing = self._per_line - len(chunk)
         if missing:
@@ -149,12 +250,15 @@ class HexView(LineView, can_focus=True):
             return
         section, start = self._lines[where.y]
         column = where.x - OFFSET_WIDTH
-        if start < 0 or column < 0:
+        if start < 0 or column < 0:  # a title or the legend
             return
         half = self._per_line // 2
         position = column // 3 if column < half * 3 else (column - 1) // 3
         if 0 <= position < self._per_line and start + position < len(self.sections[section].data):
             self.post_message(self.ByteClicked(self.sections[section], start + position))
+
+
+LEGEND = -1000  # (section, LEGEND - n): line n of the section's legend
 
 
 def highlight_in(section: HexSection, item: FieldItem | None) -> tuple[int, int]:
@@ -166,10 +270,15 @@ def highlight_in(section: HexSection, item: FieldItem | None) -> tuple[int, int]
     return base + start, base + end
 
 
-def legend(sections: list[HexSection], get_style) -> Text:
-    """The colours of the parts present, in the order they appear."""
-    present = list(dict.fromkeys(name for s in sections for start, end, name in s.parts if end > start))
+def legend(sections: list[HexSection], get_style, annotated: bool = False) -> Text:
+    """The colours of the parts present, in the order they appear; annotated, the fields'
+    colours are named under each section's title instead."""
     text = Text(no_wrap=True)
+    if annotated:
+        text.append("each field in its colour, named under the title ", "italic")
+        text.append(" selected field ", get_style("hex--highlight"))
+        return text
+    present = list(dict.fromkeys(name for s in sections for start, end, name in s.parts if end > start))
     for part in present:
         text.append(f" {PART_NAMES[part]} ", get_style(f"hex--{part}"))
         text.append(" ")

@@ -113,6 +113,11 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
         out.append(Note("after both KEXINITs: for each kind, the first algorithm in the client's "
                         "list that the server also offers"))
     else:
+        for index in sorted(timeline.in_flight):
+            if timeline.flying(index):
+                event = timeline.events[index]
+                out.append(Note(f"in flight: the {event.sender}'s {event.name} (#{index}), sent before this "
+                                f"step; it negotiated with its own list, already on its way"))
         out.append(Note("each: " + usual_reason()))
         for category, choice in state.negotiated.algorithms.items():
             if category in CATEGORY_NAMES:

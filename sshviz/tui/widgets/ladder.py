@@ -29,7 +29,7 @@ class Ladder(LineView, can_focus=True):
         *PHASE_CLASSES.values(),
         "ladder--number", "ladder--clear", "ladder--encrypted", "ladder--name",
         "ladder--current", "ladder--future", "ladder--marker", "ladder--lifeline",
-        "ladder--attack", "ladder--seq",
+        "ladder--attack", "ladder--seq", "ladder--flight",
     }
 
     class Picked(Message):
@@ -101,6 +101,7 @@ class Ladder(LineView, can_focus=True):
         row = timeline.rows[row_index]
         position = timeline.position
         state = ("current" if row.kind == "message" and row.event == position
+                 else "flight" if row.kind == "message" and timeline.flying(row.event, position)
                  else "future" if row.event > position else "past")
         digits = number_width(timeline)
         return self.cached((row_index, width, state, digits),
@@ -122,6 +123,10 @@ class Ladder(LineView, can_focus=True):
             text.append(self._attacked_line(row.event, width - 1, digits))
         else:
             text.append(self._message_line(row.event, width - 1, digits))
+        if state == "flight":
+            # Sent already, still on its way: drawn, and said, so nobody reads that the other
+            # side's choice came first.
+            text = self._flight_line(row.event, width, digits)
         text.truncate(width, overflow="ellipsis")  # a long marker says it was cut
         if state == "future":
             text.stylize(style("ladder--future"))
@@ -157,6 +162,30 @@ class Ladder(LineView, can_focus=True):
             text.append("◀" + fill, arrow_style)
             text.append(label, style("ladder--name"))
             text.append(line_char, arrow_style)
+        text.append("│", style("ladder--lifeline"))
+        return text
+
+    def _flight_line(self, index: int, width: int, digits: int) -> Text:
+        """A message sent before the current one arrived: ``3 │─ KEXINIT · in flight ┄┄┄▷│``."""
+        style = self.get_component_rich_style
+        event = self.timeline.events[index]
+        phase_style = style(PHASE_CLASSES[self.timeline.phase_at(index)])
+        inner = max(4, width - 1 - digits - 4)
+        label = fit(f" {message_label(event)} · in flight ", inner - 3)
+        fill = "┄" * max(0, inner - len(label) - 2)
+        text = Text(no_wrap=True)
+        text.append("▌", phase_style)
+        text.append(f"{index:>{digits}} ", style("ladder--number"))
+        text.append("│", style("ladder--lifeline"))
+        flight = style("ladder--flight")
+        if event.direction == "c2s":
+            text.append("┄", flight)
+            text.append(label, flight)
+            text.append(fill + "▷", flight)
+        else:
+            text.append("◁" + fill, flight)
+            text.append(label, flight)
+            text.append("┄", flight)
         text.append("│", style("ladder--lifeline"))
         return text
 
