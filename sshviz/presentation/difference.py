@@ -47,36 +47,58 @@ def _kex(trace: Trace) -> list[str]:
     return out
 
 
+def aligned(a: Trace, b: Trace) -> list[tuple[int | None, int | None, str]]:
+    """The two message sequences side by side: (index in A, index in B, how they compare),
+    ``same``, ``size`` (same message, other length), ``only-a`` or ``only-b``."""
+    units_a, units_b = [_unit(e) for e in a.events], [_unit(e) for e in b.events]
+    rows: list[tuple[int | None, int | None, str]] = []
+    matcher = difflib.SequenceMatcher(a=units_a, b=units_b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            for i, j in zip(range(i1, i2), range(j1, j2)):
+                same = len(a.events[i].record.wire) == len(b.events[j].record.wire)
+                rows.append((i, j, "same" if same else "size"))
+            continue
+        rows += [(i, None, "only-a") for i in range(i1, i2)]
+        rows += [(None, j, "only-b") for j in range(j1, j2)]
+    return rows
+
+
+def negotiation_changes(a: Trace, b: Trace) -> list[tuple[str, str | None, str | None]]:
+    """(category, A's choice, B's choice) for each category chosen differently."""
+    left, right = _negotiated(a), _negotiated(b)
+    return [(k, left.get(k), right.get(k)) for k in dict.fromkeys([*left, *right]) if left.get(k) != right.get(k)]
+
+
 def trace_difference(a: Trace, b: Trace, names: tuple[str, str] = ("A", "B")) -> list[str]:
     """Lines saying how ``b`` differs from ``a``; the first says whether they differ at all."""
     na, nb = names
     lines: list[str] = []
-    left, right = _negotiated(a), _negotiated(b)
-    changed = [(k, left.get(k), right.get(k)) for k in dict.fromkeys([*left, *right]) if left.get(k) != right.get(k)]
+    changed = negotiation_changes(a, b)
     lines.append("negotiation:" + ("" if changed else " the same"))
     lines += [f"  {category}: {x or '(none)'} → {y or '(none)'}" for category, x, y in changed]
     ka, kb = _kex(a), _kex(b)
     if ka != kb:
         lines.append("key exchanges:")
         lines += [f"  {na}: {k}" for k in ka] + [f"  {nb}: {k}" for k in kb]
-    units_a, units_b = [_unit(e) for e in a.events], [_unit(e) for e in b.events]
-    lines.append(f"messages: {len(units_a)} in {na}, {len(units_b)} in {nb}")
+    lines.append(f"messages: {len(a.events)} in {na}, {len(b.events)} in {nb}")
     sizes: list[str] = []
-    matcher = difflib.SequenceMatcher(a=units_a, b=units_b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            for i, j in zip(range(i1, i2), range(j1, j2)):
-                sa, sb = len(a.events[i].record.wire), len(b.events[j].record.wire)
-                if sa != sb:
-                    direction, name = units_a[i]
-                    sizes.append(f"  #{i} → #{j} {Direction(direction).arrow} {name}: {sa} → {sb} bytes")
-            continue
-        lines += [f"  - {na} #{i} {Direction(units_a[i][0]).arrow} {units_a[i][1]}" for i in range(i1, i2)]
-        lines += [f"  + {nb} #{j} {Direction(units_b[j][0]).arrow} {units_b[j][1]}" for j in range(j1, j2)]
+    rows = aligned(a, b)
+    for i, j, how in rows:
+        if how == "only-a":
+            direction, name = _unit(a.events[i])
+            lines.append(f"  - {na} #{i} {Direction(direction).arrow} {name}")
+        elif how == "only-b":
+            direction, name = _unit(b.events[j])
+            lines.append(f"  + {nb} #{j} {Direction(direction).arrow} {name}")
+        elif how == "size":
+            direction, name = _unit(a.events[i])
+            sizes.append(f"  #{i} → #{j} {Direction(direction).arrow} {name}: "
+                         f"{len(a.events[i].record.wire)} → {len(b.events[j].record.wire)} bytes")
     if sizes:
         lines.append("sizes (same message, other length):")
         lines += sizes
     ea, eb = _ending(a), _ending(b)
     lines.append(f"ending: {ea}" if ea == eb else f"ending: {na} {ea}; {nb} {eb}")
-    differ = bool(changed or ka != kb or units_a != units_b or sizes or ea != eb)
+    differ = bool(changed or ka != kb or any(how != "same" for _, _, how in rows) or ea != eb)
     return [f"{na} and {nb} {'differ' if differ else 'are the same in what this compares'}"] + lines

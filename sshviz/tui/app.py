@@ -34,6 +34,7 @@ class SshvizApp(App[int]):
         self.screenshot_dir = os.path.abspath(os.environ.get("SSHVIZ_SCREENSHOTS") or os.getcwd())
         self.attack: AttackChoice | None = AttackChoice.of(attack)
         self.attack_run = None  # the attack on the run shown, for its summary
+        self.before = None  # (trace, description) of the run before the last what-if, to compare
         # With neither, the default demo starts once the first frame is up (on_ready): the
         # engine's import is the slowest part of start-up, and the screen can wait for it.
         self.default_demo_pending = scenario is None and trace is None and self.attack is None
@@ -102,11 +103,41 @@ class SshvizApp(App[int]):
         """Run ``scenario`` (or ``attack``, an AttackChoice, which brings its own scenario) and
         show it at the step the user was looking at."""
         position = self.timeline.position
+        self.timeline.produce_all()
+        self.before = (self.timeline.trace, self.sub_title)
         self.scenario, self.trace, self.attack = scenario, None, AttackChoice.of(attack)
         self.timeline = self._new_timeline(scenario)
         self.timeline.ensure(position)
         self.timeline.go(min(position, len(self.timeline) - 1))
         self.main.reload()
+        self.notify(self.what_changed(), title="what changed (c compares)", timeout=8)
+
+    def whole_run(self) -> Trace:
+        """The run shown, played to its end apart from the one on screen (which plays only as
+        the user steps): the same seeded scenario or attack, run again."""
+        if self.attack is not None:
+            from ..attacks import run_attack
+
+            return run_attack(self.attack.name, self.attack.values, self.attack.seed).conductor.trace
+        from ..scenario import run_scenario
+
+        return run_scenario(self.scenario).trace
+
+    def what_changed(self) -> str:
+        """The run before the last what-if against the run now, in a few lines."""
+        from ..presentation.difference import aligned, negotiation_changes
+
+        before, now = self.before[0], self.whole_run()
+        changes = [f"{category}: {old or '(none)'} → {new or '(none)'}"
+                   for category, old, new in negotiation_changes(before, now)]
+        rows = aligned(before, now)
+        sizes = sum(how == "size" for _, _, how in rows)
+        only = sum(how != "same" and how != "size" for _, _, how in rows)
+        if sizes:
+            changes.append(f"{sizes} message{'s' if sizes > 1 else ''} of another length")
+        if only:
+            changes.append(f"{only} message{'s' if only > 1 else ''} in one run only")
+        return "\n".join(changes) or "nothing: the same messages, sizes and choices"
 
     def what_if(self) -> None:
         from .screens.whatif import WhatIfScreen

@@ -28,6 +28,8 @@ MAIN = [
     Binding("l", "toggle_presentation", "Layout", id="presentation",
             tooltip="Presentation layout: the ladder and one large explanation of the step; l again: all panels"),
     Binding("s", "what_if", "What if…", tooltip="Choose algorithms, authentication, command and seed; run again"),
+    Binding("c", "compare", "Compare", id="compare", show=False,
+            tooltip="After a what-if: the run before and the run now side by side"),
     Binding("a", "attack", "Attack", tooltip="An attacked run: what the attack attacks, how the run "
             "ended, which check stopped it or that nothing did"),
     Binding("q", "app.quit", "Quit", show=False),

@@ -36,7 +36,8 @@ ladder (`a` shows it whole): what it attacks, how the run ended, which check sto
 
 Seeded runs repeat byte for byte. **What if…** (`s`) changes the algorithms, the
 authentication, the command or the seed and runs again at the same step, so you can see what
-changes. `ctrl+p` opens the command palette (themes too).
+changes: a note says what did, and `c` shows the run before and the run now side by side.
+`ctrl+p` opens the command palette (themes too).
 """
 
 

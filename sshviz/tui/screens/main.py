@@ -248,6 +248,14 @@ class MainScreen(Screen):
             return
         self.app.push_screen(AttackScreen(attack_summary(run, self.timeline.complete)))
 
+    def action_compare(self) -> None:
+        from .compare import CompareScreen
+
+        if self.app.before is None:
+            self.notify("nothing to compare yet: s (what if…) runs the session again another way", timeout=3)
+            return
+        self.app.push_screen(CompareScreen(self.app.before[0], self.app.whole_run(), ("before", "now")))
+
     def action_help(self) -> None:
         from .help import HelpScreen
 
@@ -314,11 +322,11 @@ def attack_summary(run, ended: bool):
 
     lines = run.summary() if ended else run.summary()[:2]
     text = Text()
-    for number, line in enumerate(lines):
-        if number:
+    for row, line in enumerate(lines):
+        if row:
             text.append("\n")
         head, sep, rest = line.partition(": ")
-        if number < 3 and sep:
+        if row < 3 and sep:
             text.append(head + sep, "bold")
             text.append(rest)
         else:
