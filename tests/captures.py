@@ -197,14 +197,16 @@ def loopback_capture(path: Path, port: int, pcapng: bool = False):
             process.wait(10)
 
 
-def tshark_messages(capture: Path, keylog: Path, port: int = 22,
-                    tshark: Programs = HOST) -> list[tuple[str, int]]:
+def tshark_messages(capture: Path, keylog: Path, port: int = 22, tshark: Programs = HOST,
+                    client_port: int | None = None) -> list[tuple[str, int]]:
     """(direction, message number) of every SSH message tshark decodes, in order; a frame of
     SSH data tshark cannot decrypt appears as (direction, -1). ``port`` is the server's; the
     direction comes from it (tshark 4.0 leaves its own out of frames it finds malformed, such
     as OpenSSH's host-bound publickey requests, which it does not know). ``tshark`` says whose
-    tshark: the files must be under the temporary directory for the root filesystem's."""
-    args = ["-r", str(capture), "-o", f"ssh.keylog_file:{keylog}", "-Y", "ssh",
+    tshark: the files must be under the temporary directory for the root filesystem's.
+    ``client_port`` keeps only the connection from that port."""
+    shown = "ssh" if client_port is None else f"ssh && tcp.port == {client_port}"
+    args = ["-r", str(capture), "-o", f"ssh.keylog_file:{keylog}", "-Y", shown,
             "-T", "fields", "-E", "occurrence=a", "-e", "tcp.dstport", "-e", "ssh.message_code",
             "-e", "ssh.protocol"]
     if port != 22:
@@ -225,3 +227,31 @@ def tshark_messages(capture: Path, keylog: Path, port: int = 22,
         elif not protocol:
             rows.append((direction, -1))
     return rows
+
+
+def what_tshark_shows(ours: list[tuple[str, int]], lost: str | None) -> list[tuple[str, int]]:
+    """``ours`` as a tshark that does not decrypt ``lost`` (None: nothing; "after NEWKEYS": every
+    packet after each side's NEWKEYS; "the first after NEWKEYS": as many packets each way as that
+    side sent up to its NEWKEYS, as a tshark that does not reset its count at a strict-KEX
+    NEWKEYS loses; tests/test_trace_export.py) lists them."""
+    shown, sent, after = [], {"c2s": 0, "s2c": 0}, {"c2s": None, "s2c": None}
+    for direction, number in ours:
+        if after[direction] is None:
+            shown.append((direction, number))
+            sent[direction] += 1
+            if number == 21:  # NEWKEYS
+                after[direction] = 0
+            continue
+        gone = lost == "after NEWKEYS" or (lost == "the first after NEWKEYS" and after[direction] < sent[direction])
+        shown.append((direction, -1 if gone else number))
+        after[direction] += 1
+    return shown
+
+
+def available_tsharks() -> list[Programs]:
+    """The host's tshark, and Debian 13's when it can run here and is another version."""
+    found = [HOST] if shutil.which("tshark") else []
+    if DEBIAN13.unusable() is None and DEBIAN13.exists("/usr/bin/tshark") \
+            and DEBIAN13.tshark_version != HOST.tshark_version:
+        found.append(DEBIAN13)
+    return found

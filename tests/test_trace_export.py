@@ -10,7 +10,7 @@ from sshviz.scenario import Scenario, run_scenario
 from sshviz.trace.export import ExportError, write_keylog, write_pcap
 from sshviz.trace.fileformat import load_trace
 
-from .captures import tshark, tshark_major, tshark_messages  # noqa: F401
+from .captures import tshark, tshark_major, tshark_messages, what_tshark_shows  # noqa: F401
 from .openssh import sshviz_cli
 
 # What tshark 4.0 and 4.4 both decrypt: curve25519 (either name) and finite-field Diffie-Hellman
@@ -91,22 +91,6 @@ CANNOT_DECRYPT = [
     pytest.param(dict(strict_kex=False, kex="diffie-hellman-group14-sha256", keylog="shared"),
                  {(4, 0): "after NEWKEYS", (4, 4): "after NEWKEYS"}, id="group14,keylog=shared"),
 ]
-
-
-def what_tshark_shows(ours: list[tuple[str, int]], lost: str | None) -> list[tuple[str, int]]:
-    """``ours`` as a tshark that does not decrypt ``lost`` (see CANNOT_DECRYPT) lists them."""
-    shown, sent, after = [], {"c2s": 0, "s2c": 0}, {"c2s": None, "s2c": None}
-    for direction, number in ours:
-        if after[direction] is None:
-            shown.append((direction, number))
-            sent[direction] += 1
-            if number == 21:  # NEWKEYS
-                after[direction] = 0
-            continue
-        gone = lost == "after NEWKEYS" or (lost == "the first after NEWKEYS" and after[direction] < sent[direction])
-        shown.append((direction, -1 if gone else number))
-        after[direction] += 1
-    return shown
 
 
 @pytest.mark.parametrize("options, lost", CANNOT_DECRYPT)
