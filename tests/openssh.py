@@ -58,7 +58,7 @@ def require(*programs: str) -> None:
             pytest.skip(f"{program} is not installed (scripts/test installs OpenSSH from Debian's packages)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _queried(openssh: Programs, what: str) -> frozenset[str]:
     done = subprocess.run(openssh.argv(SSH if openssh is HOST else "/usr/bin/ssh", "-Q", what),
                           capture_output=True, text=True, timeout=30)

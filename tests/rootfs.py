@@ -98,7 +98,7 @@ class Programs:
         return words[2].rstrip(".") if len(words) > 2 else ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rootfs_unusable(root: Path) -> str | None:
     if not (root / STAMP).exists():
         return f"no Debian 13 root filesystem at {root} (scripts/test builds it with scripts/rootfs)"

@@ -66,7 +66,7 @@ class StdinLines:
                 self.ended = True
         if not self.pending:
             raise EOFError
-        line, newline, self.pending = self.pending.partition(b"\n")
+        line, _, self.pending = self.pending.partition(b"\n")
         encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
         return line.decode(encoding, "surrogateescape")
 
