@@ -16,6 +16,8 @@ from pathlib import Path
 import dpkt
 import pytest
 
+from .rootfs import DEBIAN13, HOST, Programs
+
 CLIENT4, SERVER4 = ("10.0.0.1", 40001), ("10.0.0.2", 2022)
 CLIENT6, SERVER6 = ("::1", 58831), ("::1", 2022)
 
@@ -149,6 +151,28 @@ def require_tshark() -> str:
     return tshark
 
 
+TSHARK_IDS = {HOST: "tshark-host", DEBIAN13: "tshark4.4"}
+
+
+@pytest.fixture(scope="module", params=[HOST, DEBIAN13], ids=TSHARK_IDS.get)
+def tshark(request) -> Programs:
+    """Where tshark comes from (import it into a test module to use it): the host's (4.0 in CI),
+    then Debian 13's 4.4, which skips when it cannot run here or is the host's own version."""
+    programs = request.param
+    if programs is HOST:
+        require_tshark()
+    else:
+        programs.require("/usr/bin/tshark")
+        if programs.tshark_version == HOST.tshark_version:
+            pytest.skip(f"the host's tshark is {HOST.tshark_version} already")
+    return programs
+
+
+def tshark_major(programs: Programs) -> tuple[int, int]:
+    """(4, 0) and the like."""
+    return tuple(int(n) for n in programs.tshark_version.split(".")[:2])  # type: ignore[return-value]
+
+
 @contextlib.contextmanager
 def loopback_capture(path: Path, port: int, pcapng: bool = False):
     """dumpcap on the loopback interface, keeping TCP port ``port``, while the block runs."""
@@ -173,17 +197,25 @@ def loopback_capture(path: Path, port: int, pcapng: bool = False):
             process.wait(10)
 
 
-def tshark_messages(capture: Path, keylog: Path, port: int = 22) -> list[tuple[str, int]]:
+def tshark_messages(capture: Path, keylog: Path, port: int = 22, tshark: Programs = HOST,
+                    client_port: int | None = None) -> list[tuple[str, int]]:
     """(direction, message number) of every SSH message tshark decodes, in order; a frame of
     SSH data tshark cannot decrypt appears as (direction, -1). ``port`` is the server's; the
     direction comes from it (tshark 4.0 leaves its own out of frames it finds malformed, such
-    as OpenSSH's host-bound publickey requests, which it does not know)."""
-    tshark = require_tshark()
-    args = [tshark, "-r", str(capture), "-o", f"ssh.keylog_file:{keylog}", "-Y", "ssh",
+    as OpenSSH's host-bound publickey requests, which it does not know). ``tshark`` says whose
+    tshark: the files must be under the temporary directory for the root filesystem's.
+    ``client_port`` keeps only the connection from that port."""
+    shown = "ssh" if client_port is None else f"ssh && tcp.port == {client_port}"
+    args = ["-r", str(capture), "-o", f"ssh.keylog_file:{keylog}", "-Y", shown,
             "-T", "fields", "-E", "occurrence=a", "-e", "tcp.dstport", "-e", "ssh.message_code",
             "-e", "ssh.protocol"]
     if port != 22:
-        args[3:3] = ["-d", f"tcp.port=={port},ssh"]
+        args[2:2] = ["-d", f"tcp.port=={port},ssh"]
+    if tshark is HOST:
+        args = [require_tshark(), *args]
+    else:
+        tshark.require("/usr/bin/tshark")
+        args = tshark.argv("/usr/bin/tshark", *args)
     out = subprocess.run(args, capture_output=True, text=True, timeout=300).stdout
     rows = []
     for line in out.splitlines():
@@ -195,3 +227,31 @@ def tshark_messages(capture: Path, keylog: Path, port: int = 22) -> list[tuple[s
         elif not protocol:
             rows.append((direction, -1))
     return rows
+
+
+def what_tshark_shows(ours: list[tuple[str, int]], lost: str | None) -> list[tuple[str, int]]:
+    """``ours`` as a tshark that does not decrypt ``lost`` (None: nothing; "after NEWKEYS": every
+    packet after each side's NEWKEYS; "the first after NEWKEYS": as many packets each way as that
+    side sent up to its NEWKEYS, as a tshark that does not reset its count at a strict-KEX
+    NEWKEYS loses; tests/test_trace_export.py) lists them."""
+    shown, sent, after = [], {"c2s": 0, "s2c": 0}, {"c2s": None, "s2c": None}
+    for direction, number in ours:
+        if after[direction] is None:
+            shown.append((direction, number))
+            sent[direction] += 1
+            if number == 21:  # NEWKEYS
+                after[direction] = 0
+            continue
+        gone = lost == "after NEWKEYS" or (lost == "the first after NEWKEYS" and after[direction] < sent[direction])
+        shown.append((direction, -1 if gone else number))
+        after[direction] += 1
+    return shown
+
+
+def available_tsharks() -> list[Programs]:
+    """The host's tshark, and Debian 13's when it can run here and is another version."""
+    found = [HOST] if shutil.which("tshark") else []
+    if DEBIAN13.unusable() is None and DEBIAN13.exists("/usr/bin/tshark") \
+            and DEBIAN13.tshark_version != HOST.tshark_version:
+        found.append(DEBIAN13)
+    return found

@@ -2,12 +2,19 @@
 throwaway known_hosts, an sshviz server on a free loopback port, and a password-only test user.
 
 Every helper makes its own keys and configs in a temporary directory. When OpenSSH is missing,
-``require`` skips with the reason (scripts/test installs it from Debian's packages)."""
+``require`` skips with the reason (scripts/test installs it from Debian's packages).
+
+Two OpenSSH installations: the host's (Debian 12's 9.2 in CI) and Debian 13's 10.0 from the root
+filesystem of tests/rootfs.py. The ``openssh`` fixture runs a test with each (ids
+``openssh-host`` and ``openssh10``); ``sshd``, ``ssh_command`` and ``ensure_test_user`` take the
+installation (the host's when not given). ssh-keygen is always the host's: the key files are the
+same for both."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -21,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from .rootfs import DEBIAN13, HOST, Programs
+
 SSHD = "/usr/sbin/sshd"
 SSH = shutil.which("ssh") or "/usr/bin/ssh"
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
@@ -28,10 +37,37 @@ TEST_USER = "sshviztest"
 TEST_PASSWORD = "pw-Interop-1"
 
 
+OPENSSH_IDS = {HOST: "openssh-host", DEBIAN13: "openssh10"}
+
+
+@pytest.fixture(scope="module", params=[HOST, DEBIAN13], ids=OPENSSH_IDS.get)
+def openssh(request) -> Programs:
+    """The OpenSSH installation to test against (import it into a test module to use it): the
+    host's, then Debian 13's, which skips when it cannot run here or is the host's own version
+    (a Debian 13 host)."""
+    programs = request.param
+    programs.require("/usr/sbin/sshd", "/usr/bin/ssh")
+    if programs is not HOST and programs.ssh_version.split(" ")[0] == HOST.ssh_version.split(" ")[0]:
+        pytest.skip(f"the host's OpenSSH is {HOST.ssh_version.split(',')[0]} already")
+    return programs
+
+
 def require(*programs: str) -> None:
     for program in programs:
         if not (os.path.exists(program) or shutil.which(program)):
             pytest.skip(f"{program} is not installed (scripts/test installs OpenSSH from Debian's packages)")
+
+
+@functools.cache
+def _queried(openssh: Programs, what: str) -> frozenset[str]:
+    done = subprocess.run(openssh.argv(SSH if openssh is HOST else "/usr/bin/ssh", "-Q", what),
+                          capture_output=True, text=True, timeout=30)
+    return frozenset(done.stdout.split())
+
+
+def supported(openssh: Programs, what: str) -> frozenset[str]:
+    """The algorithms of a kind (kex, cipher, mac, key, ...) ``openssh``'s ssh knows: ``ssh -Q``."""
+    return _queried(openssh, what)
 
 
 def free_port() -> int:
@@ -75,14 +111,17 @@ def shared_keys() -> Path:
     return _KEYS_DIR
 
 
-def ensure_test_user() -> bool:
+def ensure_test_user(openssh: Programs = HOST) -> bool:
     """A local user with a known password, for password and keyboard-interactive auth against
-    sshd. Needs root; returns False (callers skip) otherwise."""
+    sshd (of the root filesystem: a user there). Needs root; returns False (callers skip)
+    otherwise."""
     if os.geteuid() != 0:
         return False
-    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", TEST_USER], check=True, capture_output=True)
-    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{TEST_PASSWORD}\n", text=True, check=True)
+    if subprocess.run(openssh.argv("/usr/bin/id", TEST_USER), capture_output=True).returncode != 0:
+        subprocess.run(openssh.argv("/usr/sbin/useradd", "-m", "-s", "/bin/sh", TEST_USER), check=True,
+                       capture_output=True)
+    subprocess.run(openssh.argv("/usr/sbin/chpasswd"), input=f"{TEST_USER}:{TEST_PASSWORD}\n", text=True,
+                   check=True)
     return True
 
 
@@ -109,11 +148,14 @@ class SshdServer:
 @contextlib.contextmanager
 def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"),
          authorized: tuple[str, ...] = ("ed25519", "ecdsa256", "rsa"), pam: bool = False,
-         subsystem: str = "internal-sftp"):
-    """A real OpenSSH sshd on a free loopback port with a temporary config; ``subsystem`` is
-    its SFTP server (internal-sftp, or a program such as /usr/lib/openssh/sftp-server)."""
-    require(SSHD, SSH_KEYGEN)
-    os.makedirs("/run/sshd", exist_ok=True)
+         subsystem: str = "internal-sftp", openssh: Programs = HOST):
+    """A real OpenSSH sshd (of ``openssh``) on a free loopback port with a temporary config;
+    ``subsystem`` is its SFTP server (internal-sftp, or a program such as
+    /usr/lib/openssh/sftp-server)."""
+    require(SSH_KEYGEN)
+    openssh.require(SSHD)
+    if openssh is HOST:
+        os.makedirs("/run/sshd", exist_ok=True)
     keys = shared_keys()
     directory = Path(tempfile.mkdtemp(prefix="sshviz-sshd-"))
     authorized_keys = directory / "authorized_keys"
@@ -130,7 +172,7 @@ def sshd(extra: list[str] | None = None, host_keys: tuple[str, ...] = ("ed25519"
     config.write_text("\n".join(lines) + "\n")
     log = directory / "log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log_file,
+        process = subprocess.Popen(openssh.argv(SSHD, "-D", "-e", "-f", str(config)), stdout=log_file,
                                    stderr=subprocess.STDOUT)
     try:
         wait_for_port(port)
@@ -152,8 +194,10 @@ def askpass_env(password: str, directory: Path) -> dict:
 
 
 def ssh_command(port: int, user: str, directory: Path, *options: str, identity: Path | None = None,
-                command: str | None = None) -> list[str]:
-    args = [SSH, "-p", str(port)]
+                command: str | None = None, openssh: Programs = HOST) -> list[str]:
+    """OpenSSH's ssh (of ``openssh``) to ``user``@127.0.0.1, with a known_hosts file in
+    ``directory`` (which must be under the temporary directory for the root filesystem's)."""
+    args = ["-p", str(port)]
     # ssh keeps the first value given for an option, so the caller's come first.
     for option in options:
         args += ["-o", option] if "=" in option and not option.startswith("-") else [option]
@@ -164,7 +208,7 @@ def ssh_command(port: int, user: str, directory: Path, *options: str, identity: 
     args.append(f"{user}@127.0.0.1")
     if command is not None:
         args.append(command)
-    return args
+    return openssh.argv(SSH if openssh is HOST else "/usr/bin/ssh", *args)
 
 
 @dataclass

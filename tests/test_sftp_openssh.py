@@ -1,7 +1,8 @@
-"""Interop with real OpenSSH: the sshviz SFTP client against sshd (internal-sftp and
-sftp-server), OpenSSH's sftp against the sshviz server (over SSH with -b, and over stdio with
--D), file contents compared byte for byte, and every confinement escape tried with OpenSSH's
-own client."""
+"""Interop with real OpenSSH, the host's (9.2 in CI) and Debian 13's 10.0 (the ``openssh``
+fixture): the sshviz SFTP client against sshd (internal-sftp and sftp-server), OpenSSH's sftp
+against the sshviz server (over SSH with -b, and over stdio with -D, the host's sftp only: the
+root filesystem has no Python to run sshviz's stdio server), file contents compared byte for
+byte, and every confinement escape tried with OpenSSH's own client."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from sshviz.sftp.client import SftpError
 from sshviz.transport.transport import TransportConfig
 from sshviz.wire.sftp import StatusCode
 
-from .openssh import require, shared_keys
+from .openssh import openssh, require, shared_keys  # noqa: F401
 from .openssh import sshd as openssh_sshd
 from .openssh import sshviz_server
+from .rootfs import HOST, Programs
 from .sftp_helpers import SFTP_SERVER, sftp_options, sftp_server_config
 
 pytestmark = pytest.mark.interop
@@ -65,9 +67,10 @@ def digest(path: Path) -> bytes:
 # -- the sshviz client against OpenSSH's sshd ----------------------------------------------------
 
 @pytest.fixture(params=["internal-sftp", SFTP_SERVER])
-def sshd(request):
-    require("/usr/sbin/sshd", SFTP_SERVER)
-    with openssh_sshd(subsystem=request.param, host_keys=("ed25519",), authorized=("ed25519",)) as server:
+def sshd(request, openssh):
+    openssh.require("/usr/sbin/sshd", SFTP_SERVER)
+    with openssh_sshd(subsystem=request.param, host_keys=("ed25519",), authorized=("ed25519",),
+                      openssh=openssh) as server:
         server.known_hosts = server.known_hosts_file()
         yield server
 
@@ -140,18 +143,22 @@ def test_sshviz_cli_batch_against_openssh_sshd(sshd, user_key, tmp_path):
 
 # -- OpenSSH's sftp against the sshviz server ------------------------------------------------------
 
-def run_sftp_batch(args: list[str], commands: str, cwd: Path) -> subprocess.CompletedProcess:
-    require("sftp")
-    return subprocess.run(["sftp", "-b", "-", *args], input=commands, capture_output=True, text=True,
-                          timeout=120, cwd=cwd, env=ENV)
+def run_sftp_batch(args: list[str], commands: str, cwd: Path,
+                   openssh: Programs = HOST) -> subprocess.CompletedProcess:
+    openssh.require("/usr/bin/sftp")
+    return subprocess.run(openssh.argv("/usr/bin/sftp" if openssh is not HOST else "sftp", "-b", "-", *args,
+                                       cwd=cwd),
+                          input=commands, capture_output=True, text=True, timeout=120, cwd=cwd, env=ENV)
 
 
 @pytest.fixture
-def sshviz_sftp(tmp_path, user_key):
-    """The sshviz server serving tmp_path/served, and the sftp options to reach it."""
+def sshviz_sftp(tmp_path, user_key, openssh):
+    """The sshviz server serving tmp_path/served, the sftp options to reach it, and the OpenSSH
+    whose sftp is to."""
     root = tmp_path / "served"
     root.mkdir()
     with serve_sftp(root, tmp_path, user_key) as server:
+        server.openssh = openssh
         yield server
 
 
@@ -172,7 +179,7 @@ def stdio_args(root: Path, read_only: bool = False) -> list[str]:
     return ["-D", command]
 
 
-def exercise_openssh_sftp(args, root: Path, tmp_path: Path):
+def exercise_openssh_sftp(args, root: Path, tmp_path: Path, openssh: Programs = HOST):
     local = tmp_path / "local"
     files = make_files(local, SIZES + [BIG])
     back = tmp_path / "back"
@@ -181,7 +188,7 @@ def exercise_openssh_sftp(args, root: Path, tmp_path: Path):
     gets = "".join(f"get {name} {back}/{name}\n" for name in files)
     result = run_sftp_batch(args, f"lcd {local}\nmkdir d\ncd d\n{puts}ls -l\n{gets}"
                                   f"rename f1.bin moved.bin\nsymlink moved.bin link\nln link hard\n"
-                                  f"rm f0.bin\nmkdir empty\nrmdir empty\ndf\n", tmp_path)
+                                  f"rm f0.bin\nmkdir empty\nrmdir empty\ndf\n", tmp_path, openssh)
     assert result.returncode == 0, result.stdout + result.stderr
     for name, data in files.items():
         assert digest(back / name) == hashlib.sha256(data).digest(), name
@@ -194,7 +201,7 @@ def exercise_openssh_sftp(args, root: Path, tmp_path: Path):
 
 
 def test_openssh_sftp_batch_against_sshviz_serve(sshviz_sftp, tmp_path):
-    exercise_openssh_sftp(sshviz_sftp.sftp_args, sshviz_sftp.root, tmp_path)
+    exercise_openssh_sftp(sshviz_sftp.sftp_args, sshviz_sftp.root, tmp_path, sshviz_sftp.openssh)
 
 
 def test_openssh_sftp_over_stdio_against_sshviz_server(tmp_path):
@@ -208,7 +215,7 @@ def test_openssh_sftp_recursive_put_and_get(sshviz_sftp, tmp_path):
     make_files(tree / "a" / "b", [10, 20])
     make_files(tree, [5])
     result = run_sftp_batch(sshviz_sftp.sftp_args, f"put -r {tree} up\nget -r up {tmp_path}/down\n",
-                            tmp_path)
+                            tmp_path, sshviz_sftp.openssh)
     assert result.returncode == 0, result.stderr
     for path in tree.rglob("*.bin"):
         relative = path.relative_to(tree)
@@ -237,11 +244,13 @@ def test_openssh_sftp_cannot_change_the_root(over, sshviz_sftp, tmp_path):
     """chmod 000 on the served root would lock every user out of it: each change to the root
     is refused, and the session goes on."""
     root = sshviz_sftp.root
+    if over == "stdio" and sshviz_sftp.openssh is not HOST:
+        pytest.skip("the root filesystem has no Python to run sshviz's stdio server")
     args = sshviz_sftp.sftp_args if over == "ssh" else stdio_args(root)
     os.chmod(root, 0o755)
     before = os.stat(root)
     batch = "".join(f"-{command}\n" for command in ROOT_CHANGES) + "mkdir sub\nchmod 700 sub\nls\n"
-    result = run_sftp_batch(args, batch, tmp_path)
+    result = run_sftp_batch(args, batch, tmp_path, sshviz_sftp.openssh)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ROOT_REFUSALS
     assert result.stdout.endswith("sftp> ls\nsub  \n")
@@ -321,14 +330,14 @@ def test_escapes_with_openssh_sftp_cannot_touch_or_detect_the_outside(jail, tmp_
         result.returncode, result.stdout, result.stderr)
 
 
-def test_escape_over_ssh_with_read_only_server(jail, tmp_path, user_key):
+def test_escape_over_ssh_with_read_only_server(jail, tmp_path, user_key, openssh):
     root, outside = jail
     with serve_sftp(root, tmp_path, user_key, read_only=True) as server:
         args = server.sftp_args
-        escape = run_sftp_batch(args, "get escape/secret.txt\n", tmp_path)
+        escape = run_sftp_batch(args, "get escape/secret.txt\n", tmp_path, openssh)
         assert escape.returncode != 0 and "not found" in escape.stderr
-        write = run_sftp_batch(args, "mkdir newdir\n", tmp_path)
+        write = run_sftp_batch(args, "mkdir newdir\n", tmp_path, openssh)
         assert write.returncode != 0 and "Permission denied" in write.stderr
-        read = run_sftp_batch(args, f"get sub/inside.txt {tmp_path}/in.txt\n", tmp_path)
+        read = run_sftp_batch(args, f"get sub/inside.txt {tmp_path}/in.txt\n", tmp_path, openssh)
         assert read.returncode == 0 and (tmp_path / "in.txt").read_text() == "inside\n"
     assert sorted(os.listdir(root)) == ["escape", "sub"]

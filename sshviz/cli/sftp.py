@@ -43,12 +43,46 @@ def read_batch(path: str) -> list[str]:
         raise CLIError(f"--sftp-batch: {path}: {exc.strerror}") from None
 
 
-def read_line(prompt: str) -> asyncio.Future:
-    """input(prompt) in a daemon thread, the event loop going on meanwhile. Not an executor
-    thread: the end of the program would wait for it, that is for a line that may never come
-    (Ctrl-C at the prompt, or the server gone)."""
+class StdinLines:
+    """Lines of standard input read with os.read, the bytes after a line kept for the next.
+
+    Not input(): it reads with C stdio, whose lock on stdin the reading thread holds while it
+    waits, and with the C library of Debian 13 the program's exit waits for that lock: Ctrl-C at
+    the sftp prompt (or the server going away) left ``connect`` hanging until killed. os.read
+    holds no lock."""
+
+    def __init__(self, fd: int = 0):
+        self.fd = fd
+        self.pending = b""
+        self.ended = False
+
+    def read(self) -> str:
+        """The next line without its newline, as input() gives it; EOFError at the end."""
+        while b"\n" not in self.pending and not self.ended:
+            data = os.read(self.fd, 4096)
+            if data:
+                self.pending += data
+            else:
+                self.ended = True
+        if not self.pending:
+            raise EOFError
+        line, _, self.pending = self.pending.partition(b"\n")
+        encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+        return line.decode(encoding, "surrogateescape")
+
+
+_STDIN = StdinLines()
+
+
+def read_line(prompt: str, lines: StdinLines = _STDIN) -> asyncio.Future:
+    """The next line of standard input (after ``prompt``), read in a daemon thread, the event
+    loop going on meanwhile. Not an executor thread: the end of the program would wait for it,
+    that is for a line that may never come (Ctrl-C at the prompt, or the server gone)."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
+    if prompt:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
 
     def settle(line: str | None, error: BaseException | None) -> None:
         if not future.done():
@@ -56,7 +90,7 @@ def read_line(prompt: str) -> asyncio.Future:
 
     def read() -> None:
         try:
-            outcome = (input(prompt), None)
+            outcome = (lines.read(), None)
         except BaseException as exc:  # EOFError above all
             outcome = (None, exc)
         try:
