@@ -159,9 +159,25 @@ def test_a_capture_imported_without_keys_has_no_key_log_to_export(tmp_path):
      ["a rekey", "the key exchange ecdh-sha2-nistp256", "encrypt-then-MAC (hmac-sha2-256-etm@openssh.com)"]),
 ])
 def test_what_wireshark_4_0_cannot_decrypt_is_said(options, reasons):
+    """The reasons match what the tshark tests above find: 4.0 here, 4.4 below."""
     from sshviz.trace.export import wireshark_cannot
 
     found = wireshark_cannot(run_scenario(Scenario(**options)).trace, (4, 0))
+    assert [r for r in reasons if not any(f.startswith(r) for f in found)] == [] and len(found) == len(reasons)
+
+
+@pytest.mark.parametrize("options, reasons", [
+    (dict(), ["strict KEX: it does not restart"]),
+    (dict(cipher="aes128-gcm@openssh.com"), []),
+    (dict(strict_kex=False, kex="mlkem768x25519-sha256", cipher="aes128-ctr", mac="hmac-sha2-512"),
+     ["the key exchange mlkem768x25519-sha256", "the MAC hmac-sha2-512"]),
+    (dict(strict_kex=False, kex="diffie-hellman-group-exchange-sha256", cipher="aes128-ctr",
+          mac="hmac-sha2-256", rekey=True), []),
+])
+def test_what_wireshark_4_4_cannot_decrypt_is_said(options, reasons):
+    from sshviz.trace.export import wireshark_cannot
+
+    found = wireshark_cannot(run_scenario(Scenario(**options)).trace, (4, 4))
     assert [r for r in reasons if not any(f.startswith(r) for f in found)] == [] and len(found) == len(reasons)
 
 

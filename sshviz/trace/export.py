@@ -111,30 +111,40 @@ def _start_time(trace: Trace) -> float:
 
 def wireshark_cannot(trace: Trace, version: tuple[int, int]) -> list[str]:
     """What in ``trace`` Wireshark ``version`` (major, minor) cannot decrypt, one reason a
-    line; found by trying its tshark on sshviz's exports (tests/test_trace_export.py)."""
+    line; found by trying tshark 4.0 and 4.4 on sshviz's exports (tests/test_trace_export.py)."""
     from ..events import AlgorithmsNegotiated, KexComputed
 
-    if version >= (4, 4):
-        return []
     reasons = []
     negotiations = [c for e in trace.events for _, c in e.changes if isinstance(c, AlgorithmsNegotiated)]
     rounds = {c.H for e in trace.events for _, c in e.changes if isinstance(c, KexComputed)}
-    chacha = "chacha20-poly1305@openssh.com"
-    if any(n.strict_kex and chacha in (n.chosen("cipher_c2s"), n.chosen("cipher_s2c")) for n in negotiations):
-        reasons.append("strict KEX with chacha20-poly1305 (it does not restart the sequence number, "
-                       "ChaCha20's nonce, at NEWKEYS): nothing after the first NEWKEYS decrypts")
-    if len(rounds) > 1:
-        reasons.append("a rekey: it stops at the second key exchange")
+    new = version >= (4, 4)
     for n in negotiations[:1]:
+        ciphers = {n.chosen("cipher_c2s"), n.chosen("cipher_s2c")} - {None}
+        chacha = "chacha20-poly1305@openssh.com" in ciphers
+        counting = chacha or any(c.endswith("-ctr") for c in ciphers)  # the sequence number matters
+        if n.strict_kex and (counting if new else chacha):
+            reasons.append(("strict KEX: it does not restart the sequence number at NEWKEYS, so the "
+                            "first packets after it do not open" if new else
+                            "strict KEX with chacha20-poly1305 (it does not restart the sequence number, "
+                            "ChaCha20's nonce, at NEWKEYS): nothing after the first NEWKEYS decrypts"))
         kex = n.chosen("kex") or ""
-        if not (kex.startswith("curve25519") or kex.startswith("diffie-hellman-group")
-                and "exchange" not in kex):
-            reasons.append(f"the key exchange {kex}: it decrypts curve25519 and the fixed "
-                           "Diffie-Hellman groups only")
+        readable = kex.startswith("curve25519") or kex.startswith("diffie-hellman-group") and (
+            new or "exchange" not in kex)
+        if not readable:
+            reasons.append(f"the key exchange {kex}: it decrypts curve25519 and the finite-field "
+                           f"Diffie-Hellman groups{'' if new else ' (not group exchange)'} only")
         macs = {n.chosen("mac_c2s"), n.chosen("mac_s2c")} - {None}
-        etm = sorted(m for m in macs if m.endswith("-etm@openssh.com") and not _aead(n))
-        if etm:
-            reasons.append(f"encrypt-then-MAC ({', '.join(etm)})")
+        if not _aead(n):
+            if new:
+                other = sorted(m for m in macs if m != "hmac-sha2-256")
+                if other:
+                    reasons.append(f"the MAC {', '.join(other)}: it checks hmac-sha2-256 only")
+            else:
+                etm = sorted(m for m in macs if m.endswith("-etm@openssh.com"))
+                if etm:
+                    reasons.append(f"encrypt-then-MAC ({', '.join(etm)})")
+    if len(rounds) > 1 and not new:
+        reasons.append("a rekey: it stops at the second key exchange")
     return reasons
 
 
