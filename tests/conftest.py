@@ -6,7 +6,9 @@ Plain functions, imported where they are used (``from .conftest import step_unti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import re
 import socket
@@ -14,15 +16,16 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from sshviz.conductor import Conductor
 from sshviz.connection.builtin import BuiltinShell
 from sshviz.events import AlgorithmsNegotiated, ChannelData, Disconnected
 from sshviz.scenario import Scenario, run_scenario
-from sshviz.wire.spec import (BOOLEAN, BYTE, MPINT, NAME_LIST, REST, STRING, TEXT, UINT32, UINT64,
-                              UNKNOWN_TAIL, Field, Message, Optional, Repeat, Section, Switch,
-                              When)
-from sshviz.wire.types import DecodeError
 from sshviz.wire.catalog import DisconnectReason
+from sshviz.wire.spec import (BOOLEAN, BYTE, MPINT, NAME_LIST, REST, STRING, TEXT, UINT32, UINT64,
+                              UNKNOWN_TAIL, Field, Message, Optional, Repeat, Section, Switch, When)
+from sshviz.wire.types import DecodeError
 
 from .serving import PROJECT
 
@@ -322,3 +325,14 @@ def talk_until(sock: socket.socket, client, kind) -> list:
         assert data and not client.closed, client.transport.disconnect_reason
         events = client.receive_data(data)
     return events
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Pilot tests are coroutines; the suite has no asyncio plugin, so each runs in a loop of
+    its own."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**arguments))
+        return True
+    return None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import io
 
 import pytest
@@ -560,16 +557,4 @@ async def test_themes_redraw_the_ladder(theme):
         await pilot.pause()
         assert ladder.render_line(1) != before
 
-
-def _run_in_event_loop(test):
-    """Pilot tests are coroutines; the suite has no asyncio plugin, so each runs in its own loop."""
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return run
-
-
-for _name, _test in list(globals().items()):
-    if _name.startswith("test_") and inspect.iscoroutinefunction(_test):
-        globals()[_name] = _run_in_event_loop(_test)
 

@@ -3,10 +3,6 @@ the attack's summary, and choosing an attack in what-if."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
-
 import pytest
 
 from sshviz.scenario import Scenario
@@ -174,15 +170,3 @@ def test_an_unknown_attack_is_refused():
     with pytest.raises(ValueError, match="strict_kex must be one of"):
         make_app(attack=("terrapin", {"strict_kex": "maybe"}, 1))
 
-
-def _run_in_event_loop(test):
-    """Pilot tests are coroutines; the suite has no asyncio plugin, so each runs in its own loop."""
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return run
-
-
-for _name, _test in list(globals().items()):
-    if _name.startswith("test_") and inspect.iscoroutinefunction(_test):
-        globals()[_name] = _run_in_event_loop(_test)

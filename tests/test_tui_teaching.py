@@ -5,8 +5,6 @@ rerun, the palette's jumps. Driven by Pilot."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 
 from sshviz.scenario import Scenario
 from sshviz.tui.app import SshvizApp
@@ -241,20 +239,8 @@ async def test_the_palette_goes_to_any_message_sftp_ones_included_and_to_a_numbe
         await pilot.pause()
         assert "FXP_WRITE" in str(writes[0].text) and app.timeline.current.name == "CHANNEL_DATA"
 
-def _sync(test):
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return run
-
-
-for _name, _test in list(globals().items()):
-    if _name.startswith("test_") and inspect.iscoroutinefunction(_test):
-        globals()[_name] = _sync(_test)
-
 
 def test_after_a_what_if_what_changed_is_said_and_c_compares_the_two_runs():
-    import asyncio
 
     from sshviz.scenario import Scenario
     from sshviz.tui import make_app

@@ -146,9 +146,10 @@ def register(sub) -> None:
     limits.add_argument("--per-source-max-startups", metavar="N", type=per_source_type,
                         default=DEFAULT_PER_SOURCE,
                         help="at most N startups from one address, or 'none' (default: %(default)s)")
-    limits.add_argument("--max-sessions-per-user", metavar="N", type=positive_int, default=10,
-                        help="at most N logged-in connections per user at once (default: %(default)s); "
-                             "one more is disconnected with TOO_MANY_CONNECTIONS")
+    limits.add_argument("--max-sessions-per-user", metavar="N", type=positive_int, default=None,
+                        help="at most N logged-in connections per user at once; one more is "
+                             "disconnected with TOO_MANY_CONNECTIONS (default: 10 with --accounts, "
+                             "where each student has one; none with --user, which a class shares)")
     limits.add_argument("--max-connections", metavar="N", type=positive_int,
                         help="at most N connections in all (default and most: what the open-file "
                              "limit allows, two descriptors each after a reserve; the soft limit is "
@@ -290,12 +291,16 @@ async def run_serve(args) -> int:
     logged_in: dict[str, int] = {}  # user -> connections logged in now
     users_of: dict[int, str] = {}  # connection -> its user, once counted
 
+    most_per_user = args.max_sessions_per_user or (10 if args.accounts else None)
+
     def count_login(protocol: EndpointProtocol, events: list) -> None:
+        if most_per_user is None:
+            return
         for event in events:
             if not (isinstance(event, AuthAttempt) and event.result == "success") or id(protocol) in users_of:
                 continue
-            if logged_in.get(event.user, 0) >= args.max_sessions_per_user:
-                say(f"{protocol.peer}: {word(event.user)} refused: already {args.max_sessions_per_user} "
+            if logged_in.get(event.user, 0) >= most_per_user:
+                say(f"{protocol.peer}: {word(event.user)} refused: already {most_per_user} "
                     "connections (--max-sessions-per-user)")
                 # After this callback: the endpoint is busy delivering these events.
                 asyncio.get_running_loop().call_soon(
