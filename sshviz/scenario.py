@@ -15,7 +15,8 @@ from .conductor import Conductor, FakeClock
 from .connection.layer import ConnectionConfig
 from .crypto.ciphers import CIPHERS
 from .crypto.compression import COMPRESSION
-from .crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey, key_type_for_algorithm
+from .crypto.certificates import sign_certificate
+from .crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey
 from .crypto.macs import MACS
 from .crypto.random import RandomSource, SeededRandom
 from .endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
@@ -25,6 +26,7 @@ from .trace.model import TraceHeader
 from .transport.kex import KEX_METHODS
 from .transport.transport import TransportConfig
 from .wire.catalog import DisconnectReason
+from .wire.codes import CertificateType
 
 AUTH_METHODS = ("publickey", "password", "keyboard-interactive")
 # The algorithm choices a scenario (and the command line) names: option, registry, what it is.
@@ -80,13 +82,23 @@ def preferring(first: str, registry) -> list[str]:
 
 
 _RSA_KEYS: dict[int, PrivateKey] = {}
+DEMO_SERVER = "demo-server"
 _PASSWORD_HASHES: dict[tuple[str, int], str] = {}
 
 
 def demo_host_key(algorithm: str, seed: int, rng: RandomSource) -> PrivateKey:
     """The server's host key for a seeded run. RSA keys cannot be derived from a seed with
     `cryptography`, so one RSA key per seed is made and reused within this process."""
-    key_type = key_type_for_algorithm(algorithm)
+    spec = SIGNATURE_ALGORITHMS[algorithm]
+    if spec.certificate:
+        # A host certificate from a demo CA (Ed25519, from the seed), valid for the demo
+        # server's name at every time, so a seeded run repeats.
+        key = demo_host_key(spec.signature_name, seed, rng)
+        ca = PrivateKey.generate("ssh-ed25519", rng.fork("demo CA"), comment="sshviz demo CA")
+        return key.with_certificate(sign_certificate(
+            ca, key.public, CertificateType.HOST, "demo-server host key", [DEMO_SERVER],
+            nonce=rng.fork("certificate nonce").bytes(32)))
+    key_type = spec.key_type
     if key_type == "ssh-rsa":
         if seed not in _RSA_KEYS:
             _RSA_KEYS[seed] = PrivateKey.generate("ssh-rsa", bits=2048, comment="sshviz demo host key")
@@ -110,7 +122,7 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
         kex=preferring(sc.kex, KEX_METHODS), host_key_algorithms=preferring(sc.hostkey, SIGNATURE_ALGORITHMS),
         ciphers=preferring(sc.cipher, CIPHERS), macs=preferring(sc.mac, MACS),
         compression=preferring(sc.compression, COMPRESSION), strict_kex=sc.strict_kex,
-        guess_kex=sc.guess_kex, host_label="demo-server",
+        guess_kex=sc.guess_kex, host_label=DEMO_SERVER,
         verify_host_key=lambda key: (("known", "matches the demo server's key")
                                      if key == host_key.public else ("changed", "is not the demo key")))
     passwords = [sc.password]

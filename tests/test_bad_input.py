@@ -25,7 +25,7 @@ from sshviz.conductor import Conductor
 from sshviz.crypto.keys import PrivateKey
 from sshviz.crypto.random import SeededRandom
 from sshviz.endpoint import ClientConfig, ClientConnection, ServerConfig, ServerConnection
-from sshviz.events import AuthSucceeded, ChannelOpened, Disconnected
+from sshviz.events import AuthAttempt, AuthSucceeded, ChannelOpened, Disconnected
 from sshviz.scenario import Scenario, build_pair
 from sshviz.transport.kex import KEX_METHODS
 from sshviz.transport.negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT,
@@ -238,6 +238,59 @@ def test_server_value_out_of_range_is_caught_by_the_client(server=None):
     conductor.tamper(lambda wire: plain_packet(SSH.build("KEX_ECDH_REPLY", **values).encode()), "server")
     del server
     assert_ended_by(conductor, "client", R.KEY_EXCHANGE_FAILED, "all zeros")
+
+
+MALFORMED_CERTIFICATES = [
+    ("truncated", "truncated"),
+    ("certificate type 7", "neither user (1) nor host (2)"),
+    ("a certificate as its CA", "chains are not supported"),
+]
+
+
+def malformed_certificate(damage: str) -> bytes:
+    """A host certificate from the demo CA, damaged so it cannot be read."""
+    from sshviz.crypto.certificates import sign_certificate
+    from sshviz.wire.codes import CertificateType
+
+    key = PrivateKey.generate("ssh-ed25519", SeededRandom("certified"))
+    ca = PrivateKey.generate("ssh-ed25519", SeededRandom("CA"))
+    if damage == "a certificate as its CA":
+        ca = ca.with_certificate(sign_certificate(ca, ca.public, CertificateType.HOST, "ca", []))
+        body = sign_certificate(PrivateKey.generate("ssh-ed25519", SeededRandom("CA")), key.public,
+                                CertificateType.HOST, "host", ["demo-server"]).blob
+        body = body[:body.index(t.string(ca.public.plain.blob))] + t.string(ca.public.blob)
+        return body + t.string(ca.sign("ssh-ed25519-cert-v01@openssh.com", body))
+    blob = sign_certificate(ca, key.public, CertificateType.HOST, "host", ["demo-server"]).blob
+    if damage == "truncated":
+        return blob[:-20]
+    return blob.replace(t.uint32(2) + t.string("host"), t.uint32(7) + t.string("host"))
+
+
+@pytest.mark.parametrize("damage, words", MALFORMED_CERTIFICATES)
+def test_malformed_host_certificate_from_the_server(damage, words, server=None):
+    conductor = fresh(server, kex="curve25519-sha256")
+    step_until(conductor, "KEX_ECDH_INIT", "client")
+    reply = next(u for s, u in conductor._queue if s == "server" and u.message.spec.name == "KEX_ECDH_REPLY")
+    values = dict(reply.message.values, host_key=malformed_certificate(damage))
+    conductor.tamper(lambda wire: plain_packet(SSH.build("KEX_ECDH_REPLY", **values).encode()), "server")
+    assert_ended_by(conductor, "client", R.KEY_EXCHANGE_FAILED, words)
+
+
+@pytest.mark.parametrize("damage, words", MALFORMED_CERTIFICATES)
+def test_malformed_user_certificate_from_the_client(damage, words, server=None):
+    # As OpenSSH's sshd does, an unreadable key is a failed attempt, said with its reason; the
+    # connection goes on (a client may have other keys), and six such end it.
+    conductor = fresh(server)
+    step_until(conductor, "SERVICE_ACCEPT")
+    blob = malformed_certificate(damage)
+    conductor.inject("client", SSH.build("USERAUTH_REQUEST", user_name="alice", service_name="ssh-connection",
+                                         method_name="publickey", has_signature=False,
+                                         algorithm="ssh-ed25519-cert-v01@openssh.com", public_key=blob))
+    conductor.run()
+    attempts = [c for c in changes(conductor, AuthAttempt, "server") if c.method == "publickey"]
+    assert attempts[0].result == "failure" and "unreadable key" in attempts[0].detail
+    assert words in attempts[0].detail
+    assert_no_internal_error(conductor.client, conductor.server)
 
 
 def test_no_common_algorithm(server=None):
@@ -498,6 +551,8 @@ FAMILIES = {
                             *cases(test_public_values_out_of_range, BAD_PUBLIC_VALUES),
                             *cases(test_server_value_out_of_range_is_caught_by_the_client),
                             *cases(test_no_common_algorithm),
+                            *cases(test_malformed_host_certificate_from_the_server, MALFORMED_CERTIFICATES),
+                            *cases(test_malformed_user_certificate_from_the_client, MALFORMED_CERTIFICATES),
                             *cases(test_unverifiable_host_key)],
     "messages out of place": [*cases(test_client_sending_userauth_success),
                               *cases(test_channel_open_before_authentication),

@@ -11,7 +11,7 @@ import pytest
 
 from sshviz.crypto.ciphers import CIPHERS
 from sshviz.crypto.compression import COMPRESSION
-from sshviz.crypto.keys import SIGNATURE_ALGORITHMS
+from sshviz.crypto.keys import CERTIFICATE_ALGORITHMS, PLAIN_ALGORITHMS
 from sshviz.crypto.macs import MACS
 from sshviz.events import AlgorithmsNegotiated, KexComputed, KeysActivated
 from sshviz.scenario import Scenario, run_scenario
@@ -38,7 +38,7 @@ def test_every_combination_for_kex(kex):
     """For this kex: every host key x every cipher/MAC x every compression."""
     failures = []
     for hostkey, (cipher, mac), compression in itertools.product(
-            SIGNATURE_ALGORITHMS.names(), protections(), COMPRESSION.names()):
+            PLAIN_ALGORITHMS, protections(), COMPRESSION.names()):
         sc = Scenario(kex=kex, hostkey=hostkey, cipher=cipher, mac=mac, compression=compression)
         try:
             check_session(sc)
@@ -50,10 +50,23 @@ def test_every_combination_for_kex(kex):
 @pytest.mark.parametrize("kex", sorted(HEAVY_KEX))
 def test_large_dh_groups_with_each_other_algorithm(kex):
     """8192-bit groups are slow in pure modular arithmetic: each other algorithm once."""
-    for hostkey in SIGNATURE_ALGORITHMS.names():
+    for hostkey in PLAIN_ALGORITHMS:
         check_session(Scenario(kex=kex, hostkey=hostkey))
     for (cipher, mac), compression in zip(protections(), itertools.cycle(COMPRESSION.names())):
         check_session(Scenario(kex=kex, cipher=cipher, mac=mac, compression=compression))
+
+
+@pytest.mark.parametrize("hostkey", CERTIFICATE_ALGORITHMS)
+def test_host_certificates(hostkey):
+    """The demo server presents a host certificate from a demo CA: the host key of the
+    KEX reply is the whole certificate, and the signature over H is its key's."""
+    conductor = check_session(Scenario(hostkey=hostkey))
+    reply = next(s for s in conductor.steps if s.name.startswith("KEX") and "REPLY" in s.name)
+    fields = {f.name: f for f in reply.record.message.fields}
+    names = [f.name for f in fields["host_key"].children]
+    assert names[:2] == ["key_type", "nonce"]
+    assert {"serial", "cert_type", "key_id", "valid_principals", "valid_after", "valid_before",
+            "critical_options", "extensions", "reserved", "signature_key", "signature"} <= set(names)
 
 
 @pytest.mark.parametrize("auth, wrong_first", [

@@ -157,6 +157,22 @@ async def test_key_panel_explains_a_hybrid_kem(kex, sizes, hash_name):
         assert "KEM" not in key_panel_text(app)
 
 
+async def test_key_panel_and_fields_explain_a_host_certificate():
+    app = SshvizApp(Scenario(hostkey="ssh-ed25519-cert-v01@openssh.com"))
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "KEX_ECDH_REPLY")
+        words = " ".join(key_panel_text(app).split())
+        assert "host key ssh-ed25519-cert-v01@openssh.com" in words
+        assert "SSH's answer to certificate authorities" in words and "@cert-authority" in words
+        fields = {f.name: f for f in app.timeline.current.message.fields}
+        opened = [f.name for f in fields["host_key"].walk()]
+        assert {"key_id", "valid_principals", "valid_before", "signature_key"} <= set(opened)
+    app = SshvizApp(Scenario())
+    async with app.run_test(size=SIZE) as pilot:
+        await step_to(pilot, app, "KEX_ECDH_REPLY")
+        assert "certificate" not in key_panel_text(app)
+
+
 async def test_hex_highlight_moves_with_the_selected_field():
     app = SshvizApp(Scenario())
     async with app.run_test(size=SIZE) as pilot:

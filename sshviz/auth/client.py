@@ -82,9 +82,11 @@ class ClientAuth:
     def _rsa_algorithm(self, key: PrivateKey) -> str | None:
         server_algs = self.transport.peer_extensions.get("server-sig-algs")
         for algorithm in key.algorithms:
-            if SIGNATURE_ALGORITHMS[algorithm].hash == "sha1" and not self.config.allow_sha1_rsa:
+            spec = SIGNATURE_ALGORITHMS[algorithm]
+            if spec.hash == "sha1" and not self.config.allow_sha1_rsa:
                 continue
-            if server_algs is None or algorithm in server_algs:
+            # server-sig-algs names plain algorithms; a certificate signs as its key does
+            if server_algs is None or algorithm in server_algs or spec.signature_name in server_algs:
                 return algorithm
         return None
 

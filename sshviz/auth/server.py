@@ -8,13 +8,17 @@ At most ``max_attempts`` failures, then a disconnect; and a login grace time.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
+from ..crypto.certificates import check_certificate, describe
 from ..crypto.keys import SIGNATURE_ALGORITHMS, PublicKey
 from ..events import AuthAttempt
 from ..transport.errors import ProtocolError
 from ..transport.work import SlowWork
 from ..wire.catalog import MSG, DisconnectReason
+from ..wire.codes import CertificateType
 from ..wire.spec import Message
 from ..wire.types import DecodeError
 from .common import HOSTBOUND, publickey_signed_data
@@ -41,6 +45,10 @@ class ServerAuthConfig:
     max_attempts: int = 6
     login_grace: float = 120.0  # seconds
     allow_sha1_rsa: bool = False
+    # CA keys whose user certificates are accepted for the users they name (OpenSSH's
+    # TrustedUserCAKeys), checked against the time this clock gives (seconds since 1970).
+    user_cas: list[PublicKey] = field(default_factory=list)
+    wall_clock: Callable[[], float] = time.time
 
 
 class ServerAuth:
@@ -186,7 +194,19 @@ class ServerAuth:
                 self._fail(method, "bound to a different server host key")
                 return
         record = self._record()
-        if record is None or key not in record.authorized_keys:
+        cert = key.certificate
+        if cert is not None:
+            if not self.config.user_cas:
+                self._fail(method, f"certificate {cert.key_id!r} refused: no user CA is trusted")
+                return
+            reason = check_certificate(cert, CertificateType.USER, self.user, self.config.wall_clock(),
+                                       self.config.user_cas)
+            if reason is None and record is None:
+                reason = "no such user here"
+            if reason is not None:
+                self._fail(method, f"certificate {cert.key_id!r} refused: {reason}")
+                return
+        elif record is None or key not in record.authorized_keys:
             self._fail(method, f"key {key.fingerprint()} is not authorized")
             return
         if not msg["has_signature"]:
@@ -196,7 +216,7 @@ class ServerAuth:
         data = publickey_signed_data(self.transport.session_id, self.user, "ssh-connection", method,
                                      algorithm, msg["public_key"], host_key_blob)
         if key.verify(algorithm, msg["signature"], data):
-            self._success("publickey", key.fingerprint())
+            self._success("publickey", key.fingerprint() + (f", {describe(cert)}" if cert else ""))
         else:
             self._fail(method, "signature does not verify")
 

@@ -11,11 +11,13 @@ import signal
 import sys
 import termios
 import threading
+import time
 import tty
 from contextlib import contextmanager
 
 from ..auth.client import ClientAuthConfig
-from ..crypto.keyfiles import KeyFileError, read_private_key
+from ..crypto.keyfiles import KeyFileError, read_private_key, read_public_key
+from ..crypto.keys import CERTIFICATE_ALGORITHMS
 from ..crypto.known_hosts import KnownHosts
 from ..endpoint import ClientConfig, ClientConnection
 from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, PacketReceived,
@@ -45,13 +47,35 @@ def load_identities(paths: list[str]) -> list:
                  if os.path.exists(os.path.join(ssh_dir, name))]
     for path in paths:
         try:
-            keys.append(read_private_key(path))
+            key = read_private_key(path)
         except KeyFileError as exc:
             if "passphrase" in str(exc) and sys.stdin.isatty():
-                keys.append(read_private_key(path, getpass.getpass(f"Passphrase for {path}: ")))
+                key = read_private_key(path, getpass.getpass(f"Passphrase for {path}: "))
             elif explicit:
                 raise
+            else:
+                continue
+        certified = _with_certificate(key, path)
+        if certified is not None:
+            keys.append(certified)
+        keys.append(key)
     return keys
+
+
+def _with_certificate(key, path: str):
+    """KEY-cert.pub beside KEY, as OpenSSH finds it: the key presenting that certificate
+    (tried before the plain key), or None. A certificate that cannot be used is said, once."""
+    cert_path = path + "-cert.pub"
+    if not os.path.exists(cert_path):
+        return None
+    try:
+        cert, _ = read_public_key(cert_path)
+        if cert.certificate is None:
+            raise KeyFileError(f"{cert_path}: not a certificate")
+        return key.with_certificate(cert.certificate)
+    except (KeyFileError, ValueError) as exc:
+        sys.stderr.write(f"sshviz: {visible(str(exc))}; the certificate is not used\n")
+        return None
 
 
 class TranscriptPrinter:
@@ -175,7 +199,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
     known = KnownHosts.load(known_hosts_path)
 
     def verify(key):
-        status, detail = known.check(host, port, key)
+        status, detail = known.check(host, port, key, time.time())
         if status == "unknown" and args.accept_new:
             return "learned", f"added to {known_hosts_path}"
         if status == "unknown":
@@ -190,8 +214,13 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         passwords = [os.environ[args.password_env]]
     forwards = [parse_forward(f) for f in args.forwards]
     keys = load_identities(args.identity)
+    transport = transport_config(args, verify_host_key=verify, host_label=host)
+    if args.hostkey is None and known.trusts_a_ca_for(host, port):
+        # As OpenSSH does: known_hosts trusts a CA for this host, so ask for certificates first.
+        transport.host_key_algorithms = CERTIFICATE_ALGORITHMS + [
+            a for a in transport.host_key_algorithms if a not in CERTIFICATE_ALGORITHMS]
     config = ClientConfig(
-        transport_config(args, verify_host_key=verify, host_label=host),
+        transport,
         ClientAuthConfig(user=user, keys=keys, passwords=passwords, ask=sys.stdin.isatty()))
     client = ClientConnection(config)
 
@@ -325,7 +354,7 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
 def _key_of(event: HostKeyChecked):
     from ..crypto.keyfiles import parse_public_key_line
 
-    return parse_public_key_line(event.key_line)[0]
+    return parse_public_key_line(event.key_line)[0].plain  # a certificate's key, as OpenSSH saves it
 
 
 def _append_known_host(path: str, line: str) -> None:

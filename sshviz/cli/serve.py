@@ -17,7 +17,8 @@ from ..auth.server import ServerAuthConfig, UserRecord
 from ..connection.layer import ConnectionConfig
 from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private_key,
                                write_private_key)
-from ..crypto.keys import PrivateKey
+from ..crypto.certificates import check_certificate, describe, read_ca_keys
+from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
 from ..net.adapter import EndpointProtocol, start_server
@@ -28,6 +29,7 @@ from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..wire.catalog import DisconnectReason
+from ..wire.codes import CertificateType
 from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
                      transport_config)
 from .connect import TranscriptPrinter
@@ -45,6 +47,55 @@ def load_or_make_host_keys(paths: list[str]) -> list[PrivateKey]:
     write_private_key(key, str(path))
     print(f"sshviz: made a new host key {path} ({key.public.fingerprint()})", file=sys.stderr)
     return [key]
+
+
+def add_host_certificates(keys: list[PrivateKey], paths: list[str]) -> list[PrivateKey]:
+    """Each host certificate presented by the host key it certifies (which must be among
+    ``keys``); the plain keys stay, so clients that ask for no certificate are served too."""
+    from ..crypto.keyfiles import read_public_key
+
+    certified = []
+    for path in paths:
+        cert, _ = read_public_key(path)
+        if cert.certificate is None:
+            raise CLIError(f"--host-certificate: {path} holds a plain key, not a certificate")
+        cert = cert.certificate
+        if cert.cert_type != CertificateType.HOST:
+            raise CLIError(f"--host-certificate: {path} is a {cert.type_name} certificate, not a host certificate")
+        key = next((k for k in keys if k.public == cert.key), None)
+        if key is None:
+            raise CLIError(f"--host-certificate: {path} certifies {cert.key.key_type} {cert.fingerprint()}, "
+                           "which is not among the host keys (--host-key)")
+        problem = check_certificate(cert, CertificateType.HOST, None, time.time())
+        if problem:
+            print(f"sshviz: warning: host certificate {path}: {problem}; clients will refuse it",
+                  file=sys.stderr)
+        print(f"sshviz: presenting {describe(cert)}", file=sys.stderr)
+        certified.append(key.with_certificate(cert))
+    return keys + certified
+
+
+def server_transport(args):
+    """The host keys (--host-key, --host-certificate) and the algorithms offered with them: a
+    certificate's algorithms first, as OpenSSH's sshd offers them, unless --hostkey says."""
+    keys = add_host_certificates(load_or_make_host_keys(args.host_key), args.host_certificate)
+    transport = transport_config(args, host_keys=keys)
+    if args.hostkey is None:
+        have = {k.key_type for k in keys}
+        transport.host_key_algorithms = [a for a in CERTIFICATE_ALGORITHMS
+                                         if SIGNATURE_ALGORITHMS[a].key_type in have] + transport.host_key_algorithms
+    return transport
+
+
+def user_cas(args) -> list:
+    if not args.user_ca:
+        return []
+    keys, problems = read_ca_keys(args.user_ca)
+    for problem in problems:
+        print(f"sshviz: skipping {problem}", file=sys.stderr)
+    if not keys:
+        raise CLIError(f"--user-ca: {args.user_ca} holds no CA public key")
+    return keys
 
 
 def loopback_only(host: str, port: int) -> bool:
@@ -132,6 +183,12 @@ def register(sub) -> None:
                              "ROOT/NAME as their own /")
     parser.add_argument("--host-key", action="append", default=[], metavar="FILE",
                         help="host private key (repeatable); default: one is made once and kept, mode 0600")
+    parser.add_argument("--host-certificate", action="append", default=[], metavar="FILE",
+                        help="an OpenSSH host certificate (ssh-keygen -s CA -h) to present, for a key "
+                             "among --host-key (repeatable)")
+    parser.add_argument("--user-ca", metavar="FILE",
+                        help="CA public keys (OpenSSH's TrustedUserCAKeys): a user certificate they "
+                             "signed logs in the users among its principals")
     parser.add_argument("--banner", metavar="TEXT", help="text shown to clients before authentication")
     parser.add_argument("--allow-forwarding", action="store_true",
                         help="allow direct-tcpip forwarding (to loopback addresses only)")
@@ -226,8 +283,10 @@ def build_server_config(args) -> ServerConfig:
         for problem in problems:
             print(f"sshviz: skipping {problem}", file=sys.stderr)
         record.authorized_keys = keys
-    if record.password_hash is None and not record.authorized_keys:
-        raise CLIError("nobody could log in: give --password-env VAR and/or --authorized-keys FILE")
+    cas = user_cas(args)
+    if record.password_hash is None and not record.authorized_keys and not cas:
+        raise CLIError("nobody could log in: give --password-env VAR, --authorized-keys FILE "
+                       "and/or --user-ca FILE")
     fs = None
     if args.root:
         from ..fs import ConfinedFS
@@ -236,9 +295,8 @@ def build_server_config(args) -> ServerConfig:
             fs = ConfinedFS(args.root, read_only=args.read_only)
         except FileNotFoundError as exc:
             raise CLIError(f"--root: {exc}") from None
-    host_keys = load_or_make_host_keys(args.host_key)
-    transport = transport_config(args, host_keys=host_keys)
-    auth = ServerAuthConfig(users={user: record}, banner=args.banner)
+    transport = server_transport(args)
+    auth = ServerAuthConfig(users={user: record}, banner=args.banner, user_cas=cas)
     connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
     return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems())
 
@@ -265,9 +323,8 @@ def _accounts_config(args) -> ServerConfig:
                 own[name] = ConfinedFS(str(root / name), read_only=args.read_only)
             except OSError as exc:
                 raise CLIError(f"--root: {root / name}: {exc.strerror or exc}") from None
-    host_keys = load_or_make_host_keys(args.host_key)
-    transport = transport_config(args, host_keys=host_keys)
-    auth = ServerAuthConfig(users=users, banner=args.banner)
+    transport = server_transport(args)
+    auth = ServerAuthConfig(users=users, banner=args.banner, user_cas=user_cas(args))
     connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
     return ServerConfig(transport, auth, connection, None, subsystems=server_subsystems(),
                         user_fs=own.get)

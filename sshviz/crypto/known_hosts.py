@@ -1,5 +1,12 @@
 """OpenSSH known_hosts files: plain and hashed host entries, patterns, [host]:port, and the
-@revoked / @cert-authority markers. Checking is pure; saving is the caller's business."""
+@revoked / @cert-authority markers. Checking is pure (the time is passed in); saving is the
+caller's business.
+
+A host certificate is believed when a ``@cert-authority`` line whose patterns match the host
+holds the CA that signed it and the certificate is valid (a host certificate, in its validity
+window, naming the host). Otherwise its key is checked as a plain key, as OpenSSH does, and a
+certificate refused by a trusted CA says why. ``@revoked`` refuses a key, a certificate's key,
+or the CA that signed a certificate, whatever else the file says."""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac
 
+from ..wire.codes import CertificateType
+from .certificates import check_certificate, describe
 from .keyfiles import KeyFileError, parse_public_key_line
 from .keys import PublicKey
 from .random import RandomSource, SystemRandom
@@ -92,22 +101,52 @@ class KnownHosts:
         except FileNotFoundError:
             return cls()
 
-    def check(self, host: str, port: int, key: PublicKey) -> tuple[str, str]:
-        """("known" | "revoked" | "changed" | "unknown", detail)."""
+    def check(self, host: str, port: int, key: PublicKey, now: float | None = None) -> tuple[str, str]:
+        """("known" | "revoked" | "changed" | "unknown" | "invalid", detail). ``now``, seconds
+        since 1970, is when a certificate must be valid (None: any certificate is refused)."""
         names = [host_pattern_name(host, port)]
         relevant = [e for e in self.entries if any(e.matches(n) for n in names)]
+        cert = key.certificate
         for entry in self.entries:
-            if entry.marker == "@revoked" and entry.key == key:
-                return "revoked", f"is revoked (line {entry.line_number})"
+            if entry.marker != "@revoked":
+                continue
+            if entry.key.plain == key.plain:
+                return "revoked", f"is REVOKED (known_hosts line {entry.line_number})"
+            if cert is not None and entry.key.plain == cert.signature_key:
+                return "revoked", (f"is a certificate signed by CA {cert.signature_key.fingerprint()}, "
+                                   f"which is REVOKED (known_hosts line {entry.line_number})")
+        refused = ""
+        if cert is not None:
+            cas = [e for e in relevant if e.marker == "@cert-authority"
+                   and e.key.plain == cert.signature_key]
+            if cas:
+                reason = ("no time to check it against" if now is None else
+                          check_certificate(cert, CertificateType.HOST, host, now))
+                if reason is None:
+                    return "known", (f"is a valid {describe(cert)} (trusted by known_hosts line "
+                                     f"{cas[0].line_number})")
+                refused = f"certificate refused: {reason}"
+            else:
+                refused = (f"is a certificate from CA {cert.signature_key.fingerprint()}, which no "
+                           f"@cert-authority line trusts for {names[0]}")
+            key = key.plain  # as OpenSSH does: the certificate's key, as a plain key
         plain = [e for e in relevant if not e.marker]
         for entry in plain:
-            if entry.key == key:
-                return "known", f"matches line {entry.line_number}"
+            if entry.key.plain == key:
+                note = f" ({refused})" if refused else ""
+                return "known", f"matches line {entry.line_number}{note}"
+        if refused.startswith("certificate refused"):
+            return "invalid", refused
         same_type = [e for e in plain if e.key.key_type == key.key_type]
         if same_type:
             return "changed", (f"HAS CHANGED: known_hosts line {same_type[0].line_number} holds "
                                f"{same_type[0].key.fingerprint()} (possible man-in-the-middle)")
-        return "unknown", "is not in known_hosts"
+        return "unknown", f"{refused}; its key is not in known_hosts" if refused else "is not in known_hosts"
+
+    def trusts_a_ca_for(self, host: str, port: int) -> bool:
+        """Whether a @cert-authority line names this host (a client then asks for certificates)."""
+        name = host_pattern_name(host, port)
+        return any(e.marker == "@cert-authority" and e.matches(name) for e in self.entries)
 
     def entry_line(self, host: str, port: int, key: PublicKey, hashed: bool = True,
                    rng: RandomSource | None = None) -> str:

@@ -547,7 +547,9 @@ class Transport:
         self._maybe_finish_round()
 
     def _send_ext_info(self) -> None:
-        sig_algs = [a for a in SIGNATURE_ALGORITHMS.names() if SIGNATURE_ALGORITHMS[a].hash != "sha1"]
+        # Plain algorithms only, as OpenSSH lists them: a certificate signs as its key does.
+        sig_algs = [a for a in SIGNATURE_ALGORITHMS.names()
+                    if SIGNATURE_ALGORITHMS[a].hash != "sha1" and not SIGNATURE_ALGORITHMS[a].certificate]
         self._send_packet(MSG.EXT_INFO.build(extensions=[
             {"extension_name": "server-sig-algs", "extension_value": sig_algs},
             {"extension_name": "publickey-hostbound@openssh.com", "extension_value": b"0"},

@@ -118,6 +118,26 @@ def hybrid_notes(method: str) -> list[str]:
     ]
 
 
+def certificate_notes(host_key_type: str) -> list[str]:
+    """For a host key that is an OpenSSH certificate: what a certificate is and where its
+    fields are; nothing for a plain key."""
+    if not host_key_type.endswith("-cert-v01@openssh.com"):
+        return []
+    return [
+        "The host key is an OpenSSH certificate: SSH's answer to certificate authorities. A CA "
+        "key signed this host's key together with names (principals), a validity window and "
+        "options, so a client that trusts the CA (@cert-authority in known_hosts) needs no line "
+        "for each host, and users are not asked to check fingerprints.",
+        "The client believes it only if the CA is trusted for this host name, the CA's signature "
+        "over the certificate verifies, it is a host (not user) certificate, now is inside its "
+        "validity window, and the host's name is among its principals; @revoked refuses the key "
+        "or its CA whatever else known_hosts says.",
+        "Its fields (nonce, key, serial, type, key id, principals, valid after/before, critical "
+        "options, extensions, the CA's key and signature) are opened up under host_key in the "
+        "key exchange reply. The signature over H is still made by the host's own key.",
+    ]
+
+
 def kex_value_doc(name: str) -> str:
     """What a value a key exchange method adds to H is, as the catalog declares the message
     field that carried it (p: "safe prime")."""

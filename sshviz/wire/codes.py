@@ -61,3 +61,29 @@ def file_mode(value: int) -> str:
     if stat.S_IFMT(value) == 0:
         return f"{stat.filemode(value)[1:]} ({value:04o})"
     return f"{stat.filemode(value)} ({value:06o})"
+
+
+class CertificateType(IntEnum):
+    """OpenSSH PROTOCOL.certkeys: what a certificate certifies."""
+
+    USER = 1
+    HOST = 2
+
+
+NO_EXPIRY = (1 << 64) - 1
+
+
+def certificate_time(value: int) -> str:
+    """A certificate's valid after / valid before: seconds since 1970 as UTC, 0 as the
+    beginning of time and 2^64-1 as forever (what ssh-keygen writes for "always"/"forever")."""
+    import datetime
+
+    if value == 0:
+        return "always (0)"
+    if value == NO_EXPIRY:
+        return "forever (2^64-1)"
+    try:
+        when = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "beyond the calendar"
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -14,7 +14,7 @@ from textual.strip import Strip
 
 from ...events import NegotiatedAlgorithm
 from ...presentation.transcript import short_hex
-from ..present import KeyState, hash_inputs_formula, hybrid_notes, kex_value_doc
+from ..present import KeyState, certificate_notes, hash_inputs_formula, hybrid_notes, kex_value_doc
 from ..timeline import Timeline
 from .lines import LineView
 
@@ -158,6 +158,7 @@ def key_lines(state: KeyState, timeline: Timeline) -> list:
         if state.host_key is not None:
             check = state.host_key
             out.append(Pair("host key", f"{check.key_type} {check.fingerprint}", f"{check.status}: {check.detail}"))
+        out += [Note(text) for text in certificate_notes(result.host_key_type)]
 
         out.append(Heading("Derived keys (RFC 4253 7.2)"))
         out.append(Note("each direction switches to them at its NEWKEYS"))
