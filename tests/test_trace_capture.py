@@ -208,9 +208,8 @@ def test_sftp_inside_the_channel_is_decoded(tmp_path):
 def test_a_private_key_that_does_not_fit_gives_way_to_the_shared_secret(session, tmp_path):
     """A key log whose private key lines are wrong for the session (another session's, say)
     still opens it with the SHARED_SECRET lines found by the same cookies."""
-    lines = keylog_lines(session)
-    private = [line for line in lines if len(line.split()) == 2]
-    shared = [line for line in lines if " SHARED_SECRET " in line]
+    private = keylog_lines(session)
+    shared = keylog_lines(session, form="shared")
     assert len(private) == len(shared) == 2
     wrong = [f"{line.split()[0]} {'11' * 32}" for line in private]
     path = trace_capture(session, tmp_path / "c.pcap")

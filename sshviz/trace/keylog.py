@@ -165,9 +165,10 @@ def keylog_lines(trace: Trace, form: str = "auto") -> list[str]:
     that side's KEXINIT cookie.
 
     ``form`` "auto" writes, for each side, the two-field private key form when the key exchange
-    has a single private value (what tshark 4.0 reads), and always the ``SHARED_SECRET`` form
-    (K itself, which works for every method, the hybrids included, and which newer Wireshark
-    reads); "shared" writes only ``SHARED_SECRET`` lines."""
+    has a single private value (what tshark 4.0 and 4.4 read), else the ``SHARED_SECRET`` form
+    (K itself: the hybrids need it); "shared" writes ``SHARED_SECRET`` lines for every key
+    exchange (sshviz reads them all; tshark 4.4 only for curve25519, and given both forms for a
+    finite-field group it takes this one and decrypts nothing, so "auto" does not add it)."""
     lines = []
     cookies = _kexinit_cookies(trace)
     for side, kex, round_number in _kex_results(trace):
@@ -177,6 +178,7 @@ def keylog_lines(trace: Trace, form: str = "auto") -> list[str]:
         private = _single_private_value(kex)
         if form == "auto" and private is not None:
             lines.append(f"{cookie.hex()} {private.hex()}")
+            continue
         value = kex.K_value
         raw = value if isinstance(value, bytes) else value.to_bytes((value.bit_length() + 7) // 8, "big")
         lines.append(f"{cookie.hex()} {SHARED_SECRET} {raw.hex()}")
