@@ -17,8 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from ..wire import types as t
-from ..wire.spec import MPINT, Field, decode_struct
 from ..wire.codes import CertificateType
+from ..wire.spec import MPINT, Field, decode_struct
 from ..wire.structures import CERTIFICATE_SUFFIX, PUBLIC_KEY, SIGNATURE
 from ..wire.types import DecodeError
 from .hashes import digest, hash_algorithm
@@ -97,6 +97,11 @@ def encode_signature(algorithm: str, signature: bytes) -> bytes:
     return t.string(algorithm) + t.string(signature)
 
 
+def blob_fingerprint(blob: bytes) -> str:
+    """A key blob's fingerprint as OpenSSH shows it: SHA256: and unpadded base64 of its SHA-256."""
+    return "SHA256:" + base64.b64encode(digest("sha256", blob)).decode().rstrip("=")
+
+
 class PublicKey:
     """An SSH public key: its blob, its type, and signature checking."""
 
@@ -138,8 +143,7 @@ class PublicKey:
         return self.crypto_key.key_size
 
     def fingerprint(self) -> str:
-        """As OpenSSH shows it: SHA256: and unpadded base64 of the blob's SHA-256."""
-        return "SHA256:" + base64.b64encode(digest("sha256", self.blob)).decode().rstrip("=")
+        return blob_fingerprint(self.blob)
 
     def openssh(self, comment: str = "") -> str:
         line = f"{self.key_type} {base64.b64encode(self.blob).decode()}"

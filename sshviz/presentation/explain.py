@@ -5,15 +5,16 @@ Read from trace events only; the fields tree, the transcript and the illustrated
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 
+from ..crypto.keys import blob_fingerprint
 from ..events import (AuthAttempt, AuthSucceeded, ChannelData, ChannelOpened, Disconnected,
                       ExitStatus, HostKeyChecked, KexComputed, VersionRecord)
 from ..sides import Direction, Side
 from ..trace.model import TraceEvent
-from ..wire.catalog import KEX_METHOD, MSG
+from ..transport.kex import KEX_METHODS
+from ..wire import types as t
+from ..wire.catalog import MSG
 from ..wire.spec import DecodedField
 
 # Names in a KEXINIT's kex_algorithms that announce something instead of naming a method.
@@ -26,7 +27,10 @@ MARKERS = {
                                     "countermeasure (OpenSSH PROTOCOL 1.10)",
 }
 KEY_LETTERS = {Direction.C2S: ("A", "C", "E"), Direction.S2C: ("B", "D", "F")}  # IV, key, MAC key
-REPLIES = (MSG.KEXDH_REPLY, MSG.KEX_ECDH_REPLY, MSG.KEX_DH_GEX_REPLY, MSG.KEX_HYBRID_REPLY)
+# The key exchange families' messages, as the families name them: a new family brings its own.
+_FAMILIES = {KEX_METHODS.get(name).family for name in KEX_METHODS.names()}
+INITS = frozenset(family.init for family in _FAMILIES)
+REPLIES = frozenset(family.reply for family in _FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,6 @@ def marker_doc(name: str) -> str:
     return MARKERS.get(name, "")
 
 
-def fingerprint(blob: bytes) -> str:
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-
-
 def _leaf(name: str, value, doc: str, kind: str = "") -> DecodedField:
     if isinstance(value, bytes) and not kind:
         kind = f"byte[{len(value)}]"
@@ -88,11 +88,6 @@ def _leaf(name: str, value, doc: str, kind: str = "") -> DecodedField:
 
 def _group(title: str, doc: str, children: list[DecodedField]) -> DecodedField:
     return DecodedField(title, "", None, 0, 0, doc, children)
-
-
-def _ssh_string(data: bytes | str) -> bytes:
-    data = data.encode() if isinstance(data, str) else data
-    return len(data).to_bytes(4, "big") + data
 
 
 def calculations(event: TraceEvent, context: KeyContext | None) -> list[DecodedField]:
@@ -136,7 +131,7 @@ def _host_signature(message, kex: KexComputed | None, checked: HostKeyChecked | 
     children = [
         _leaf("signed", kex.H if kex is not None else b"", "the exchange hash H, exactly: 32 or 64 bytes "
               "that cover everything both sides said (signed as it is, not hashed again for Ed25519)"),
-        _leaf("by key", fingerprint(blob) if blob else "", "the host key from this message", "key"),
+        _leaf("by key", blob_fingerprint(blob) if blob else "", "the host key from this message", "key"),
         _leaf("signature", signature, "algorithm name and signature bytes, each length first"),
         _leaf("result", verdict, "the client checks it with the host key before trusting anything", "check"),
     ]
@@ -149,21 +144,22 @@ def _host_signature(message, kex: KexComputed | None, checked: HostKeyChecked | 
 
 def _user_signature(message, kex: KexComputed | None, event: TraceEvent) -> DecodedField:
     session_id = kex.session_id if kex is not None else b""
-    parts = [("session id", _ssh_string(session_id), "string: this session's identifier (the first H)"),
+    # In the order publickey_signed_data joins them (RFC 4252 7), each encoded as on the wire.
+    parts = [("session id", t.string(session_id), "string: this session's identifier (the first H)"),
              ("message number", bytes([MSG.USERAUTH_REQUEST.number]), "byte 50: USERAUTH_REQUEST"),
-             ("user", _ssh_string(message["user_name"]), "string"),
-             ("service", _ssh_string(message["service_name"]), "string"),
-             ("method", _ssh_string(message["method_name"]), "string"),
-             ("has signature", b"\x01", "boolean TRUE"),
-             ("algorithm", _ssh_string(message["algorithm"]), "string"),
-             ("public key", _ssh_string(message["public_key"]), "string: the key blob")]
+             ("user", t.string(message["user_name"]), "string"),
+             ("service", t.string(message["service_name"]), "string"),
+             ("method", t.string(message["method_name"]), "string"),
+             ("has signature", t.boolean(True), "boolean TRUE"),
+             ("algorithm", t.string(message["algorithm"]), "string"),
+             ("public key", t.string(message["public_key"]), "string: the key blob")]
     if message.get("server_host_key") is not None:
-        parts.append(("host key", _ssh_string(message["server_host_key"]),
+        parts.append(("host key", t.string(message["server_host_key"]),
                       "string: the server's host key (publickey-hostbound)"))
     verdicts = [c for s, c in event.changes if isinstance(c, AuthAttempt) and c.method.startswith("publickey")]
     result = (f"{verdicts[0].result} ({verdicts[0].detail})" if verdicts else "judged by the server")
     children = [_leaf(name, data, doc) for name, data, doc in parts]
-    children += [_leaf("by key", fingerprint(message["public_key"]), "the user's key, from this request", "key"),
+    children += [_leaf("by key", blob_fingerprint(message["public_key"]), "the user's key, from this request", "key"),
                  _leaf("result", result, "the server checks it with the key it has for the user", "check")]
     return _group("calculation: the user's signature",
                   "what the client signed, field by field: bound to this session, it cannot be "
@@ -256,7 +252,7 @@ def plain_line(event: TraceEvent) -> str:
     }
     if spec in lines:
         return lines[spec]
-    if spec.number in KEX_METHOD and name.endswith("INIT"):
+    if spec in INITS:
         return ("The client sends its ephemeral public value; with the server's it makes the shared "
                 "secret K, which never travels.")
     if spec in REPLIES:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..crypto.ciphers import CIPHERS
+from ..auth.common import publickey_signed_data
 from ..crypto.macs import MACS
-from ..events import KexComputed, KeysActivated, VersionRecord
+from ..events import KexComputed, VersionRecord
 from ..sides import Direction, Side
 from ..trace.model import Trace, TraceEvent
 from ..wire.catalog import MSG
+from .explain import KEY_LETTERS, REPLIES, KeyContexts
 
 # Which derived key is which, by direction (RFC 4253 7.2).
-KEY_LETTERS = {Direction.C2S: ("A", "C", "E"), Direction.S2C: ("B", "D", "F")}
 ECDSA_CURVES = {"nistp256": ("SECP256R1", "SHA256"), "nistp384": ("SECP384R1", "SHA384"),
                 "nistp521": ("SECP521R1", "SHA512")}
 RSA_HASHES = {"ssh-rsa": "SHA1", "rsa-sha2-256": "SHA256", "rsa-sha2-512": "SHA512"}
@@ -60,30 +60,26 @@ def calculations(trace: Trace) -> list[Calculation]:
                 chosen.setdefault(change.H, (event.index, side))
                 if side == Side.CLIENT:
                     chosen[change.H] = (event.index, side)
-    current: KexComputed | None = None
-    # The first encrypted packet each way after each key exchange: its counters start fresh.
-    fresh: dict[Direction, tuple[KexComputed, KeysActivated]] = {}
-    for event in trace.events:
+    current: KexComputed | None = None  # the latest key exchange
+    contexts = KeyContexts()  # the keys in force each way, and the packets sent with them
+    for position, event in enumerate(trace.events):
         for side, change in event.changes:
             if isinstance(change, KexComputed):
                 if current is None or current.H != change.H:
                     current = change
                 if chosen.get(change.H) == (event.index, side):
                     out += _kex_calculations(event, Side(side), change)
-            elif isinstance(change, KeysActivated) and current is not None:
-                fresh[Direction(change.direction)] = (current, change)
+        context = contexts.at(trace.events, position)
         message = getattr(event.record, "message", None)
         if message is None or isinstance(event.record, VersionRecord):
             continue
-        if message.spec in (MSG.KEX_ECDH_REPLY, MSG.KEXDH_REPLY, MSG.KEX_DH_GEX_REPLY,
-                            MSG.KEX_HYBRID_REPLY) and current is not None:
+        if message.spec in REPLIES and current is not None:
             out += _host_key_calculations(event, message, current)
         if message.spec is MSG.USERAUTH_REQUEST and message.get("has_signature") and current is not None:
             out.append(_user_signature(event, message, current))
-        direction = Direction(event.direction)
-        if event.record.encrypted and direction in fresh:
-            kex, keys = fresh.pop(direction)
-            calculation = _packet(event, kex, keys)
+        # The first encrypted packet each way after each key exchange: its counters start fresh.
+        if event.record.encrypted and context.kex is not None and context.packets_with_keys == 0:
+            calculation = _packet(event, context.kex)
             if calculation is not None:
                 out.append(calculation)
     return out
@@ -268,18 +264,10 @@ print("SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstri
     return out
 
 
-def _ssh_string(data: bytes | str) -> bytes:
-    data = data.encode() if isinstance(data, str) else data
-    return len(data).to_bytes(4, "big") + data
-
-
 def _user_signature(event: TraceEvent, message, kex: KexComputed) -> Calculation:
-    signed = (_ssh_string(kex.session_id) + bytes([MSG.USERAUTH_REQUEST.number])
-              + _ssh_string(message["user_name"]) + _ssh_string(message["service_name"])
-              + _ssh_string(message["method_name"]) + b"\x01" + _ssh_string(message["algorithm"])
-              + _ssh_string(message["public_key"]))
-    if message.get("server_host_key") is not None:
-        signed += _ssh_string(message["server_host_key"])
+    signed = publickey_signed_data(kex.session_id, message["user_name"], message["service_name"],
+                                   message["method_name"], message["algorithm"], message["public_key"],
+                                   message.get("server_host_key"))
     parts = ("session id, 50 (USERAUTH_REQUEST), user, service, method, TRUE, algorithm, key"
              + (", host key" if message.get("server_host_key") is not None else ""))
     script = _verify_script(message["public_key"], message["signature"],
@@ -295,16 +283,15 @@ def _user_signature(event: TraceEvent, message, kex: KexComputed) -> Calculation
 # -- packets ------------------------------------------------------------------------------------
 
 
-def _packet(event: TraceEvent, kex: KexComputed, keys: KeysActivated) -> Calculation | None:
+def _packet(event: TraceEvent, kex: KexComputed) -> Calculation | None:
     record = event.record
     direction = Direction(event.direction)
     iv_letter, key_letter, mac_letter = KEY_LETTERS[direction]
     by_letter = {k.letter: k.value for k in kex.keys}
     key, iv, mac_key = by_letter[key_letter], by_letter[iv_letter], by_letter[mac_letter]
-    cipher = CIPHERS.get(keys.cipher) if keys.cipher in CIPHERS.names() else None
     wire, seq = record.wire, record.seq
     head = f'wire = bytes.fromhex("{wire.hex()}")\nseq = {seq}\n'
-    if keys.cipher == "chacha20-poly1305@openssh.com":
+    if record.cipher == "chacha20-poly1305@openssh.com":
         script = head + f"""
 from cryptography.hazmat.primitives import constant_time
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -321,7 +308,7 @@ print("the tag verifies")
         how = ("ChaCha20-Poly1305: the second half of key {0} decrypts the length, the first half "
                "the rest; both use the sequence number as nonce, and the Poly1305 key is the first "
                "32 bytes of the main key's stream.").format(key_letter)
-    elif keys.cipher.endswith("-gcm@openssh.com"):
+    elif record.cipher.endswith("-gcm@openssh.com"):
         script = head + f"""
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 key = bytes.fromhex("{key.hex()}")  # key {key_letter}
@@ -332,8 +319,8 @@ print("the tag verifies")
         how = (f"AES-GCM: key {key_letter}; the nonce is IV {iv_letter}, a fixed part and a counter "
                "that goes up with each packet (this is the first, so the IV as it is); the length "
                "stays in clear as additional authenticated data.")
-    elif keys.cipher.endswith("-ctr") and cipher is not None and keys.mac in MACS.names():
-        mac = MACS.get(keys.mac)
+    elif record.cipher.endswith("-ctr") and record.mac_name in MACS.names():
+        mac = MACS.get(record.mac_name)
         size = len(record.mac)
         covered = "seq.to_bytes(4, 'big') + wire[:-%d]" % size if mac.etm else "seq.to_bytes(4, 'big') + plain"
         decrypt = ("plain = wire[:4] + stream.update(wire[4:-%d])" % size if mac.etm
@@ -350,13 +337,13 @@ assert hmac.compare_digest(hmac.new(mac_key, {covered}, hashlib.{mac.hash}).dige
 print(plain.hex())
 print("the MAC verifies")
 """
-        how = (f"AES-CTR with {keys.mac}: key {key_letter} and IV {iv_letter} (the counter starts "
+        how = (f"AES-CTR with {record.mac_name}: key {key_letter} and IV {iv_letter} (the counter starts "
                f"there); key {mac_letter} for HMAC over the sequence number and "
                + ("the length and ciphertext (encrypt-then-MAC)." if mac.etm else "the plaintext packet."))
     else:
         return None
     name = record.message.spec.name if record.message is not None else "packet"
-    verdict = "the MAC verifies" if keys.cipher.endswith("-ctr") else "the tag verifies"
+    verdict = "the MAC verifies" if record.cipher.endswith("-ctr") else "the tag verifies"
     return Calculation(
         f"packet-{direction}", event.index, f"Decrypting the first encrypted packet {direction.arrow} ({name})",
         how + " It prints the plaintext packet: length, padding length, payload, padding.",
