@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..conductor import Conductor
-from ..events import (AlgorithmsNegotiated, AuthSucceeded, Disconnected, ExitStatus,
-                      ExtInfoReceived, HostKeyChecked)
+from ..events import AlgorithmsNegotiated, AuthSucceeded, Disconnected, ExitStatus, ExtInfoReceived
 from ..scenario import Scenario, make_conductor
 from ..sides import Side
 from ..trace.model import Interception
 from ..transport.negotiation import PSEUDO_KEX
 from ..wire.catalog import MSG, SSH, DisconnectReason
+from ..wire.codes import enum_names
 from .attacker import Released, WireAttacker
 
 CIPHER_CHOICES = ("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes128-ctr")
@@ -68,8 +68,7 @@ class Outcome:
             return f"the session ran to its end (exit status {self.exit_status})"
         if self.reason is None:
             return "the connection stopped without a DISCONNECT"
-        reason = DisconnectReason(self.reason).name if self.reason in DisconnectReason._value2member_map_ \
-            else str(self.reason)
+        reason = _REASON(self.reason)
         return (f"the {self.ended_by} ended the connection with {reason} at step {self.at_step} "
                 f"({self.at_message}): {self.description}")
 
@@ -108,6 +107,9 @@ def outcome_of(steps) -> Outcome:
                                          for category, choice in event.algorithms.items()}
     return Outcome(ended_by, reason, description, at_step, at_message, authenticated, exit_status,
                    ext_info, mac_failures, negotiated)
+
+
+_REASON = enum_names(DisconnectReason)
 
 
 class Attack:

@@ -15,9 +15,9 @@ from pathlib import Path
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
 from ..connection.layer import ConnectionConfig
+from ..crypto.certificates import check_certificate, describe, read_ca_keys
 from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private_key,
                                write_private_key)
-from ..crypto.certificates import check_certificate, describe, read_ca_keys
 from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, Disconnected
@@ -266,8 +266,16 @@ def serve(args) -> int:
 
 
 def build_server_config(args) -> ServerConfig:
-    if args.accounts:
-        return _accounts_config(args)
+    cas = user_cas(args)
+    users, fs, user_fs = _accounts(args) if args.accounts else _one_user(args, cas)
+    transport = server_transport(args)
+    auth = ServerAuthConfig(users=users, banner=args.banner, user_cas=cas)
+    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
+    return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems(), user_fs=user_fs)
+
+
+def _one_user(args, cas) -> tuple[dict, object, None]:
+    """--user with --password-env and/or --authorized-keys; --root served to them as /."""
     user = args.user or os.environ.get("USER") or getpass.getuser()
     record = UserRecord()
     if args.password_env:
@@ -283,7 +291,6 @@ def build_server_config(args) -> ServerConfig:
         for problem in problems:
             print(f"sshviz: skipping {problem}", file=sys.stderr)
         record.authorized_keys = keys
-    cas = user_cas(args)
     if record.password_hash is None and not record.authorized_keys and not cas:
         raise CLIError("nobody could log in: give --password-env VAR, --authorized-keys FILE "
                        "and/or --user-ca FILE")
@@ -295,13 +302,10 @@ def build_server_config(args) -> ServerConfig:
             fs = ConfinedFS(args.root, read_only=args.read_only)
         except FileNotFoundError as exc:
             raise CLIError(f"--root: {exc}") from None
-    transport = server_transport(args)
-    auth = ServerAuthConfig(users={user: record}, banner=args.banner, user_cas=cas)
-    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
-    return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems())
+    return {user: record}, fs, None
 
 
-def _accounts_config(args) -> ServerConfig:
+def _accounts(args) -> tuple[dict, None, object]:
     """Users from an accounts file; with --root, each one's files in ROOT/NAME (made if missing,
     mode 0700), which is all that user sees."""
     from .accounts import load_accounts
@@ -323,11 +327,7 @@ def _accounts_config(args) -> ServerConfig:
                 own[name] = ConfinedFS(str(root / name), read_only=args.read_only)
             except OSError as exc:
                 raise CLIError(f"--root: {root / name}: {exc.strerror or exc}") from None
-    transport = server_transport(args)
-    auth = ServerAuthConfig(users=users, banner=args.banner, user_cas=user_cas(args))
-    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
-    return ServerConfig(transport, auth, connection, None, subsystems=server_subsystems(),
-                        user_fs=own.get)
+    return users, None, own.get
 
 
 def server_subsystems() -> dict:

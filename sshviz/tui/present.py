@@ -12,7 +12,6 @@ from ..events import (AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexCo
 # too); the widgets take them from here.
 from ..presentation.annotate import (PAYLOAD_OFFSET, VERSION_RFC, FieldItem,  # noqa: F401
                                      HexSection, attacker_line, hex_sections, message_items, walk)
-from ..presentation.explain import plain_line
 from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..wire.catalog import KEX_METHOD, SSH
 from .timeline import Milestone, NewKeysSent
@@ -147,11 +146,6 @@ def kex_value_doc(name: str) -> str:
                 if getattr(field, "name", None) == name:
                     return field.doc
     return ""
-
-
-def step_line(event: TraceEvent) -> str:
-    """What just happened at this step, in a sentence (the presentation layer's plain line)."""
-    return plain_line(event)
 
 
 def message_label(event: TraceEvent) -> str:

@@ -8,8 +8,9 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from ...presentation.explain import plain_line
 from ..bindings import MAIN
-from ..present import FieldItem, hex_sections, key_state, step_line
+from ..present import FieldItem, hex_sections, key_state
 from ..timeline import PHASES
 from ..widgets.fields import FieldInfo, FieldsTree
 from ..widgets.hexview import HexView, highlight_in, legend
@@ -274,7 +275,7 @@ def explanation(event, items):
     text.append(f"#{event.index}  ", "bold")
     text.append(message_title(event))
     text.append("\n\n")
-    text.append(step_line(event), "bold italic")
+    text.append(plain_line(event), "bold italic")
     text.append("\n")
     for item in items:
         if item.field.name == "packet":
@@ -293,7 +294,7 @@ def step_text(event):
 
     text = Text()
     text.append(f"#{event.index} ", "bold")
-    text.append(step_line(event), "italic")
+    text.append(plain_line(event), "italic")
     return text
 
 
