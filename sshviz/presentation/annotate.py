@@ -228,6 +228,18 @@ def version_items(record: VersionRecord) -> list[FieldItem]:
     return items
 
 
+def narrowest_owners(length: int, spans: list[tuple[int, int]]) -> list[int]:
+    """For each of ``length`` bytes, the index in ``spans`` ([start, end) pairs) of the
+    narrowest span that holds it, or -1: a message's fields over the packet's "payload", a
+    name over its name-list. The hex view and the illustrated page both colour bytes so."""
+    owners = [-1] * length
+    for number in sorted(range(len(spans)), key=lambda n: spans[n][0] - spans[n][1]):
+        start, end = max(0, spans[number][0]), min(length, spans[number][1])
+        if end > start:
+            owners[start:end] = [number] * (end - start)
+    return owners
+
+
 def walk(items: list[FieldItem]):
     for item in items:
         yield item

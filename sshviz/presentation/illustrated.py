@@ -18,7 +18,7 @@ from ..events import VersionRecord
 from ..sides import Direction
 from ..trace.elide import ELIDE_AFTER, BulkCounter, shortened_event
 from ..trace.model import Trace, TraceEvent
-from .annotate import PHASES, FieldItem, hex_sections, message_items, phase_of
+from .annotate import PHASES, FieldItem, hex_sections, message_items, narrowest_owners, phase_of
 from .explain import KeyContext, KeyContexts, plain_line
 from .recompute import Calculation, calculations
 from .render import summary_lines
@@ -93,15 +93,10 @@ def _record(event: TraceEvent, anchor: str, calcs: list[Calculation], context: K
     sections = []
     for view, sections_of_view in enumerate(views):
         for section in sections_of_view:
-            runs = [-1] * len(section.data)
             placed = [(number, section.spaces[item.space] + item.span[0], section.spaces[item.space] + item.span[1])
                       for number, (item, _, _) in enumerate(flat) if item.space in section.spaces]
-            # Wider spans first, so each byte ends up with the narrowest field that holds it (a
-            # message's fields over the packet's "payload", a name over its name-list).
-            for number, start, end in sorted(placed, key=lambda p: p[1] - p[2]):
-                start, end = max(0, start), min(len(runs), end)
-                if end > start:
-                    runs[start:end] = [number] * (end - start)
+            owners = narrowest_owners(len(section.data), [(start, end) for _, start, end in placed])
+            runs = [placed[owner][0] if owner >= 0 else -1 for owner in owners]
             sections.append({"title": section.title, "wire": view == 1, "hex": section.data.hex(),
                              "parts": [list(p) for p in section.parts], "runs": _run_lengths(runs)})
     fields = []

@@ -16,6 +16,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 
+from ...presentation.annotate import narrowest_owners
 from ..present import FieldItem, HexSection
 from .lines import LineView
 
@@ -99,8 +100,6 @@ class HexView(LineView, can_focus=True):
         if not self.annotated:
             return
         for section in self.sections:
-            labels: list[str] = []
-            owner = [-1] * len(section.data)
             spans = [(start, end, PART_NAMES[name]) for start, end, name in section.parts
                      if name not in ("payload", "version")]
             for item in self.fields:
@@ -108,10 +107,8 @@ class HexView(LineView, can_focus=True):
                     start, end = highlight_in(section, item)
                     if end > start:
                         spans.append((start, end, item.title or item.field.name))
-            # Widest first, so each byte ends with the narrowest span that holds it.
-            for start, end, label in sorted(spans, key=lambda span: span[0] - span[1]):
-                labels.append(label)
-                owner[start:end] = [len(labels) - 1] * (min(end, len(owner)) - start)
+            labels = [label for _, _, label in spans]
+            owner = narrowest_owners(len(section.data), [(start, end) for start, end, _ in spans])
             # Number the labels in the order their bytes come, so neighbours differ in colour.
             order: dict[int, int] = {}
             for value in owner:
