@@ -257,7 +257,7 @@ def plain_line(event: TraceEvent) -> str:
                 "secret K, which never travels.")
     if spec in REPLIES:
         return ("The server sends its host key, its public value and its signature over H: the client "
-                "can now compute K and H and check that it talks to the holder of the host key.")
+                "can now compute K and H, and check who it talks to.")
     if spec is MSG.USERAUTH_REQUEST:
         method = message["method_name"]
         ok = any(isinstance(c, AuthAttempt) and c.result == "success" for _, c in event.changes)
