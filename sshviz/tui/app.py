@@ -34,7 +34,8 @@ class SshvizApp(App[int]):
         self.screenshot_dir = os.path.abspath(os.environ.get("SSHVIZ_SCREENSHOTS") or os.getcwd())
         self.attack: AttackChoice | None = AttackChoice.of(attack)
         self.attack_run = None  # the attack on the run shown, for its summary
-        self.before = None  # (trace, description) of the run before the last what-if, to compare
+        self.before: Trace | None = None  # the run before the last what-if, to compare
+        self._whole: Trace | None = None  # the run shown now, played to its end (whole_run)
         # With neither, the default demo starts once the first frame is up (on_ready): the
         # engine's import is the slowest part of start-up, and the screen can wait for it.
         self.default_demo_pending = scenario is None and trace is None and self.attack is None
@@ -104,7 +105,7 @@ class SshvizApp(App[int]):
         show it at the step the user was looking at."""
         position = self.timeline.position
         self.timeline.produce_all()
-        self.before = (self.timeline.trace, self.sub_title)
+        self.before, self._whole = self.timeline.trace, None
         self.scenario, self.trace, self.attack = scenario, None, AttackChoice.of(attack)
         self.timeline = self._new_timeline(scenario)
         self.timeline.ensure(position)
@@ -114,20 +115,23 @@ class SshvizApp(App[int]):
 
     def whole_run(self) -> Trace:
         """The run shown, played to its end apart from the one on screen (which plays only as
-        the user steps): the same seeded scenario or attack, run again."""
-        if self.attack is not None:
-            from ..attacks import run_attack
+        the user steps): the same seeded scenario or attack, run again, once per what-if."""
+        if self._whole is None:
+            if self.attack is not None:
+                from ..attacks import run_attack
 
-            return run_attack(self.attack.name, self.attack.values, self.attack.seed).conductor.trace
-        from ..scenario import run_scenario
+                self._whole = run_attack(self.attack.name, self.attack.values, self.attack.seed).conductor.trace
+            else:
+                from ..scenario import run_scenario
 
-        return run_scenario(self.scenario).trace
+                self._whole = run_scenario(self.scenario).trace
+        return self._whole
 
     def what_changed(self) -> str:
         """The run before the last what-if against the run now, in a few lines."""
         from ..presentation.difference import aligned, negotiation_changes
 
-        before, now = self.before[0], self.whole_run()
+        before, now = self.before, self.whole_run()
         changes = [f"{category}: {old or '(none)'} → {new or '(none)'}"
                    for category, old, new in negotiation_changes(before, now)]
         rows = aligned(before, now)

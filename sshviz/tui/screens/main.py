@@ -255,7 +255,7 @@ class MainScreen(Screen):
         if self.app.before is None:
             self.notify("nothing to compare yet: s (what if…) runs the session again another way", timeout=3)
             return
-        self.app.push_screen(CompareScreen(self.app.before[0], self.app.whole_run(), ("before", "now")))
+        self.app.push_screen(CompareScreen(self.app.before, self.app.whole_run(), ("before", "now")))
 
     def action_help(self) -> None:
         from .help import HelpScreen
