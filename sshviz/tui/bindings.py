@@ -61,6 +61,9 @@ FIELDS = [
     Binding("enter,space", "toggle", "Open or fold the field", show=False),
 ]
 
+# The start screen, for the moment the demo session takes to load.
+START = [Binding("q", "app.quit", "Quit")]
+
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
