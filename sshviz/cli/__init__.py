@@ -8,6 +8,7 @@ import importlib
 import os
 import signal
 import sys
+import traceback
 
 from .. import __version__
 from ..crypto.errors import KeyFileError
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: one line naming it, the traceback in a file (SSHVIZ_DEBUG: here)
+        if os.environ.get("SSHVIZ_DEBUG"):
+            raise
+        from .common import internal_error_report
+
+        print(f"sshviz: {internal_error_report(traceback.format_exc())}", file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 def refuse_unknown(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:
