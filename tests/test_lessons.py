@@ -106,6 +106,9 @@ def test_a_good_lesson_loads():
     ("      cipher: aes128-ctr", "      cipher: rot13",
      "05-tiny.yaml:27: step 4: change: unknown cipher rot13; supported: chacha20-poly1305@openssh.com, "
      "aes128-ctr, aes192-ctr, aes256-ctr, aes128-gcm@openssh.com, aes256-gcm@openssh.com"),
+    ("    seed: 5", "    seed: five", "05-tiny.yaml:7: run: seed must be a whole number, not 'five'"),
+    ("compute: packet_length", "compute: [packet_length]",
+     "05-tiny.yaml:23: step 3: compute: give a computation's name, or a mapping with 'name' and its parameters"),
     ("    text: Its packet_length?\n", "",
      "05-tiny.yaml:21: step 3: missing 'text'"),
     ("    message: KEXINIT from server\n", "",
@@ -115,6 +118,14 @@ def test_a_good_lesson_loads():
 def test_a_broken_lesson_gives_one_line_naming_file_line_and_problem(tmp_path, old, new, expected):
     assert old in GOOD
     assert error_of(GOOD.replace(old, new, 1), tmp_path) == expected
+
+
+def test_a_recorded_run_takes_no_experiment(tmp_path):
+    text = GOOD.replace("run:\n  scenario:\n    seed: 5", "run:\n  sample: openssh-sshd")
+    assert error_of(text, tmp_path) == ("05-tiny.yaml:24: step 4: an experiment needs a run made from a "
+                                        "scenario or an in-process sample, not a recorded trace")
+    lesson = loads_lesson(text.split("  - kind: experiment")[0], tmp_path / "05-tiny.yaml")
+    assert lesson.source.trace.name == "openssh-sshd.yaml" and check_lesson(lesson) == []
 
 
 def test_the_other_lessons_still_load_when_one_is_broken(tmp_path):

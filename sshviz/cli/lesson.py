@@ -35,4 +35,9 @@ def lesson(args) -> int:
         print(f"sshviz: warning: {progress.warning}", file=sys.stderr)
     if not terminal_attached():
         return run_app()  # says in one line that the UI needs a terminal
-    return run_app(lesson=LessonSession(found, progress))
+    session = LessonSession(found, progress)
+    try:
+        session.run.trace  # made now, so that a trace file that cannot be read is one line
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"{found.where}: run: {exc}") from None
+    return run_app(lesson=session)

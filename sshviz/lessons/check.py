@@ -21,7 +21,7 @@ def check_lesson(lesson: Lesson, run: LessonRun | None = None) -> list[str]:
 
     try:
         trace = run.trace
-    except Exception as exc:  # a run that cannot be made is the lesson's problem, said in a line
+    except (ValueError, OSError) as exc:  # a trace file that cannot be read, said in a line
         problem(lesson.source.line, f"run: the run could not be made: {exc}")
         return problems
     for step in lesson.steps:

@@ -109,7 +109,7 @@ def category_name(name) -> str:
     """A KEXINIT category by its field name or its short name (cipher: the client's cipher)."""
     short = CATEGORY_ALIASES.get(name, name)
     if short not in dict(CATEGORIES):
-        raise ValueError(f"unknown category {name!r} (known: kex, hostkey, cipher, mac, compression, "
+        raise ValueError(f"unknown category {name!r} (known: hostkey, cipher, mac, compression, "
                          f"{', '.join(s for s, _ in CATEGORIES)})")
     return short
 

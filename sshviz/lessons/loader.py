@@ -4,6 +4,7 @@ raises one ``LessonError`` naming the file, the line and what is wrong, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,7 @@ from .model import LEVELS, STEP_KINDS, Choice, Lesson, Named, RunSource, Step, d
 from .observations import OBSERVATIONS
 
 SCENARIO_OPTIONS = {f for f in Scenario.__dataclass_fields__}
+OPTIONAL_OPTIONS = {f.name for f in dataclasses.fields(Scenario) if "None" in str(f.type)}  # may be null
 ATTACK_KEY = "attack"  # in an experiment's change: an attack of the attack lab and its settings
 
 
@@ -106,6 +108,31 @@ def loads_lesson(text: str, path) -> Lesson:
     return _Reader(path).lesson(document)
 
 
+def _fits(value, default) -> bool:
+    """Whether ``value`` is of the kind a Scenario field with ``default`` holds."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return isinstance(value, str)
+
+
+def _kind_of(default) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    if isinstance(default, list):
+        return "a list of texts"
+    if isinstance(default, dict):
+        return "a mapping"
+    return "a text"
+
+
 class _Reader:
     """Turns the YAML document into a Lesson, raising LessonError at the first problem."""
 
@@ -167,13 +194,19 @@ class _Reader:
                              line=data.line)
         if "sample" in data:
             from ..samples import SAMPLES
+            from ..trace.samples import find_sample
 
             name = self.text(data, "sample", "run: ")
-            known = [s.name for s in SAMPLES if s.in_process]
-            if name not in known:
-                self.fail(data.key_lines["sample"], f"run: unknown sample {name!r} (in-process samples: "
-                                                   f"{', '.join(known)})")
-            return RunSource(sample=name, line=data.line)
+            sample = next((s for s in SAMPLES if s.name == name), None)
+            if sample is None:
+                self.fail(data.key_lines["sample"], f"run: unknown sample {name!r} (samples: "
+                                                   f"{', '.join(s.name for s in SAMPLES)})")
+            if sample.in_process:
+                return RunSource(sample=name, line=data.line)
+            recorded = find_sample(name)  # a session recorded with OpenSSH: its trace file
+            if recorded is None:
+                self.fail(data.key_lines["sample"], f"run: the sample trace {name!r} is not installed")
+            return RunSource(trace=recorded, line=data.line)
         trace = self.path.parent / self.text(data, "trace", "run: ")
         if not trace.is_file():
             self.fail(data.key_lines["trace"], f"run: no trace or capture file {display_path(trace)}")
@@ -186,6 +219,13 @@ class _Reader:
             if key not in SCENARIO_OPTIONS and key not in extra:
                 self.fail(data.key_lines[key], f"{what}unknown scenario option {key!r} (known: "
                                                f"{', '.join(sorted(SCENARIO_OPTIONS | set(extra)))})")
+        defaults = Scenario()
+        for key, value in data.items():
+            if key in extra or (value is None and key in OPTIONAL_OPTIONS):
+                continue
+            if not _fits(value, getattr(defaults, key)):
+                self.fail(data.key_lines[key], f"{what}{key} must be {_kind_of(getattr(defaults, key))}, "
+                                               f"not {value!r}")
         options = {**(base or {}), **{k: v for k, v in data.items() if k not in extra}}
         try:
             Scenario(**options).validate()
@@ -227,8 +267,8 @@ class _Reader:
                                            COMPUTATIONS)
         elif kind == "experiment":
             if source.scenario is None and source.sample is None:
-                self.fail(data.line, f"{where}an experiment needs a run made from a scenario or a sample, "
-                                     "not a recorded trace")
+                self.fail(data.line, f"{where}an experiment needs a run made from a scenario or an "
+                                     "in-process sample, not a recorded trace")
             fields["change"] = self.change(data["change"], data.key_lines["change"], where + "change: ",
                                            base_options(source))
             fields["expect"] = self.named(data["expect"], data.key_lines["expect"], where + "expect: ",
@@ -263,7 +303,10 @@ class _Reader:
         if isinstance(value, str):
             name, params, line_of = value, {}, {}
         else:
-            data = self.mapping(value, line, where.rstrip(": "))
+            if not isinstance(value, Located):
+                self.fail(line, f"{where}give a {'check' if key == 'check' else 'computation'}'s name, "
+                                f"or a mapping with {key!r} and its parameters")
+            data = value
             if key not in data:
                 self.fail(data.line, f"{where}missing {key!r} (one of {', '.join(registry)})")
             name, line, line_of = data[key], data.line, data.key_lines
