@@ -117,6 +117,8 @@ class LessonScreen(MainScreen, inherit_bindings=False):
             panel.say((f"The experiment could not run: {exc}", "bold red"))
             return
         self.app.show_trace(result.trace)
+        # Once the new run's ladder (and an attack's summary under it) is laid out.
+        self.call_after_refresh(lambda: self.call_after_refresh(self._keep_current_in_view))
         panel.show_head(session)
         if result.holds:
             panel.say(("✓ It happened: " + result.observed, "bold green"),
