@@ -143,7 +143,7 @@ def test_the_cli_reports_a_broken_file_in_one_line_and_lists_the_rest(tmp_path, 
     out, err = capsys.readouterr()
     assert err.splitlines() == [f"sshviz: error: {bad}:13: step 2: unknown step kind 'quiz' (kinds: read, "
                                 "question, compute, experiment)"]
-    assert out.splitlines()[0].split() == ["tiny", "beginner", "3", "min", "not", "started", "A", "tiny", "lesson"]
+    assert out.splitlines()[0].split() == ["01", "tiny", "beginner", "3", "min", "not", "started", "A", "tiny", "lesson"]
 
 
 # -- the check: every claim against the real run ----------------------------------------------

@@ -38,13 +38,14 @@ def lessons(args) -> int:
     progress = ProgressStore()
     if progress.warning:
         print(f"sshviz: warning: {progress.warning}", file=sys.stderr)
-    rows = [(lesson.name, lesson.level, f"{lesson.minutes} min",
-             progress.summary(lesson.name, len(lesson.steps)), lesson.title) for lesson in lessons_found]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)] if rows else []
+    rows = [(lesson.path.name.split("-", 1)[0] if lesson.path.name[0].isdigit() else "", lesson.name,
+             lesson.level, f"{lesson.minutes} min", progress.summary(lesson.name, len(lesson.steps)),
+             lesson.title) for lesson in lessons_found]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)] if rows else []
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
     if rows:
-        print(f"\nopen one with: sshviz lesson NAME  (files: {display_path(lessons_found[0].path.parent)})")
+        print(f"\nopen one with: sshviz lesson NAME or NUMBER  (files: {display_path(lessons_found[0].path.parent)})")
     return 1 if errors else 0
 
 
