@@ -15,12 +15,13 @@ from ..crypto.errors import KeyFileError
 from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
-COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report", "diff", "attacks", "accounts"]
+COMMANDS = ["demo", "run", "connect", "serve", "inspect", "replay", "export", "report", "diff", "attacks", "accounts",
+            "lessons", "lesson"]
 # Commands whose output is made to be piped (`sshviz run | head`): a reader that goes away ends
 # them quietly, as SIGPIPE ends `cat`. Never the others: with SIGPIPE's default action, a peer
 # that closes its socket before reading would kill `serve` or `connect` (Python ignores the
 # signal, so a closed socket is an error on that connection only).
-PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks"}
+PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks", "lessons"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -34,10 +34,14 @@ class SshvizApp(App[int]):
     BINDINGS = APP
     COMMANDS = App.COMMANDS | {lambda: _message_commands()}
 
-    def __init__(self, scenario=None, trace: Trace | None = None, attack=None) -> None:
+    def __init__(self, scenario=None, trace: Trace | None = None, attack=None, lesson=None) -> None:
         """``attack``: an AttackChoice, an attack's name, or (name, settings, seed); the run is
-        then that attack's (its own scenario), the attacker shown between client and server."""
+        then that attack's (its own scenario), the attacker shown between client and server.
+        ``lesson``: a LessonSession, shown beside its run (the lesson's trace)."""
         super().__init__()
+        self.lesson = lesson
+        if lesson is not None:
+            scenario, trace, attack = None, lesson.run.trace, None
         # Screenshots go to $SSHVIZ_SCREENSHOTS if set, else the directory sshviz started in.
         self.screenshot_dir = os.path.abspath(os.environ.get("SSHVIZ_SCREENSHOTS") or os.getcwd())
         self.attack: AttackChoice | None = None
@@ -74,6 +78,10 @@ class SshvizApp(App[int]):
     def get_default_screen(self) -> Screen:
         if self.default_demo_pending:
             return StartScreen()
+        if self.lesson is not None:
+            from .screens.lesson import LessonScreen
+
+            return LessonScreen()
         from .screens.main import MainScreen
 
         return MainScreen()
@@ -97,6 +105,8 @@ class SshvizApp(App[int]):
                              f"{header.server_version or 'server'}"
             if self.attack_run is not None:
                 self.sub_title = f"{self.sub_title} · attack: {self.attack_run.attack.name}"
+            if self.lesson is not None:
+                self.sub_title = f"lesson: {self.lesson.lesson.title} · {self.sub_title}"
             return Timeline(self.trace)
         self.sub_title = describe(scenario)
         return Timeline.from_scenario(scenario)
@@ -139,6 +149,22 @@ class SshvizApp(App[int]):
         self.timeline.go(min(position, len(self.timeline) - 1))
         self.main.reload()
         self.notify(self.what_changed(), title="what changed (c compares)", timeout=8)
+
+    def show_trace(self, trace: Trace, note: bool = True) -> None:
+        """Show ``trace``, a whole run made elsewhere (a lesson's experiment, or the lesson's own
+        run again), at the step the user was looking at; like a what-if, c compares it with the
+        run shown before."""
+        position = self.timeline.position
+        if note:
+            self.timeline.produce_all()
+            self.before = self.timeline.trace
+        self.trace, self._whole, self.attack = trace, trace, None
+        self.scenario = scenario_of(trace)
+        self.timeline = self._new_timeline(None)
+        self.timeline.go(min(position, len(self.timeline) - 1))
+        self.main.reload()
+        if note:
+            self.notify(self.what_changed(), title="what changed (c compares)", timeout=8)
 
     def whole_run(self) -> Trace:
         """The run shown, played to its end apart from the one on screen (which plays only as

@@ -49,12 +49,17 @@ class MainScreen(Screen):
                 yield FieldsTree(id="fields")
                 yield FieldInfo(id="field-info")
             yield KeyPanel(id="keys")
+            yield from self.side_panes()
             with Vertical(id="hex-pane"):
                 yield Static(id="hex-legend")
                 yield HexView(id="hex")
             with VerticalScroll(id="explain"):
                 yield Static(id="explain-text")
         yield Footer()
+
+    def side_panes(self) -> ComposeResult:
+        """Panels a screen built on this one adds to the grid (a lesson's), before the bytes."""
+        return iter(())
 
     def on_mount(self) -> None:
         self.query_one("#ladder-pane").border_title = "session"

@@ -1,0 +1,222 @@
+"""The computations a compute step may name. The answer is always worked out from the run by
+the engine, never written in the lesson file; each computation also says how a learner's
+typed answer compares with it (a number, hex digits, or words)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..events import AlgorithmsNegotiated, KexComputed
+from ..transport.negotiation import CATEGORIES
+
+# A category may be named as `sshviz run` names its options (the client-to-server choice), by
+# its short name (cipher_s2c), or by its KEXINIT name-list (encryption_algorithms_server_to_client).
+CATEGORY_ALIASES = {"hostkey": "host_key", "cipher": "cipher_c2s", "mac": "mac_c2s",
+                    "compression": "compression_c2s",
+                    **{list_name: short for short, list_name in CATEGORIES}}
+
+
+class NoAnswer(ValueError):
+    """The run has nothing to compute the answer from (no key exchange, no such packet)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a computation works on: the run's trace, the step's message (a TraceEvent, or None)
+    and its selected field items (top first, maybe empty)."""
+
+    trace: object
+    event: object
+    field_chain: list
+
+    @property
+    def packet(self):
+        event = self.event
+        if event is None or event.kind != "packet":
+            raise NoAnswer("this computation needs a step's message that is a packet")
+        return event.record
+
+    @property
+    def field(self):
+        if not self.field_chain:
+            raise NoAnswer("this computation needs the step's field")
+        return self.field_chain[-1]
+
+    def changes(self, kind):
+        """Events of ``kind`` from the step's message on (from the start without one)."""
+        start = self.event.index if self.event is not None else 0
+        return [change for event in self.trace.events[start:] for _, change in event.changes
+                if isinstance(change, kind)]
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(str(text).split()).strip().strip("'\"").lower()
+
+
+def normalise_hex(text: str) -> str:
+    text = str(text).strip().lower().removeprefix("0x")
+    return re.sub(r"[\s:]", "", text)
+
+
+def same_number(typed: str, answer: str) -> bool:
+    text = typed.strip().lower().replace("_", "")
+    try:
+        value = int(text, 16) if text.startswith("0x") else int(text)
+    except ValueError:
+        return False
+    return value == int(answer)
+
+
+def same_hex(typed: str, answer: str) -> bool:
+    return normalise_hex(typed) == normalise_hex(answer)
+
+
+def same_text(typed: str, answer: str) -> bool:
+    return normalise_text(typed) == normalise_text(answer)
+
+
+COMPARISONS = {"number": same_number, "hex": same_hex, "text": same_text}
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One named computation: ``compute(subject, params) -> str``, compared as ``answer_kind``."""
+
+    name: str
+    doc: str
+    answer_kind: str  # "number" | "hex" | "text"
+    compute: Callable[[Subject, dict], str]
+    params: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    needs_message: bool = False
+    needs_field: bool = False
+
+    def validate(self, params: dict) -> None:
+        if "digits" in params:
+            digits = params["digits"]
+            if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 128:
+                raise ValueError(f"digits must be a whole number from 1 to 128, not {digits!r}")
+        if "category" in params:
+            category_name(params["category"])
+
+    def matches(self, typed: str, answer: str) -> bool:
+        return COMPARISONS[self.answer_kind](typed, answer)
+
+
+def category_name(name) -> str:
+    """A KEXINIT category by its field name or its short name (cipher: the client's cipher)."""
+    short = CATEGORY_ALIASES.get(name, name)
+    if short not in dict(CATEGORIES):
+        raise ValueError(f"unknown category {name!r} (known: hostkey, cipher, mac, compression, "
+                         f"{', '.join(s for s, _ in CATEGORIES)})")
+    return short
+
+
+def _hex_digits(value: bytes, params: dict) -> str:
+    return value.hex()[: params.get("digits", 8)]
+
+
+def _kex(subject: Subject) -> KexComputed:
+    found = subject.changes(KexComputed)
+    if not found:
+        raise NoAnswer("no key exchange completes in the run" + (" from this message on" if subject.event else ""))
+    return found[0]
+
+
+def _negotiated(subject: Subject, params: dict) -> str:
+    found = subject.changes(AlgorithmsNegotiated)
+    if not found:
+        raise NoAnswer("no KEXINITs are negotiated in the run")
+    chosen = found[0].chosen(category_name(params["category"]))
+    if chosen is None:
+        raise NoAnswer(f"no {params['category']} was agreed")
+    return chosen
+
+
+def _next_sequence_number(subject: Subject, params: dict) -> str:
+    subject.packet  # NoAnswer unless the step's message is a packet
+    later = [e for e in subject.trace.events[subject.event.index + 1:]
+             if e.direction == subject.event.direction and e.kind == "packet"]
+    if not later:
+        raise NoAnswer("no later packet goes the same way")
+    return str(later[0].record.seq)
+
+
+def _field_value(subject: Subject, params: dict) -> str:
+    value = subject.field.field.value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _field_kind(subject: Subject) -> str:
+    value = subject.field.field.value
+    if isinstance(value, (bytes, bytearray)):
+        return "hex"
+    return "number" if isinstance(value, int) and not isinstance(value, bool) else "text"
+
+
+_LIST = [
+    Computation("packet_length", "the packet_length field of the step's packet", "number",
+                lambda s, p: str(s.packet.packet_length), needs_message=True),
+    Computation("padding_length", "how many padding bytes the step's packet carries", "number",
+                lambda s, p: str(s.packet.padding_length), needs_message=True),
+    Computation("payload_length", "the length of the step's packet's payload (the message)",
+                "number", lambda s, p: str(s.packet.packet_length - s.packet.padding_length - 1),
+                needs_message=True),
+    Computation("wire_length", "how many bytes the step's unit took on the wire, MAC included",
+                "number", lambda s, p: str(len(s.event.record.wire)), needs_message=True),
+    Computation("message_number", "the message number (first payload byte) of the step's packet",
+                "number", lambda s, p: str(s.packet.payload[0]), needs_message=True),
+    Computation("sequence_number", "the sequence number of the step's packet", "number",
+                lambda s, p: str(s.packet.seq), needs_message=True),
+    Computation("next_sequence_number", "the sequence number of the next packet sent the same way",
+                "number", _next_sequence_number, needs_message=True),
+    Computation("mac", "the first `digits` (default 8) hex digits of the step's packet's MAC or tag",
+                "hex", lambda s, p: _hex_digits(s.packet.mac, p) or _no_mac(), ("digits",),
+                needs_message=True),
+    Computation("negotiated", "the algorithm agreed for `category` (kex, hostkey, cipher, mac, "
+                "compression or a KEXINIT list's name) in the first negotiation from the step's "
+                "message on", "text", _negotiated, ("category",), ("category",)),
+    Computation("exchange_hash", "the first `digits` (default 8) hex digits of the exchange hash H: "
+                "the method's hash (SHA-256 for curve25519-sha256) of the exchange-hash inputs",
+                "hex", lambda s, p: _hex_digits(_kex(s).H, p), ("digits",)),
+    Computation("session_id", "the first `digits` (default 8) hex digits of the session id (the "
+                "first exchange's H)", "hex", lambda s, p: _hex_digits(_kex(s).session_id, p), ("digits",)),
+    Computation("shared_secret", "the first `digits` (default 8) hex digits of K as it enters the hash",
+                "hex", lambda s, p: _hex_digits(_kex(s).K, p), ("digits",)),
+    Computation("field_value", "the value of the step's field: a number, hex digits of bytes, or "
+                "text", "text", _field_value, needs_message=True, needs_field=True),
+]
+
+
+def _no_mac() -> str:
+    raise NoAnswer("the step's packet has no MAC (it went before NEWKEYS)")
+
+
+COMPUTATIONS: dict[str, Computation] = {c.name: c for c in _LIST}
+
+
+def answer_kind(computation: Computation, subject: Subject) -> str:
+    """How typed answers compare: a field's value compares as what the field holds."""
+    return _field_kind(subject) if computation.name == "field_value" else computation.answer_kind
+
+
+def compute(named, subject: Subject) -> tuple[str, str]:
+    """The answer of the computation ``named`` (a Named) and how to compare with it; NoAnswer
+    when the run does not give one."""
+    computation = COMPUTATIONS[named.name]
+    if computation.needs_message and subject.event is None:
+        raise NoAnswer(f"{computation.name} needs the step's 'message'")
+    try:
+        return computation.compute(subject, named.params), answer_kind(computation, subject)
+    except (IndexError, KeyError, AttributeError) as exc:
+        raise NoAnswer(f"{computation.name}: the run gives no answer ({exc})") from None
+
+
+def matches(kind: str, typed: str, answer: str) -> bool:
+    return COMPARISONS[kind](typed, answer)
