@@ -11,6 +11,8 @@ from typing import Callable
 from ..events import AlgorithmsNegotiated, KexComputed
 from ..transport.negotiation import CATEGORIES
 
+KEY_LETTERS = "ABCDEF"  # IVs, encryption keys, MAC keys, each client to server then back (RFC 4253 7.2)
+
 # A category may be named as `sshviz run` names its options (the client-to-server choice), by
 # its short name (cipher_s2c), or by its KEXINIT name-list (encryption_algorithms_server_to_client).
 CATEGORY_ALIASES = {"hostkey": "host_key", "cipher": "cipher_c2s", "mac": "mac_c2s",
@@ -100,6 +102,8 @@ class Computation:
                 raise ValueError(f"digits must be a whole number from 1 to 128, not {digits!r}")
         if "category" in params:
             category_name(params["category"])
+        if "letter" in params:
+            key_letter(params["letter"])
 
     def matches(self, typed: str, answer: str) -> bool:
         return COMPARISONS[self.answer_kind](typed, answer)
@@ -196,6 +200,36 @@ _LIST = [
 
 def _no_mac() -> str:
     raise NoAnswer("the step's packet has no MAC (it went before NEWKEYS)")
+
+
+def key_letter(letter) -> str:
+    """One of the six keys of RFC 4253 7.2, by its letter (A to F)."""
+    if letter not in KEY_LETTERS:
+        raise ValueError(f"letter must be one of {', '.join(KEY_LETTERS)} (RFC 4253 7.2), not {letter!r}")
+    return letter
+
+
+def derived_key(kex: KexComputed, letter: str) -> bytes:
+    """The key ``letter`` a key exchange derived (empty when the algorithms need none)."""
+    return next(key.value for key in kex.keys if key.letter == letter)
+
+
+def _mac_length(subject: Subject, params: dict) -> str:
+    return str(len(subject.packet.mac or _no_mac()))
+
+
+_LIST += [
+    Computation("derived_key", "the first `digits` (default 8) hex digits of the key `letter` (A to F) "
+                "derived from K and H, in the first key exchange from the step's message on", "hex",
+                lambda s, p: _hex_digits(derived_key(_kex(s), p["letter"]), p) or _no_key(p["letter"]),
+                ("letter", "digits"), ("letter",)),
+    Computation("mac_length", "how many bytes the step's packet's MAC or tag takes", "number",
+                _mac_length, needs_message=True),
+]
+
+
+def _no_key(letter: str) -> str:
+    raise NoAnswer(f"key {letter} is empty: the negotiated algorithms need none")
 
 
 COMPUTATIONS: dict[str, Computation] = {c.name: c for c in _LIST}

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..attacks.lab import outcome_of
-from ..events import AlgorithmsNegotiated, AuthFailed, ChannelData
+from ..events import AlgorithmsNegotiated, AuthFailed, ChannelData, HostKeyChecked, KexComputed
 from ..sides import Side
 from ..wire.catalog import DisconnectReason
 from ..wire.codes import enum_names
-from .computations import category_name
+from .computations import category_name, derived_key, key_letter
 
 REASON_NAME = enum_names(DisconnectReason)
 SIDES = ("client", "server")
+HOST_KEY_STATUSES = ("known", "learned", "accepted", "unknown", "changed", "revoked")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Observation:
                              f"{', '.join(DisconnectReason.__members__)})")
         if "by" in params and params["by"] not in SIDES:
             raise ValueError(f"by must be client or server, not {params['by']!r}")
+        if "letter" in params:
+            key_letter(params["letter"])
+        if "status" in params and params["status"] not in HOST_KEY_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(HOST_KEY_STATUSES)}, not {params['status']!r}")
         for flag in ("value",):
             if flag in params and not isinstance(params[flag], bool):
                 raise ValueError(f"{flag} must be true or false, not {params[flag]!r}")
@@ -146,6 +151,51 @@ _LIST = [
     Observation("strict_kex", "strict KEX is on (`value: false`: off)", _strict_kex, ("value",)),
     Observation("output", "the command's output the client received `contains` a text", _output,
                 ("contains",), ("contains",)),
+]
+
+def _host_key(trace, params):
+    checks = [c for e in trace.events for side, c in e.changes
+              if isinstance(c, HostKeyChecked) and side == Side.CLIENT]
+    if not checks:
+        return False, "the client never checked a host key"
+    first = checks[0]
+    return first.status == params["status"], f"the client found the host key {first.status} ({first.detail})"
+
+
+def _key_length(trace, params):
+    found = [c for e in trace.events for _, c in e.changes if isinstance(c, KexComputed)]
+    if not found:
+        return False, "no key exchange completed"
+    length = len(derived_key(found[0], params["letter"]))
+    return length == params["is"], f"key {params['letter']} is {length} bytes long"
+
+
+def _selected_packet(trace, selector):
+    """The packet event ``selector`` names, or None and why not."""
+    from .selectors import SelectorError, select_message
+
+    try:
+        event = select_message(trace, selector)
+    except SelectorError as exc:
+        return None, str(exc)
+    return (event, "") if event.kind == "packet" else (None, f"{selector} is not a packet")
+
+
+def _mac_length(trace, params):
+    event, why_not = _selected_packet(trace, params["message"])
+    if event is None:
+        return False, why_not
+    length = len(event.record.mac)
+    return length == params["is"], f"{params['message']} carries a MAC of {length} bytes"
+
+
+_LIST += [
+    Observation("host_key", "the client's first host key check ends with `status` (known, learned, "
+                "accepted, unknown, changed, revoked)", _host_key, ("status",), ("status",)),
+    Observation("key_length", "the first key exchange derives key `letter` (A to F) of `is` bytes",
+                _key_length, ("letter", "is"), ("letter", "is")),
+    Observation("mac_length", "the packet the `message` selector names carries a MAC or tag of `is` "
+                "bytes", _mac_length, ("message", "is"), ("message", "is")),
 ]
 
 OBSERVATIONS: dict[str, Observation] = {o.name: o for o in _LIST}
