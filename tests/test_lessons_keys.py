@@ -3,6 +3,9 @@ host_key, key_length), each against a real run and each wrong claim caught by th
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from sshviz.events import KexComputed
@@ -28,6 +31,11 @@ steps:
     message: SERVICE_REQUEST from client
     compute: mac_length
     text: How long is this MAC?
+  - kind: compute
+    message: KEX_ECDH_REPLY
+    field: host_key
+    compute: host_key_fingerprint
+    text: The host key's fingerprint?
   - kind: experiment
     change: {mac: hmac-sha1}
     expect: {check: mac_length, message: SERVICE_REQUEST from client, is: 20}
@@ -60,21 +68,25 @@ def test_the_key_computations_and_observations_hold_in_their_runs(tmp_path):
     mac_key = next(k.value for k in kex.keys if k.letter == "E")
     assert run.answer(lesson.steps[0]) == (mac_key.hex()[:10], "hex")
     assert run.answer(lesson.steps[1]) == ("32", "number")
-    assert run.experiment(lesson.steps[2]).observed == "SERVICE_REQUEST from client carries a MAC of 20 bytes"
-    assert run.experiment(lesson.steps[3]).observed == "key C is 32 bytes long"
-    assert run.experiment(lesson.steps[4]).observed.startswith("the client found the host key learned")
-    assert run.observed_before(lesson.steps[4])[0] is False  # the demo client knows the real key
+    blob = next(e for e in run.trace.events if e.name == "KEX_ECDH_REPLY").record.message["host_key"]
+    fingerprint = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    assert run.answer(lesson.steps[2]) == (fingerprint, "text")
+    assert run.judge(lesson.steps[2], f" {fingerprint} ") and not run.judge(lesson.steps[2], fingerprint[:-1])
+    assert run.experiment(lesson.steps[3]).observed == "SERVICE_REQUEST from client carries a MAC of 20 bytes"
+    assert run.experiment(lesson.steps[4]).observed == "key C is 32 bytes long"
+    assert run.experiment(lesson.steps[5]).observed.startswith("the client found the host key learned")
+    assert run.observed_before(lesson.steps[5])[0] is False  # the demo client knows the real key
 
 
 @pytest.mark.parametrize("old, new, expected", [
     ("is: 20}", "is: 16}",
-     "05-keys.yaml:21: step 3: expect: mac_length does not happen in the rerun (SERVICE_REQUEST from "
+     "05-keys.yaml:26: step 4: expect: mac_length does not happen in the rerun (SERVICE_REQUEST from "
      "client carries a MAC of 20 bytes)"),
     ("letter: C, is: 32", "letter: E, is: 32",
-     "05-keys.yaml:25: step 4: expect: key_length already holds without the change (key E is 32 bytes "
+     "05-keys.yaml:30: step 5: expect: key_length already holds without the change (key E is 32 bytes "
      "long), so the experiment shows nothing"),
     ("status: learned", "status: changed",
-     "05-keys.yaml:29: step 5: expect: host_key does not happen in the rerun (the client found the host "
+     "05-keys.yaml:34: step 6: expect: host_key does not happen in the rerun (the client found the host "
      "key learned"),
     ("message: SERVICE_REQUEST from client\n    compute: mac_length",
      "message: NEWKEYS from client\n    compute: mac_length",
@@ -101,10 +113,10 @@ def test_an_empty_key_has_no_digits_to_type(tmp_path):
     ("{name: derived_key, letter: E, digits: 10}", "derived_key",
      "05-keys.yaml:13: step 1: compute: derived_key needs 'letter'"),
     ("status: learned", "status: trusted",
-     "05-keys.yaml:29: step 5: expect: host_key: status must be one of known, learned, accepted, "
+     "05-keys.yaml:34: step 6: expect: host_key: status must be one of known, learned, accepted, "
      "unknown, changed, revoked, not 'trusted'"),
     ("letter: C, is: 32", "letter: c, is: 32",
-     "05-keys.yaml:25: step 4: expect: key_length: letter must be one of A, B, C, D, E, F "
+     "05-keys.yaml:30: step 5: expect: key_length: letter must be one of A, B, C, D, E, F "
      "(RFC 4253 7.2), not 'c'"),
 ])
 def test_a_bad_parameter_is_one_line_naming_file_and_line(tmp_path, old, new, expected):

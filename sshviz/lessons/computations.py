@@ -225,6 +225,9 @@ _LIST += [
                 ("letter", "digits"), ("letter",)),
     Computation("mac_length", "how many bytes the step's packet's MAC or tag takes", "number",
                 _mac_length, needs_message=True),
+    Computation("host_key_fingerprint", "the server host key's SHA256 fingerprint as ssh shows it "
+                "(SHA256: then the base64 of the SHA-256 of the key blob), in the first key exchange "
+                "from the step's message on", "text", lambda s, p: _kex(s).host_key_fingerprint),
 ]
 
 
