@@ -124,3 +124,17 @@ def test_a_bad_parameter_is_one_line_naming_file_and_line(tmp_path, old, new, ex
     with pytest.raises(LessonError) as caught:
         lesson_of(LESSON.replace(old, new), tmp_path)
     assert str(caught.value).replace(str(tmp_path) + "/", "") == expected
+
+
+def test_a_second_key_exchange_keeps_the_session_id(tmp_path):
+    lesson = lesson_of(LESSON.replace("  - kind: experiment\n    change: {mac: hmac-sha1}",
+                                      "  - kind: experiment\n    change: {rekey: true}\n"
+                                      "    expect: {check: session_id_kept}\n    text: Rekey.\n"
+                                      "  - kind: experiment\n    change: {mac: hmac-sha1}"), tmp_path)
+    run = LessonRun(lesson)
+    step = next(s for s in lesson.steps if s.kind == "experiment")
+    result = run.experiment(step)
+    assert result.holds and result.observed.startswith("2 key exchanges, H ")
+    first, second = result.observed.split("; session id ")[1].split(", ")
+    assert first == second
+    assert run.observed_before(step) == (False, "1 key exchange(s): nothing to compare")

@@ -189,6 +189,18 @@ def _mac_length(trace, params):
     return length == params["is"], f"{params['message']} carries a MAC of {length} bytes"
 
 
+def _session_id_kept(trace, params):
+    exchanges = [c for e in trace.events for side, c in e.changes
+                 if isinstance(c, KexComputed) and side == Side.CLIENT]
+    if len(exchanges) < 2:
+        return False, f"{len(exchanges)} key exchange(s): nothing to compare"
+    first = exchanges[0]
+    kept = all(k.session_id == first.session_id and k.H != first.H for k in exchanges[1:])
+    return kept, (f"{len(exchanges)} key exchanges, H "
+                  + ", ".join(k.H.hex()[:8] for k in exchanges) + "; session id "
+                  + ", ".join(k.session_id.hex()[:8] for k in exchanges))
+
+
 _LIST += [
     Observation("host_key", "the client's first host key check ends with `status` (known, learned, "
                 "accepted, unknown, changed, revoked)", _host_key, ("status",), ("status",)),
@@ -196,6 +208,8 @@ _LIST += [
                 _key_length, ("letter", "is"), ("letter", "is")),
     Observation("mac_length", "the packet the `message` selector names carries a MAC or tag of `is` "
                 "bytes", _mac_length, ("message", "is"), ("message", "is")),
+    Observation("session_id_kept", "a later key exchange makes a new H but keeps the first one's "
+                "session id", _session_id_kept),
 ]
 
 OBSERVATIONS: dict[str, Observation] = {o.name: o for o in _LIST}
