@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..events import AlgorithmsNegotiated, KexComputed
 from ..transport.negotiation import CATEGORIES
+from ..wire.catalog import MSG
 
 KEY_LETTERS = "ABCDEF"  # IVs, encryption keys, MAC keys, each client to server then back (RFC 4253 7.2)
 
@@ -104,6 +105,12 @@ class Computation:
             category_name(params["category"])
         if "letter" in params:
             key_letter(params["letter"])
+        if "of" in params:
+            from .selectors import _MESSAGE
+
+            of = params["of"]
+            if not isinstance(of, str) or not (m := _MESSAGE.match(of)) or m["name"] is None or m["nth"]:
+                raise ValueError(f"of {of!r} is not 'NAME [from client|server]'")
 
     def matches(self, typed: str, answer: str) -> bool:
         return COMPARISONS[self.answer_kind](typed, answer)
@@ -127,6 +134,13 @@ def _kex(subject: Subject) -> KexComputed:
     if not found:
         raise NoAnswer("no key exchange completes in the run" + (" from this message on" if subject.event else ""))
     return found[0]
+
+
+def _session_id(subject: Subject) -> bytes:
+    # The session id never changes, so any step of the session may ask for it, even one after
+    # the key exchange that made it.
+    whole = Subject(subject.trace, None, [])
+    return _kex(whole).session_id
 
 
 def _negotiated(subject: Subject, params: dict) -> str:
@@ -164,6 +178,45 @@ def _field_kind(subject: Subject) -> str:
     return "number" if isinstance(value, int) and not isinstance(value, bool) else "text"
 
 
+def _message_count(subject: Subject, params: dict) -> str:
+    from .selectors import select_messages
+
+    return str(len(select_messages(subject.trace, params["of"])))
+
+
+def _channel_window(subject: Subject, params: dict) -> str:
+    """What the receiver of the step's channel message still lets its sender send on that
+    channel once the message has gone: the window it granted when the channel opened, less the
+    data sent on it since, plus what its WINDOW_ADJUSTs added (RFC 4254 5.2)."""
+    message = subject.packet.message
+    if message is None or "recipient_channel" not in message.values:
+        raise NoAnswer("channel_window needs a step's message on a channel (one with recipient_channel)")
+    granted: dict[tuple[str, int], int] = {}  # (receiving side, its channel id) -> window left
+    peer_id: dict[tuple[str, int], int] = {}  # (side, its channel id) -> the other side's id
+    other = {"client": "server", "server": "client"}
+    for event in subject.trace.events[: subject.event.index + 1]:
+        msg, side = event.message, event.sender
+        if msg is None:
+            continue
+        if msg.spec is MSG.CHANNEL_OPEN:
+            granted[(side, msg["sender_channel"])] = msg["initial_window_size"]
+        elif msg.spec is MSG.CHANNEL_OPEN_CONFIRMATION:
+            granted[(side, msg["sender_channel"])] = msg["initial_window_size"]
+            peer_id[(side, msg["sender_channel"])] = msg["recipient_channel"]
+            peer_id[(other[side], msg["recipient_channel"])] = msg["sender_channel"]
+        elif msg.spec in (MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA):
+            key = (other[side], msg["recipient_channel"])
+            granted[key] = granted.get(key, 0) - len(msg["data"]) - event.elided
+        elif msg.spec is MSG.CHANNEL_WINDOW_ADJUST:
+            own = peer_id.get((other[side], msg["recipient_channel"]))
+            if own is not None:
+                granted[(side, own)] = granted.get((side, own), 0) + msg["bytes_to_add"]
+    key = (other[subject.event.sender], message["recipient_channel"])
+    if key not in granted:
+        raise NoAnswer(f"no window was granted for channel {key[1]} of the {key[0]}")
+    return str(granted[key])
+
+
 _LIST = [
     Computation("packet_length", "the packet_length field of the step's packet", "number",
                 lambda s, p: str(s.packet.packet_length), needs_message=True),
@@ -190,11 +243,17 @@ _LIST = [
                 "the method's hash (SHA-256 for curve25519-sha256) of the exchange-hash inputs",
                 "hex", lambda s, p: _hex_digits(_kex(s).H, p), ("digits",)),
     Computation("session_id", "the first `digits` (default 8) hex digits of the session id (the "
-                "first exchange's H)", "hex", lambda s, p: _hex_digits(_kex(s).session_id, p), ("digits",)),
+                "first exchange's H)", "hex", lambda s, p: _hex_digits(_session_id(s), p), ("digits",)),
     Computation("shared_secret", "the first `digits` (default 8) hex digits of K as it enters the hash",
                 "hex", lambda s, p: _hex_digits(_kex(s).K, p), ("digits",)),
     Computation("field_value", "the value of the step's field: a number, hex digits of bytes, or "
                 "text", "text", _field_value, needs_message=True, needs_field=True),
+    Computation("message_count", "how many messages of the run the selector `of` names (a NAME, "
+                "maybe 'from client' or 'from server', without a number)", "number", _message_count,
+                ("of",), ("of",)),
+    Computation("channel_window", "how many more bytes of data the sender of the step's channel "
+                "message may send on that channel once it has gone, before a WINDOW_ADJUST",
+                "number", _channel_window, needs_message=True),
 ]
 
 

@@ -8,9 +8,11 @@ from typing import Callable
 
 from ..attacks.lab import outcome_of
 from ..events import AlgorithmsNegotiated, AuthFailed, ChannelData, HostKeyChecked, KexComputed
-from ..sides import Side
+from ..sides import Direction, Side
+from ..trace.model import sftp_messages, sftp_name
 from ..wire.catalog import DisconnectReason
 from ..wire.codes import enum_names
+from ..wire.sftp import StatusCode
 from .computations import category_name, derived_key, key_letter
 
 REASON_NAME = enum_names(DisconnectReason)
@@ -43,6 +45,9 @@ class Observation:
         for flag in ("value",):
             if flag in params and not isinstance(params[flag], bool):
                 raise ValueError(f"{flag} must be true or false, not {params[flag]!r}")
+        if "code" in params and params["code"] not in StatusCode.__members__:
+            raise ValueError(f"unknown SFTP status {params['code']!r} (known: "
+                             f"{', '.join(StatusCode.__members__)})")
         if "message" in params:
             from .selectors import _MESSAGE
 
@@ -130,6 +135,29 @@ def _output(trace, params):
     return str(params["contains"]) in text, f"the client received {text[:60]!r}"
 
 
+def _sftp_status(trace, params):
+    """A STATUS with ``code`` answers a request (of the type ``answers`` names, if given): the
+    reply is matched to its request by the request id, as an SFTP client does."""
+    wanted = params.get("answers", "").upper().removeprefix("SSH_")
+    requests, answered = {}, []
+    for event in trace.events:
+        for sftp in sftp_messages(event):
+            message = sftp.message
+            if message is None or "id" not in message.values:
+                continue
+            name = sftp_name(sftp).removeprefix("SSH_")
+            key = (sftp.channel, message["id"])
+            if sftp.direction == Direction.C2S:
+                requests[key] = name
+            elif name == "FXP_STATUS":
+                answered.append((requests.get(key, "?"), message["id"], StatusCode(message["code"]).name))
+    holds = any(code == params["code"] and (not wanted or request == wanted)
+                for request, _, code in answered)
+    errors = [f"{request} id {id_}: {code}" for request, id_, code in answered if code != "OK"]
+    return holds, ("the statuses that were not OK: " + ", ".join(errors) if errors
+                   else f"{len(answered)} statuses, all OK" if answered else "no SFTP status")
+
+
 _LIST = [
     Observation("negotiated", "the first negotiation agrees on `is` for `category`", _negotiated,
                 ("category", "is"), ("category", "is")),
@@ -151,6 +179,9 @@ _LIST = [
     Observation("strict_kex", "strict KEX is on (`value: false`: off)", _strict_kex, ("value",)),
     Observation("output", "the command's output the client received `contains` a text", _output,
                 ("contains",), ("contains",)),
+    Observation("sftp_status", "the SFTP server answers a request (of type `answers`, e.g. FXP_REMOVE, "
+                "if given) with a STATUS of `code` (OK, EOF, NO_SUCH_FILE, PERMISSION_DENIED, FAILURE ...)",
+                _sftp_status, ("code", "answers"), ("code",)),
 ]
 
 def _host_key(trace, params):
