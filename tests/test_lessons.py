@@ -92,7 +92,8 @@ def test_a_good_lesson_loads():
     ("compute: packet_length", "compute: packet_size",
      "05-tiny.yaml:23: step 3: compute: unknown computation 'packet_size' (known: packet_length, "
      "padding_length, payload_length, wire_length, message_number, sequence_number, "
-     "next_sequence_number, mac, negotiated, exchange_hash, session_id, shared_secret, field_value)"),
+     "next_sequence_number, mac, negotiated, exchange_hash, session_id, shared_secret, field_value, "
+     "host_key_fingerprint, field_length)"),
     ("      check: negotiated\n", "      check: negotiated\n      reason: MAC_ERROR\n",
      "05-tiny.yaml:30: step 4: expect: negotiated takes no 'reason' (it takes category, is)"),
     ("level: beginner", "level: expert",
