@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..crypto.keys import blob_fingerprint
 from ..events import AlgorithmsNegotiated, KexComputed
 from ..transport.negotiation import CATEGORIES
 from ..wire.catalog import MSG
@@ -80,7 +81,18 @@ def same_text(typed: str, answer: str) -> bool:
     return normalise_text(typed) == normalise_text(answer)
 
 
-COMPARISONS = {"number": same_number, "hex": same_hex, "text": same_text}
+def same_fingerprint(typed: str, answer: str) -> bool:
+    """A fingerprint as ssh-keygen prints it, the ``SHA256:``/``MD5:`` prefix optional: base64
+    compares exactly (its case matters), MD5's hex as hex."""
+    prefix, _, digits = answer.partition(":")
+    typed = typed.strip()
+    if typed.upper().startswith(prefix.upper() + ":"):
+        typed = typed[len(prefix) + 1:]
+    return same_hex(typed, digits) if prefix == "MD5" else typed.strip() == digits
+
+
+COMPARISONS = {"number": same_number, "hex": same_hex, "text": same_text,
+               "fingerprint": same_fingerprint}
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,8 @@ class Computation:
             of = params["of"]
             if not isinstance(of, str) or not (m := _MESSAGE.match(of)) or m["name"] is None or m["nth"]:
                 raise ValueError(f"of {of!r} is not 'NAME [from client|server]'")
+        if "hash" in params and params["hash"] not in FINGERPRINT_HASHES:
+            raise ValueError(f"hash must be one of {', '.join(FINGERPRINT_HASHES)}, not {params['hash']!r}")
 
     def matches(self, typed: str, answer: str) -> bool:
         return COMPARISONS[self.answer_kind](typed, answer)
@@ -257,6 +271,39 @@ _LIST = [
 ]
 
 
+FINGERPRINT_HASHES = ("sha256", "md5")
+
+
+def _host_key_fingerprint(subject: Subject, params: dict) -> str:
+    """The server's host key fingerprint as ssh-keygen -l prints it (-E md5 for MD5), cut to
+    ``digits`` characters after the prefix: from the host key blob K_S that entered H."""
+    import hashlib
+
+    blob = _kex(subject).H_inputs[4][2][4:]  # K_S, a string: its 4-byte length off
+    digits = params.get("digits", 8)
+    if params.get("hash", "sha256") == "md5":  # the legacy form: hex pairs joined by colons
+        return "MD5:" + ":".join(f"{b:02x}" for b in hashlib.md5(blob).digest())[: digits + (digits - 1) // 2]
+    return blob_fingerprint(blob)[: len("SHA256:") + digits]
+
+
+_LIST += [
+    Computation("host_key_fingerprint", "the first `digits` (default 8) characters of the server's "
+                "host key fingerprint, `hash` sha256 (default: base64, as ssh-keygen -l prints it) or "
+                "md5 (hex, as ssh-keygen -E md5 -l)", "fingerprint", _host_key_fingerprint,
+                ("hash", "digits")),
+    Computation("field_length", "the length in bytes of the step's field's value (a string's "
+                "contents, without its 4-byte length)", "number", lambda s, p: _field_length(s),
+                needs_message=True, needs_field=True),
+]
+
+
+def _field_length(subject: Subject) -> str:
+    value = subject.field.field.value
+    if not isinstance(value, (bytes, bytearray, str)):
+        raise NoAnswer(f"the field {subject.field.field.name!r} holds no bytes to count")
+    return str(len(value))
+
+
 def _no_mac() -> str:
     raise NoAnswer("the step's packet has no MAC (it went before NEWKEYS)")
 
@@ -284,9 +331,6 @@ _LIST += [
                 ("letter", "digits"), ("letter",)),
     Computation("mac_length", "how many bytes the step's packet's MAC or tag takes", "number",
                 _mac_length, needs_message=True),
-    Computation("host_key_fingerprint", "the server host key's SHA256 fingerprint as ssh shows it "
-                "(SHA256: then the base64 of the SHA-256 of the key blob), in the first key exchange "
-                "from the step's message on", "text", lambda s, p: _kex(s).host_key_fingerprint),
 ]
 
 

@@ -243,6 +243,19 @@ _LIST += [
                 "session id", _session_id_kept),
 ]
 
+
+
+def _ext_info(trace, params):
+    received = outcome_of(trace.events).client_ext_info
+    return received == params.get("value", True), ("the client received EXT_INFO" if received
+                                                   else "the client never received EXT_INFO")
+
+
+_LIST += [
+    Observation("ext_info", "the client receives the server's EXT_INFO (`value: false`: it never "
+                "does, as when Terrapin deletes it)", _ext_info, ("value",)),
+]
+
 OBSERVATIONS: dict[str, Observation] = {o.name: o for o in _LIST}
 
 
