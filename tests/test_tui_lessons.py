@@ -166,8 +166,11 @@ def test_a_broken_lesson_file_is_one_line_from_the_cli(tmp_path, capsys):
 
 def test_an_unknown_lesson_is_one_line_from_the_cli(capsys):
     assert main(["lesson", "no-such-lesson"]) == 2
-    assert capsys.readouterr().err == ("sshviz: error: no-such-lesson: no lesson of that name (lessons: "
-                                       "ssh-at-a-glance, identification-and-packets)\n")
+    assert capsys.readouterr().err == ("sshviz: error: no-such-lesson: no lesson of that name (sshviz "
+                                       "lessons lists them, with their numbers)\n")
+    assert main(["lesson", "kexnit"]) == 2
+    assert capsys.readouterr().err == ("sshviz: error: kexnit: no lesson of that name: did you mean kexinit? "
+                                       "(sshviz lessons lists them, with their numbers)\n")
 
 
 def test_a_corrupt_progress_file_is_one_line_from_the_cli(data_home, capsys):

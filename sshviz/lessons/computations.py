@@ -8,8 +8,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..crypto.keys import blob_fingerprint
 from ..events import AlgorithmsNegotiated, KexComputed
 from ..transport.negotiation import CATEGORIES
+from ..wire.catalog import MSG
+
+KEY_LETTERS = "ABCDEF"  # IVs, encryption keys, MAC keys, each client to server then back (RFC 4253 7.2)
 
 # A category may be named as `sshviz run` names its options (the client-to-server choice), by
 # its short name (cipher_s2c), or by its KEXINIT name-list (encryption_algorithms_server_to_client).
@@ -77,7 +81,18 @@ def same_text(typed: str, answer: str) -> bool:
     return normalise_text(typed) == normalise_text(answer)
 
 
-COMPARISONS = {"number": same_number, "hex": same_hex, "text": same_text}
+def same_fingerprint(typed: str, answer: str) -> bool:
+    """A fingerprint as ssh-keygen prints it, the ``SHA256:``/``MD5:`` prefix optional: base64
+    compares exactly (its case matters), MD5's hex as hex."""
+    prefix, _, digits = answer.partition(":")
+    typed = typed.strip()
+    if typed.upper().startswith(prefix.upper() + ":"):
+        typed = typed[len(prefix) + 1:]
+    return same_hex(typed, digits) if prefix == "MD5" else typed.strip() == digits
+
+
+COMPARISONS = {"number": same_number, "hex": same_hex, "text": same_text,
+               "fingerprint": same_fingerprint}
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,16 @@ class Computation:
                 raise ValueError(f"digits must be a whole number from 1 to 128, not {digits!r}")
         if "category" in params:
             category_name(params["category"])
+        if "letter" in params:
+            key_letter(params["letter"])
+        if "of" in params:
+            from .selectors import _MESSAGE
+
+            of = params["of"]
+            if not isinstance(of, str) or not (m := _MESSAGE.match(of)) or m["name"] is None or m["nth"]:
+                raise ValueError(f"of {of!r} is not 'NAME [from client|server]'")
+        if "hash" in params and params["hash"] not in FINGERPRINT_HASHES:
+            raise ValueError(f"hash must be one of {', '.join(FINGERPRINT_HASHES)}, not {params['hash']!r}")
 
     def matches(self, typed: str, answer: str) -> bool:
         return COMPARISONS[self.answer_kind](typed, answer)
@@ -123,6 +148,13 @@ def _kex(subject: Subject) -> KexComputed:
     if not found:
         raise NoAnswer("no key exchange completes in the run" + (" from this message on" if subject.event else ""))
     return found[0]
+
+
+def _session_id(subject: Subject) -> bytes:
+    # The session id never changes, so any step of the session may ask for it, even one after
+    # the key exchange that made it.
+    whole = Subject(subject.trace, None, [])
+    return _kex(whole).session_id
 
 
 def _negotiated(subject: Subject, params: dict) -> str:
@@ -160,6 +192,45 @@ def _field_kind(subject: Subject) -> str:
     return "number" if isinstance(value, int) and not isinstance(value, bool) else "text"
 
 
+def _message_count(subject: Subject, params: dict) -> str:
+    from .selectors import select_messages
+
+    return str(len(select_messages(subject.trace, params["of"])))
+
+
+def _channel_window(subject: Subject, params: dict) -> str:
+    """What the receiver of the step's channel message still lets its sender send on that
+    channel once the message has gone: the window it granted when the channel opened, less the
+    data sent on it since, plus what its WINDOW_ADJUSTs added (RFC 4254 5.2)."""
+    message = subject.packet.message
+    if message is None or "recipient_channel" not in message.values:
+        raise NoAnswer("channel_window needs a step's message on a channel (one with recipient_channel)")
+    granted: dict[tuple[str, int], int] = {}  # (receiving side, its channel id) -> window left
+    peer_id: dict[tuple[str, int], int] = {}  # (side, its channel id) -> the other side's id
+    other = {"client": "server", "server": "client"}
+    for event in subject.trace.events[: subject.event.index + 1]:
+        msg, side = event.message, event.sender
+        if msg is None:
+            continue
+        if msg.spec is MSG.CHANNEL_OPEN:
+            granted[(side, msg["sender_channel"])] = msg["initial_window_size"]
+        elif msg.spec is MSG.CHANNEL_OPEN_CONFIRMATION:
+            granted[(side, msg["sender_channel"])] = msg["initial_window_size"]
+            peer_id[(side, msg["sender_channel"])] = msg["recipient_channel"]
+            peer_id[(other[side], msg["recipient_channel"])] = msg["sender_channel"]
+        elif msg.spec in (MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA):
+            key = (other[side], msg["recipient_channel"])
+            granted[key] = granted.get(key, 0) - len(msg["data"]) - event.elided
+        elif msg.spec is MSG.CHANNEL_WINDOW_ADJUST:
+            own = peer_id.get((other[side], msg["recipient_channel"]))
+            if own is not None:
+                granted[(side, own)] = granted.get((side, own), 0) + msg["bytes_to_add"]
+    key = (other[subject.event.sender], message["recipient_channel"])
+    if key not in granted:
+        raise NoAnswer(f"no window was granted for channel {key[1]} of the {key[0]}")
+    return str(granted[key])
+
+
 _LIST = [
     Computation("packet_length", "the packet_length field of the step's packet", "number",
                 lambda s, p: str(s.packet.packet_length), needs_message=True),
@@ -186,16 +257,85 @@ _LIST = [
                 "the method's hash (SHA-256 for curve25519-sha256) of the exchange-hash inputs",
                 "hex", lambda s, p: _hex_digits(_kex(s).H, p), ("digits",)),
     Computation("session_id", "the first `digits` (default 8) hex digits of the session id (the "
-                "first exchange's H)", "hex", lambda s, p: _hex_digits(_kex(s).session_id, p), ("digits",)),
+                "first exchange's H)", "hex", lambda s, p: _hex_digits(_session_id(s), p), ("digits",)),
     Computation("shared_secret", "the first `digits` (default 8) hex digits of K as it enters the hash",
                 "hex", lambda s, p: _hex_digits(_kex(s).K, p), ("digits",)),
     Computation("field_value", "the value of the step's field: a number, hex digits of bytes, or "
                 "text", "text", _field_value, needs_message=True, needs_field=True),
+    Computation("message_count", "how many messages of the run the selector `of` names (a NAME, "
+                "maybe 'from client' or 'from server', without a number)", "number", _message_count,
+                ("of",), ("of",)),
+    Computation("channel_window", "how many more bytes of data the sender of the step's channel "
+                "message may send on that channel once it has gone, before a WINDOW_ADJUST",
+                "number", _channel_window, needs_message=True),
 ]
+
+
+FINGERPRINT_HASHES = ("sha256", "md5")
+
+
+def _host_key_fingerprint(subject: Subject, params: dict) -> str:
+    """The server's host key fingerprint as ssh-keygen -l prints it (-E md5 for MD5), cut to
+    ``digits`` characters after the prefix: from the host key blob K_S that entered H."""
+    import hashlib
+
+    blob = _kex(subject).H_inputs[4][2][4:]  # K_S, a string: its 4-byte length off
+    digits = params.get("digits", 8)
+    if params.get("hash", "sha256") == "md5":  # the legacy form: hex pairs joined by colons
+        return "MD5:" + ":".join(f"{b:02x}" for b in hashlib.md5(blob).digest())[: digits + (digits - 1) // 2]
+    return blob_fingerprint(blob)[: len("SHA256:") + digits]
+
+
+_LIST += [
+    Computation("host_key_fingerprint", "the first `digits` (default 8) characters of the server's "
+                "host key fingerprint, `hash` sha256 (default: base64, as ssh-keygen -l prints it) or "
+                "md5 (hex, as ssh-keygen -E md5 -l)", "fingerprint", _host_key_fingerprint,
+                ("hash", "digits")),
+    Computation("field_length", "the length in bytes of the step's field's value (a string's "
+                "contents, without its 4-byte length)", "number", lambda s, p: _field_length(s),
+                needs_message=True, needs_field=True),
+]
+
+
+def _field_length(subject: Subject) -> str:
+    value = subject.field.field.value
+    if not isinstance(value, (bytes, bytearray, str)):
+        raise NoAnswer(f"the field {subject.field.field.name!r} holds no bytes to count")
+    return str(len(value))
 
 
 def _no_mac() -> str:
     raise NoAnswer("the step's packet has no MAC (it went before NEWKEYS)")
+
+
+def key_letter(letter) -> str:
+    """One of the six keys of RFC 4253 7.2, by its letter (A to F)."""
+    if letter not in KEY_LETTERS:
+        raise ValueError(f"letter must be one of {', '.join(KEY_LETTERS)} (RFC 4253 7.2), not {letter!r}")
+    return letter
+
+
+def derived_key(kex: KexComputed, letter: str) -> bytes:
+    """The key ``letter`` a key exchange derived (empty when the algorithms need none)."""
+    return next(key.value for key in kex.keys if key.letter == letter)
+
+
+def _mac_length(subject: Subject, params: dict) -> str:
+    return str(len(subject.packet.mac or _no_mac()))
+
+
+_LIST += [
+    Computation("derived_key", "the first `digits` (default 8) hex digits of the key `letter` (A to F) "
+                "derived from K and H, in the first key exchange from the step's message on", "hex",
+                lambda s, p: _hex_digits(derived_key(_kex(s), p["letter"]), p) or _no_key(p["letter"]),
+                ("letter", "digits"), ("letter",)),
+    Computation("mac_length", "how many bytes the step's packet's MAC or tag takes", "number",
+                _mac_length, needs_message=True),
+]
+
+
+def _no_key(letter: str) -> str:
+    raise NoAnswer(f"key {letter} is empty: the negotiated algorithms need none")
 
 
 COMPUTATIONS: dict[str, Computation] = {c.name: c for c in _LIST}

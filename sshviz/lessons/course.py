@@ -49,5 +49,10 @@ def find_lesson(name: str) -> Lesson:
     for lesson in lessons:
         if lesson.name == name:
             return lesson
-    known = ", ".join(lesson.name for lesson in lessons) or "(none installed)"
-    raise LessonError(Path(name), 0, f"no lesson of that name (lessons: {known})")
+    if not lessons:
+        raise LessonError(Path(name), 0, "no lesson of that name (none are installed)")
+    import difflib
+
+    near = difflib.get_close_matches(name, [lesson.name for lesson in lessons], n=1)
+    raise LessonError(Path(name), 0, "no lesson of that name" + (f": did you mean {near[0]}?" if near else "")
+                      + " (sshviz lessons lists them, with their numbers)")

@@ -186,8 +186,10 @@ class _Reader:
 
     def source(self, value, line: int) -> RunSource:
         data = self.mapping(value, line, "run")
-        self.keys(data, ("scenario", "sample", "trace"), (), "run: ")
-        if len(data) != 1:
+        self.keys(data, ("scenario", "sample", "trace", "keylog"), (), "run: ")
+        if "keylog" in data and "trace" not in data:
+            self.fail(data.key_lines["keylog"], "run: a keylog goes with a trace (the capture it opens)")
+        if len(data) - ("keylog" in data) != 1:
             self.fail(data.line, "run: give exactly one of scenario, sample or trace")
         if "scenario" in data:
             return RunSource(scenario=dict(self.scenario(data["scenario"], data.key_lines["scenario"], "run: ")),
@@ -210,7 +212,12 @@ class _Reader:
         trace = self.path.parent / self.text(data, "trace", "run: ")
         if not trace.is_file():
             self.fail(data.key_lines["trace"], f"run: no trace or capture file {display_path(trace)}")
-        return RunSource(trace=trace, line=data.line)
+        keylog = None
+        if "keylog" in data:
+            keylog = self.path.parent / self.text(data, "keylog", "run: ")
+            if not keylog.is_file():
+                self.fail(data.key_lines["keylog"], f"run: no key log file {display_path(keylog)}")
+        return RunSource(trace=trace, line=data.line, keylog=keylog)
 
     def scenario(self, value, line: int, what: str, extra=(), base: dict | None = None) -> dict:
         """Scenario options, checked (on top of ``base``, the run an experiment changes)."""

@@ -14,12 +14,14 @@ LEVELS = ("beginner", "intermediate", "advanced")
 @dataclass(frozen=True)
 class RunSource:
     """Where a lesson's messages come from: scenario options (as `sshviz run` takes them), a
-    sample trace by name, or a trace or capture file (relative to the lesson's file)."""
+    sample trace by name, or a trace or capture file (relative to the lesson's file), with the
+    key log that opens its encrypted part, if any."""
 
     scenario: dict | None = None
     sample: str | None = None
     trace: Path | None = None
     line: int = 0
+    keylog: Path | None = None
 
 
 @dataclass(frozen=True)

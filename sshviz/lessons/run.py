@@ -75,7 +75,8 @@ class LessonRun:
             if source.trace is not None:
                 from ..trace.files import open_traces
 
-                self._trace = open_traces(str(source.trace))[0]
+                keylog = str(source.keylog) if source.keylog is not None else None
+                self._trace = open_traces(str(source.trace), keylog)[0]
             else:
                 options, wrong_only = self.base_options()
                 self._trace = play(options, wrong_only)

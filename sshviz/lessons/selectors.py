@@ -42,7 +42,7 @@ def select_message(trace: Trace, selector: str) -> TraceEvent:
             raise SelectorError(f"message {selector!r}: the run has messages #0 to #{len(trace.events) - 1}")
         return trace.events[index]
     name = match["name"].upper().removeprefix("SSH_")
-    found = [e for e in trace.events if name in names_of(e) and (match["side"] is None or e.sender == match["side"])]
+    found = _named(trace, name, match["side"])
     nth = match["nth"] or "1"
     if not found:
         raise SelectorError(f"message {selector!r}: no {name}" + (f" from the {match['side']}" if match["side"] else "")
@@ -52,6 +52,19 @@ def select_message(trace: Trace, selector: str) -> TraceEvent:
     if not 1 <= int(nth) <= len(found):
         raise SelectorError(f"message {selector!r}: the run has {len(found)} of them")
     return found[int(nth) - 1]
+
+
+def _named(trace: Trace, name: str, side: str | None) -> list[TraceEvent]:
+    return [e for e in trace.events if name in names_of(e) and (side is None or e.sender == side)]
+
+
+def select_messages(trace: Trace, selector: str) -> list[TraceEvent]:
+    """Every message a selector without a number names (``FXP_STATUS``,
+    ``USERAUTH_FAILURE from server``), in order; maybe none."""
+    match = _MESSAGE.match(selector)
+    if match is None or match["name"] is None or match["nth"] is not None:
+        raise SelectorError(f"messages {selector!r} is not 'NAME [from client|server]'")
+    return _named(trace, match["name"].upper().removeprefix("SSH_"), match["side"])
 
 
 def item_name(item: FieldItem) -> str:
