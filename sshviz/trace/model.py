@@ -101,6 +101,13 @@ def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
     return found
 
 
+def carries_sftp(event: TraceEvent) -> bool:
+    """Whether ``sftp_messages(event)`` has any (without building the list)."""
+    direction = event.direction
+    return any(isinstance(change, SftpMessage) and change.direction == direction
+               for _, change in event.changes)
+
+
 def sftp_name(change: SftpMessage) -> str:
     return change.message.spec.rfc_name if change.message is not None else "SFTP (undecodable)"
 
