@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..wire.catalog import MSG, SSH
 from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
-                    encode_event, encode_value)
+                    encode_event, encode_value, fast_compact_change)
 from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
 from .model import ATTACKER_ACTIONS, Interception, Trace, TraceEvent, TraceHeader, paused_gc
 
@@ -226,15 +227,95 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 def loads_trace(text: str, name: str = "<trace>") -> Trace:
     with paused_gc():
-        try:
-            document = yaml.load(text, Loader=TraceLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
-        except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
-            raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        split = _split_events(text)
+        document = None
+        if split is not None:
+            reduced, lines_of, entries = split
+            document = _parse_yaml(reduced, name, lines_of)
+            document = _merge_events(document, entries)
+        if document is None:  # laid out otherwise than the writer does: YAML reads it all
+            document = _parse_yaml(text, name)
         return _read_document(document, text, name)
+
+
+def _parse_yaml(text: str, name: str, lines_of: list[int] | None = None):
+    """The YAML document; ``lines_of`` maps its line numbers to those of the file it came from."""
+    try:
+        return yaml.load(text, Loader=TraceLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line if mark is None or lines_of is None or mark.line >= len(lines_of) else lines_of[mark.line]
+        where = f" at line {line + 1}, column {mark.column + 1}" if mark else ""
+        raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
+        raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+EVENTS_KEY = "\nevents:\n"
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
+_DIRECTION_WORDS = ("c2s ", "s2c ")
+_BLANKS = (" ", "\t")
+_TOP_LEVEL_LINE = re.compile(r"\n(?=[^ \t\n#-])")
+
+
+def _split_events(text: str):
+    """The writer's one-line event entries taken out of the text, so that only the rest goes
+    through the YAML parser (which spends most of a load on them otherwise): (the text left,
+    the file's line number of each of its lines, one item per event entry: the entry's string,
+    or None where the YAML parser reads it). None when the events are not where the writer puts
+    them: then YAML reads all of it.
+
+    An entry is taken only when YAML would read it as exactly its own text: a plain scalar on
+    one line that starts with a direction, holds no ':' or '#' and ends in no blank; and only
+    from a file without control characters (YAML refuses them, a CR breaks lines). Anything
+    else between two entries (comments, blank lines, continued lines) goes to YAML with the
+    entry before it."""
+    start = text.find(EVENTS_KEY)
+    if start < 0 or not text.startswith("- ", start + len(EVENTS_KEY)):
+        return None
+    ascii_text = text.isascii()
+    if ascii_text and text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+        return None
+    body_start = start + len(EVENTS_KEY)
+    line = text.count("\n", 0, body_start)  # the file's line number of the first entry, from 0
+    pieces = text[body_start + 2:].split("\n- ")
+    # The last piece goes on with the keys after the events, if any, from the first line that
+    # is not indented.
+    last = pieces[-1]
+    after = _TOP_LEVEL_LINE.search(last)
+    tail = last[after.start() + 1:] if after else ""
+    last = last[:after.start()] if after else last
+    pieces[-1] = last[:-1] if last.endswith("\n") and not tail else last
+    kept: list[str] = []
+    lines_of = list(range(line))
+    entries: list[str | None] = []
+    for piece in pieces:
+        if ("\n" not in piece and piece[:4] in _DIRECTION_WORDS and ":" not in piece and "#" not in piece
+                and piece[-1] not in _BLANKS and (ascii_text or piece.isprintable())):
+            entries.append(piece)
+            line += 1
+            continue
+        entries.append(None)
+        size = piece.count("\n") + 1
+        kept.append("- " + piece)
+        lines_of += range(line, line + size)
+        line += size
+    lines_of += range(line, line + tail.count("\n") + 1)
+    return text[:body_start] + "\n".join(kept) + "\n" + tail, lines_of, entries
+
+
+def _merge_events(document, entries: list[str | None]):
+    """``document`` with the one-line entries put back among those YAML read; None if it
+    does not have the shape the split expected."""
+    if not isinstance(document, dict):
+        return None
+    parsed = document.get("events")
+    parsed = [] if parsed is None else parsed
+    if not isinstance(parsed, list) or len(parsed) != entries.count(None):
+        return None
+    others = iter(parsed)
+    document["events"] = [entry if entry is not None else next(others) for entry in entries]
+    return document
 
 
 def _read_document(document, text: str, name: str) -> Trace:
@@ -333,6 +414,33 @@ class _Reader:
                           _decode_interception(entry.get("interception")))
 
     def _line(self, position: int, line: str) -> TraceEvent:
+        # Most of a long trace is lines like this, read here without a step to spare; anything
+        # unusual (or wrong, to say what) is read by _checked_line.
+        unit, *changes = line.split(" | ")
+        found = _PACKET_LINE.match(unit)
+        known = _LINE_SPECS.get(found[4]) if found else None
+        if known is None:
+            return self._checked_line(position, line)
+        direction, time, seq, _, plain, wire, mac, payload, elided, frame = found.groups()
+        spec, lazy = known
+        try:
+            plain = fromhex(plain)
+            wire = plain if wire == "=" else fromhex(wire)
+            padding_length = plain[4]
+            mac = wire[len(plain):] if mac is None else fromhex(mac)
+            payload = plain[5: len(plain) - padding_length] if payload is None else fromhex(payload)
+            time = float(time)
+            record = PacketRecord(direction, int(seq), wire, plain, mac, payload,
+                                  int.from_bytes(plain[:4], "big"), padding_length, *self.protection[direction],
+                                  DecodedOnUse(spec, payload) if lazy else Catalog.decode_as(spec, payload, spans=True),
+                                  time)
+            return TraceEvent(position, time, direction, record,
+                              [fast_compact_change(c, payload) for c in changes], True, [],
+                              None if frame is None else int(frame), 0 if elided is None else int(elided))
+        except (ValueError, KeyError, IndexError, TypeError, CodecError, DecodeError):
+            return self._checked_line(position, line)
+
+    def _checked_line(self, position: int, line: str) -> TraceEvent:
         unit, *changes = line.split(" | ")
         direction, time, seq, name, *rest = unit.split(" ")
         if direction not in ("c2s", "s2c"):
@@ -386,6 +494,12 @@ class _Reader:
 
 # Bulk messages: decoded when first looked at, so a long transfer loads quickly.
 LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
+# What _Reader._line reads by itself: a packet line with its keys in the order the writer
+# puts them, of a message named plainly (spec, whether it is decoded on use).
+_PACKET_LINE = re.compile(r"(c2s|s2c) (\S+) (\d+) (\S+) plain=([0-9a-f]*) wire=(=|[0-9a-f]*)"
+                          r"(?: mac=([0-9a-f]*))?(?: payload=([0-9a-f]*))?(?: elided=(\d+))?(?: frame=(\d+))?\Z")
+_LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
+fromhex = bytes.fromhex
 
 
 class DecodedOnUse(Message):
