@@ -1,7 +1,8 @@
-"""Packet captures (pcap and pcapng, read with dpkt) into traces: every SSH connection in the
+"""Packet captures (pcap and pcapng) into traces: every SSH connection in the
 file, on any port, over IPv4 or IPv6.
 
-Frames become TCP segments; each connection's two directions are reassembled (out-of-order
+Frames become TCP segments (plain pcap, Ethernet, IPv4 and IPv6 read with struct; pcapng and
+anything unusual with dpkt); each connection's two directions are reassembled (out-of-order
 segments wait for the gap before them, retransmitted and overlapping bytes are dropped); a
 connection is SSH when one side's bytes start with ``SSH-`` (after any lines a server may send
 first). The two byte streams then go to the ``PassiveDecoder`` in capture order, so each unit
@@ -13,10 +14,9 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator
-
-import dpkt
 
 from .elide import ELIDE_AFTER
 from .keylog import KeyLog
@@ -32,6 +32,7 @@ MAX_BANNER_SEARCH = 64 * 1024  # a server may send lines before its version; loo
 LINK_NULL, LINK_ETHERNET, LINK_RAW, LINK_LOOP = 0, 1, 101, 108
 LINK_RAW_ALIASES = (12, 14, 228, 229)
 LINK_SLL, LINK_SLL2 = 113, 276
+TH_SYN, TH_ACK = 0x02, 0x10  # TCP flags
 
 
 class CaptureError(ValueError):
@@ -135,35 +136,77 @@ def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
     path = Path(path)
     f = open(path, "rb")
     try:
-        magic = f.read(4)
+        header = f.read(PCAP_HEADER.size)
+        if header[:4] in PCAP_MAGICS and len(header) == PCAP_HEADER.size:
+            yield from _pcap_frames(f, header)
+            return
         f.seek(0)
-        try:
-            if magic == PCAPNG_MAGIC:
-                reader = dpkt.pcapng.Reader(f)
-            elif magic in PCAP_MAGICS:
-                reader = dpkt.pcap.Reader(f)
-            else:
-                raise CaptureError(f"{path}: not a pcap or pcapng capture (it starts with {magic.hex() or 'nothing'})")
-        except (ValueError, dpkt.UnpackError, struct.error) as exc:
-            raise CaptureError(f"{path}: the capture's file header is damaged: {exc}") from None
-        link = reader.datalink()
-        number = 0
-        iterator = iter(reader)
-        while True:
-            try:
-                timestamp, frame = next(iterator)
-            except StopIteration:
-                return
-            except (ValueError, dpkt.UnpackError, dpkt.NeedData, struct.error):
-                return  # a truncated last record: the frames before it still count
-            number += 1
-            yield number, float(timestamp), link, frame
+        yield from _dpkt_frames(path, f)
     finally:
         f.close()
 
 
+# The classic pcap file: a header, then per frame a record header and the bytes captured.
+PCAP_HEADER = struct.Struct("<4s20x")
+PCAP_RECORD = {"<": struct.Struct("<IIII"), ">": struct.Struct(">IIII")}
+_BILLION = Decimal("1E9")
+
+
+def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
+    """Frames of a classic pcap file, read with struct (as dpkt reads them, several times
+    faster): the byte order and time unit come from the magic number."""
+    magic = header[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    link = struct.unpack_from(order + "I", header, 20)[0]
+    record = PCAP_RECORD[order]
+    read = f.read
+    number = 0
+    while True:
+        head = read(16)
+        if len(head) < 16:
+            return  # the end, or a truncated last record: the frames before it still count
+        seconds, fraction, captured, _ = record.unpack(head)
+        frame = read(captured)  # shorter when the file is cut inside it, as dpkt gives it
+        number += 1
+        # dpkt's values exactly: microseconds as a float sum, nanoseconds as their decimal
+        timestamp = float(seconds + fraction / _BILLION) if nanoseconds else seconds + fraction / 1e6
+        yield number, timestamp, link, frame
+
+
+def _dpkt_frames(path: Path, f) -> Iterator[tuple[int, float, int, bytes]]:
+    """Frames of a pcapng file (or a pcap file too damaged to read it directly), by dpkt."""
+    import dpkt
+
+    magic = f.read(4)
+    f.seek(0)
+    try:
+        if magic == PCAPNG_MAGIC:
+            reader = dpkt.pcapng.Reader(f)
+        elif magic in PCAP_MAGICS:
+            reader = dpkt.pcap.Reader(f)
+        else:
+            raise CaptureError(f"{path}: not a pcap or pcapng capture (it starts with {magic.hex() or 'nothing'})")
+    except (ValueError, dpkt.UnpackError, struct.error) as exc:
+        raise CaptureError(f"{path}: the capture's file header is damaged: {exc}") from None
+    link = reader.datalink()
+    number = 0
+    iterator = iter(reader)
+    while True:
+        try:
+            timestamp, frame = next(iterator)
+        except StopIteration:
+            return
+        except (ValueError, dpkt.UnpackError, dpkt.NeedData, struct.error):
+            return  # a truncated last record: the frames before it still count
+        number += 1
+        yield number, float(timestamp), link, frame
+
+
 def ip_packet(link: int, frame: bytes):
     """The IPv4 or IPv6 packet inside a frame, or None."""
+    import dpkt  # only for frames _plain_tcp leaves to it: its import is a good part of start-up
+
     if link == LINK_ETHERNET:
         if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):  # VLAN tags and the like: dpkt's full parser
             packet = dpkt.ethernet.Ethernet(frame).data
@@ -191,28 +234,94 @@ def ip_packet(link: int, frame: bytes):
 
 def tcp_segments(path: str | Path, damaged: list[str]) -> Iterator[Segment]:
     first_time = None
+    addresses: dict[bytes, str] = {}
     for number, timestamp, link, frame in read_frames(path):
-        try:
-            packet = ip_packet(link, frame)
-        except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error) as exc:
-            damaged.append(f"frame {number}: cannot be read ({exc.__class__.__name__}); skipped")
+        found = _plain_tcp(link, frame)
+        if found is _UNUSUAL:
+            found = _dpkt_tcp(number, link, frame, damaged)
+        if found is None:
             continue
-        if packet is None or not isinstance(packet.data, dpkt.tcp.TCP):
-            continue
+        source, destination, sport, dport, seq, flags, payload, declared = found
         if first_time is None:
             first_time = timestamp
-        tcp = packet.data
-        source = (_address(packet.src), tcp.sport)
-        destination = (_address(packet.dst), tcp.dport)
-        payload = bytes(tcp.data)
-        declared = _declared_tcp_payload(packet, tcp)
         if declared is not None and len(payload) < declared:
             damaged.append(f"frame {number}: cut short by the capture ({len(payload)} of {declared} "
                            f"TCP payload bytes)")
-        yield Segment(number, timestamp - first_time, source, destination, tcp.seq, tcp.flags, payload)
+        source = addresses.get(source) or addresses.setdefault(source, _address(source))
+        destination = addresses.get(destination) or addresses.setdefault(destination, _address(destination))
+        yield Segment(number, timestamp - first_time, (source, sport), (destination, dport), seq, flags, payload)
+
+
+_UNUSUAL = object()  # a frame _plain_tcp leaves to dpkt
+_TCP_HEADER = struct.Struct(">HHI4xB")  # ports, sequence number, data offset
+_IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")
+
+
+def _plain_tcp(link: int, frame: bytes):
+    """(source address, destination address, ports, seq, flags, payload, declared payload size)
+    of a TCP segment in plain IPv4 or IPv6 (no extension headers), read with struct as dpkt
+    reads it; None for a frame that is no TCP; _UNUSUAL for anything else (dpkt reads it)."""
+    if link == LINK_ETHERNET:
+        if frame[12:14] not in _IP_ETHERTYPES:
+            return _UNUSUAL
+        body = memoryview(frame)[14:]  # views: the payload is copied once, at the end
+    elif link in (LINK_NULL, LINK_LOOP):
+        body = memoryview(frame)[4:]
+    elif link == LINK_RAW or link in LINK_RAW_ALIASES:
+        body = memoryview(frame)
+    else:
+        return _UNUSUAL
+    if not body:
+        return None
+    version = body[0] >> 4
+    if version == 4:
+        header = (body[0] & 0xF) * 4
+        if len(body) < 20 or header < 20:
+            return _UNUSUAL
+        if body[9] != 6:  # not TCP
+            return None
+        if (body[6] & 0x1F) or body[7]:  # a later fragment
+            return _UNUSUAL
+        total = int.from_bytes(body[2:4], "big")
+        segment = body[header:total] if total else body[header:]
+        source, destination, declared = body[12:16], body[16:20], total - header
+    elif version == 6:
+        if len(body) < 40 or body[6] != 6:  # extension headers, or not TCP
+            return _UNUSUAL
+        size = int.from_bytes(body[4:6], "big")
+        segment = body[40:40 + size] if size else body[40:]
+        source, destination, declared = body[8:24], body[24:40], size
+    else:
+        return None
+    if len(segment) < 20:
+        return None  # dpkt leaves it unread, so it is no TCP segment
+    sport, dport, seq, offset = _TCP_HEADER.unpack_from(segment)
+    data_offset = (offset >> 4) * 4
+    if data_offset < 20:
+        return None
+    flags = ((offset & 1) << 8) | segment[13]
+    return (bytes(source), bytes(destination), sport, dport, seq, flags, bytes(segment[data_offset:]),
+            declared - data_offset)
+
+
+def _dpkt_tcp(number: int, link: int, frame: bytes, damaged: list[str]):
+    import dpkt
+
+    try:
+        packet = ip_packet(link, frame)
+    except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error) as exc:
+        damaged.append(f"frame {number}: cannot be read ({exc.__class__.__name__}); skipped")
+        return None
+    if packet is None or not isinstance(packet.data, dpkt.tcp.TCP):
+        return None
+    tcp = packet.data
+    return (bytes(packet.src), bytes(packet.dst), tcp.sport, tcp.dport, tcp.seq, tcp.flags, bytes(tcp.data),
+            _declared_tcp_payload(packet, tcp))
 
 
 def _declared_tcp_payload(packet, tcp) -> int | None:
+    import dpkt
+
     header = tcp.off * 4
     if isinstance(packet, dpkt.ip.IP):
         return packet.len - packet.hl * 4 - header
@@ -231,12 +340,12 @@ def connections(path: str | Path, damaged: list[str]) -> list[Connection]:
     for segment in tcp_segments(path, damaged):
         key = tuple(sorted((segment.source, segment.destination)))
         connection = found.get(key)
-        syn = bool(segment.flags & dpkt.tcp.TH_SYN)
-        if connection is None or (syn and not segment.flags & dpkt.tcp.TH_ACK and connection.chunks):
+        syn = bool(segment.flags & TH_SYN)
+        if connection is None or (syn and not segment.flags & TH_ACK and connection.chunks):
             if connection is not None:  # the same addresses again: a new connection
                 found[key + (segment.frame,)] = connection
             connection = found[key] = Connection(*key, first_frame=segment.frame)
-        if syn and not segment.flags & dpkt.tcp.TH_ACK:
+        if syn and not segment.flags & TH_ACK:
             connection.client = segment.source
         half = connection.halves.setdefault(segment.source, _HalfStream())
         for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
