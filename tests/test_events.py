@@ -12,7 +12,8 @@ from sshviz import events as ev
 from sshviz.events import Event
 from sshviz.presentation.transcript import format_unit
 from sshviz.scenario import Scenario, run_scenario
-from sshviz.trace.elide import BulkCounter, shortened_event
+from sshviz.trace.elide import BulkCounter
+from sshviz.trace.model import shortened_event
 from sshviz.wire.catalog import MSG
 
 EVENT_TYPES = [value for value in vars(ev).values()

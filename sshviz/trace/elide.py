@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..events import ChannelData
 from ..wire.catalog import MSG
 from ..wire.spec import Message
 
@@ -52,12 +53,7 @@ class BulkCounter:
                          len(data) - len(short))
 
 
-def shortened_event(event, shortened: Shortened):
-    """A new trace event: ``event`` with its packet and changes shortened as ``shortened`` says."""
-    record = replace(event.record, plain=shortened.plain, wire=shortened.wire, payload=shortened.payload,
-                     message=shortened.message, _spans=None)
-    return replace(event, record=record, changes=shortened.changes, elided=event.elided + shortened.elided)
-
-
 def _shorter_data(event, full: bytes, short: bytes):
+    if type(event) is ChannelData:
+        return ChannelData(event.channel, short, event.stream) if event.data == full else event
     return replace(event, data=short) if getattr(event, "data", None) == full else event
