@@ -51,9 +51,10 @@ def inspect(args) -> int:
         for line in summary_lines(trace):
             out.write(visible(line) + "\n")
         out.write("\n")
+        detail = not args.brief
         for event in trace.events:
-            if keep(event):
-                out.write("".join(visible(line) + "\n" for line in event_text(event, detail=not args.brief).split("\n")))
+            if keep(event):  # each line escaped: the line breaks are the only controls kept
+                out.write(visible(event_text(event, detail=detail), keep="\n") + "\n")
         if len(traces) > 1:
             out.write("\n")
     return 0

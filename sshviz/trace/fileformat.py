@@ -18,9 +18,8 @@ import os
 import re
 import tempfile
 from dataclasses import fields as dataclass_fields
+from functools import cache
 from pathlib import Path
-
-import yaml
 
 from ..events import RawUnit, VersionRecord
 from ..transport.packet import PacketRecord
@@ -37,35 +36,37 @@ FORMAT_VERSION = 1
 NO_PROTECTION = ("none", "none", "none", 0)
 HEADER_COMMENT = "# sshviz trace: one SSH session, message by message. Format: docs/trace-format.md\n"
 
-try:  # libyaml's C parser and emitter when PyYAML was built with them
-    from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - pure-Python PyYAML
-    from yaml import SafeDumper as _Dumper
-    from yaml import SafeLoader as _Loader
+@cache
+def _yaml():
+    """PyYAML, and its dumper and loader with the trace's ``!hex`` tag: imported when a file is
+    first read or written (a capture's import or a live session needs none of it, and it is a
+    good part of start-up)."""
+    import yaml
 
+    try:  # libyaml's C parser and emitter when PyYAML was built with them
+        from yaml import CSafeDumper as Dumper
+        from yaml import CSafeLoader as Loader
+    except ImportError:  # pragma: no cover - pure-Python PyYAML
+        from yaml import SafeDumper as Dumper
+        from yaml import SafeLoader as Loader
 
-class TraceDumper(_Dumper):
-    pass
+    class TraceDumper(Dumper):
+        pass
 
+    class TraceLoader(Loader):
+        pass
 
-class TraceLoader(_Loader):
-    pass
+    def construct_hex(loader, node):
+        text = loader.construct_scalar(node)
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(None, None, f"!hex {text[:40]!r} is not hex",
+                                                    node.start_mark) from None
 
-
-TraceDumper.add_representer(bytes, lambda dumper, data: dumper.represent_scalar("!hex", data.hex()))
-
-
-def _construct_hex(loader, node):
-    text = loader.construct_scalar(node)
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise yaml.constructor.ConstructorError(None, None, f"!hex {text[:40]!r} is not hex",
-                                                node.start_mark) from None
-
-
-TraceLoader.add_constructor("!hex", _construct_hex)
+    TraceDumper.add_representer(bytes, lambda dumper, data: dumper.represent_scalar("!hex", data.hex()))
+    TraceLoader.add_constructor("!hex", construct_hex)
+    return yaml, TraceDumper, TraceLoader
 
 
 class TraceFileError(ValueError):
@@ -99,7 +100,8 @@ def dumps_trace(trace: Trace, elide_after: int | None = ELIDE_AFTER) -> str:
         "count": len(trace.events),
         "events": [writer.event(position, event) for position, event in enumerate(trace.events)],
     }
-    return HEADER_COMMENT + yaml.dump(document, Dumper=TraceDumper, sort_keys=False,
+    yaml, dumper, _ = _yaml()
+    return HEADER_COMMENT + yaml.dump(document, Dumper=dumper, sort_keys=False,
                                       allow_unicode=True, width=1 << 30)
 
 
@@ -240,8 +242,9 @@ def loads_trace(text: str, name: str = "<trace>") -> Trace:
 
 def _parse_yaml(text: str, name: str, lines_of: list[int] | None = None):
     """The YAML document; ``lines_of`` maps its line numbers to those of the file it came from."""
+    yaml, _, loader = _yaml()
     try:
-        return yaml.load(text, Loader=TraceLoader)
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line if mark is None or lines_of is None or mark.line >= len(lines_of) else lines_of[mark.line]
@@ -368,6 +371,7 @@ def _decode_header(data) -> TraceHeader:
 
 def _line_of_event(text: str, position: int) -> int | None:
     """The line where event ``position`` starts (only computed when reporting an error)."""
+    yaml = _yaml()[0]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         for key, value in root.value:

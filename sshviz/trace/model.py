@@ -251,11 +251,14 @@ class TraceRecorder:
 def paused_gc():
     """Building a long trace makes millions of objects and no reference cycles; the cyclic
     garbage collector would scan them again and again (loading and importing slow down more
-    than linearly), so it waits until the trace is built."""
+    than linearly), so it waits until the trace is built. Then what was built is moved out of
+    its sight (``gc.freeze``): otherwise its next run would scan all of it at once, and later
+    runs again as it ages (reference counting still frees it all when it is dropped)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_on:
+            gc.freeze()
             gc.enable()
