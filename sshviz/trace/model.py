@@ -38,7 +38,7 @@ class Interception:
         return self.action not in ("dropped", "taken")
 
 
-@dataclass
+@dataclass(slots=True)  # a million of them in a long trace: no dict each
 class TraceEvent:
     """One unit on the wire (a version line or a packet) and what it caused.
 
