@@ -203,32 +203,39 @@ def _dpkt_frames(path: Path, f) -> Iterator[tuple[int, float, int, bytes]]:
         yield number, float(timestamp), link, frame
 
 
+_UNUSUAL = object()  # a frame _plain_tcp leaves to dpkt
+_TCP_HEADER = struct.Struct(">HHI4xB")  # ports, sequence number, data offset
+_IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")
+# Bytes of link-layer header before the IP packet, for the link types other than Ethernet.
+_LINK_HEADERS = {LINK_NULL: 4, LINK_LOOP: 4, LINK_RAW: 0, **dict.fromkeys(LINK_RAW_ALIASES, 0), LINK_SLL: 16,
+                 LINK_SLL2: 20}
+
+
+def link_payload(link: int, frame: bytes):
+    """What follows a frame's link-layer header, the IP packet (a view, not a copy); None for a
+    link type this reader does not know; _UNUSUAL for Ethernet that is not plain IPv4 or IPv6
+    (VLAN tags and the like: dpkt's full parser reads those)."""
+    if link == LINK_ETHERNET:
+        return memoryview(frame)[14:] if frame[12:14] in _IP_ETHERTYPES else _UNUSUAL
+    header = _LINK_HEADERS.get(link)
+    return None if header is None else memoryview(frame)[header:]
+
+
 def ip_packet(link: int, frame: bytes):
-    """The IPv4 or IPv6 packet inside a frame, or None."""
+    """The IPv4 or IPv6 packet inside a frame, parsed by dpkt, or None."""
     import dpkt  # only for frames _plain_tcp leaves to it: its import is a good part of start-up
 
-    if link == LINK_ETHERNET:
-        if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):  # VLAN tags and the like: dpkt's full parser
-            packet = dpkt.ethernet.Ethernet(frame).data
-            return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
-        body = frame[14:]  # plain Ethernet II: the IP packet follows the 14-byte header
-    elif link in (LINK_NULL, LINK_LOOP):
-        body = frame[4:]
-    elif link == LINK_RAW or link in LINK_RAW_ALIASES:
-        body = frame
-    elif link == LINK_SLL:
-        body = frame[16:]
-    elif link == LINK_SLL2:
-        body = frame[20:]
-    else:
-        return None
+    body = link_payload(link, frame)
+    if body is _UNUSUAL:
+        packet = dpkt.ethernet.Ethernet(frame).data
+        return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
     if not body:
         return None
     version = body[0] >> 4
     if version == 4:
-        return dpkt.ip.IP(body)
+        return dpkt.ip.IP(bytes(body))
     if version == 6:
-        return dpkt.ip6.IP6(body)
+        return dpkt.ip6.IP6(bytes(body))
     return None
 
 
@@ -252,24 +259,12 @@ def tcp_segments(path: str | Path, damaged: list[str]) -> Iterator[Segment]:
         yield Segment(number, timestamp - first_time, (source, sport), (destination, dport), seq, flags, payload)
 
 
-_UNUSUAL = object()  # a frame _plain_tcp leaves to dpkt
-_TCP_HEADER = struct.Struct(">HHI4xB")  # ports, sequence number, data offset
-_IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")
-
-
 def _plain_tcp(link: int, frame: bytes):
     """(source address, destination address, ports, seq, flags, payload, declared payload size)
     of a TCP segment in plain IPv4 or IPv6 (no extension headers), read with struct as dpkt
     reads it; None for a frame that is no TCP; _UNUSUAL for anything else (dpkt reads it)."""
-    if link == LINK_ETHERNET:
-        if frame[12:14] not in _IP_ETHERTYPES:
-            return _UNUSUAL
-        body = memoryview(frame)[14:]  # views: the payload is copied once, at the end
-    elif link in (LINK_NULL, LINK_LOOP):
-        body = memoryview(frame)[4:]
-    elif link == LINK_RAW or link in LINK_RAW_ALIASES:
-        body = memoryview(frame)
-    else:
+    body = link_payload(link, frame)
+    if body is _UNUSUAL:
         return _UNUSUAL
     if not body:
         return None
