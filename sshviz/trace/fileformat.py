@@ -500,8 +500,9 @@ class _Reader:
 LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
 # What _Reader._line reads by itself: a packet line with its keys in the order the writer
 # puts them, of a message named plainly (spec, whether it is decoded on use).
-_PACKET_LINE = re.compile(r"(c2s|s2c) (\S+) (\d+) (\S+) plain=([0-9a-f]*) wire=(=|[0-9a-f]*)"
-                          r"(?: mac=([0-9a-f]*))?(?: payload=([0-9a-f]*))?(?: elided=(\d+))?(?: frame=(\d+))?\Z")
+# The pattern only cuts the line; the values are checked as they are converted.
+_PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=([^ ]*)(?: mac=([^ ]*))?"
+                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?\Z")
 _LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
 fromhex = bytes.fromhex
 
