@@ -47,10 +47,20 @@ class BulkCounter:
         short = bytes(data[:ELIDED_KEEP])
         values = dict(message.values, data=short)
         shorter = Message(message.spec, values)  # no spans: the UI decodes them again if asked
-        head = 5 + len(record.payload) - len(data)  # lengths and the message header, no data
-        return Shortened(record.plain[:head], record.wire[:head], shorter.encode(), shorter,
+        payload = record.payload
+        head = 5 + len(payload) - len(data)  # lengths and the message header, no data
+        return Shortened(record.plain[:head], record.wire[:head], _shorter_payload(shorter, payload, data), shorter,
                          [(side, _shorter_data(e, data, short)) for side, e in event.changes],
                          len(data) - len(short))
+
+
+def _shorter_payload(shorter: Message, payload: bytes, data: bytes) -> bytes:
+    """``shorter.encode()``: the payload up to the data's length field, then the short data
+    (the data is the last field of a bulk message), without encoding it all again."""
+    if not payload.endswith(data):
+        return shorter.encode()
+    short = shorter.values["data"]
+    return payload[: len(payload) - len(data) - 4] + len(short).to_bytes(4, "big") + short
 
 
 def _shorter_data(event, full: bytes, short: bytes):
