@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -149,7 +148,6 @@ def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
 # The classic pcap file: a header, then per frame a record header and the bytes captured.
 PCAP_HEADER = struct.Struct("<4s20x")
 PCAP_RECORD = {"<": struct.Struct("<IIII"), ">": struct.Struct(">IIII")}
-_BILLION = Decimal("1E9")
 
 
 def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
@@ -160,6 +158,10 @@ def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
     nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     link = struct.unpack_from(order + "I", header, 20)[0]
     record = PCAP_RECORD[order]
+    if nanoseconds:
+        from decimal import Decimal
+
+        billion = Decimal("1E9")
     read = f.read
     number = 0
     while True:
@@ -170,7 +172,7 @@ def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
         frame = read(captured)  # shorter when the file is cut inside it, as dpkt gives it
         number += 1
         # dpkt's values exactly: microseconds as a float sum, nanoseconds as their decimal
-        timestamp = float(seconds + fraction / _BILLION) if nanoseconds else seconds + fraction / 1e6
+        timestamp = float(seconds + fraction / billion) if nanoseconds else seconds + fraction / 1e6
         yield number, timestamp, link, frame
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 from dataclasses import fields as dataclass_fields
 from functools import cache
 from pathlib import Path
@@ -80,6 +79,8 @@ def save_trace(trace: Trace, path: str | os.PathLike, elide_after: int | None = 
     """Write ``trace`` to ``path`` (atomically: a reader never sees half a file)."""
     text = dumps_trace(trace, elide_after)
     path = Path(path)
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
