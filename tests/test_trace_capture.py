@@ -225,7 +225,7 @@ def dpkt_segments(path, damaged):
     from sshviz.trace import capture
 
     original_frames, original_plain = capture.read_frames, capture._plain_tcp
-    capture.read_frames = lambda p: capture._dpkt_frames(p, open(p, "rb"))
+    capture.read_frames = lambda p, progress=None: capture._dpkt_frames(p, open(p, "rb"))
     capture._plain_tcp = lambda link, frame: capture._UNUSUAL
     try:
         return list(capture.tcp_segments(path, damaged))

@@ -5,13 +5,15 @@ Frames become TCP segments (plain pcap, Ethernet, IPv4 and IPv6 read with struct
 anything unusual with dpkt); each connection's two directions are reassembled (out-of-order
 segments wait for the gap before them, retransmitted and overlapping bytes are dropped); a
 connection is SSH when one side's bytes start with ``SSH-`` (after any lines a server may send
-first). The two byte streams then go to the ``PassiveDecoder`` in capture order, so each unit
-carries the time and frame number of the segment that completed it.
+first). The two byte streams then go to the ``PassiveDecoder`` in capture order, as they are
+read (a big capture is never in memory whole), so each unit carries the time and frame number
+of the segment that completed it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,28 +121,45 @@ class _HalfStream:
 
 @dataclass
 class Connection:
-    """One TCP connection: its segments' data in capture order, per direction."""
+    """One TCP connection: its two directions put back in order, and, once it is known which
+    side is the client, the decoder its bytes go to as they come (None when it is no SSH)."""
 
     a: tuple[str, int]
     b: tuple[str, int]
     client: tuple[str, int] | None = None  # the side that sent the SYN, when seen
     halves: dict = field(default_factory=dict)
-    chunks: list = field(default_factory=list)  # (sender endpoint, data or None for a gap, size, frame, time)
+    # (sender endpoint, data or None for a gap, size, frame, time), held until the roles are known
+    chunks: list = field(default_factory=list)
     first_bytes: dict = field(default_factory=dict)  # endpoint -> first bytes it sent
     first_frame: int = 0
+    started: bool = False  # some data went by
+    decided: bool = False  # the roles are known (from both sides' first bytes, or at the end)
+    roles: tuple | None = None  # (client, server) of an SSH connection
+    decoder: PassiveDecoder | None = None
 
 
-def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
-    """(frame number from 1, timestamp, link type, frame bytes) for each frame."""
+def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = None
+                ) -> Iterator[tuple[int, float, int, bytes]]:
+    """(frame number from 1, timestamp, link type, frame bytes) for each frame; ``progress``
+    hears (bytes read, file size) now and then."""
     path = Path(path)
     f = open(path, "rb")
     try:
         header = f.read(PCAP_HEADER.size)
         if header[:4] in PCAP_MAGICS and len(header) == PCAP_HEADER.size:
-            yield from _pcap_frames(f, header)
+            frames = _pcap_frames(f, header)
+        else:
+            f.seek(0)
+            frames = _dpkt_frames(path, f)
+        if progress is None:
+            yield from frames
             return
-        f.seek(0)
-        yield from _dpkt_frames(path, f)
+        size = os.fstat(f.fileno()).st_size
+        for frame in frames:
+            yield frame
+            if frame[0] % 256 == 0:
+                progress(f.tell(), size)
+        progress(size, size)
     finally:
         f.close()
 
@@ -241,10 +260,11 @@ def ip_packet(link: int, frame: bytes):
     return None
 
 
-def tcp_segments(path: str | Path, damaged: list[str]) -> Iterator[Segment]:
+def tcp_segments(path: str | Path, damaged: list[str], progress: Callable[[int, int], None] | None = None
+                 ) -> Iterator[Segment]:
     first_time = None
     addresses: dict[bytes, str] = {}
-    for number, timestamp, link, frame in read_frames(path):
+    for number, timestamp, link, frame in read_frames(path, progress):
         found = _plain_tcp(link, frame)
         if found is _UNUSUAL:
             found = _dpkt_tcp(number, link, frame, damaged)
@@ -331,29 +351,76 @@ def _address(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw))
 
 
-def connections(path: str | Path, damaged: list[str]) -> list[Connection]:
-    """Every TCP connection in the capture, with its data reassembled in capture order."""
-    found: dict[tuple, Connection] = {}
-    for segment in tcp_segments(path, damaged):
-        key = tuple(sorted((segment.source, segment.destination)))
-        connection = found.get(key)
-        syn = bool(segment.flags & TH_SYN)
-        if connection is None or (syn and not segment.flags & TH_ACK and connection.chunks):
-            if connection is not None:  # the same addresses again: a new connection
-                found[key + (segment.frame,)] = connection
-            connection = found[key] = Connection(*key, first_frame=segment.frame)
-        if syn and not segment.flags & TH_ACK:
-            connection.client = segment.source
-        half = connection.halves.setdefault(segment.source, _HalfStream())
-        for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
-            connection.chunks.append((segment.source, data, len(data), frame, time))
-            if segment.source not in connection.first_bytes:
-                connection.first_bytes[segment.source] = data[:MAX_BANNER_SEARCH]
-    for connection in found.values():
-        for source, half in connection.halves.items():
-            for data, size, frame, time in half.flush_gaps():
-                connection.chunks.append((source, data, size, frame, time))
-    return sorted(found.values(), key=lambda c: c.first_frame)
+class _Connections:
+    """Every TCP connection of a capture, read in one pass: each SSH connection's bytes go to
+    its decoder as they are put in order, so a big capture is never held in memory whole (a
+    connection's bytes wait only until both sides have sent some, which says who is the
+    client, or until the end)."""
+
+    def __init__(self, path: Path, keylog: KeyLog | None, elide_after: int | None):
+        self.path, self.keylog, self.elide_after = path, keylog, elide_after
+        self.found: dict[tuple, Connection] = {}
+        self.damaged: list[str] = []
+
+    def read(self, progress: Callable[[int, int], None] | None = None) -> list[Connection]:
+        """Every connection, in the order they start, the SSH ones with their whole session
+        decoded."""
+        found = self.found
+        for segment in tcp_segments(self.path, self.damaged, progress):
+            source = segment.source
+            key = tuple(sorted((source, segment.destination)))
+            connection = found.get(key)
+            syn = bool(segment.flags & TH_SYN)
+            if connection is None or (syn and not segment.flags & TH_ACK and connection.started):
+                if connection is not None:  # the same addresses again: a new connection
+                    found[key + (segment.frame,)] = connection
+                connection = found[key] = Connection(*key, first_frame=segment.frame)
+            if syn and not segment.flags & TH_ACK:
+                connection.client = source
+            half = connection.halves.get(source) or connection.halves.setdefault(source, _HalfStream())
+            for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
+                connection.started = True
+                if source not in connection.first_bytes:
+                    connection.first_bytes[source] = data[:MAX_BANNER_SEARCH]
+                self._take(connection, (source, data, len(data), frame, time))
+        for connection in found.values():
+            if not connection.decided:
+                self._decide(connection)
+            for source, half in connection.halves.items():
+                for data, size, frame, time in half.flush_gaps():
+                    self._take(connection, (source, data, size, frame, time))
+        return sorted(found.values(), key=lambda c: c.first_frame)
+
+    def _take(self, connection: Connection, chunk: tuple) -> None:
+        if connection.decoder is not None:
+            _feed(connection, chunk)
+        elif not connection.decided:
+            connection.chunks.append(chunk)
+            if len(connection.first_bytes) == 2:  # the roles cannot change any more
+                self._decide(connection)
+
+    def _decide(self, connection: Connection) -> None:
+        connection.decided = True
+        connection.roles = roles = _roles(connection)
+        chunks, connection.chunks = connection.chunks, []
+        if roles is None:
+            return
+        client, server = roles
+        # The connection's number among the SSH ones is known at the end.
+        header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
+                             extra={"capture": self.path.name, "connection": None})
+        connection.decoder = PassiveDecoder(self.keylog, header, self.elide_after)
+        for chunk in chunks:
+            _feed(connection, chunk)
+
+
+def _feed(connection: Connection, chunk: tuple) -> None:
+    sender, data, size, frame, time = chunk
+    direction = "c2s" if sender == connection.roles[0] else "s2c"
+    if data is None:
+        connection.decoder.gap(direction, size, time, frame)
+    else:
+        connection.decoder.feed(direction, data, time, frame)
 
 
 def _speaks_ssh(first: bytes) -> bool:
@@ -391,42 +458,25 @@ def import_capture(path: str | Path, keylog: KeyLog | None = None,
 
 
 def _import(path: Path, keylog: KeyLog | None, progress, elide_after: int | None) -> list[Trace]:
-    damaged: list[str] = []
-    found = connections(path, damaged)
-    ssh = [(c, roles) for c in found if (roles := _roles(c)) is not None]
+    reader = _Connections(path, keylog, elide_after)
+    found = reader.read(progress)
+    ssh = [c for c in found if c.decoder is not None]
     if not ssh:
         tcp = len(found)
         raise CaptureError(f"{path}: no SSH connection in this capture ({tcp} TCP connection"
                            f"{'' if tcp == 1 else 's'}, none starting with an 'SSH-' identification line)")
     traces = []
-    total = sum(len(c.chunks) for c, _ in ssh)
-    done = 0
-    for number, (connection, (client, server)) in enumerate(ssh, 1):
-        header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
-                             extra={"capture": path.name, "connection": number})
-        decoder = PassiveDecoder(keylog, header, elide_after)
-        chunks, connection.chunks = connection.chunks, []
-        chunks.reverse()
-        while chunks:  # popped as decoded: the memory of a big capture is reused, not doubled
-            sender, data, size, frame, time = chunks.pop()
-            direction = "c2s" if sender == client else "s2c"
-            if data is None:
-                decoder.gap(direction, size, time, frame)
-            else:
-                decoder.feed(direction, data, time, frame)
-            done += 1
-            if progress is not None and done % 256 == 0:
-                progress(done, total)
+    for number, connection in enumerate(ssh, 1):
+        decoder = connection.decoder
+        decoder.trace.header.extra["connection"] = number
         trace = decoder.finish()
-        problems = damaged + decoder.problems
+        problems = reader.damaged + decoder.problems
         retransmitted = sum(h.retransmitted for h in connection.halves.values())
         if retransmitted:
             trace.header.extra["retransmitted_segments"] = retransmitted
         if problems:
             trace.header.extra["problems"] = problems
         traces.append(trace)
-    if progress is not None:
-        progress(total, total)
     return traces
 
 
