@@ -16,7 +16,8 @@
    without strict KEX (tshark predates it) and with packets below 32 KiB (tshark 4.0 gives up
    on longer SSH packets).
 
-The commands run in --rounds rounds, each round every command once, the order turning round by
+With --baseline, the sshviz commands of another checkout run in the same rounds as more rows
+(figures before and after a change, measured alike). The commands run in --rounds rounds, each round every command once, the order turning round by
 round; printed are the median wall time, the spread (fastest to slowest) and the median CPU
 time (user + system). The in-process figures follow as a second line. Everything is made in a
 temporary directory that is removed at the end (unless --keep). Not a test: nothing asserts a
@@ -83,6 +84,7 @@ class Command:
 
     label: str
     argv: list[str]
+    cwd: Path = ROOT  # a checkout's directory: `python -m sshviz` runs its sshviz
     walls: list[float] = dataclasses.field(default_factory=list)
     cpus: list[float] = dataclasses.field(default_factory=list)
     output: bytes = b""
@@ -91,7 +93,7 @@ class Command:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(self.argv, stdout=subprocess.PIPE if not self.output else subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, cwd=ROOT, timeout=600)
+                              stderr=subprocess.DEVNULL, cwd=self.cwd, timeout=600)
         self.walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -138,6 +140,9 @@ def main() -> int:
     parser.add_argument("--megabytes", type=int, default=100, help="size of each transfer (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the whole commands (default: %(default)s)")
     parser.add_argument("--keep", type=Path, help="keep the files in this directory")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="another checkout of sshviz (say, main's, for figures before a change): "
+                             "its sshviz commands run in the same rounds, as more rows")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sshviz-bench-"))
     try:
@@ -154,9 +159,10 @@ def main() -> int:
             del loaded
             load_times.append(load_time)
         print(f"   {how}: {events:,} events, file {path.stat().st_size / MIB:.1f} MiB (saved in {saved:.1f} s)")
-        load_command = Command(f"sshviz inspect TRACE --brief ({events:,} events)",
-                               [sys.executable, "-m", "sshviz", "inspect", str(path), "--brief"])
-        alternate([load_command], args.rounds)
+        load_argv = [sys.executable, "-m", "sshviz", "inspect", str(path), "--brief"]
+        load_command = Command(f"sshviz inspect TRACE --brief ({events:,} events)", load_argv)
+        load_baseline = [Command("  baseline: the same", load_argv, args.baseline)] if args.baseline else []
+        alternate([load_command, *load_baseline], args.rounds)
 
         print(f"2. capture of a {args.megabytes} MiB transfer", flush=True)
         trace, how = transfer(work, args.megabytes, max_packet=16384, strict_kex=False)
@@ -173,15 +179,20 @@ def main() -> int:
             del imported
             import_times.append(import_time)
         print(f"   {how}: pcap {capture.stat().st_size / MIB:.1f} MiB, {packets:,} SSH packets", flush=True)
-        inspect = Command("sshviz inspect CAPTURE --keylog KEYLOG --brief",
-                          [sys.executable, "-m", "sshviz", "inspect", str(capture), "--keylog", str(keylog), "--brief"])
+        inspect_argv = [sys.executable, "-m", "sshviz", "inspect", str(capture), "--keylog", str(keylog), "--brief"]
+        inspect = Command("sshviz inspect CAPTURE --keylog KEYLOG --brief", inspect_argv)
+        inspect_baseline = [Command("  baseline: the same", inspect_argv, args.baseline)] if args.baseline else []
         tsharks = tshark_commands(capture, keylog)
-        alternate([inspect, *tsharks], args.rounds)
+        alternate([inspect, *inspect_baseline, *tsharks], args.rounds)
 
         print()
         print(f"whole commands, {args.rounds} rounds, alternating: median wall time (fastest-slowest), median CPU time")
         print(load_command.line("   goal < 1.00 s"))
+        for command in load_baseline:
+            print(command.line())
         print(inspect.line())
+        for command in inspect_baseline:
+            print(command.line())
         for tshark in tsharks:
             decoded = tshark.output.count(b"Channel Data")
             print(tshark.line(f"   ({decoded:,} Channel Data decrypted)"))
