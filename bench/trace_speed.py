@@ -1,6 +1,6 @@
 """How fast traces load and captures import, as users run them, next to tshark, in one run.
 
-    python bench/trace_speed.py [--megabytes 100] [--rounds 5] [--keep DIR]
+    python bench/trace_speed.py [--megabytes 100] [--rounds 5] [--baseline CHECKOUT] [--keep DIR]
 
 1. A trace of about 100,000 events: an in-process session whose server sends --megabytes of
    file contents in 1 KiB channel packets (the client asks for small packets), saved as sshviz
@@ -17,8 +17,10 @@
    on longer SSH packets).
 
 With --baseline, the sshviz commands of another checkout run in the same rounds as more rows
-(figures before and after a change, measured alike). The commands run in --rounds rounds, each round every command once, the order turning round by
-round; printed are the median wall time, the spread (fastest to slowest) and the median CPU
+(figures before and after a change, measured alike). The commands run in --rounds rounds, each
+round every command once, the order turning round by round, after one untimed round (Python
+runs as for an installed sshviz, with its bytecode cached, even where PYTHONDONTWRITEBYTECODE
+is set); printed are the median wall time, the spread (fastest to slowest) and the median CPU
 time (user + system). The in-process figures follow as a second line. Everything is made in a
 temporary directory that is removed at the end (unless --keep). Not a test: nothing asserts a
 time.
@@ -89,11 +91,13 @@ class Command:
     cpus: list[float] = dataclasses.field(default_factory=list)
     output: bytes = b""
 
-    def run(self) -> None:
+    def run(self, timed: bool = True) -> None:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(self.argv, stdout=subprocess.PIPE if not self.output else subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, cwd=self.cwd, timeout=600)
+                              stderr=subprocess.DEVNULL, cwd=self.cwd, timeout=600, env=AS_INSTALLED)
+        if not timed:
+            return
         self.walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -108,8 +112,15 @@ class Command:
                 f"cpu {statistics.median(self.cpus):.2f} s{goal}")
 
 
+# Python as an installed sshviz runs: with its bytecode cached (a first, untimed round of
+# every command writes it, and brings the files into the page cache for every program alike).
+AS_INSTALLED = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def alternate(commands: list[Command], rounds: int) -> None:
-    """Each command once a round, the order turning round by round."""
+    """Each command once a round, the order turning round by round, after an untimed round."""
+    for command in commands:
+        command.run(timed=False)
     for number in range(rounds):
         order = commands[number % len(commands):] + commands[: number % len(commands)]
         for command in order:
