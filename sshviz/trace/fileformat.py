@@ -248,8 +248,10 @@ def _parse_yaml(text: str, name: str, lines_of: list[int] | None = None):
         return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line if mark is None or lines_of is None or mark.line >= len(lines_of) else lines_of[mark.line]
-        where = f" at line {line + 1}, column {mark.column + 1}" if mark else ""
+        where = ""
+        if mark:
+            line = lines_of[mark.line] if lines_of is not None and mark.line < len(lines_of) else mark.line
+            where = f" at line {line + 1}, column {mark.column + 1}"
         raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
         raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
