@@ -253,7 +253,9 @@ def paused_gc():
     garbage collector would scan them again and again (loading and importing slow down more
     than linearly), so it waits until the trace is built. Then what was built is moved out of
     its sight (``gc.freeze``): otherwise its next run would scan all of it at once, and later
-    runs again as it ages (reference counting still frees it all when it is dropped)."""
+    runs again as it ages (reference counting still frees it all when it is dropped). For whole
+    traces only, not for each small step of a long-lived program: whatever exists when it ends
+    is never scanned again, so a reference cycle among it would never be freed."""
     was_on = gc.isenabled()
     gc.disable()
     try:

@@ -19,6 +19,8 @@ from ..presentation.explain import KeyContexts
 from ..trace.model import Trace, TraceEvent, paused_gc
 from ..wire.catalog import MSG
 
+# Messages indexed at once from which the cyclic GC waits until they are (see paused_gc).
+BULK_INDEX = 10_000
 # Events the key panel follows; remembered with the index of the message that caused them.
 MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
 
@@ -150,8 +152,12 @@ class Timeline:
         return index < len(self.events)
 
     def _index_new(self) -> None:
-        with paused_gc():  # a million messages make millions of objects and no cycles
-            self._index_events(self.events[self._indexed:])
+        new = self.events[self._indexed:]
+        if len(new) >= BULK_INDEX:  # a whole long trace: millions of objects, no cycles
+            with paused_gc():
+                self._index_events(new)
+        else:  # a step of a live run: the collector goes on as usual
+            self._index_events(new)
         self._indexed = len(self.events)
 
     def _index_events(self, new: list[TraceEvent]) -> None:
