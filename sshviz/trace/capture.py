@@ -46,7 +46,7 @@ def is_capture(path: str | Path) -> bool:
     return magic in PCAP_MAGICS or magic == PCAPNG_MAGIC
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     frame: int
     time: float
@@ -368,7 +368,8 @@ class _Connections:
         found = self.found
         for segment in tcp_segments(self.path, self.damaged, progress):
             source = segment.source
-            key = tuple(sorted((source, segment.destination)))
+            destination = segment.destination
+            key = (source, destination) if source < destination else (destination, source)
             connection = found.get(key)
             syn = bool(segment.flags & TH_SYN)
             if connection is None or (syn and not segment.flags & TH_ACK and connection.started):
