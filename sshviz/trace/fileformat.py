@@ -230,15 +230,21 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 def loads_trace(text: str, name: str = "<trace>") -> Trace:
     with paused_gc():
-        split = _split_events(text)
-        document = None
-        if split is not None:
-            reduced, lines_of, entries = split
-            document = _parse_yaml(reduced, name, lines_of)
-            document = _merge_events(document, entries)
+        document = _parse_quickly(text, name)
         if document is None:  # laid out otherwise than the writer does: YAML reads it all
             document = _parse_yaml(text, name)
         return _read_document(document, text, name)
+
+
+def _parse_quickly(text: str, name: str):
+    """The document, its one-line entries read without YAML (see _split_events); None when
+    the file is laid out in a way that does not allow it. (Nothing but the document keeps the
+    entries once this returns: each is dropped as soon as it is read.)"""
+    split = _split_events(text)
+    if split is None:
+        return None
+    reduced, lines_of, entries = split
+    return _merge_events(_parse_yaml(reduced, name, lines_of), entries)
 
 
 def _parse_yaml(text: str, name: str, lines_of: list[int] | None = None):
@@ -347,6 +353,7 @@ def _read_document(document, text: str, name: str) -> Trace:
     reader = _Reader()
     events = []
     for position, entry in enumerate(entries):
+        entries[position] = None  # read once: its memory serves the events made from it
         try:
             events.append(reader.event(position, entry))
         except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
