@@ -313,9 +313,10 @@ class Listener:
     refused connection is closed before the next is accepted (a flood never holds more than one
     descriptor, nor makes an endpoint), and so that a failing accept (out of descriptors) is one
     log line a minute, not asyncio's traceback for every retry. ``on_refused(peer, reason)``
-    hears of each refusal; ``log`` gets the lines about failing accepts."""
+    hears of each refusal; ``log`` gets the lines about failing accepts. ``make_protocol(peer)``
+    makes the protocol for a connection from ``peer`` ("127.0.0.1:50000")."""
 
-    def __init__(self, sockets: list[socket.socket], make_protocol: Callable[[], EndpointProtocol],
+    def __init__(self, sockets: list[socket.socket], make_protocol: Callable[[str], EndpointProtocol],
                  limits: ConnectionLimits | None, on_refused: Callable[[str, str], None] | None,
                  log: Callable[[str], None]):
         self.sockets = sockets
@@ -360,8 +361,7 @@ class Listener:
                     self.on_refused(address_text(address), admission.refused)
                 return
         try:
-            protocol = self.make_protocol()
-            protocol.peer = address_text(address)
+            protocol = self.make_protocol(address_text(address))
             protocol.limits, protocol.admission = self.limits, admission
             await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, sock)
         except BaseException as exc:
@@ -431,7 +431,7 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
     the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger);
     ``work_pool`` runs the connections' slow arithmetic off the event loop."""
 
-    def factory() -> EndpointProtocol:
+    def factory(peer: str) -> EndpointProtocol:
         forwarder: Forwarder | None = None
 
         def events(protocol: EndpointProtocol, batch: list[Event]) -> None:
@@ -448,6 +448,7 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
                 on_events(protocol, rest)
 
         protocol = EndpointProtocol(make_server(), events, work_pool=work_pool)
+        protocol.peer = peer
         if on_protocol is not None:
             on_protocol(protocol)
         return protocol

@@ -42,6 +42,19 @@ def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
     return app.return_code or 0
 
 
+def run_live(connections, run, single: bool = False, title: str = "") -> int:
+    """Open the UI on live connections (a presentation.live.LiveConnections) and run
+    ``run(app)``, the server or the client, in its loop until the UI is closed; what stopped
+    ``run`` is raised once the UI has closed (the caller says it in one line)."""
+    from .live import LiveApp
+
+    app = LiveApp(connections, run, single=single, title=title)
+    app.run()
+    if app.error is not None:
+        raise app.error
+    return app.return_code or 0
+
+
 def terminal_attached() -> bool:
     try:
         return sys.stdout.isatty() and sys.stdin.isatty()
@@ -49,4 +62,4 @@ def terminal_attached() -> bool:
         return False
 
 
-__all__ = ["make_app", "run_app"]
+__all__ = ["make_app", "run_app", "run_live", "terminal_attached"]

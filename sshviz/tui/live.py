@@ -1,0 +1,161 @@
+"""The UI on live connections: ``serve``'s list of connections and ``connect``'s own, each
+connection's messages on the ladder as they arrive.
+
+The server (or client) runs as a task in the app's own asyncio loop; the UI never waits for it
+and it never waits for the UI. Its recorders append to the connections' traces as messages
+come; the UI looks a few times a second (``REFRESH``) and redraws only what changed, so a burst
+of sessions costs the UI one batched redraw per tick, not one per message."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Awaitable, Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from ..trace.model import Trace, TraceHeader
+from .app import SshvizApp
+from .bindings import LIVE_SESSION
+from .timeline import Timeline
+
+REFRESH = 0.1  # seconds between looks at the connections (a session's ladder)
+LIST_EVERY = 3  # ... and the connection list every this many looks
+
+
+class LiveApp(SshvizApp):
+    """The app on ``connections`` (a presentation.live.LiveConnections), with ``run(app)``
+    (the server, or the client) started in its loop once it is mounted; ``single``: one
+    connection (connect), shown at once, no list."""
+
+    def __init__(self, connections, run: Callable[["LiveApp"], Awaitable[object]], single: bool = False,
+                 title: str = "") -> None:
+        super().__init__(trace=Trace(TraceHeader(connections.source)))
+        self.connections = connections
+        self._run = run
+        self.single = single
+        self.listening = title  # the server's address and host key, for the title bar
+        self.sub_title = title
+        self.shown = None  # the LiveConnection on the ladder
+        self.following = True
+        self.error: BaseException | None = None  # what stopped the server or client
+        self.traces_dir = os.path.abspath(os.environ.get("SSHVIZ_TRACES") or os.getcwd())
+        self._task: asyncio.Task | None = None
+        self._looks = 0
+        self._shown_changes = -1
+
+    def get_default_screen(self) -> Screen:
+        from .screens.connections import ConnectionsScreen
+        from .screens.session import LiveSessionScreen
+
+        return LiveSessionScreen() if self.single else ConnectionsScreen()
+
+    def on_mount(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+        self.set_interval(REFRESH, self.look)
+
+    def on_ready(self) -> None:  # no demo to start
+        pass
+
+    async def _serve(self) -> None:
+        try:
+            await self._run(self)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the CLI says it in one line once the UI has closed
+            self.error = exc
+            self.exit(1)
+
+    async def action_quit(self) -> None:
+        await self.stop_serving()
+        self.exit(self.return_code or 0)
+
+    async def stop_serving(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except BaseException:  # noqa: BLE001 (cancelled, or what it raised on the way out)
+                pass
+
+    async def on_unmount(self) -> None:
+        await self.stop_serving()
+
+    # -- watching one connection ----------------------------------------------------------------
+
+    def watch(self, connection) -> None:
+        """Show ``connection`` on the ladder, following it."""
+        self.shown = connection
+        self.trace = connection.trace
+        self.timeline = Timeline(connection.trace, live=True)
+        if connection.closed:
+            self.timeline.end()
+        self.following = True
+        self.timeline.go(max(0, len(self.timeline) - 1))
+        self._shown_changes = connection.changes
+        self.sub_title = f"#{connection.number} {connection.peer}" + (
+            f" · {connection.user_text()}" if connection.user else "")
+
+    def look(self) -> None:
+        """What arrived since the last look: new messages on the ladder (selected when
+        following), the connection list every few looks."""
+        self._looks += 1
+        screen = self.screen
+        from .screens.connections import ConnectionsScreen
+        from .screens.session import LiveSessionScreen
+
+        if self.single and self.shown is None and self.connections.connections:
+            self.watch(self.connections.connections[0])
+            if isinstance(screen, LiveSessionScreen):
+                screen.reload()
+        shown = self.shown
+        if shown is not None and shown.changes != self._shown_changes:
+            self._shown_changes = shown.changes
+            timeline = self.timeline
+            came = timeline.catch_up()
+            if shown.closed and not timeline.complete:
+                timeline.end()
+            if came and self.following:
+                timeline.go(len(timeline) - 1)
+            session = next((s for s in self.screen_stack if isinstance(s, LiveSessionScreen)), None)
+            if session is not None:
+                session.arrived(came)
+        if isinstance(screen, ConnectionsScreen) and self._looks % LIST_EVERY == 0:
+            screen.update_rows()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .screens.session import LiveSessionScreen
+
+        if any(isinstance(s, LiveSessionScreen) for s in self.screen_stack):
+            for binding in LIVE_SESSION:
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    lambda action=binding.action: self.main.run_action(action))
+            yield from super().get_system_commands(screen)
+        else:
+            yield from App.get_system_commands(self, screen)
+
+    def save(self, connection) -> str | None:
+        """Save ``connection``'s trace as it is now (the file format of --trace), written in a
+        thread so that a long trace holds up neither the UI nor the server; the notification
+        says where."""
+        from ..trace.fileformat import save_trace
+
+        trace = connection.saved_trace()
+        peer = connection.peer.replace("[", "").replace("]", "").replace(":", "_")
+        name = f"sshviz-{connection.side}-{connection.number}-{peer}.yaml"
+        path = os.path.join(self.traces_dir, name)
+        elide = self.connections.elide_after
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(save_trace, trace, path, elide)
+            except OSError as exc:
+                self.notify(f"cannot save {name} in {self.traces_dir}: {exc.strerror or exc}",
+                            title="trace", severity="error")
+                return
+            self.notify(f"#{connection.number}: {len(trace.events)} messages saved to {path}",
+                        title="trace saved", timeout=8)
+
+        self.run_worker(write(), exclusive=False, group="save")
+        return path
