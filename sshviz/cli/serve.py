@@ -536,7 +536,7 @@ async def _serve(args, live, app, template, log: ServerLog) -> int:
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     listening = f"sshviz server listening on {args.host} port {port}; host key {fingerprints}"
     if app is not None:
-        app.sub_title = f"listening on {args.host} port {port} · {fingerprints}"
+        app.sub_title = app.listening = f"listening on {args.host} port {port} · {fingerprints}"
         log(listening)
         log(limits_line)
     else:

@@ -92,7 +92,8 @@ class LiveConnection:
         elif isinstance(event, ChannelRefused):
             self.note(f"refused a {event.channel_type} channel: {event.description}")
         elif isinstance(event, Disconnected):
-            self.state = f"disconnected ({visible(event.description, limit=60) or _reason(event.reason)})"
+            who = "client" if (self.side == Side.SERVER) == event.by_peer else "server"
+            self.state = f"ended by {who}: {visible(event.description, limit=60) or _reason(event.reason)}"
 
     def note(self, text: str) -> None:
         """A refusal on this connection, for the list (and its state)."""
@@ -108,7 +109,7 @@ class LiveConnection:
         self.closed = True
         self.recorder.finish()
         self.trace.fill_header()
-        if not self.state.startswith("disconnected"):
+        if not self.state.startswith("ended"):
             self.state = "closed"
         self.changes += 1
         if self._on_change is not None:

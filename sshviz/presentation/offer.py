@@ -89,7 +89,7 @@ class Offer:
                 f"  strict KEX (Terrapin countermeasure): {'offered' if self.strict_kex else 'not offered'}",
                 "  weak: " + ("; ".join(f"{', '.join(names)} ({why})" for why, names in reasons.items())
                               or "none offered"),
-                f"  {name} is the MD5 of: {self.hassh_string}"]
+                f"  the MD5 of: {self.hassh_string}"]
 
 
 def offer_of(kexinit, side: str) -> Offer:

@@ -94,8 +94,6 @@ class LiveApp(SshvizApp):
         self.following = True
         self.timeline.go(max(0, len(self.timeline) - 1))
         self._shown_changes = connection.changes
-        self.sub_title = f"#{connection.number} {connection.peer}" + (
-            f" · {connection.user_text()}" if connection.user else "")
 
     def look(self) -> None:
         """What arrived since the last look: new messages on the ladder (selected when

@@ -13,24 +13,28 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ..bindings import CONNECTIONS, LIVE_HELP_SECTIONS
 
-COLUMNS = (("#", 4), ("peer", 22), ("user", 10), ("client software", 22), ("HASSH", 10),
-           ("offered", 34), ("state", 28), ("in", 9), ("out", 9))
-
-
+# (label, width at 120 columns, share of what a wider terminal adds)
+COLUMNS = (("#", 3, 0), ("peer", 19, 1), ("user", 8, 1), ("client software", 14, 3), ("HASSH", 8, 0),
+           ("offered", 20, 1), ("state", 13, 4), ("in", 6, 0), ("out", 6, 0))
 def size(count: int) -> str:
-    """Bytes as people read them: 812 B, 4.2 MiB."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """Bytes in at most six characters: 812, 2.4K, 4.0M, 1.2G (KiB, MiB, GiB)."""
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
         if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} B"
+            value = count / scale
+            return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
+    return str(count)
 
 
 def connection_cells(connection) -> tuple:
     """A row's cells, as Text so that nothing a client sent is read as markup."""
     offer = connection.offer
-    grade = Text(offer.grade() if offer else "")
-    if offer is not None and offer.weak:
-        grade.stylize("yellow", grade.plain.find("weak"))
+    grade = Text()
+    if offer is not None:
+        grade.append("PQ" if offer.post_quantum else "no PQ", "green" if offer.post_quantum else "red")
+        grade.append(" · ")
+        grade.append("strict" if offer.strict_kex else "no strict", "green" if offer.strict_kex else "red")
+        grade.append(" · ")
+        grade.append(f"{len(offer.weak)} weak", "yellow" if offer.weak else "green")
     state = Text(connection.state_text(), style="red" if connection.notes else "")
     return (Text(str(connection.number)), Text(connection.peer), Text(connection.user_text()),
             Text(connection.software_text()), Text(offer.hassh[:8] if offer else ""), grade, state,
@@ -55,7 +59,7 @@ class ConnectionsScreen(Screen):
         yield Header()
         with Vertical(id="connections-pane"):
             table = DataTable(id="connections", cursor_type="row", zebra_stripes=True)
-            for label, width in COLUMNS:
+            for label, width, _ in COLUMNS:
                 table.add_column(label, width=width, key=label)
             yield table
         yield Static(id="offer-detail")
@@ -71,6 +75,20 @@ class ConnectionsScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.update_rows()
+
+    def on_resize(self, event) -> None:
+        """Columns fit 120 columns; a wider terminal gives the extra to the texts."""
+        table = self.query_one(DataTable)
+        padding = 2 * table.cell_padding * len(COLUMNS) + 4  # borders and the scroll bar
+        extra = max(0, event.size.width - padding - sum(width for _, width, _ in COLUMNS))
+        shares = sum(share for _, _, share in COLUMNS)
+        for column, (_, width, share) in zip(table.ordered_columns, COLUMNS):
+            column.width = width + extra * share // shares
+        # DataTable has no public way to set a column's width: drop its caches of drawn rows
+        # and sizes, which it makes again from the widths.
+        table._require_update_dimensions = True
+        table._clear_caches()
+        table.refresh()
 
     @property
     def live(self):
@@ -98,7 +116,7 @@ class ConnectionsScreen(Screen):
             if old is None:
                 table.add_row(*cells, key=key)
             elif old != plain:
-                for (label, _), cell, before in zip(COLUMNS, cells, old):
+                for (label, _, _), cell, before in zip(COLUMNS, cells, old):
                     if cell.plain != before:
                         table.update_cell(key, label, cell)
             self._shown[key] = plain

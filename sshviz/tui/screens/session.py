@@ -11,8 +11,10 @@ from .main import MainScreen
 NOT_LIVE = frozenset({"restart", "what_if", "compare", "attack"})
 
 
-class LiveSessionScreen(MainScreen):
-    BINDINGS = bindings.LIVE_SESSION
+class LiveSessionScreen(MainScreen, inherit_bindings=False):
+    # Its own keys first after help, so a 120-column footer shows them; none of NOT_LIVE.
+    BINDINGS = [bindings.MAIN[0], *bindings.LIVE_SESSION,
+                *(b for b in bindings.MAIN[1:] if b.action not in NOT_LIVE)]
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -35,18 +37,22 @@ class LiveSessionScreen(MainScreen):
         self._title()
 
     def _title(self) -> None:
+        """Following or paused over the ladder; the connection and its state in the header."""
         app = self.app
         connection = app.shown
         if connection is None:
-            title = "waiting for the connection…"
+            title, header = "waiting for the connection…", app.sub_title
         else:
             newer = len(self.timeline) - 1 - self.timeline.position
-            mode = ("following (f pauses)" if app.following else
-                    f"paused: {newer} newer (f follows)" if newer else "paused (f follows)")
-            title = f"#{connection.number} {connection.peer} · {connection.state_text()} · {mode}"
+            title = ("following (f pauses)" if app.following else
+                     f"paused: {newer} newer (f)" if newer else "paused (f follows)")
+            header = f"#{connection.number} {connection.peer}" + (
+                f" · {connection.user_text()}" if connection.user else "") + f" · {connection.state_text()}"
         pane = self.query_one("#ladder-pane")
         if pane.border_title != title:
             pane.border_title = title
+        if app.sub_title != header:
+            app.sub_title = header
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -100,6 +106,7 @@ class LiveSessionScreen(MainScreen):
     def action_back(self) -> None:
         if not self.app.single:
             self.app.shown = None
+            self.app.sub_title = self.app.listening
             self.app.pop_screen()
 
     def action_help(self) -> None:
