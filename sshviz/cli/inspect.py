@@ -28,6 +28,7 @@ def register(sub) -> None:
 
 
 def inspect(args) -> int:
+    from ..presentation.offer import offers_in
     from ..presentation.render import event_text, summary_lines, trace_json
     from ..trace.filter import FilterError, compile_filter
 
@@ -41,6 +42,8 @@ def inspect(args) -> int:
     out = sys.stdout
     if args.format == "json":
         documents = [trace_json(t, [e for e in t.events if keep(e)], args.bytes) for t in traces]
+        for document, trace in zip(documents, traces):
+            document["offers"] = {side: offer_json(offer) for side, offer in offers_in(trace).items()}
         json.dump(documents[0] if len(documents) == 1 else documents, out, indent=1)
         out.write("\n")
         return 0
@@ -50,6 +53,8 @@ def inspect(args) -> int:
         # A capture or trace holds what peers sent: printed escaped, line by line.
         for line in summary_lines(trace):
             out.write(visible(line) + "\n")
+        for offer in offers_in(trace).values():  # HASSH and the grade of each side's KEXINIT
+            out.write("".join(visible(line) + "\n" for line in offer.lines()))
         out.write("\n")
         for event in trace.events:
             if keep(event):
@@ -57,3 +62,8 @@ def inspect(args) -> int:
         if len(traces) > 1:
             out.write("\n")
     return 0
+
+
+def offer_json(offer) -> dict:
+    return {"hassh": offer.hassh, "hassh_string": offer.hassh_string, "post_quantum": list(offer.post_quantum),
+            "strict_kex": offer.strict_kex, "weak": [{"name": name, "why": why} for name, why in offer.weak]}

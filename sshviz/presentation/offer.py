@@ -80,7 +80,7 @@ class Offer:
     def lines(self) -> list[str]:
         """The offer in full, for inspect and the UI: HASSH, the grade explained (weak names
         grouped by why), then the string the HASSH is the MD5 of."""
-        name = "HASSH" if self.side == Side.CLIENT else "HASSH (server)"
+        name = "HASSH" if self.side == Side.CLIENT else "hasshServer"
         reasons: dict[str, list[str]] = {}
         for weak, why in self.weak:
             reasons.setdefault(why, []).append(weak)
@@ -117,4 +117,4 @@ def offers_in(trace: Trace) -> dict[str, Offer]:
             found[event.sender] = offer_of(message, event.sender)
             if len(found) == 2:
                 break
-    return found
+    return {side: found[side] for side in (Side.CLIENT, Side.SERVER) if side in found}
