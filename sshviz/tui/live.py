@@ -103,10 +103,12 @@ class LiveApp(SshvizApp):
         from .screens.connections import ConnectionsScreen
         from .screens.session import LiveSessionScreen
 
-        if self.single and self.shown is None and self.connections.connections:
-            self.watch(self.connections.connections[0])
-            if isinstance(screen, LiveSessionScreen):
-                screen.reload()
+        newest = self.connections.connections[-1] if self.connections.connections else None
+        session = next((s for s in self.screen_stack if isinstance(s, LiveSessionScreen)), None)
+        if self.single and newest is not None and newest is not self.shown:  # connect tried again
+            self.watch(newest)
+            if session is not None and session.is_mounted:
+                session.reload()
         shown = self.shown
         if shown is not None and shown.changes != self._shown_changes:
             self._shown_changes = shown.changes
@@ -116,11 +118,38 @@ class LiveApp(SshvizApp):
                 timeline.end()
             if came and self.following:
                 timeline.go(len(timeline) - 1)
-            session = next((s for s in self.screen_stack if isinstance(s, LiveSessionScreen)), None)
-            if session is not None:
+            if session is not None and session.is_mounted:
                 session.arrived(came)
         if isinstance(screen, ConnectionsScreen) and self._looks % LIST_EVERY == 0:
             screen.update_rows()
+
+    # -- what connect asks and says ----------------------------------------------------------------
+
+    async def _answer(self, screen):
+        """Show a dialog; its result once dismissed (the client waits, the UI goes on)."""
+        answered = asyncio.get_running_loop().create_future()
+        self.push_screen(screen, lambda result: answered.done() or answered.set_result(result))
+        return await answered
+
+    async def ask_prompts(self, title: str, instruction: str, prompts: list[tuple[str, bool]]):
+        from .screens.prompts import PromptsScreen
+
+        return await self._answer(PromptsScreen(title, instruction, prompts))
+
+    async def ask_host_key(self, name: str, key_type: str, fingerprint: str, known_hosts: str) -> bool:
+        from .screens.prompts import HostKeyScreen
+
+        return bool(await self._answer(HostKeyScreen(name, key_type, fingerprint, known_hosts)))
+
+    async def warn_host_key(self, name: str, key_type: str, fingerprint: str, detail: str) -> None:
+        from .screens.prompts import ChangedKeyScreen
+
+        await self._answer(ChangedKeyScreen(name, key_type, fingerprint, detail))
+
+    def ended(self, text: str, error: bool = False) -> None:
+        """How the client's session ended; the UI stays open on it."""
+        self.connections.say(text)
+        self.notify(text, title="connection", severity="error" if error else "information", timeout=30)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from .screens.session import LiveSessionScreen
