@@ -295,7 +295,7 @@ def serve_with_ui(args) -> int:
     live = LiveConnections("server", "serve", elide_after=None if args.full_data else ELIDE_AFTER)
     log_path = state_dir() / "serve.log"
     return run_live(live, lambda app: run_serve(args, live, app, template),
-                    title=f"serve on {args.host} port {args.port} · log: {log_path}")
+                    title=f"serve on {args.host} port {args.port} · log: {log_path}", in_thread=True)
 
 
 def build_server_config(args) -> ServerConfig:
@@ -536,7 +536,7 @@ async def _serve(args, live, app, template, log: ServerLog) -> int:
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     listening = f"sshviz server listening on {args.host} port {port}; host key {fingerprints}"
     if app is not None:
-        app.sub_title = app.listening = f"listening on {args.host} port {port} · {fingerprints}"
+        app.show_listening(f"listening on {args.host} port {port} · {fingerprints}")
         log(listening)
         log(limits_line)
     else:

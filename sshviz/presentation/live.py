@@ -134,8 +134,9 @@ class LiveConnection:
         return self.state + (f" · {self.notes[-1]}" if self.notes else "")
 
     def saved_trace(self) -> Trace:
-        """A copy of the trace as it is now, its header filled in, to save."""
-        self.recorder.finish()
+        """A copy of the trace as it is now, its header filled in, to save. It only reads (the
+        recorder may be adding to the trace in another thread); the file writer shortens bulk
+        data as it writes."""
         header = self.trace.header
         copy = Trace(TraceHeader(header.source, header.client_version, header.server_version,
                                  header.client_address, header.server_address, dict(header.scenario),

@@ -42,13 +42,14 @@ def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
     return app.return_code or 0
 
 
-def run_live(connections, run, single: bool = False, title: str = "") -> int:
+def run_live(connections, run, single: bool = False, title: str = "", in_thread: bool = False) -> int:
     """Open the UI on live connections (a presentation.live.LiveConnections) and run
-    ``run(app)``, the server or the client, in its loop until the UI is closed; what stopped
-    ``run`` is raised once the UI has closed (the caller says it in one line)."""
+    ``run(app)``, the server or the client, in its loop (``in_thread``: a thread and loop of
+    its own) until the UI is closed; what stopped ``run`` is raised once the UI has closed (the
+    caller says it in one line)."""
     from .live import LiveApp
 
-    app = LiveApp(connections, run, single=single, title=title)
+    app = LiveApp(connections, run, single=single, title=title, in_thread=in_thread)
     app.run()
     if app.error is not None:
         raise app.error

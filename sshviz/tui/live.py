@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from typing import Awaitable, Callable, Iterable
 
 from textual.app import App, SystemCommand
@@ -26,15 +27,19 @@ LIST_EVERY = 3  # ... and the connection list every this many looks
 
 class LiveApp(SshvizApp):
     """The app on ``connections`` (a presentation.live.LiveConnections), with ``run(app)``
-    (the server, or the client) started in its loop once it is mounted; ``single``: one
-    connection (connect), shown at once, no list."""
+    (the server, or the client) started once it is mounted: in the app's own loop, or with
+    ``in_thread`` in a thread and loop of its own, so that a server busy with a class's
+    transfers never holds up a key press (the interpreter switches between the two threads
+    every few milliseconds; in one loop, a key would wait for every connection's pending
+    reads). ``single``: one connection (connect), shown at once, no list."""
 
     def __init__(self, connections, run: Callable[["LiveApp"], Awaitable[object]], single: bool = False,
-                 title: str = "") -> None:
+                 title: str = "", in_thread: bool = False) -> None:
         super().__init__(trace=Trace(TraceHeader(connections.source)))
         self.connections = connections
         self._run = run
         self.single = single
+        self.in_thread = in_thread
         self.listening = title  # the server's address and host key, for the title bar
         self.sub_title = title
         self.shown = None  # the LiveConnection on the ladder
@@ -42,6 +47,8 @@ class LiveApp(SshvizApp):
         self.error: BaseException | None = None  # what stopped the server or client
         self.traces_dir = os.path.abspath(os.environ.get("SSHVIZ_TRACES") or os.getcwd())
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where run() runs
+        self._thread: threading.Thread | None = None
         self._looks = 0
         self._shown_changes = -1
 
@@ -52,7 +59,13 @@ class LiveApp(SshvizApp):
         return LiveSessionScreen() if self.single else ConnectionsScreen()
 
     def on_mount(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+        self._loop_ui = asyncio.get_running_loop()
+        if self.in_thread:
+            self._thread = threading.Thread(target=self._serve_in_thread, name="sshviz-server", daemon=True)
+            self._thread.start()
+        else:
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._serve())
         self.set_interval(REFRESH, self.look)
 
     def on_ready(self) -> None:  # no demo to start
@@ -64,20 +77,61 @@ class LiveApp(SshvizApp):
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the CLI says it in one line once the UI has closed
-            self.error = exc
-            self.exit(1)
+            self.from_server(self._failed, exc)
+
+    def _serve_in_thread(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        self._task = loop.create_task(self._serve())
+        try:
+            loop.run_until_complete(self._task)
+        except BaseException:  # noqa: BLE001 (cancelled: the UI is closing)
+            pass
+        finally:
+            loop.close()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.error = exc
+        self.exit(1)
+
+    def from_server(self, function: Callable, *args) -> None:
+        """Call ``function(*args)`` in the UI's thread (the server may run in another)."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            self.call_from_thread_soon(function, *args)
+        else:
+            function(*args)
+
+    def call_from_thread_soon(self, function: Callable, *args) -> None:
+        """As Textual's call_from_thread, without waiting for it to be done (the UI may be
+        closing, waiting for the server thread)."""
+        self._loop_ui.call_soon_threadsafe(function, *args)
+
+    def show_listening(self, text: str) -> None:
+        """The server's address and host key in the title bar (from any thread)."""
+
+        def show() -> None:
+            self.listening = text
+            if self.shown is None:
+                self.sub_title = text
+
+        self.from_server(show)
 
     async def action_quit(self) -> None:
         await self.stop_serving()
         self.exit(self.return_code or 0)
 
     async def stop_serving(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            try:
-                await self._task
-            except BaseException:  # noqa: BLE001 (cancelled, or what it raised on the way out)
-                pass
+        task, loop = self._task, self._loop
+        if task is None or loop is None or task.done():
+            return
+        if self._thread is not None:
+            loop.call_soon_threadsafe(task.cancel)
+            await asyncio.to_thread(self._thread.join, 10)
+            return
+        task.cancel()
+        try:
+            await task
+        except BaseException:  # noqa: BLE001 (cancelled, or what it raised on the way out)
+            pass
 
     async def on_unmount(self) -> None:
         await self.stop_serving()

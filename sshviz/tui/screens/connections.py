@@ -103,9 +103,10 @@ class ConnectionsScreen(Screen):
         self._seen_changes = live.changes
         table = self.query_one(DataTable)
         wanted: dict[str, tuple] = {}
-        for connection in live.connections:
+        for connection in list(live.connections):
             wanted[f"c{connection.number}"] = connection_cells(connection)
-        for (address, reason), refusal in live.refusals.items():
+        # list(): the server (in its own thread) may add to them while this reads.
+        for (address, reason), refusal in list(live.refusals.items()):
             wanted[f"r{address} {reason}"] = refusal_cells(refusal)
         for key in [k for k in self._shown if k not in wanted]:
             table.remove_row(key)
