@@ -11,7 +11,6 @@ import asyncio
 import os
 import socket
 import statistics
-import threading
 
 import pytest
 
