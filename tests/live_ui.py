@@ -79,10 +79,9 @@ async def run_process(*argv: str, input: bytes = b"", timeout: float = 120, env=
     return process.returncode, out, err
 
 
-class KeyToFrame:
-    """Key press to frame while the screen keeps changing (live traffic redraws it): a key is
-    sent as the terminal driver delivers it; it has been handled once ``changed()`` (what the
-    key changes) differs; the time is that of the first frame Textual hands over after that."""
+class FrameRecorder:
+    """Counts the frames Textual hands over and when the last one was (rendering each as a
+    terminal would, so a headless run costs what a real one does)."""
 
     def __init__(self, app):
         self.app = app
@@ -95,21 +94,32 @@ class KeyToFrame:
             if renderable is not None:
                 render = getattr(renderable, "render_segments", None)
                 if render is not None:
-                    render(app.console)  # what a terminal's frame costs, in a headless run too
+                    render(app.console)
                 self.last = time.perf_counter()
                 self.frames += 1
 
         app._display = display
 
-    async def key(self, key: str, changed, timeout: float = 10.0) -> float:
-        """Seconds from sending ``key`` to the first frame after it took effect."""
+    def send_key(self, key: str) -> float:
+        """Deliver ``key`` as the terminal driver does; returns when it was sent."""
         from textual import events
 
-        before = changed()
-        started = time.perf_counter()
         event = events.Key(key, key if len(key) == 1 else None)
         event.set_sender(self.app)
+        started = time.perf_counter()
         self.app._driver.send_message(event)
+        return started
+
+
+class KeyToFrame(FrameRecorder):
+    """Key press to frame while the screen keeps changing (live traffic redraws it): a key is
+    sent as the terminal driver delivers it; it has been handled once ``changed()`` (what the
+    key changes) differs; the time is that of the first frame Textual hands over after that."""
+
+    async def key(self, key: str, changed, timeout: float = 10.0) -> float:
+        """Seconds from sending ``key`` to the first frame after it took effect."""
+        before = changed()
+        started = self.send_key(key)
         deadline = started + timeout
         while changed() == before:
             if time.perf_counter() > deadline:

@@ -31,13 +31,17 @@ def connect_app(tmp_path, port: int, known_hosts, *options: str) -> LiveApp:
     return LiveApp(live, run, single=True)
 
 
+async def first_contact(pilot) -> None:
+    await until(pilot, lambda: isinstance(pilot.app.screen, HostKeyScreen), what="the host key dialog")
+    await pilot.pause(0.2)  # laid out, so that a click finds its button
+
+
 async def test_first_contact_asks_and_trusting_connects_again_and_logs_in(tmp_path):
     with sshd(host_keys=("ed25519",)) as server:
         known = tmp_path / "known_hosts"
         app = connect_app(tmp_path, server.port, known)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, HostKeyScreen), what="the host key dialog")
-            await pilot.pause(0.2)  # laid out, so that a click finds its button
+            await first_contact(pilot)
             fingerprint = (shared_keys() / "host_ed25519.pub").read_text().split()[1]
             expected = read_public_key(str(shared_keys() / "host_ed25519.pub"))[0].fingerprint()
             assert expected in str(app.screen.query_one("#hostkey-text").render())
@@ -60,8 +64,7 @@ async def test_refusing_a_new_key_sends_nothing_more(tmp_path):
         known = tmp_path / "known_hosts"
         app = connect_app(tmp_path, server.port, known)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, HostKeyScreen), what="the host key dialog")
-            await pilot.pause(0.2)  # laid out, so that a click finds its button
+            await first_contact(pilot)
             await pilot.click("#refuse")
             await until(pilot, lambda: any("not trusted" in line for line in app.connections.log), what="the ending")
             assert len(app.connections.connections) == 1

@@ -18,6 +18,8 @@ from sshviz.tui.timeline import Timeline
 from sshviz.wire.catalog import SSH
 from sshviz.wire.codes import OpenFailureReason
 
+from .conftest import SentMessages
+
 
 def test_a_live_timeline_takes_in_messages_and_late_changes_as_they_come():
     whole = run_scenario(Scenario()).trace
@@ -88,16 +90,7 @@ def test_the_channel_limit_refuses_one_more_with_resource_shortage():
     its place."""
     from sshviz.connection.layer import Connection, ConnectionConfig
 
-    class Transport:
-        unsent_bytes = 0
-
-        def __init__(self):
-            self.sent = []
-
-        def send(self, message):
-            self.sent.append(message)
-
-    transport, events = Transport(), []
+    transport, events = SentMessages(), []
     connection = Connection("server", ConnectionConfig(max_channels=3), transport, events)
 
     def open_session(sender: int) -> None:
