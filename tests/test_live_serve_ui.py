@@ -207,3 +207,62 @@ async def test_too_many_channels_are_refused_cleanly_and_shown(tmp_path, monkeyp
         await pilot.pause(0.5)
         state = str(app.screen.query_one("DataTable").get_row("c1")[6])
         assert "too many channels" in state
+
+
+def on_a_terminal(args: list[str], keys: bytes = b"", wait: float = 6.0) -> tuple[int, bytes]:
+    """Run sshviz on a pseudo-terminal for ``wait`` seconds, type ``keys``; (status, output)."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "sshviz", *args])
+    shown = b""
+    deadline = time.monotonic() + wait
+    typed = False
+    while True:
+        if time.monotonic() > deadline:
+            if typed:
+                os.kill(pid, 9)
+                break
+            os.write(fd, keys)
+            typed, deadline = True, time.monotonic() + 20
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown
+
+
+def test_serve_on_a_terminal_opens_the_ui_and_q_stops_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("PW", "pw")
+    status, shown = on_a_terminal(["serve", "--port", "0", "--user", USER, "--password-env", "PW"], b"q")
+    assert status == 0
+    assert b"listening on 127.0.0.1 port" in shown and b"connections (enter: watch one)" in shown
+    log = (tmp_path / "state" / "sshviz" / "serve.log").read_text()
+    assert "sshviz server listening on 127.0.0.1 port" in log
+
+
+def test_serve_on_a_terminal_says_in_one_line_that_the_port_is_taken(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("PW", "pw")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, shown = on_a_terminal(["serve", "--port", str(port), "--user", USER, "--password-env", "PW"],
+                                      wait=3)
+    assert status == 1
+    assert shown.replace(b"\r\n", b"\n").endswith(
+        f"sshviz: error: cannot listen on 127.0.0.1 port {port}: Address already in use\n".encode())
+    assert b"Traceback" not in shown

@@ -21,7 +21,7 @@ from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private
 from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, ChannelRefused, Disconnected
-from ..net.adapter import EndpointProtocol, start_server
+from ..net.adapter import EndpointProtocol, listening_sockets, start_server
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
 from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
@@ -292,9 +292,13 @@ def serve_with_ui(args) -> int:
         template = build_server_config(args)
     except KeyFileError as exc:
         raise CLIError(str(exc)) from None
+    try:  # listening already, so that a port in use is said before the UI opens
+        sockets = listening_sockets(args.host, args.port)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     live = LiveConnections("server", "serve", elide_after=None if args.full_data else ELIDE_AFTER)
     log_path = state_dir() / "serve.log"
-    return run_live(live, lambda app: run_serve(args, live, app, template),
+    return run_live(live, lambda app: run_serve(args, live, app, template, sockets),
                     title=f"serve on {args.host} port {args.port} · log: {log_path}", in_thread=True)
 
 
@@ -403,17 +407,18 @@ class ServerLog:
             self.file.close()
 
 
-async def run_serve(args, live=None, app=None, template=None) -> int:
+async def run_serve(args, live=None, app=None, template=None, sockets=None) -> int:
     """Serve until stopped. With ``live`` (a LiveConnections) every connection is recorded into
-    it and the log goes there, for the UI (``app``, whose title gets the listening address)."""
+    it and the log goes there, for the UI (``app``, whose title gets the listening address).
+    ``sockets``: already listening (else made from --host and --port)."""
     log = ServerLog(live)
     try:
-        return await _serve(args, live, app, template, log)
+        return await _serve(args, live, app, template, log, sockets)
     finally:
         log.close()
 
 
-async def _serve(args, live, app, template, log: ServerLog) -> int:
+async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
     if template is None:
         try:
             template = build_server_config(args)
@@ -527,7 +532,8 @@ async def _serve(args, live, app, template, log: ServerLog) -> int:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
                                     on_protocol=on_protocol, limits=limits, on_refused=on_refused,
-                                    log=lambda line: log(line, error=True), work_pool=work_pool)
+                                    log=lambda line: log(line, error=True), work_pool=work_pool,
+                                    sockets=sockets)
     except OSError as exc:
         if work_pool is not None:
             work_pool.close()

@@ -424,12 +424,15 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
                        limits: ConnectionLimits | None = None,
                        on_refused: Callable[[str, str], None] | None = None,
                        log: Callable[[str], None] | None = None,
-                       work_pool: WorkPool | None = None) -> Listener:
+                       work_pool: WorkPool | None = None,
+                       sockets: list[socket.socket] | None = None) -> Listener:
     """Listen; each connection gets its own ServerConnection from ``make_server``.
     ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder);
     ``limits`` decides which connections are taken, and ``on_refused(peer, reason)`` hears of
     the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger);
-    ``work_pool`` runs the connections' slow arithmetic off the event loop."""
+    ``work_pool`` runs the connections' slow arithmetic off the event loop; ``sockets``: ones
+    already listening (``listening_sockets``), so that a caller can say it cannot listen before
+    anything else starts."""
 
     def factory(peer: str) -> EndpointProtocol:
         forwarder: Forwarder | None = None
@@ -453,5 +456,5 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
             on_protocol(protocol)
         return protocol
 
-    return Listener(listening_sockets(host, port), factory, limits, on_refused,
+    return Listener(sockets or listening_sockets(host, port), factory, limits, on_refused,
                     log or logging.getLogger("sshviz").warning)

@@ -37,7 +37,7 @@ class LiveApp(SshvizApp):
                  title: str = "", in_thread: bool = False) -> None:
         super().__init__(trace=Trace(TraceHeader(connections.source)))
         self.connections = connections
-        self._run = run
+        self._run_server = run
         self.single = single
         self.in_thread = in_thread
         self.listening = title  # the server's address and host key, for the title bar
@@ -46,11 +46,12 @@ class LiveApp(SshvizApp):
         self.following = True
         self.error: BaseException | None = None  # what stopped the server or client
         self.traces_dir = os.path.abspath(os.environ.get("SSHVIZ_TRACES") or os.getcwd())
-        self._task: asyncio.Task | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # where run() runs
-        self._thread: threading.Thread | None = None
+        self._server_task: asyncio.Task | None = None
+        self._server_loop: asyncio.AbstractEventLoop | None = None  # where run() runs
+        self._server_thread: threading.Thread | None = None
         self._looks = 0
         self._shown_changes = -1
+        self._on_screen = False
 
     def get_default_screen(self) -> Screen:
         from .screens.connections import ConnectionsScreen
@@ -59,31 +60,33 @@ class LiveApp(SshvizApp):
         return LiveSessionScreen() if self.single else ConnectionsScreen()
 
     def on_mount(self) -> None:
-        self._loop_ui = asyncio.get_running_loop()
+        self._ui_loop = asyncio.get_running_loop()
         if self.in_thread:
-            self._thread = threading.Thread(target=self._serve_in_thread, name="sshviz-server", daemon=True)
-            self._thread.start()
+            self._server_thread = threading.Thread(target=self._serve_in_thread, name="sshviz-server", daemon=True)
+            self._server_thread.start()
         else:
-            self._loop = asyncio.get_running_loop()
-            self._task = self._loop.create_task(self._serve())
+            self._server_loop = asyncio.get_running_loop()
+            self._server_task = self._server_loop.create_task(self._serve())
         self.set_interval(REFRESH, self.look)
 
-    def on_ready(self) -> None:  # no demo to start
-        pass
+    def on_ready(self) -> None:  # no demo to start; a server that failed before this ends the app now
+        self._on_screen = True
+        if self.error is not None:
+            self.exit(1)
 
     async def _serve(self) -> None:
         try:
-            await self._run(self)
+            await self._run_server(self)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the CLI says it in one line once the UI has closed
             self.from_server(self._failed, exc)
 
     def _serve_in_thread(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        self._task = loop.create_task(self._serve())
+        loop = self._server_loop = asyncio.new_event_loop()
+        self._server_task = loop.create_task(self._serve())
         try:
-            loop.run_until_complete(self._task)
+            loop.run_until_complete(self._server_task)
         except BaseException:  # noqa: BLE001 (cancelled: the UI is closing)
             pass
         finally:
@@ -91,11 +94,12 @@ class LiveApp(SshvizApp):
 
     def _failed(self, exc: BaseException) -> None:
         self.error = exc
-        self.exit(1)
+        if self._on_screen:  # else on_ready ends it: exiting before the first frame upsets Textual
+            self.exit(1)
 
     def from_server(self, function: Callable, *args) -> None:
         """Call ``function(*args)`` in the UI's thread (the server may run in another)."""
-        if self._thread is not None and threading.current_thread() is self._thread:
+        if self._server_thread is not None and threading.current_thread() is self._server_thread:
             self.call_from_thread_soon(function, *args)
         else:
             function(*args)
@@ -103,7 +107,7 @@ class LiveApp(SshvizApp):
     def call_from_thread_soon(self, function: Callable, *args) -> None:
         """As Textual's call_from_thread, without waiting for it to be done (the UI may be
         closing, waiting for the server thread)."""
-        self._loop_ui.call_soon_threadsafe(function, *args)
+        self._ui_loop.call_soon_threadsafe(function, *args)
 
     def show_listening(self, text: str) -> None:
         """The server's address and host key in the title bar (from any thread)."""
@@ -120,12 +124,12 @@ class LiveApp(SshvizApp):
         self.exit(self.return_code or 0)
 
     async def stop_serving(self) -> None:
-        task, loop = self._task, self._loop
+        task, loop = self._server_task, self._server_loop
         if task is None or loop is None or task.done():
             return
-        if self._thread is not None:
+        if self._server_thread is not None:
             loop.call_soon_threadsafe(task.cancel)
-            await asyncio.to_thread(self._thread.join, 10)
+            await asyncio.to_thread(self._server_thread.join, 10)
             return
         task.cancel()
         try:
@@ -138,7 +142,7 @@ class LiveApp(SshvizApp):
 
     # -- watching one connection ----------------------------------------------------------------
 
-    def watch(self, connection) -> None:
+    def watch_connection(self, connection) -> None:
         """Show ``connection`` on the ladder, following it."""
         self.shown = connection
         self.trace = connection.trace
@@ -160,7 +164,7 @@ class LiveApp(SshvizApp):
         newest = self.connections.connections[-1] if self.connections.connections else None
         session = next((s for s in self.screen_stack if isinstance(s, LiveSessionScreen)), None)
         if self.single and newest is not None and newest is not self.shown:  # connect tried again
-            self.watch(newest)
+            self.watch_connection(newest)
             if session is not None and session.is_mounted:
                 session.reload()
         shown = self.shown

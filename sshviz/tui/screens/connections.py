@@ -167,7 +167,7 @@ class ConnectionsScreen(Screen):
         if connection is None:
             self.notify("select a connection (not a refusal) to watch", timeout=3)
             return
-        self.app.watch(connection)
+        self.app.watch_connection(connection)
         self.app.push_screen(LiveSessionScreen())
 
     def action_save(self) -> None:
