@@ -92,8 +92,8 @@ async def test_messages_arrive_while_watched_and_pause_keeps_the_selection(tmp_p
             *ssh(port, tmp_path, None, "-T"), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         live = app.connections
-        await until(pilot, lambda: live.connections and live.connections[0].state.startswith("logged in"),
-                    what="the login")
+        await until(pilot, lambda: live.connections and live.connections[0].state == "logged in: shell",
+                    what="the login and the shell")
         await pilot.pause(0.5)
         await pilot.press("enter")
         assert isinstance(app.screen, LiveSessionScreen)
@@ -266,3 +266,44 @@ def test_serve_on_a_terminal_says_in_one_line_that_the_port_is_taken(tmp_path, m
     assert shown.replace(b"\r\n", b"\n").endswith(
         f"sshviz: error: cannot listen on 127.0.0.1 port {port}: Address already in use\n".encode())
     assert b"Traceback" not in shown
+
+
+async def test_paramiko_and_scp_are_listed_with_their_software_and_offers(tmp_path, monkeypatch):
+    """Other clients a class brings: paramiko (exec) and OpenSSH's scp (SFTP underneath since
+    OpenSSH 9), each a row with its own software and HASSH."""
+    paramiko = pytest.importorskip("paramiko")
+    require("scp")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "file.txt").write_bytes(b"copied by scp\n")
+    app = live_app(serve_args(tmp_path, "--root", str(root)))
+    async with app.run_test(size=SIZE) as pilot:
+        port = await port_of(app)
+
+        def paramiko_exec() -> bytes:
+            client = paramiko.SSHClient()
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            client.connect("127.0.0.1", port, USER, key_filename=str(shared_keys() / "user_ed25519"),
+                           look_for_keys=False, allow_agent=False)
+            try:
+                _, out, _ = client.exec_command("echo from paramiko")
+                return out.read()
+            finally:
+                client.close()
+
+        assert await asyncio.to_thread(paramiko_exec) == b"from paramiko\n"
+        options = [("StrictHostKeyChecking=accept-new" if option == "StrictHostKeyChecking=yes" else option)
+                   for option in sftp_options(port, shared_keys() / "user_ed25519", tmp_path / "known")]
+        status, _, err = await run_process("scp", *options, str(tmp_path / "file.txt"), f"{USER}@127.0.0.1:copy.txt")
+        assert status == 0, err
+        assert (root / "copy.txt").read_bytes() == b"copied by scp\n"
+        live = app.connections
+        await until(pilot, lambda: len(live.connections) == 2 and all(c.closed for c in live.connections),
+                    what="both connections closed")
+        by_software = {c.software_text().split("_")[0]: c for c in live.connections}
+        assert set(by_software) == {"paramiko", "OpenSSH"}
+        assert by_software["paramiko"].offer.hassh != by_software["OpenSSH"].offer.hassh
+        assert any(type(change).__name__ == "SftpMessage"  # scp spoke SFTP
+                   for event in by_software["OpenSSH"].trace.events for _, change in event.changes)
+        assert by_software["paramiko"].state.startswith("ended")

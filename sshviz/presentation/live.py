@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..events import (AuthAttempt, AuthSucceeded, ChannelRefused, Disconnected, KeysActivated,
-                      PacketReceived, PacketSent, SubsystemStarted, VersionReceived, VersionSent)
+                      PacketReceived, PacketSent, VersionReceived, VersionSent)
 from ..sides import Side
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
@@ -54,6 +54,8 @@ class LiveConnection:
 
     def feed(self, events: list) -> None:
         for event in events:
+            if isinstance(event, (PacketSent, PacketReceived)):
+                self._program(event.record.message)
             if isinstance(event, (PacketSent, VersionSent)):
                 self.bytes_out += len(event.record.wire)
             elif isinstance(event, (PacketReceived, VersionReceived)):
@@ -75,6 +77,18 @@ class LiveConnection:
         if self.offer is None and message is not None and message.spec is MSG.KEXINIT:
             self.offer = offer_of(message, self.peer_side)
 
+    def _program(self, message) -> None:
+        """A session's program, from the CHANNEL_REQUEST that starts it (either way)."""
+        if message is None or message.spec is not MSG.CHANNEL_REQUEST or not self.state.startswith("logged in"):
+            return
+        kind = message["request_type"]
+        if kind == "exec":
+            self.state = f"logged in: exec {visible(message['command'], limit=40)}"
+        elif kind == "subsystem":
+            self.state = f"logged in: {word(message['subsystem_name'], limit=20)}"
+        elif kind == "shell":
+            self.state = "logged in: shell"
+
     def _changed(self, event) -> None:
         if isinstance(event, KeysActivated) and self._keys < 2:
             self._keys += 1
@@ -87,8 +101,6 @@ class LiveConnection:
                 self.user = event.user
         elif isinstance(event, AuthSucceeded):  # the client's
             self.user, self.state = event.user, "logged in"
-        elif isinstance(event, SubsystemStarted):
-            self.state = f"logged in: {event.name}"
         elif isinstance(event, ChannelRefused):
             self.note(f"refused a {event.channel_type} channel: {event.description}")
         elif isinstance(event, Disconnected):
