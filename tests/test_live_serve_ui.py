@@ -307,3 +307,29 @@ async def test_paramiko_and_scp_are_listed_with_their_software_and_offers(tmp_pa
         assert any(type(change).__name__ == "SftpMessage"  # scp spoke SFTP
                    for event in by_software["OpenSSH"].trace.events for _, change in event.changes)
         assert by_software["paramiko"].state.startswith("ended")
+
+
+async def test_a_login_past_the_sessions_per_user_limit_is_refused_and_shown(tmp_path, monkeypatch):
+    require(SSH)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    app = live_app(serve_args(tmp_path, "--max-sessions-per-user", "1"))
+    async with app.run_test(size=SIZE) as pilot:
+        port = await port_of(app)
+        first = await asyncio.create_subprocess_exec(
+            *ssh(port, tmp_path, None, "-T"), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        live = app.connections
+        await until(pilot, lambda: live.connections and live.connections[0].state.startswith("logged in"),
+                    what="the first login")
+        status, out, err = await run_process(*ssh(port, tmp_path, "echo second"))
+        assert status == 255 and out == b""
+        await until(pilot, lambda: len(live.connections) == 2 and live.connections[1].closed, what="the refusal")
+        refused = live.connections[1]
+        assert refused.notes == ["refused: already 1 connections (--max-sessions-per-user)"]
+        assert refused.state.startswith("ended by server: too many connections for this user")
+        assert any("refused: already 1 connections" in line for line in live.log)
+        await until(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, what="the rows")
+        await pilot.pause(0.4)
+        assert "refused: already 1" in str(app.screen.query_one("DataTable").get_row("c2")[6])
+        first.stdin.close()
+        await asyncio.wait_for(first.wait(), 30)
