@@ -58,7 +58,7 @@ def test_a_connection_fed_a_servers_events_says_who_what_and_how_much():
     assert connection.bytes_in == sum(len(e.record.wire) for e in conductor.trace.events if e.direction == "c2s")
     assert connection.bytes_out == sum(len(e.record.wire) for e in conductor.trace.events if e.direction == "s2c")
     assert [e.name for e in connection.trace.events] == [e.name for e in conductor.trace.events]
-    assert connection.state.startswith("ended by client")
+    assert connection.state.startswith("client ended: ")
 
 
 def test_refusals_are_one_row_per_address_and_limit_and_old_connections_go():

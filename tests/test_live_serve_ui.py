@@ -306,7 +306,7 @@ async def test_paramiko_and_scp_are_listed_with_their_software_and_offers(tmp_pa
         assert by_software["paramiko"].offer.hassh != by_software["OpenSSH"].offer.hassh
         assert any(type(change).__name__ == "SftpMessage"  # scp spoke SFTP
                    for event in by_software["OpenSSH"].trace.events for _, change in event.changes)
-        assert by_software["paramiko"].state.startswith("ended")
+        assert by_software["paramiko"].state.startswith("client ended")
 
 
 async def test_a_login_past_the_sessions_per_user_limit_is_refused_and_shown(tmp_path, monkeypatch):
@@ -326,7 +326,7 @@ async def test_a_login_past_the_sessions_per_user_limit_is_refused_and_shown(tmp
         await until(pilot, lambda: len(live.connections) == 2 and live.connections[1].closed, what="the refusal")
         refused = live.connections[1]
         assert refused.notes == ["refused: already 1 connections (--max-sessions-per-user)"]
-        assert refused.state.startswith("ended by server: too many connections for this user")
+        assert refused.state.startswith("server ended: too many connections for this user")
         assert any("refused: already 1 connections" in line for line in live.log)
         await until(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, what="the rows")
         await pilot.pause(0.4)

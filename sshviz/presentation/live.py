@@ -105,7 +105,7 @@ class LiveConnection:
             self.note(f"refused a {event.channel_type} channel: {event.description}")
         elif isinstance(event, Disconnected):
             who = "client" if (self.side == Side.SERVER) == event.by_peer else "server"
-            self.state = f"ended by {who}: {visible(event.description, limit=60) or _reason(event.reason)}"
+            self.state = f"{who} ended: {visible(event.description, limit=60) or _reason(event.reason)}"
 
     def note(self, text: str) -> None:
         """A refusal on this connection, for the list (and its state)."""
@@ -121,7 +121,7 @@ class LiveConnection:
         self.closed = True
         self.recorder.finish()
         self.trace.fill_header()
-        if not self.state.startswith("ended"):
+        if " ended: " not in self.state:
             self.state = "closed"
         self.changes += 1
         if self._on_change is not None:
