@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from textual import events  # noqa: E402  (after the path, like every import of the project)
+from tests.live_ui import FrameRecorder  # noqa: E402  (after the path, like every import of the project)
 
 STARTS = 5
 STEPS = 60
@@ -96,40 +96,20 @@ def time_child(code: str) -> list[float]:
     return [float(x) for x in out.stdout.split()]
 
 
-class FrameClock:
-    """Records when Textual hands a screen update over (rendering it as a terminal would)."""
+class FrameClock(FrameRecorder):
+    """Key press to the last frame it caused, on a screen that settles."""
 
     QUIET = 0.05  # no frame for this long after the last one: the screen has settled
-
-    def __init__(self, app):
-        self.app = app
-        self.last = 0.0
-        self.count = 0
-        original = app._display
-
-        def display(screen, renderable):
-            original(screen, renderable)
-            if renderable is not None:
-                render = getattr(renderable, "render_segments", None)
-                if render is not None:
-                    render(app.console)
-                self.last = time.perf_counter()
-                self.count += 1
-
-        app._display = display
 
     async def key(self, key: str, timeout: float = 10.0) -> float:
         """Seconds from a key arriving (as the terminal driver delivers it) to the last frame
         it caused."""
-        count = self.count
-        started = time.perf_counter()
-        event = events.Key(key, key if len(key) == 1 else None)
-        event.set_sender(self.app)
-        self.app._driver.send_message(event)
+        count = self.frames
+        started = self.send_key(key)
         deadline = started + timeout
         while time.perf_counter() < deadline:
             await asyncio.sleep(0.001)
-            if self.count > count and time.perf_counter() - self.last > self.QUIET:
+            if self.frames > count and time.perf_counter() - self.last > self.QUIET:
                 break
         return self.last - started
 

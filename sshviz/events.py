@@ -261,6 +261,15 @@ class ChannelOpenFailed(Event):
 
 
 @dataclass(slots=True, frozen=True)
+class ChannelRefused(Event):
+    """This side answered a peer's CHANNEL_OPEN with CHANNEL_OPEN_FAILURE."""
+
+    channel_type: str
+    reason: int
+    description: str
+
+
+@dataclass(slots=True, frozen=True)
 class ChannelRequestDone(Event):
     """A reply to a channel request this side sent with want_reply."""
 

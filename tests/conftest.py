@@ -238,6 +238,18 @@ class FakeSocket:
         self.reading = True
 
 
+class SentMessages:
+    """A transport for a connection layer alone: what it sends is kept, nothing waits unsent."""
+
+    unsent_bytes = 0
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message):
+        self.sent.append(message)
+
+
 class RecordingIO:
     """The ChannelIO interface for a built-in command; nothing it is given is ever read by a
     client, so all it was given counts as waiting (``pending_bytes``)."""

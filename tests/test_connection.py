@@ -10,7 +10,7 @@ from sshviz.events import ChannelData, ChannelRequestDone, GlobalRequestDone
 from sshviz.scenario import Scenario, make_conductor
 from sshviz.wire.catalog import SSH
 
-from .conftest import RecordingIO, changes, run_builtin, started_shell, step_until
+from .conftest import RecordingIO, SentMessages, changes, run_builtin, started_shell, step_until
 
 # -- connection layer ---------------------------------------------------------------------------
 
@@ -45,16 +45,7 @@ def test_output_waiting_for_window_is_counted_not_walked():
 
     from sshviz.connection.layer import Connection, ConnectionConfig
 
-    class Transport:
-        unsent_bytes = 0
-
-        def __init__(self):
-            self.sent = []
-
-        def send(self, message):
-            self.sent.append(message)
-
-    transport = Transport()
+    transport = SentMessages()
     connection = Connection("server", ConnectionConfig(), transport, [])
     connection.handle(SSH.build("CHANNEL_OPEN", channel_type="session", sender_channel=5,
                                 initial_window_size=0, maximum_packet_size=1000))

@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from .serving import dheat, first_bytes, hit_and_run, hold_idle, in_background, reply_flood, rss_kib, serve
+from .serving import (dheat, first_bytes, hit_and_run, hold_idle, in_background, reply_flood,
+                      rss_kib, serve)
 
 pytestmark = pytest.mark.slow
 

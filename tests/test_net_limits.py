@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from sshviz.net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, MaxStartups,
-                               LineThrottle, connections_for_open_files, source_of)
+from sshviz.net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits,
+                               LineThrottle, MaxStartups, connections_for_open_files, source_of)
 
 from .openssh import shared_keys, ssh_command, stop
 from .serving import PROJECT, USER, first_bytes, hold_idle, serve

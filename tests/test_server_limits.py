@@ -7,7 +7,8 @@ from __future__ import annotations
 from sshviz.conductor import Conductor
 from sshviz.events import AuthAttempt, Disconnected
 from sshviz.scenario import Scenario, build_pair, run_scenario
-from sshviz.wire.catalog import MSG, DisconnectReason as R
+from sshviz.wire.catalog import MSG
+from sshviz.wire.catalog import DisconnectReason as R
 from sshviz.wire.spec import UNKNOWN_TAIL, Message, MessageSpec
 
 

@@ -29,10 +29,10 @@ from sshviz.trace.capture import import_capture
 from sshviz.trace.fileformat import load_trace
 from sshviz.trace.keylog import KeyLog
 
-from .captures import available_tsharks, loopback_capture, tshark_major, tshark_messages, what_tshark_shows
-from .openssh import (free_port, openssh, shared_keys, ssh_command, sshd, sshviz_cli, stop,  # noqa: F401
-                      wait_for_port)
-from .openssh import supported
+from .captures import (available_tsharks, loopback_capture, tshark_major, tshark_messages,
+                       what_tshark_shows)
+from .openssh import (free_port, openssh, shared_keys, ssh_command, sshd, sshviz_cli,  # noqa: F401
+                      stop, supported, wait_for_port)
 from .rootfs import HOST
 from .test_illustrated import assert_page_commands
 

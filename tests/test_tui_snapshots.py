@@ -4,12 +4,12 @@ byte, so the screens do too). Update after a deliberate change with
 
 from __future__ import annotations
 
-from sshviz.scenario import Scenario
-from sshviz.tui.app import SshvizApp
-from sshviz.trace.model import sftp_messages, sftp_name
-from sshviz.tui.widgets.fields import FieldsTree
-
 import pytest
+
+from sshviz.scenario import Scenario
+from sshviz.trace.model import sftp_messages, sftp_name
+from sshviz.tui.app import SshvizApp
+from sshviz.tui.widgets.fields import FieldsTree
 
 SIZE = (120, 40)  # a projector's terminal
 WIDE = (200, 50)

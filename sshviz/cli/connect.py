@@ -116,8 +116,11 @@ def register(sub) -> None:
     parser = sub.add_parser("connect", help="connect the sshviz client to a real SSH server",
                             description="The sshviz client against a real server. With --exec, "
                                         "behaves like 'ssh -n host CMD': the command's output on "
-                                        "stdout and stderr, and its exit status. Without it, a "
-                                        "shell reads standard input.")
+                                        "stdout and stderr, and its exit status. Without it, on a "
+                                        "terminal, the UI shows the session live (it logs in and "
+                                        "opens a session that runs nothing; q disconnects); "
+                                        "--shell gives an interactive shell instead, which is what "
+                                        "runs when standard input is not a terminal.")
     parser.add_argument("destination", metavar="[user@]host")
     parser.add_argument("-p", "--port", type=port_type(), help="port (default: 22)")
     parser.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
@@ -137,6 +140,12 @@ def register(sub) -> None:
                         help="forward a local port through the server (direct-tcpip)")
     sftp_cli.add_options(parser)
     parser.add_argument("--print", action="store_true", help="print every message on stderr")
+    parser.add_argument("--ui", action="store_true",
+                        help="show the session live in the UI (the default on a terminal without "
+                             "--exec, --sftp, --sftp-batch, -L or --print); with --exec, the "
+                             "command runs and the UI stays open")
+    parser.add_argument("--shell", action="store_true",
+                        help="an interactive shell on this terminal instead of the UI")
     parser.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS",
                         help="how long to wait for the TCP connection, then for each step of the "
                              "handshake: the server's version line, the key exchange, each answer "
@@ -171,8 +180,96 @@ def default_known_hosts() -> str:
 def connect(args) -> int:
     user, host, port = parse_destination(args.destination, args.port)
     check_trace_path(args.trace)
+    if wants_ui(args):
+        return connect_with_ui(args, user, host, port)
     with ctrl_c_interrupts():
         return asyncio.run(run_connect(args, user, host, port))
+
+
+def wants_ui(args) -> bool:
+    """--ui, or on a terminal nothing else asked for (no command, SFTP, forwarding, --print or
+    --shell)."""
+    from ..tui import terminal_attached
+
+    others = args.exec is not None or sftp_cli.wanted(args) or args.forwards or args.print
+    if args.ui:
+        if args.shell or sftp_cli.wanted(args) or args.forwards or args.print:
+            raise CLIError("--ui shows the default session or --exec CMD; leave out --shell, --sftp, "
+                           "--sftp-batch, -L and --print")
+        if not terminal_attached():
+            raise CLIError("--ui needs a terminal")
+        return True
+    return not (others or args.shell) and terminal_attached()
+
+
+class UiPrompts:
+    """What connect asks the UI (``app``, a LiveApp): passwords and keyboard-interactive answers
+    in a dialog; and what its host key check found, to ask about a new key or show a changed
+    one loudly once the connection has ended."""
+
+    def __init__(self, app):
+        self.app = app
+        self.unknown = None  # the host key known_hosts does not know, to ask about
+        self.changed: tuple[object, str] | None = None  # (key, detail) of a changed or revoked key
+
+    async def password(self, protocol: EndpointProtocol, prompt: str) -> None:
+        answers = await self.app.ask_prompts("password", "", [(visible(prompt), False)])
+        protocol.act(protocol.endpoint.provide_password, None if answers is None else answers[0])
+
+    async def prompts(self, protocol: EndpointProtocol, event: PromptsNeeded) -> None:
+        answers = await self.app.ask_prompts(
+            visible(event.name) or "keyboard-interactive", banner_text(event.instruction),
+            [(visible(prompt), echo) for prompt, echo in event.prompts])
+        protocol.act(protocol.endpoint.provide_responses, answers or [""] * len(event.prompts))
+
+
+def connect_with_ui(args, user: str, host: str, port: int) -> int:
+    """The UI on this connection; the client runs in the UI's loop."""
+    from ..tui import run_live
+
+    live, run = ui_session(args, user, host, port)
+    return run_live(live, run, single=True, title=f"connect {user}@{host} port {port}")
+
+
+def ui_session(args, user: str, host: str, port: int):
+    """(LiveConnections, run(app)): the client for the UI. A host key known_hosts does not know
+    is asked about in a dialog (trusted, it is added and the client connects again, as the check
+    happens during the key exchange); a changed one is refused, loudly."""
+    from ..presentation.live import LiveConnections
+
+    live = LiveConnections("client", "connect", elide_after=None if args.full_data else ELIDE_AFTER)
+    known_hosts_path = args.known_hosts or default_known_hosts()
+
+    async def run(app) -> None:
+        while True:
+            prompts = UiPrompts(app)
+            try:
+                status = await run_connect(args, user, host, port, live=live, ui=prompts)
+                app.ended(f"the session has ended (exit status {status})" if args.exec else "the session has ended")
+                return
+            except CLIError as exc:
+                ending = str(exc)
+            if prompts.changed is not None:
+                key, detail = prompts.changed
+                await app.warn_host_key(host_pattern(host, port), key.key_type, key.fingerprint(), detail)
+                app.ended(ending, error=True)
+                return
+            if prompts.unknown is None:
+                app.ended(ending, error=True)
+                return
+            key = prompts.unknown
+            trusted = await app.ask_host_key(host_pattern(host, port), key.key_type, key.fingerprint(),
+                                             known_hosts_path)
+            if not trusted:
+                app.ended("the host key was not trusted: nothing was sent past the key exchange", error=True)
+                return
+            _append_known_host(known_hosts_path, KnownHosts.load(known_hosts_path).entry_line(host, port, key.plain))
+
+    return live, run
+
+
+def host_pattern(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
 
 
 @contextmanager
@@ -194,7 +291,10 @@ def ctrl_c_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
-async def run_connect(args, user: str, host: str, port: int) -> int:
+async def run_connect(args, user: str, host: str, port: int, live=None, ui: UiPrompts | None = None) -> int:
+    """The session; with ``live`` (a LiveConnections) it is recorded there for the UI, whose
+    dialogs ``ui`` asks for passwords and answers; nothing is read from or written to the
+    terminal then."""
     known_hosts_path = args.known_hosts or default_known_hosts()
     known = KnownHosts.load(known_hosts_path)
 
@@ -203,8 +303,13 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         if status == "unknown" and args.accept_new:
             return "learned", f"added to {known_hosts_path}"
         if status == "unknown":
+            if ui is not None:
+                ui.unknown = key
+                return status, f"is not in {known_hosts_path}: the UI asks whether to trust it"
             return status, (f"is not in {known_hosts_path}; check the fingerprint and connect "
                             f"again with --accept-new to trust it")
+        if status in ("changed", "revoked") and ui is not None:
+            ui.changed = (key, detail)
         return status, detail
 
     passwords = []
@@ -221,14 +326,17 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             a for a in transport.host_key_algorithms if a not in CERTIFICATE_ALGORITHMS]
     config = ClientConfig(
         transport,
-        ClientAuthConfig(user=user, keys=keys, passwords=passwords, ask=sys.stdin.isatty()))
+        ClientAuthConfig(user=user, keys=keys, passwords=passwords, ask=ui is not None or sys.stdin.isatty()))
     client = ClientConnection(config)
 
-    out, err = sys.stdout.buffer, sys.stderr.buffer
+    out, err = (None, None) if live is not None else (sys.stdout.buffer, sys.stderr.buffer)
     reader_gone = False  # our output's reader went away (`... --exec CMD | head`)
 
     def on_output(stream: int, data: bytes) -> None:
         nonlocal reader_gone
+        if live is not None:  # the terminal is the UI's: the output is on the ladder, and in the log
+            live.say(("stderr: " if stream == 1 else "") + visible(data, keep="\n").rstrip("\n"))
+            return
         target = err if stream == 1 else out
         try:
             target.write(data)
@@ -238,12 +346,15 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
             protocol.transport.abort()
 
     sftp_run = None
-    interactive = args.exec is None and not forwards and not sftp_cli.wanted(args)
+    interactive = args.exec is None and not forwards and not sftp_cli.wanted(args) and live is None
     terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
     driver = SessionDriver(client, args.exec, on_output=on_output,
                            disconnect_when_done=True)
     if sftp_cli.wanted(args):
         sftp_run = sftp_cli.SftpRun(args, client, driver)
+    elif live is not None and args.exec is None:  # the UI's default session: open, run nothing
+        driver.on_channel_open = lambda _driver, channel: None
+        driver.disconnect_when_done = False
     elif interactive:
         def start_shell(_driver, channel: int) -> None:
             if terminal:  # a pty, like ssh does for a terminal
@@ -279,19 +390,30 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
                 ending = (event, driver.error)
             if isinstance(event, HostKeyChecked) and event.status == "learned":
                 _append_known_host(known_hosts_path, known.entry_line(host, port, _key_of(event)))
+            elif isinstance(event, AuthBanner) and live is not None:
+                live.say(banner_text(event.message).rstrip("\n"))
             elif isinstance(event, AuthBanner) and printer is None:
                 sys.stderr.write(banner_text(event.message))
             elif isinstance(event, PasswordNeeded):
-                loop.call_soon(_ask_password, protocol, event.prompt)
+                if ui is not None:
+                    loop.create_task(ui.password(protocol, event.prompt))
+                else:
+                    loop.call_soon(_ask_password, protocol, event.prompt)
             elif isinstance(event, PromptsNeeded):
-                loop.call_soon(_ask_prompts, protocol, event)
+                if ui is not None:
+                    loop.create_task(ui.prompts(protocol, event))
+                else:
+                    loop.call_soon(_ask_prompts, protocol, event)
             elif isinstance(event, AuthSucceeded) and forwards:
                 for bind, lport, rhost, rport in forwards:
                     loop.create_task(_listen(listeners, forwarder, bind, lport, rhost, rport))
             driver.handle(event)
 
     recorder = None
-    if args.trace:
+    if live is not None:  # the UI's recording, saved for --trace too
+        recorder = live.add(f"{host}:{port}", created=now())
+        recorder.trace.header.server_address = f"{host}:{port}"
+    elif args.trace:
         recorder = TraceRecorder("client", Trace(TraceHeader("connect", created=now(),
                                                              server_address=f"{host}:{port}")),
                                  elide_after=None if args.full_data else ELIDE_AFTER)
@@ -299,8 +421,12 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         protocol = await open_client(host, port, client, on_events, timeout=args.timeout,
                                      recorder=recorder)
     except asyncio.TimeoutError:
+        if live is not None:
+            recorder.close()
         raise CLIError(f"cannot connect to {host} port {port}: no answer in {args.timeout:g} s", 255) from None
     except OSError as exc:
+        if live is not None:
+            recorder.close()
         # asyncio's own text ("Connect call failed ('127.0.0.1', 22)") hides the reason.
         reason = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else exc.strerror or str(exc)
         raise CLIError(f"cannot connect to {host} port {port}: {reason}", 255) from None
@@ -328,6 +454,10 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         stdin_task = loop.create_task(_pump_stdin(protocol, driver, terminal))
     try:
         await protocol.closed
+    except asyncio.CancelledError:  # the UI closed: say goodbye to the server
+        if not client.closed and not protocol.transport.is_closing():
+            protocol.act(client.disconnect, DisconnectReason.BY_APPLICATION, "disconnected by user")
+        raise
     finally:
         deadlines.cancel()
         for listener in listeners:
@@ -337,7 +467,10 @@ async def run_connect(args, user: str, host: str, port: int) -> int:
         if recorder is not None:
             recorder.finish()
             recorder.trace.header.client_address = protocol.local
-            save_for_cli(recorder.trace, args.trace, args.full_data)
+            if live is not None:
+                recorder.close()
+            if args.trace:
+                save_for_cli(recorder.trace, args.trace, args.full_data)
     if reader_gone:
         raise BrokenPipeError  # ends quietly, as if SIGPIPE had
     if client.internal_error:

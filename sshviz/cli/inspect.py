@@ -27,6 +27,7 @@ def register(sub) -> None:
 
 
 def inspect(args) -> int:
+    from ..presentation.offer import offers_in
     from ..presentation.render import event_text, summary_lines, trace_json
 
     keep = lambda event: True  # noqa: E731
@@ -43,6 +44,8 @@ def inspect(args) -> int:
         import json
 
         documents = [trace_json(t, [e for e in t.events if keep(e)], args.bytes) for t in traces]
+        for document, trace in zip(documents, traces):
+            document["offers"] = {side: offer_json(offer) for side, offer in offers_in(trace).items()}
         json.dump(documents[0] if len(documents) == 1 else documents, out, indent=1)
         out.write("\n")
         return 0
@@ -52,6 +55,8 @@ def inspect(args) -> int:
         # A capture or trace holds what peers sent: printed escaped, line by line.
         for line in summary_lines(trace):
             out.write(visible(line) + "\n")
+        for offer in offers_in(trace).values():  # HASSH and the grade of each side's KEXINIT
+            out.write("".join(visible(line) + "\n" for line in offer.lines()))
         out.write("\n")
         detail = not args.brief
         for event in trace.events:
@@ -60,3 +65,8 @@ def inspect(args) -> int:
         if len(traces) > 1:
             out.write("\n")
     return 0
+
+
+def offer_json(offer) -> dict:
+    return {"hassh": offer.hassh, "hassh_string": offer.hassh_string, "post_quantum": list(offer.post_quantum),
+            "strict_kex": offer.strict_kex, "weak": [{"name": name, "why": why} for name, why in offer.weak]}

@@ -14,21 +14,21 @@ from pathlib import Path
 
 from ..auth.passwords import hash_password
 from ..auth.server import ServerAuthConfig, UserRecord
-from ..connection.layer import ConnectionConfig
+from ..connection.layer import DEFAULT_MAX_CHANNELS, MAX_CHANNELS, ConnectionConfig
 from ..crypto.certificates import check_certificate, describe, read_ca_keys
 from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private_key,
                                write_private_key)
 from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
-from ..events import AuthAttempt, Disconnected
-from ..net.adapter import EndpointProtocol, start_server
+from ..events import AuthAttempt, ChannelRefused, Disconnected
+from ..net.adapter import EndpointProtocol, listening_sockets, start_server
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
 from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
 from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from ..wire.catalog import DisconnectReason
+from ..wire.catalog import DisconnectReason, OpenFailureReason
 from ..wire.codes import CertificateType
 from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
                      transport_config)
@@ -207,6 +207,10 @@ def register(sub) -> None:
                         help="at most N logged-in connections per user at once; one more is "
                              "disconnected with TOO_MANY_CONNECTIONS (default: 10 with --accounts, "
                              "where each student has one; none with --user, which a class shares)")
+    limits.add_argument("--max-channels", metavar="N", type=channels_type, default=DEFAULT_MAX_CHANNELS,
+                        help="at most N channels open at once on one connection; one more is refused "
+                             "with RESOURCE_SHORTAGE (default: %(default)s; at most "
+                             f"{MAX_CHANNELS})")
     limits.add_argument("--max-connections", metavar="N", type=positive_int,
                         help="at most N connections in all (default and most: what the open-file "
                              "limit allows, two descriptors each after a reserve; the soft limit is "
@@ -217,7 +221,9 @@ def register(sub) -> None:
                              f"at most {DEFAULT_BURST} such jobs at once, then {DEFAULT_RATE:g} a second "
                              "(default: %(default)s, the number of CPUs; 0: on the event loop)")
     add_algorithm_options(parser, single=False)
-    parser.add_argument("--print", action="store_true", help="print every message")
+    parser.add_argument("--print", action="store_true", help="print every message instead of opening the UI")
+    parser.add_argument("--no-ui", action="store_true",
+                        help="log lines instead of the UI (the default without a terminal)")
     add_trace_option(parser, many=True)
     parser.set_defaults(func=serve)
 
@@ -233,6 +239,13 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
+
+
+def channels_type(text: str) -> int:
+    number = positive_int(text)
+    if number > MAX_CHANNELS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CHANNELS}")
+    return number
 
 
 def per_source_type(text: str) -> int | None:
@@ -259,10 +272,34 @@ def connection_limits(args) -> tuple[ConnectionLimits, str]:
 
 def serve(args) -> int:
     check_trace_path(args.trace)
+    from ..tui import terminal_attached
+
+    if not (args.print or args.no_ui) and terminal_attached():
+        return serve_with_ui(args)
     try:
         return asyncio.run(run_serve(args))
     except KeyboardInterrupt:
         return 0
+
+
+def serve_with_ui(args) -> int:
+    """The UI on the server's connections; the server runs in the UI's loop. The configuration
+    is read first, so that its errors are one line on the terminal, not in the UI."""
+    from ..presentation.live import LiveConnections
+    from ..tui import run_live
+
+    try:
+        template = build_server_config(args)
+    except KeyFileError as exc:
+        raise CLIError(str(exc)) from None
+    try:  # listening already, so that a port in use is said before the UI opens
+        sockets = listening_sockets(args.host, args.port)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
+    live = LiveConnections("server", "serve", elide_after=None if args.full_data else ELIDE_AFTER)
+    log_path = state_dir() / "serve.log"
+    return run_live(live, lambda app: run_serve(args, live, app, template, sockets),
+                    title=f"serve on {args.host} port {args.port} · log: {log_path}", in_thread=True)
 
 
 def build_server_config(args) -> ServerConfig:
@@ -270,7 +307,7 @@ def build_server_config(args) -> ServerConfig:
     users, fs, user_fs = _accounts(args) if args.accounts else _one_user(args, cas)
     transport = server_transport(args)
     auth = ServerAuthConfig(users=users, banner=args.banner, user_cas=cas)
-    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding)
+    connection = ConnectionConfig(allow_forwarding=args.allow_forwarding, max_channels=args.max_channels)
     return ServerConfig(transport, auth, connection, fs, subsystems=server_subsystems(), user_fs=user_fs)
 
 
@@ -339,14 +376,58 @@ def server_subsystems() -> dict:
     return {"sftp": sftp_subsystem}
 
 
-async def run_serve(args) -> int:
+class ServerLog:
+    """Where serve's lines go: stdout and stderr, or, with the UI (``live``), the UI's log and
+    the file serve.log in the state directory (the terminal belongs to the UI)."""
+
+    def __init__(self, live=None):
+        self.live = live
+        self.file = None
+        if live is not None:
+            path = state_dir() / "serve.log"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self.file = open(path, "a", encoding="utf-8", buffering=1)
+            except OSError as exc:
+                live.say(f"sshviz: cannot write {path}: {exc.strerror or exc}")
+
+    def __call__(self, line: str, error: bool = False) -> None:
+        if self.live is None:
+            say(line, sys.stderr if error else None)
+            return
+        self.live.say(line)
+        if self.file is not None:
+            try:
+                self.file.write(f"{now()} {line}\n")
+            except OSError:
+                self.file = None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+async def run_serve(args, live=None, app=None, template=None, sockets=None) -> int:
+    """Serve until stopped. With ``live`` (a LiveConnections) every connection is recorded into
+    it and the log goes there, for the UI (``app``, whose title gets the listening address).
+    ``sockets``: already listening (else made from --host and --port)."""
+    log = ServerLog(live)
     try:
-        template = build_server_config(args)
-    except KeyFileError as exc:
-        raise CLIError(str(exc)) from None
+        return await _serve(args, live, app, template, log, sockets)
+    finally:
+        log.close()
+
+
+async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
+    if template is None:
+        try:
+            template = build_server_config(args)
+        except KeyFileError as exc:
+            raise CLIError(str(exc)) from None
     printers: dict[int, TranscriptPrinter] = {}
     logged_in: dict[str, int] = {}  # user -> connections logged in now
     users_of: dict[int, str] = {}  # connection -> its user, once counted
+    shown: dict[int, object] = {}  # connection -> its LiveConnection (with the UI)
 
     most_per_user = args.max_sessions_per_user or (10 if args.accounts else None)
 
@@ -357,8 +438,10 @@ async def run_serve(args) -> int:
             if not (isinstance(event, AuthAttempt) and event.result == "success") or id(protocol) in users_of:
                 continue
             if logged_in.get(event.user, 0) >= most_per_user:
-                say(f"{protocol.peer}: {word(event.user)} refused: already {most_per_user} "
-                    "connections (--max-sessions-per-user)")
+                refusal = f"already {most_per_user} connections (--max-sessions-per-user)"
+                log(f"{protocol.peer}: {word(event.user)} refused: {refusal}")
+                if id(protocol) in shown:
+                    shown[id(protocol)].note(f"refused: {refusal}")
                 # After this callback: the endpoint is busy delivering these events.
                 asyncio.get_running_loop().call_soon(
                     protocol.act, protocol.endpoint.disconnect, DisconnectReason.TOO_MANY_CONNECTIONS,
@@ -376,20 +459,25 @@ async def run_serve(args) -> int:
         # What the client chose (user and method names, its DISCONNECT's words) is escaped.
         for event in events:
             if isinstance(event, AuthAttempt) and event.result in ("success", "failure") and event.method != "none":
-                say(f"{protocol.peer}: {word(event.user)} {word(event.method)} {event.result}"
+                log(f"{protocol.peer}: {word(event.user)} {word(event.method)} {event.result}"
                     + (f" ({visible(event.detail, limit=200)})" if event.detail else ""))
+            elif isinstance(event, ChannelRefused):
+                log(f"{protocol.peer}: {word(event.channel_type)} channel refused: {event.description}"
+                    + (" (--max-channels)" if event.reason == OpenFailureReason.RESOURCE_SHORTAGE else ""))
             elif isinstance(event, Disconnected):
-                say(f"{protocol.peer}: disconnected ({visible(event.description, limit=200)})")
+                log(f"{protocol.peer}: disconnected ({visible(event.description, limit=200)})")
 
     saved = 0
 
     def record(protocol: EndpointProtocol) -> None:
         """--trace: one trace per connection, saved when it closes (a connection whose client
-        never said anything, such as a port check, is not saved)."""
+        never said anything, such as a port check, is not saved). With the UI, its recording is
+        the one saved."""
         if not args.trace:
             return
-        protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())),
-                                          elide_after=None if args.full_data else ELIDE_AFTER)
+        if protocol.recorder is None:
+            protocol.recorder = TraceRecorder("server", Trace(TraceHeader("serve", created=now())),
+                                              elide_after=None if args.full_data else ELIDE_AFTER)
 
         def save(_) -> None:
             nonlocal saved
@@ -402,13 +490,16 @@ async def run_serve(args) -> int:
             trace.header.client_address, trace.header.server_address = protocol.peer, protocol.local
             try:
                 save_for_cli(trace, path, args.full_data)
-                say(f"{protocol.peer}: trace saved to {path}")
+                log(f"{protocol.peer}: trace saved to {path}")
             except CLIError as exc:
-                say(f"sshviz: {exc}", sys.stderr)
+                log(f"sshviz: {exc}", error=True)
 
         protocol.closed.add_done_callback(save)
 
     def on_protocol(protocol: EndpointProtocol) -> None:
+        if live is not None:
+            connection = shown[id(protocol)] = live.add(protocol.peer, created=now())
+            protocol.recorder = connection
         record(protocol)
 
         def closed(_) -> None:
@@ -416,8 +507,13 @@ async def run_serve(args) -> int:
             user = users_of.pop(id(protocol), None)
             if user is not None:
                 logged_in[user] -= 1
+            connection = shown.pop(id(protocol), None)
+            if connection is not None:
+                connection.trace.header.client_address = protocol.peer
+                connection.trace.header.server_address = protocol.local
+                connection.close()
             if protocol.endpoint.internal_error:  # kept by the endpoint (or the adapter), said here
-                say(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", sys.stderr)
+                log(f"{protocol.peer}: {internal_error_report(protocol.endpoint.internal_error)}", error=True)
 
         protocol.closed.add_done_callback(closed)
 
@@ -425,28 +521,38 @@ async def run_serve(args) -> int:
     refusals = LineThrottle(time.monotonic, interval=10.0)
 
     def on_refused(peer: str, reason: str) -> None:
+        if live is not None:
+            live.refused(peer, reason)
         line = refusals.line(f"{peer}: refused: {reason}")
         if line is not None:
-            say(line)
+            log(line)
 
     work_pool = WorkPool(args.workers) if args.workers else None
     try:
         server = await start_server(args.host, args.port, lambda: ServerConnection(template),
                                     on_events, allow_forward=loopback_only if args.allow_forwarding else None,
                                     on_protocol=on_protocol, limits=limits, on_refused=on_refused,
-                                    log=lambda line: say(line, sys.stderr), work_pool=work_pool)
+                                    log=lambda line: log(line, error=True), work_pool=work_pool,
+                                    sockets=sockets)
     except OSError as exc:
         if work_pool is not None:
             work_pool.close()
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {exc.strerror}", 1) from None
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
-    print(f"sshviz server listening on {args.host} port {port}; host key {fingerprints}", flush=True)
-    print(limits_line, flush=True)
+    listening = f"sshviz server listening on {args.host} port {port}; host key {fingerprints}"
+    if app is not None:
+        app.show_listening(f"listening on {args.host} port {port} · {fingerprints}")
+        log(listening)
+        log(limits_line)
+    else:
+        print(listening, flush=True)
+        print(limits_line, flush=True)
     for line in exposure_warning(args.host, port, sorted(template.auth.users)):
-        say(line, sys.stderr)
-    # A polite stop (kill, systemd) ends like Ctrl-C: connections close, workers are let go.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
+        log(line, error=True)
+    if app is None:
+        # A polite stop (kill, systemd) ends like Ctrl-C: connections close, workers are let go.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.close)
     try:
         async with server:
             await server.serve_forever()

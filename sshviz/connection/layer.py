@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Callable
 
 from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed,
-                      ChannelRequestDone, ExitSignal, ExitStatus, ForwardOpenRequested,
+                      ChannelRefused, ChannelRequestDone, ExitSignal, ExitStatus, ForwardOpenRequested,
                       GlobalRequestDone)
 from ..transport.errors import ProtocolError
 from ..wire.catalog import MSG, DisconnectReason, OpenFailureReason
@@ -24,7 +24,8 @@ E = DisconnectReason
 
 DEFAULT_WINDOW = 2 * 1024 * 1024
 DEFAULT_MAX_PACKET = 32 * 1024
-MAX_CHANNELS = 64
+MAX_CHANNELS = 64  # at most this many at once, whatever a configuration says
+DEFAULT_MAX_CHANNELS = 10  # a server's default for a peer's channels (OpenSSH: no limit but memory)
 MAX_OUTBOUND_PACKET = 256 * 1024 - 64  # our own cap, whatever the peer allows
 
 
@@ -73,6 +74,8 @@ class ConnectionConfig:
     window_size: int = DEFAULT_WINDOW
     max_packet: int = DEFAULT_MAX_PACKET
     allow_forwarding: bool = False  # server: pass direct-tcpip requests to the adapter
+    # Channels a peer may hold open at once; one more is refused with RESOURCE_SHORTAGE.
+    max_channels: int = DEFAULT_MAX_CHANNELS
 
 
 class Connection:
@@ -247,6 +250,7 @@ class Connection:
         channel = self.channels.pop(channel_id)
         self._send(MSG.CHANNEL_OPEN_FAILURE, recipient_channel=channel.remote_id, reason_code=int(reason),
                    description=description, language_tag="")
+        self.events.append(ChannelRefused(channel.channel_type, int(reason), description))
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -298,8 +302,9 @@ class Connection:
         def refuse(reason: OpenFailureReason, text: str) -> None:
             self.reject_channel(channel.local_id, reason, text)
 
-        if len(self.channels) > MAX_CHANNELS:
-            return refuse(OpenFailureReason.RESOURCE_SHORTAGE, "too many channels")
+        most = min(self.config.max_channels, MAX_CHANNELS)
+        if len(self.channels) > most:
+            return refuse(OpenFailureReason.RESOURCE_SHORTAGE, f"too many channels (at most {most} at once)")
         if self.is_client:
             return refuse(OpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
                           f"this client accepts no {ctype} channels")

@@ -313,9 +313,10 @@ class Listener:
     refused connection is closed before the next is accepted (a flood never holds more than one
     descriptor, nor makes an endpoint), and so that a failing accept (out of descriptors) is one
     log line a minute, not asyncio's traceback for every retry. ``on_refused(peer, reason)``
-    hears of each refusal; ``log`` gets the lines about failing accepts."""
+    hears of each refusal; ``log`` gets the lines about failing accepts. ``make_protocol(peer)``
+    makes the protocol for a connection from ``peer`` ("127.0.0.1:50000")."""
 
-    def __init__(self, sockets: list[socket.socket], make_protocol: Callable[[], EndpointProtocol],
+    def __init__(self, sockets: list[socket.socket], make_protocol: Callable[[str], EndpointProtocol],
                  limits: ConnectionLimits | None, on_refused: Callable[[str, str], None] | None,
                  log: Callable[[str], None]):
         self.sockets = sockets
@@ -360,8 +361,7 @@ class Listener:
                     self.on_refused(address_text(address), admission.refused)
                 return
         try:
-            protocol = self.make_protocol()
-            protocol.peer = address_text(address)
+            protocol = self.make_protocol(address_text(address))
             protocol.limits, protocol.admission = self.limits, admission
             await asyncio.get_running_loop().connect_accepted_socket(lambda: protocol, sock)
         except BaseException as exc:
@@ -424,14 +424,17 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
                        limits: ConnectionLimits | None = None,
                        on_refused: Callable[[str, str], None] | None = None,
                        log: Callable[[str], None] | None = None,
-                       work_pool: WorkPool | None = None) -> Listener:
+                       work_pool: WorkPool | None = None,
+                       sockets: list[socket.socket] | None = None) -> Listener:
     """Listen; each connection gets its own ServerConnection from ``make_server``.
     ``on_protocol`` sees each new EndpointProtocol before it starts (to attach a recorder);
     ``limits`` decides which connections are taken, and ``on_refused(peer, reason)`` hears of
     the others; ``log`` gets a line when accepting fails (default: the "sshviz" logger);
-    ``work_pool`` runs the connections' slow arithmetic off the event loop."""
+    ``work_pool`` runs the connections' slow arithmetic off the event loop; ``sockets``: ones
+    already listening (``listening_sockets``), so that a caller can say it cannot listen before
+    anything else starts."""
 
-    def factory() -> EndpointProtocol:
+    def factory(peer: str) -> EndpointProtocol:
         forwarder: Forwarder | None = None
 
         def events(protocol: EndpointProtocol, batch: list[Event]) -> None:
@@ -448,9 +451,10 @@ async def start_server(host: str, port: int, make_server: Callable[[], ServerCon
                 on_events(protocol, rest)
 
         protocol = EndpointProtocol(make_server(), events, work_pool=work_pool)
+        protocol.peer = peer
         if on_protocol is not None:
             on_protocol(protocol)
         return protocol
 
-    return Listener(listening_sockets(host, port), factory, limits, on_refused,
+    return Listener(sockets or listening_sockets(host, port), factory, limits, on_refused,
                     log or logging.getLogger("sshviz").warning)

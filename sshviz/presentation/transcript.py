@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthBanner, AuthExhausted, AuthFailed,
                       AuthSucceeded, ChannelClosed, ChannelData, ChannelOpened, ChannelOpenFailed,
-                      Disconnected, ExitSignal, ExitStatus, ExtInfoReceived, HostKeyChecked,
-                      KexComputed, KeysActivated, PongReceived, RawUnit, SftpMessage, VersionRecord)
+                      ChannelRefused, Disconnected, ExitSignal, ExitStatus, ExtInfoReceived,
+                      HostKeyChecked, KexComputed, KeysActivated, PongReceived, RawUnit,
+                      SftpMessage, VersionRecord)
 from ..sides import Direction
 from ..wire.catalog import DisconnectReason
 from ..wire.spec import DecodedField
@@ -140,6 +141,8 @@ def format_change(side: str, event, detail: bool) -> list[str]:
         return [p + f"channel {event.channel} ({event.channel_type}) open"]
     if isinstance(event, ChannelOpenFailed):
         return [p + f"channel {event.channel} refused: {event.description}"]
+    if isinstance(event, ChannelRefused):
+        return [p + f"refused the peer's {event.channel_type!r} channel: {event.description}"]
     if isinstance(event, ChannelData) and side == "client":
         stream = "stderr" if event.stream == 1 else "output"
         return [p + f"{stream}: {event.data.decode('utf-8', 'replace')!r}"]

@@ -43,6 +43,20 @@ def run_app(scenario=None, trace=None, on_exit=None, attack=None, lesson=None) -
     return app.return_code or 0
 
 
+def run_live(connections, run, single: bool = False, title: str = "", in_thread: bool = False) -> int:
+    """Open the UI on live connections (a presentation.live.LiveConnections) and run
+    ``run(app)``, the server or the client, in its loop (``in_thread``: a thread and loop of
+    its own) until the UI is closed; what stopped ``run`` is raised once the UI has closed (the
+    caller says it in one line)."""
+    from .live import LiveApp
+
+    app = LiveApp(connections, run, single=single, title=title, in_thread=in_thread)
+    app.run()
+    if app.error is not None:
+        raise app.error
+    return app.return_code or 0
+
+
 def terminal_attached() -> bool:
     try:
         return sys.stdout.isatty() and sys.stdin.isatty()
@@ -50,4 +64,4 @@ def terminal_attached() -> bool:
         return False
 
 
-__all__ = ["make_app", "run_app"]
+__all__ = ["make_app", "run_app", "run_live", "terminal_attached"]

@@ -83,5 +83,26 @@ LESSON = [
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
+# A live server's connection list (serve with the UI).
+CONNECTIONS = [
+    Binding("f1", "help", "Help", tooltip="What the list shows, and every key"),
+    Binding("enter", "open", "Watch", tooltip="Open the selected connection: its messages as they arrive"),
+    Binding("v", "save", "Save trace", tooltip="Save the selected connection as a trace file (as --trace "
+            "writes them); the notification gives the path"),
+    Binding("t", "toggle_light", "Light/dark", tooltip="A light theme for projectors, or back to dark"),
+    Binding("q", "app.quit", "Quit", tooltip="Stop the server and quit"),
+]
+
+# A live connection's messages (serve and connect with the UI), over the main screen's keys.
+LIVE_SESSION = [
+    Binding("f", "follow", "Follow/pause", tooltip="Follow: the newest message is selected as it "
+            "arrives; pause: the selection stays where it is while traffic goes on (moving back pauses too)"),
+    Binding("v", "save", "Save trace", tooltip="Save this connection as a trace file; the notification "
+            "gives the path"),
+    Binding("escape", "back", "Connections", tooltip="Back to the list of connections (serve)"),
+]
+
 HELP_SECTIONS = (("Main screen", MAIN), ("In a lesson (sshviz lesson NAME)", LESSON), ("Everywhere", APP), ("Ladder (when focused)", LADDER),
                  ("Fields (when focused)", FIELDS), ("Dialogs", DIALOG))
+LIVE_HELP_SECTIONS = (("Connections (serve)", CONNECTIONS), ("A live connection", LIVE_SESSION),
+                      *HELP_SECTIONS)

@@ -2,9 +2,11 @@
 indexes built once per event (ladder rows, phases, key-exchange milestones) so that stepping,
 jumping and drawing stay cheap on traces of 100,000 messages.
 
-A timeline reads TraceEvents only. Its source is either a conductor, stepped on demand (a live
-in-process run: messages appear as the user steps), or nothing (a saved trace or an imported
-capture: every event is there from the start). No Textual here, so it is tested on its own.
+A timeline reads TraceEvents only. Its source is a conductor, stepped on demand (a live
+in-process run: messages appear as the user steps), or nothing: a saved trace or an imported
+capture (every event is there from the start), or a live connection's trace, which its recorder
+fills as messages arrive (``catch_up`` takes them in, ``end`` says no more will come). No
+Textual here, so it is tested on its own.
 """
 
 from __future__ import annotations
@@ -89,9 +91,10 @@ class Timeline:
     built once per event (ladder rows, phases, key-exchange milestones), so that stepping and
     jumping stay cheap on long traces. Reads trace events only."""
 
-    def __init__(self, trace: Trace, source=None):
+    def __init__(self, trace: Trace, source=None, live: bool = False):
         """``source`` is an object with ``step() -> TraceEvent | None`` that appends to
-        ``trace.events`` (a Conductor), or None when the trace is complete."""
+        ``trace.events`` (a Conductor), or None when the trace is complete, or (``live``) when
+        someone else appends to it: a live connection's recorder."""
         self.trace = trace
         self.events = trace.events
         self._key_contexts = KeyContexts()  # the keys in force at each unit, for its calculations
@@ -111,7 +114,10 @@ class Timeline:
         self._kexinit_sent: dict[str, int] = {}  # side -> its latest KEXINIT
         self._last_negotiated: dict[str, int] = {}  # side -> the step it last negotiated at
         self._indexed = 0  # events already in rows, phases and milestones
-        self._exhausted = source is None
+        # Changes of the last indexed event already looked at: a live recorder may add more to
+        # it (a slow job's result) until the next message starts.
+        self._changes_indexed = 0
+        self._exhausted = source is None and not live
         self._index_new()
 
     # -- building --------------------------------------------------------------------------
@@ -130,7 +136,10 @@ class Timeline:
         return self._exhausted
 
     def produce(self, count: int = 1) -> int:
-        """Step the source up to ``count`` more messages; returns how many came."""
+        """Step the source up to ``count`` more messages; returns how many came (a live
+        recorder's trace only catches up: what has arrived is all there is)."""
+        if self.source is None:
+            return self.catch_up()
         made = 0
         while made < count and not self._exhausted:
             if self.source.step() is None:
@@ -142,8 +151,21 @@ class Timeline:
         return made
 
     def produce_all(self) -> None:
-        while not self._exhausted:
+        if self.source is None:
+            self.catch_up()
+        while not self._exhausted and self.source is not None:
             self.produce(1000)
+
+    def catch_up(self) -> int:
+        """A live trace: take in the messages its recorder added; returns how many."""
+        before = self._indexed
+        self._index_new()
+        return self._indexed - before
+
+    def end(self) -> None:
+        """A live trace is complete: its connection has closed."""
+        self.catch_up()
+        self._exhausted = True
 
     def ensure(self, index: int) -> bool:
         """Produce messages until ``index`` exists; False if the session ends before it."""
@@ -152,13 +174,23 @@ class Timeline:
         return index < len(self.events)
 
     def _index_new(self) -> None:
-        new = self.events[self._indexed:]
+        events = self.events
+        # A live run's last message may have gained changes since it was indexed.
+        if self._indexed and len(events[self._indexed - 1].changes) > self._changes_indexed:
+            last = events[self._indexed - 1]
+            for side, change in last.changes[self._changes_indexed:]:
+                self._index_change(last.index, side, change)
+            self._changes_indexed = len(last.changes)
+        if len(events) == self._indexed:
+            return
+        new = events[self._indexed:]
         if len(new) >= BULK_INDEX:  # a whole long trace: millions of objects, no cycles
             with paused_gc():
                 self._index_events(new)
         else:  # a step of a live run: the collector goes on as usual
             self._index_events(new)
-        self._indexed = len(self.events)
+        self._indexed = len(events)
+        self._changes_indexed = len(events[-1].changes)
 
     def _index_events(self, new: list[TraceEvent]) -> None:
         # Once per message of traces of a million: records are read directly, not through
@@ -194,15 +226,18 @@ class Timeline:
                 if negotiated is not None:
                     self.in_flight[index] = negotiated
             for side, change in event.changes:
-                if isinstance(change, MILESTONES):
-                    milestones.append(Milestone(index, side, change))
-                    self._milestone_index.append(index)
-                if isinstance(change, AlgorithmsNegotiated):
-                    # No KEXINIT of its own on the ladder since it last negotiated: it is in flight.
-                    if self._kexinit_sent.get(side, -1) <= self._last_negotiated.get(side, -1):
-                        self._negotiated_at[side] = index
-                    self._last_negotiated[side] = index
+                self._index_change(index, side, change)
             previous = phase
+
+    def _index_change(self, index: int, side: str, change) -> None:
+        if isinstance(change, MILESTONES):
+            self.milestones.append(Milestone(index, side, change))
+            self._milestone_index.append(index)
+        if isinstance(change, AlgorithmsNegotiated):
+            # No KEXINIT of its own on the ladder since it last negotiated: it is in flight.
+            if self._kexinit_sent.get(side, -1) <= self._last_negotiated.get(side, -1):
+                self._negotiated_at[side] = index
+            self._last_negotiated[side] = index
 
     # -- moving ----------------------------------------------------------------------------
 

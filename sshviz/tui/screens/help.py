@@ -46,9 +46,31 @@ replaces the one shown), move with `N` and `P`. Your progress is kept for next t
 """
 
 
-def keys_table() -> str:
+LIVE_INTRODUCTION = """\
+# sshviz, live
+
+**serve** lists every connection to this server as it comes: the client's address, the user
+it names, its software (its version line, escaped), its **HASSH** (the MD5 of the key exchange,
+cipher, MAC and compression lists its KEXINIT offered, as ssh-audit and Zeek compute it: the
+same client software gives the same HASSH), what it offered (a post-quantum key exchange or
+not, strict KEX or not, and the weak algorithms it would still accept, each with why), its
+state and the bytes each way. Connections the server's limits refused are listed by address
+with their count and reason; the log of the server is under the list.
+
+`enter` opens a connection: its messages on the ladder as they arrive, with the fields, bytes
+and keys of an in-process run. **Following** (`f`), the newest message is selected as it
+arrives; **paused**, the selection stays put while the session goes on (new messages show
+dimmed below), so one message can be explained while traffic continues. `v` saves the
+connection as a trace file, `escape` goes back to the list.
+
+**connect** shows its own connection the same way; the server's host key is checked as
+OpenSSH checks it, and a first contact is asked about in a dialog.
+"""
+
+
+def keys_table(sections=HELP_SECTIONS) -> str:
     lines = []
-    for title, bindings in HELP_SECTIONS:
+    for title, bindings in sections:
         lines += [f"## {title}", "", "| key | does |", "|---|---|"]
         for binding in bindings:
             keys = binding.key_display or ", ".join(binding.key.split(","))
@@ -62,10 +84,15 @@ def keys_table() -> str:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = DIALOG
 
+    def __init__(self, introduction: str = INTRODUCTION, sections=HELP_SECTIONS) -> None:
+        super().__init__()
+        self.introduction = introduction
+        self.sections = sections
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
             body.border_title = "help (escape closes)"
-            yield Markdown(INTRODUCTION + "\n" + keys_table())
+            yield Markdown(self.introduction + "\n" + keys_table(self.sections))
 
     def action_dismiss_dialog(self) -> None:
         self.dismiss(None)
