@@ -32,6 +32,8 @@ def test_the_default_demo_starts_once_the_window_is_up():
         async with app.run_test(size=(140, 42)) as pilot:
             await pilot.pause()
             assert app.scenario == Scenario() and len(app.timeline) >= 1
+            # The first run is no what-if: no note says what changed, and c has nothing to compare.
+            assert not app._notifications and app.before is None
             await pilot.press("n", "n")
             assert app.timeline.current.name == "KEXINIT"
 

@@ -55,7 +55,9 @@ class SshvizApp(App[int]):
             self.default_demo_pending = False
             from ..scenario import Scenario
 
-            self.rerun(Scenario())
+            # The first run, not a what-if: nothing to say what changed against.
+            self.scenario, self.trace = Scenario(), None
+            self.restart()
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
