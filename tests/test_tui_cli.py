@@ -40,6 +40,18 @@ def test_the_default_demo_starts_once_the_window_is_up():
     asyncio.run(run())
 
 
+def test_the_ui_opens_in_a_browser_with_no_terminal(monkeypatch, capsys):
+    """Under `sshviz web` (textual-serve's web driver) standard input and output are pipes to
+    the web server: the UI runs all the same."""
+    from sshviz.tui import terminal_attached
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    assert not terminal_attached()
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
+    assert terminal_attached()
+
+
 def test_demo_takes_the_run_options(opened):
     assert main(["demo", "--cipher", "aes128-ctr", "--auth", "password", "--wrong-password-first",
                  "--seed", "9", "--command", "whoami", "--rekey"]) == 0
