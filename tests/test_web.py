@@ -120,7 +120,8 @@ def test_the_demo_in_a_browser_with_nothing_from_outside(browser, web):  # noqa:
         assert page.evaluate("() => document.fonts.check('16px \"Roboto Mono\"')")
         assert page.evaluate("""() => [...document.fonts].some(
             face => face.family.replace(/"/g, '') === 'Roboto Mono' && face.status === 'loaded')""")
-        page.click("#terminal")
+        # The terminal has the keys from the start (no click first), so the footer lists them.
+        assert "n Next" in wait_for_screen(page, "f1 Help")
         for _ in range(3):
             page.keyboard.press("n")
         screen = wait_for_screen(page, "#3 of")

@@ -160,7 +160,7 @@ class WebServer(Server):
             self.log(f"refused a session for {request.remote}: {self.max_sessions} are open (--max-sessions)")
             return self._refused(
                 request, 503, "All sessions are taken",
-                f"This server runs at most {self.max_sessions} sessions at once, and that many are "
+                f"This server runs at most {_count(self.max_sessions, 'session')} at once, and that many are "
                 "open now. One is free again when someone closes their tab, or after a while "
                 "without a key pressed.", retry_seconds=FULL_RETRY_SECONDS)
         browser = request.cookies.get(BROWSER_COOKIE, "")
@@ -282,3 +282,7 @@ def _minutes(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:g} seconds"
     return f"{seconds / 60:g} minutes"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -30,3 +30,20 @@ window.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Keys go to the terminal from the start, with no click into it first. textual.js tells the app
+// of the focus only while its websocket is open, and the app, which shows its key bindings (the
+// footer) only while it has the focus, takes it only once it has drawn: focus the terminal once
+// the first frame is in.
+window.addEventListener("load", () => {
+  const focusOnceDrawn = new MutationObserver(() => {
+    if (!document.body.classList.contains("-first-byte")) return;
+    focusOnceDrawn.disconnect();
+    const input = document.querySelector("#terminal .xterm-helper-textarea");
+    if (input) {
+      input.blur();
+      input.focus();
+    }
+  });
+  focusOnceDrawn.observe(document.body, { attributes: true, attributeFilter: ["class"] });
+});
