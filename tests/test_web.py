@@ -32,10 +32,11 @@ START_SECONDS = 20  # a session's first frame: an app process starting (1-2 s al
 
 
 class WebRun(NamedTuple):
-    url: str
+    url: str  # where the tests reach it
     process: subprocess.Popen
     log: list[str]
     state: Path
+    said: str  # the address it said to open
 
     def wait_for_log(self, pattern: str, seconds: float = START_SECONDS) -> re.Match:
         deadline = time.monotonic() + seconds
@@ -59,10 +60,10 @@ def sshviz_web(tmp_path: Path, *options: str) -> Iterator[WebRun]:
     log: list[str] = []
     try:
         first = process.stdout.readline()
-        found = re.search(r"open (http://127\.0\.0\.1:\d+)/", first)
+        found = re.search(r"listening on 127\.0\.0\.1 port (\d+): open (\S+)/ ", first)
         assert found, first + process.stdout.read()
         threading.Thread(target=lambda: log.extend(iter(process.stdout.readline, "")), daemon=True).start()
-        yield WebRun(found.group(1), process, log, state)
+        yield WebRun(f"http://127.0.0.1:{found.group(1)}", process, log, state, found.group(2))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -288,3 +289,20 @@ def test_listening_beyond_loopback_is_said_loudly_with_the_address_to_hand_out()
     assert web_warning("2001:db8::5", 8000, None)[2] == "!! hand out: http://[2001:db8::5]:8000/"
     # Behind a LAN name or a proxy, the address given is the one to hand out.
     assert web_warning("0.0.0.0", 8000, "http://lab.example:80")[2:-1] == ["!! hand out: http://lab.example:80/"]
+
+
+def test_the_links_follow_the_public_url_or_the_address_the_browser_used(tmp_path, web):
+    def page_links(url: str, host: str | None = None) -> set[str]:
+        request = urllib.request.Request(url, headers={"Host": host} if host else {})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            html = response.read().decode()
+        return set(re.findall(r'(?:href|src|data-session-websocket-url)="([a-z]+://[^/"]+)/', html))
+
+    # No --public-url: the address each browser asked for (a LAN address, a name).
+    assert page_links(web.url + "/") == {web.url, web.url.replace("http:", "ws:")}
+    assert page_links(web.url + "/", host="192.0.2.7:8000") == {"http://192.0.2.7:8000", "ws://192.0.2.7:8000"}
+    assert web.said == web.url
+    # Behind a proxy or another name: the one given, whatever the browser asked for.
+    with sshviz_web(tmp_path, "--public-url", "https://sshviz.lab.example/") as proxied:
+        assert proxied.said == "https://sshviz.lab.example"
+        assert page_links(proxied.url + "/") == {"https://sshviz.lab.example", "wss://sshviz.lab.example"}

@@ -110,8 +110,8 @@ async def run_web(args) -> int:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise CLIError(f"cannot listen on {args.host} port {args.port}: {reason}", 1) from None
     url = args.public_url or address_url(args.host, port)
-    print(f"sshviz web: open {url}/ ({args.max_sessions} sessions at most; one with no key pressed "
-          f"for {args.idle_timeout} s ends)", flush=True)
+    print(f"sshviz web listening on {args.host} port {port}: open {url}/ ({args.max_sessions} sessions at "
+          f"most; one with no key pressed for {args.idle_timeout} s ends)", flush=True)
     for line in web_warning(args.host, port, args.public_url):
         say(line, sys.stderr)
     stopping = asyncio.Event()

@@ -284,5 +284,5 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:g} minutes"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+def _count(how_many: int, noun: str) -> str:
+    return f"{how_many} {noun}{'' if how_many == 1 else 's'}"
