@@ -3,8 +3,8 @@ asserts a time).
 
     python bench/web_speed.py [--rounds 7] [--tabs 5]
 
-1. Opening: from asking for the page to the first sshviz frame in it (the panes, while the demo
-   session starts), and to the demo's first message ("#0 of 1+"), read from the terminal
+1. Opening: from asking for the page to the first sshviz frame in it (the start screen, while
+   the demo session starts), and to the demo's first message ("#0 of 1+"), read from the terminal
    xterm.js draws, in headless Chromium, one tab after another (goal: under 2 s). Next to it, the same for a minimal Textual app (a header, one line, a
    footer) served by textual-serve's own Server as its users run it: the part of the time that
    is textual-serve, a browser and a Python process starting, whatever the app.
@@ -141,9 +141,9 @@ def main() -> int:
     with launch() as browser, \
             server(sshviz_command, sshviz_url, sshviz_log) as sshviz_server, \
             server(minimal_command, minimal_url, minimal_log):
-        # The first frame shows the panes (the ladder's is "session") while the demo starts.
+        # The first frame is the start screen, shown while the demo session starts.
         targets = {("sshviz web, first frame", "sshviz web, the demo's first message"):
-                   (sshviz_url, "─ session ─", "#0 of 1+"),
+                   (sshviz_url, "Starting the demo session", "#0 of 1+"),
                    ("textual-serve, minimal app",): (minimal_url, "hello from a minimal app")}
         for names, (url, *shows) in targets.items():  # a first run of each warms the file cache
             open_session(browser, url, *shows)[1].close()

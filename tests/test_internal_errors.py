@@ -103,3 +103,40 @@ def test_a_bug_in_an_event_handler_is_kept_like_one_at_the_endpoint(capsys):
     assert sock.aborted
     assert endpoint.internal_error.startswith("Traceback") and "ValueError: handler bug" in endpoint.internal_error
     assert capsys.readouterr().err == ""  # the application reports it, in one line
+
+
+def test_run_reports_an_endpoints_bug_in_one_line(monkeypatch, tmp_path, capsys):
+    from sshviz import endpoint
+    from sshviz.wire.catalog import MSG
+
+    dispatch = endpoint.ServerConnection._dispatch
+
+    def planted(self, msg):
+        if msg.spec is MSG.CHANNEL_REQUEST:
+            raise RuntimeError("planted bug \x1b[2J")
+        return dispatch(self, msg)
+
+    monkeypatch.setattr(endpoint.ServerConnection, "_dispatch", planted)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and "\x1b" not in err
+    assert err.startswith("sshviz: the server's internal error (a bug in sshviz): RuntimeError")
+    (saved,) = (tmp_path / "sshviz" / "internal-errors").iterdir()
+    assert "planted bug" in saved.read_text() and err.endswith(str(saved))
+
+
+def test_a_bug_in_a_command_is_one_line_and_a_file(monkeypatch, tmp_path, capsys):
+    from sshviz.cli import diff
+
+    def planted(args):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(diff, "diff", planted)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.delenv("SSHVIZ_DEBUG", raising=False)
+    assert main(["diff", "a", "b"]) == 70
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("sshviz: internal error (a bug in sshviz): ZeroDivisionError: planted")
+    (saved,) = (tmp_path / "sshviz" / "internal-errors").iterdir()
+    assert "Traceback" in saved.read_text()

@@ -225,3 +225,18 @@ def test_trace_options_fail_before_the_session(tmp_path):
     assert done.returncode == 2
     assert done.stderr.decode().startswith("sshviz: error: --trace ") and b"does not exist" in done.stderr
     assert done.stdout == b""
+
+
+def test_a_markdown_report_writes_what_a_peer_sent_escaped(monkeypatch):
+    from sshviz.presentation import report
+
+    hostile = [("h1", "SSH session: x\x1b[2J"), ("list", ["user 'a\x1b]0;owned\x07'"]),
+               ("pre", "output\x1b[31m red\n```\nnot code\n\ttab\n"),
+               ("table", ["message"], [["VERSION SSH-2.0-x|y\r\n"]])]
+    monkeypatch.setattr(report, "blocks", lambda trace, title: hostile)
+    text = report.markdown_report(None, "t")
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "# SSH session: x\\x1b[2J" in text and "- user 'a\\x1b]0;owned\\x07'" in text
+    # the output's own ``` cannot close the block: the fence is longer
+    assert "````\noutput\\x1b[31m red\n```\nnot code\n\ttab\n````" in text
+    assert "| VERSION SSH-2.0-x\\|y\\r\\n |" in text

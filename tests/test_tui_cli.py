@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import sshviz.tui
@@ -21,16 +24,29 @@ def test_bare_sshviz_opens_the_demo_on_the_default_scenario(opened):
     assert opened == [None]  # the app starts the default scenario itself, after its first frame
 
 
+def test_the_first_frame_needs_nothing_of_the_engine():
+    # A process of its own: this one has imported the engine long ago.
+    code = ("import sys; from sshviz.tui import make_app; app = make_app(); "
+            "from sshviz.tui.screens.start import StartScreen; "
+            "assert isinstance(app.get_default_screen(), StartScreen); "
+            "print(sorted(m for m in sys.modules if m.startswith(('sshviz.events', 'sshviz.wire', "
+            "'sshviz.trace', 'sshviz.tui.screens.main', 'cryptography'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_default_demo_starts_once_the_window_is_up():
     import asyncio
 
     from sshviz.tui import make_app
+    from sshviz.tui.screens.main import MainScreen
 
     async def run():
         app = make_app()
-        assert len(app.timeline) == 0  # nothing of the engine is needed for the first frame
+        assert app.timeline is None  # the start screen comes first
         async with app.run_test(size=(140, 42)) as pilot:
             await pilot.pause()
+            assert isinstance(app.screen, MainScreen)
             assert app.scenario == Scenario() and len(app.timeline) >= 1
             # The first run is no what-if: no note says what changed, and c has nothing to compare.
             assert not app._notifications and app.before is None

@@ -155,7 +155,8 @@ def test_the_address_chooses_an_attack_and_refuses_anything_else(browser, web): 
     for query, words in [("?attack=nosuch", "there is no attack 'nosuch'; the attacks are terrapin"),
                          ("?replay=nosuch", "there is no sample trace 'nosuch'"),
                          ("?command=rm", "not command"),
-                         ("?attack=terrapin&replay=rekey", "one of attack=NAME or replay=NAME")]:
+                         ("?lesson=../../etc/passwd", "there is no lesson '../../etc/passwd'"),
+                         ("?attack=terrapin&replay=rekey", "one of lesson=NAME, attack=NAME or replay=NAME")]:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(web.url + "/" + query, timeout=10)
         assert refused.value.code == 400
@@ -163,6 +164,15 @@ def test_the_address_chooses_an_attack_and_refuses_anything_else(browser, web): 
         assert "Not a session this server offers" in page and words in page.replace("&#39;", "'"), page
     time.sleep(0.5)
     assert sum("session started" in line for line in web.log) == started
+
+
+def test_the_address_opens_a_lesson(browser, web):  # noqa: F811
+    from sshviz.lessons.course import find_lesson
+
+    lesson = find_lesson("01-ssh-at-a-glance")
+    with open_tab(browser, web.url + "/?lesson=01-ssh-at-a-glance") as tab:
+        assert lesson.title[:40] in wait_for_screen(tab.page, lesson.title[:40])
+        assert tab.requests_outside == [] and tab.console_errors == []
 
 
 def test_an_unknown_ticket_gets_no_session(web):

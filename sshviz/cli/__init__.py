@@ -8,6 +8,7 @@ import importlib
 import os
 import signal
 import sys
+import traceback
 
 from .. import __version__
 from ..crypto.errors import KeyFileError
@@ -15,12 +16,12 @@ from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
 COMMANDS = ["demo", "run", "connect", "serve", "web", "inspect", "replay", "export", "report", "diff", "attacks",
-            "accounts"]
+            "accounts", "lessons", "lesson"]
 # Commands whose output is made to be piped (`sshviz run | head`): a reader that goes away ends
 # them quietly, as SIGPIPE ends `cat`. Never the others: with SIGPIPE's default action, a peer
 # that closes its socket before reading would kill `serve` or `connect` (Python ignores the
 # signal, so a closed socket is an error on that connection only).
-PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks"}
+PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks", "lessons"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -68,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: one line naming it, the traceback in a file (SSHVIZ_DEBUG: here)
+        if os.environ.get("SSHVIZ_DEBUG"):
+            raise
+        from .common import internal_error_report
+
+        print(f"sshviz: {internal_error_report(traceback.format_exc())}", file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 def refuse_unknown(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_scenario_options, attack_from_args, scenario_from_args
+from .common import (add_scenario_options, attack_from_args, internal_error_report,
+                     scenario_from_args)
 from .traces import add_trace_option, check_trace_path, save_for_cli
 
 
@@ -49,6 +50,6 @@ def run(args) -> int:
         print("\n".join(summary))
     for side, endpoint in (("client", conductor.client), ("server", conductor.server)):
         if endpoint.internal_error:
-            print(f"sshviz: internal error in the {side}:\n{endpoint.internal_error}", file=sys.stderr)
+            print(f"sshviz: the {side}'s {internal_error_report(endpoint.internal_error)}", file=sys.stderr)
             return 1
     return 0

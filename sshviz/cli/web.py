@@ -25,8 +25,10 @@ def register(sub) -> None:
         description="Serve the sshviz UI to web browsers: each tab gets a session of its own (a "
                     "process on this machine running the demo), drawn in the page. Nothing the page "
                     "loads comes from another server, so it works on a classroom network with no "
-                    "internet. A page's address may name what it opens: /?attack=NAME (an attack "
-                    "of the attack lab) or /?replay=NAME (a sample trace); plain / is the demo. "
+                    "internet. A page's address may name what it opens: /?lesson=NAME (a lesson, "
+                    "e.g. 01-ssh-at-a-glance), /?attack=NAME (an attack of the attack lab) or "
+                    "/?replay=NAME (a sample trace); plain / is the demo. Each browser's lesson "
+                    "progress is its own. "
                     "Files the UI saves (ctrl+s screenshots) are downloaded by the browser.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 "
@@ -55,16 +57,24 @@ def public_url_type(text: str) -> str:
 
 
 def app_argv(query: Mapping[str, str]) -> list[str]:
-    """The command line a tab's session runs, from its page's query: the demo, an attack of the
-    attack lab (``attack=NAME``) or a sample trace (``replay=NAME``). Only names from those
-    lists are taken, so a page can start nothing else."""
+    """The command line a tab's session runs, from its page's query: the demo, a lesson of the
+    course (``lesson=NAME``, its file's name), an attack of the attack lab (``attack=NAME``) or a
+    sample trace (``replay=NAME``). Only names from those lists are taken, so a page can start
+    nothing else."""
     from ..web.server import Refused
 
     sshviz = [sys.executable, "-m", "sshviz"]
-    unknown = sorted(set(query) - {"attack", "replay"})
+    unknown = sorted(set(query) - {"attack", "replay", "lesson"})
     if unknown or len(query) > 1:
-        raise Refused(f"the page's address may name one of attack=NAME or replay=NAME, not "
+        raise Refused(f"the page's address may name one of lesson=NAME, attack=NAME or replay=NAME, not "
                       f"{', '.join(unknown or sorted(query))}")
+    if "lesson" in query:
+        from ..lessons.course import lesson_files
+
+        names = [path.stem for path in lesson_files()]
+        if query["lesson"] not in names:
+            raise Refused(f"there is no lesson {query['lesson']!r}; the lessons are {', '.join(names)}")
+        return [*sshviz, "lesson", query["lesson"]]
     if "attack" in query:
         from ..attacks import ATTACKS
 

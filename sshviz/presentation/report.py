@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from ..events import (AlgorithmsNegotiated, AuthAttempt, AuthFailed, AuthSucceeded, ChannelData,
                       Disconnected, ExitStatus, KexComputed, KeysActivated)
 from ..sides import Direction
 from ..trace.model import Trace
 from ..wire.catalog import MSG
+from .peertext import visible
 from .render import summary_lines
 
 OUTPUT_LIMIT = 2000  # characters of channel output quoted in a report
@@ -111,19 +114,24 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
 
 
 def markdown_report(trace: Trace, title: str) -> str:
+    """The handout as Markdown. What a peer sent (version lines, user names, descriptions, a
+    command's output) is written through ``visible``: a terminal that shows the file, or a
+    renderer, meets no escape sequence, and no table or code block can be closed from inside."""
     lines: list[str] = []
     for block in blocks(trace, title):
         kind = block[0]
         if kind == "h1":
-            lines += [f"# {block[1]}", ""]
+            lines += [f"# {_md(block[1])}", ""]
         elif kind == "h2":
-            lines += [f"## {block[1]}", ""]
+            lines += [f"## {_md(block[1])}", ""]
         elif kind == "p":
             lines += [block[1], ""]
         elif kind == "list":
             lines += [f"- {_md(item)}" for item in block[1]] + [""]
         elif kind == "pre":
-            lines += ["```", block[1].rstrip("\n"), "```", ""]
+            text = visible(block[1].rstrip("\n"), keep="\n\t")
+            fence = "`" * max(3, longest_run(text, "`") + 1)
+            lines += [fence, text, fence, ""]
         elif kind == "table":
             headers, rows = block[1], block[2]
             lines.append("| " + " | ".join(headers) + " |")
@@ -134,4 +142,9 @@ def markdown_report(trace: Trace, title: str) -> str:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """One line of a list or one table cell: controls escaped, "|" kept from ending the cell."""
+    return visible(str(text)).replace("|", "\\|")
+
+
+def longest_run(text: str, char: str) -> int:
+    return max((len(run) for run in re.findall(re.escape(char) + "+", text)), default=0)

@@ -1,5 +1,6 @@
-"""Where the sample traces in ``traces/`` are: inside an installed package, or in a source
-checkout. What each one shows and how it is made again: ``sshviz.samples``."""
+"""Where the sample traces in ``traces/`` (and the other files shipped with sshviz, such as the
+lessons) are: inside an installed package, or in a source checkout. What each sample shows and
+how it is made again: ``sshviz.samples``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from pathlib import Path
 SUFFIX = ".yaml"
 
 
-def traces_dir() -> Path | None:
-    """Where the sample traces are: the installed package's data, else the checkout's traces/."""
-    installed = Path(__file__).resolve().parents[1] / "_data" / "traces"
+def shipped_dir(name: str) -> Path | None:
+    """A directory of files shipped with sshviz (traces, lessons): the installed package's
+    data, else the checkout's directory of that name."""
+    installed = Path(__file__).resolve().parents[1] / "_data" / name
     if installed.is_dir():
         return installed
-    checkout = Path(__file__).resolve().parents[2] / "traces"
+    checkout = Path(__file__).resolve().parents[2] / name
     return checkout if checkout.is_dir() else None
+
+
+def traces_dir() -> Path | None:
+    """Where the sample traces are."""
+    return shipped_dir("traces")
 
 
 def sample_names() -> list[str]:

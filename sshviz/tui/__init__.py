@@ -11,20 +11,21 @@ import os
 import sys
 
 
-def make_app(scenario=None, trace=None, attack=None):
+def make_app(scenario=None, trace=None, attack=None, lesson=None):
     """The app, its timeline built, ready to run. ``attack`` is an attack's name, or
     (name, settings, seed) with settings a dict of strings (``{"strict_kex": "off"}``), or an
-    AttackChoice; ValueError for an unknown attack or setting."""
+    AttackChoice; ValueError for an unknown attack or setting. ``lesson``: a LessonSession
+    (sshviz.lessons.session), shown beside its run."""
     from .app import SshvizApp
 
-    app = SshvizApp(scenario=scenario, trace=trace, attack=attack)
+    app = SshvizApp(scenario=scenario, trace=trace, attack=attack, lesson=lesson)
     # The trace (up to 100,000s of events) lives as long as the app: keep the garbage
     # collector from walking it again and again while the user steps.
     gc.freeze()
     return app
 
 
-def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
+def run_app(scenario=None, trace=None, on_exit=None, attack=None, lesson=None) -> int:
     """Open the UI on ``scenario`` (default: the default Scenario), on ``attack`` (see
     make_app: ``run_app(attack=("terrapin", {"strict_kex": "off"}, 1))``) or on ``trace``;
     returns an exit status. ``on_exit`` gets the session shown last (played to its end) once
@@ -35,7 +36,7 @@ def run_app(scenario=None, trace=None, on_exit=None, attack=None) -> int:
               f"{'output' if not sys.stdout.isatty() else 'input'} is not one; "
               "`sshviz run` prints the session as text", file=sys.stderr)
         return 2
-    app = make_app(scenario, trace, attack)
+    app = make_app(scenario, trace, attack, lesson)
     app.run()
     if on_exit is not None:
         app.timeline.produce_all()

@@ -1,5 +1,10 @@
 """The sshviz app: holds the timeline (a live in-process run or a trace) and the scenario it
-came from, and offers sshviz's commands in the command palette."""
+came from, and offers sshviz's commands in the command palette.
+
+This module imports only Textual and the light parts of the UI at its top: the engine (events,
+the message catalog, cryptography) and the screens built on it take longer to import than
+Textual itself, so bare `sshviz` puts its start screen up first and imports them once that
+frame is on screen (``on_ready``); the methods that need them import them where they are used."""
 
 from __future__ import annotations
 
@@ -7,16 +12,19 @@ import dataclasses
 import io
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..trace.model import Trace, TraceHeader
-from .attacked import AttackChoice, attack_of_trace, attack_scenario, is_attacked, start_attack
 from .bindings import APP, MAIN
-from .screens.main import MainScreen
-from .timeline import PHASES, Timeline
+from .screens.start import StartScreen
+
+if TYPE_CHECKING:
+    from ..trace.model import Trace
+    from .attacked import AttackChoice
+    from .screens.main import MainScreen
+    from .timeline import Timeline
 
 JUMPS = 100  # at most this many "Go to" commands of each kind in the palette
 
@@ -27,22 +35,29 @@ class SshvizApp(App[int]):
     BINDINGS = APP
     COMMANDS = App.COMMANDS | {lambda: _message_commands()}
 
-    def __init__(self, scenario=None, trace: Trace | None = None, attack=None) -> None:
+    def __init__(self, scenario=None, trace: Trace | None = None, attack=None, lesson=None) -> None:
         """``attack``: an AttackChoice, an attack's name, or (name, settings, seed); the run is
-        then that attack's (its own scenario), the attacker shown between client and server."""
+        then that attack's (its own scenario), the attacker shown between client and server.
+        ``lesson``: a LessonSession, shown beside its run (the lesson's trace)."""
         super().__init__()
+        self.lesson = lesson
+        if lesson is not None:
+            scenario, trace, attack = None, lesson.run.trace, None
         # Screenshots go to $SSHVIZ_SCREENSHOTS if set, else the directory sshviz started in.
         self.screenshot_dir = os.path.abspath(os.environ.get("SSHVIZ_SCREENSHOTS") or os.getcwd())
-        self.attack: AttackChoice | None = AttackChoice.of(attack)
+        self.attack: AttackChoice | None = None
+        if attack is not None:
+            from .attacked import AttackChoice
+
+            self.attack = AttackChoice.of(attack)
         self.attack_run = None  # the attack on the run shown, for its summary
         self.before: Trace | None = None  # the run before the last what-if, to compare
         self._whole: Trace | None = None  # the run shown now, played to its end (whole_run)
-        # With neither, the default demo starts once the first frame is up (on_ready): the
-        # engine's import is the slowest part of start-up, and the screen can wait for it.
+        # With neither, the start screen comes up first and the default demo once that frame
+        # is on screen (on_ready): the engine's import is the slowest part of start-up.
         self.default_demo_pending = scenario is None and trace is None and self.attack is None
         if self.default_demo_pending:
-            self.scenario, self.trace = None, Trace(TraceHeader("in-process"))
-            self.timeline = Timeline(self.trace)
+            self.scenario = self.trace = self.timeline = None
             self.sub_title = "starting the demo session…"
             return
         if self.attack is not None:
@@ -55,17 +70,29 @@ class SshvizApp(App[int]):
         if self.default_demo_pending:
             self.default_demo_pending = False
             from ..scenario import Scenario
+            from .screens.main import MainScreen
 
-            # The first run, not a what-if: nothing to say what changed against.
-            self.scenario, self.trace = Scenario(), None
-            self.restart()
+            self.scenario = Scenario()
+            self.timeline = self._new_timeline(self.scenario)
+            self.push_screen(MainScreen())  # over the start screen, which stays below it
 
     def get_default_screen(self) -> Screen:
+        if self.default_demo_pending:
+            return StartScreen()
+        if self.lesson is not None:
+            from .screens.lesson import LessonScreen
+
+            return LessonScreen()
+        from .screens.main import MainScreen
+
         return MainScreen()
 
     def _new_timeline(self, scenario) -> Timeline:
         """A timeline on ``self.attack`` if there is one, else on ``scenario``, else on the
         trace; sets the title bar and the attack run it shows."""
+        from .attacked import attack_of_trace, attack_scenario, start_attack
+        from .timeline import Timeline
+
         self.attack_run = None
         if self.attack is not None:
             timeline, self.attack_run, self.attack = start_attack(self.attack)
@@ -79,6 +106,8 @@ class SshvizApp(App[int]):
                              f"{header.server_version or 'server'}"
             if self.attack_run is not None:
                 self.sub_title = f"{self.sub_title} · attack: {self.attack_run.attack.name}"
+            if self.lesson is not None:
+                self.sub_title = f"lesson: {self.lesson.lesson.title} · {self.sub_title}"
             return Timeline(self.trace)
         self.sub_title = describe(scenario)
         return Timeline.from_scenario(scenario)
@@ -86,10 +115,14 @@ class SshvizApp(App[int]):
     @property
     def attacked(self) -> bool:
         """The run shown has an attacker between the sides: the ladder gets its column."""
+        from .attacked import is_attacked
+
         return self.attack_run is not None or is_attacked(self.timeline.trace)
 
     @property
     def main(self) -> MainScreen:
+        from .screens.main import MainScreen
+
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     # -- what the main screen and the palette ask for ---------------------------------------
@@ -106,6 +139,8 @@ class SshvizApp(App[int]):
     def rerun(self, scenario, attack=None) -> None:
         """Run ``scenario`` (or ``attack``, an AttackChoice, which brings its own scenario) and
         show it at the step the user was looking at."""
+        from .attacked import AttackChoice
+
         position = self.timeline.position
         self.timeline.produce_all()
         self.before, self._whole = self.timeline.trace, None
@@ -115,6 +150,22 @@ class SshvizApp(App[int]):
         self.timeline.go(min(position, len(self.timeline) - 1))
         self.main.reload()
         self.notify(self.what_changed(), title="what changed (c compares)", timeout=8)
+
+    def show_trace(self, trace: Trace, note: bool = True) -> None:
+        """Show ``trace``, a whole run made elsewhere (a lesson's experiment, or the lesson's own
+        run again), at the step the user was looking at; like a what-if, c compares it with the
+        run shown before."""
+        position = self.timeline.position
+        if note:
+            self.timeline.produce_all()
+            self.before = self.timeline.trace
+        self.trace, self._whole, self.attack = trace, trace, None
+        self.scenario = scenario_of(trace)
+        self.timeline = self._new_timeline(None)
+        self.timeline.go(min(position, len(self.timeline) - 1))
+        self.main.reload()
+        if note:
+            self.notify(self.what_changed(), title="what changed (c compares)", timeout=8)
 
     def whole_run(self) -> Trace:
         """The run shown, played to its end apart from the one on screen (which plays only as
@@ -147,6 +198,7 @@ class SshvizApp(App[int]):
         return "\n".join(changes) or "nothing: the same messages, sizes and choices"
 
     def what_if(self) -> None:
+        from .attacked import AttackChoice
         from .screens.whatif import WhatIfScreen
 
         if self.scenario is None:
@@ -171,10 +223,12 @@ class SshvizApp(App[int]):
         """Save the screen as it is (a dialog too) as an SVG; the notification gives its full
         path. In a browser (``sshviz web``) the browser downloads it instead, and nothing is
         written on the machine serving it."""
-        event = self.timeline.current
-        dialog = "" if isinstance(self.screen, MainScreen) else "-" + type(self.screen).__name__.removesuffix(
+        from .screens.main import MainScreen
+
+        position, event = (0, None) if self.timeline is None else (self.timeline.position, self.timeline.current)
+        dialog = "" if isinstance(self.screen, (MainScreen, StartScreen)) else "-" + type(self.screen).__name__.removesuffix(
             "Screen").lower()
-        name = f"sshviz-{self.timeline.position:04d}-{event.name if event else 'empty'}{dialog}.svg"
+        name = f"sshviz-{position:04d}-{event.name if event else 'empty'}{dialog}.svg"
         if self.is_web:
             self.deliver_text(io.StringIO(self.export_screenshot()), save_filename=name,
                               mime_type="image/svg+xml")
@@ -198,6 +252,9 @@ class SshvizApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """sshviz's own commands first (one per main-screen binding), then jumps to each phase
         and each kind of message, then Textual's (themes, keys, quit)."""
+        if self.timeline is None:  # the start screen: Textual's commands only
+            yield from super().get_system_commands(screen)
+            return
         main = self.main
         for binding in [*MAIN, *APP]:
             if binding.action == "attack" and self.attack_run is None:
@@ -212,6 +269,8 @@ class SshvizApp(App[int]):
         yield from super().get_system_commands(screen)
 
     def _jump_commands(self, main: MainScreen) -> Iterable[SystemCommand]:
+        from .timeline import PHASES
+
         timeline = self.timeline
 
         def go(index: int) -> None:

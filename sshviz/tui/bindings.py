@@ -61,8 +61,27 @@ FIELDS = [
     Binding("enter,space", "toggle", "Open or fold the field", show=False),
 ]
 
+# The start screen, for the moment the demo session takes to load.
+START = [Binding("q", "app.quit", "Quit")]
+# A lesson (sshviz lesson NAME): its steps beside the main screen's panels, which follow them.
+LESSON = [
+    Binding("N", "next_step", "Next step", id="lesson-next", tooltip="On to the lesson's next step"),
+    Binding("P", "previous_step", "Step back", id="lesson-previous",
+            tooltip="Back to the lesson's previous step"),
+    Binding("h", "hint", "Hint", id="lesson-hint", tooltip="A hint for this step of the lesson"),
+    Binding("i", "answer", "Answer", id="lesson-answer",
+            tooltip="Go to the step's answer: the choices of a question, the box of a compute step "
+                    "(enter answers, escape comes back)"),
+    Binding("x", "experiment", "Experiment", id="lesson-experiment",
+            tooltip="Run the step's experiment: the changed session replaces the one shown"),
+    Binding("R", "reset_lesson", "Reset lesson", id="lesson-reset", show=False,
+            tooltip="Forget your progress in this lesson and start it again"),
+    Binding("escape", "leave_answer", "Back to the ladder", show=False,
+            tooltip="From the choices or the answer box back to the ladder (the lesson's keys work again)"),
+]
+
 # Dialogs close with escape.
 DIALOG = [Binding("escape", "dismiss_dialog", "Close", show=True)]
 
-HELP_SECTIONS = (("Main screen", MAIN), ("Everywhere", APP), ("Ladder (when focused)", LADDER),
+HELP_SECTIONS = (("Main screen", MAIN), ("In a lesson (sshviz lesson NAME)", LESSON), ("Everywhere", APP), ("Ladder (when focused)", LADDER),
                  ("Fields (when focused)", FIELDS), ("Dialogs", DIALOG))

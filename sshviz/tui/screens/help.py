@@ -38,6 +38,11 @@ Seeded runs repeat byte for byte. **What if…** (`s`) changes the algorithms, t
 authentication, the command or the seed and runs again at the same step, so you can see what
 changes: a note says what did, and `c` shows the run before and the run now side by side.
 `ctrl+p` opens the command palette (themes too).
+
+A **lesson** (`sshviz lesson NAME`, `sshviz lessons` lists them) adds its panel: each step
+selects its message on the ladder and lights up its field; answer a question or type what you
+worked out from the bytes (`i`), ask for a hint (`h`), run an experiment (`x`, the changed run
+replaces the one shown), move with `N` and `P`. Your progress is kept for next time.
 """
 
 

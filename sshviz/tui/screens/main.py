@@ -49,12 +49,17 @@ class MainScreen(Screen):
                 yield FieldsTree(id="fields")
                 yield FieldInfo(id="field-info")
             yield KeyPanel(id="keys")
+            yield from self.side_panes()
             with Vertical(id="hex-pane"):
                 yield Static(id="hex-legend")
                 yield HexView(id="hex")
             with VerticalScroll(id="explain"):
                 yield Static(id="explain-text")
         yield Footer()
+
+    def side_panes(self) -> ComposeResult:
+        """Panels a screen built on this one adds to the grid (a lesson's), before the bytes."""
+        return iter(())
 
     def on_mount(self) -> None:
         self.query_one("#ladder-pane").border_title = "session"
@@ -265,27 +270,37 @@ class MainScreen(Screen):
 
 def explanation(event, items):
     """The presentation layout's panel: the step in words, then each field of the message with
-    its value and what it means, wrapped, for a room to read."""
+    its value and what it means, for a room to read; a field's wrapped lines keep its indent."""
+    from rich.console import Group
+    from rich.table import Table
     from rich.text import Text
 
     from ..present import walk
     from ..widgets.fields import field_label, message_title
 
-    text = Text()
-    text.append(f"#{event.index}  ", "bold")
-    text.append(message_title(event))
-    text.append("\n\n")
-    text.append(plain_line(event), "bold italic")
-    text.append("\n")
+    def hanging(prefix: str, label: Text) -> Table:
+        label = label.copy()
+        label.no_wrap = False  # the fields view keeps a label to one line; here it wraps
+        line = Table.grid()
+        line.add_column(width=len(prefix), no_wrap=True)
+        line.add_column(ratio=1)
+        line.add_row(prefix, label)
+        return line
+
+    heading = Text()
+    heading.append(f"#{event.index}  ", "bold")
+    heading.append(message_title(event))
+    heading.append("\n\n")
+    heading.append(plain_line(event), "bold italic")
+    heading.append("\n")
+    lines = [heading]
     for item in items:
         if item.field.name == "packet":
             continue
-        text.append("\n• ")
-        text.append(field_label(item))
+        lines.append(hanging("• ", field_label(item)))
         for child in walk(item.children) if item.field.type != "name-list" else []:
-            text.append("\n    ")
-            text.append(field_label(child))
-    return text
+            lines.append(hanging("    ", field_label(child)))
+    return Group(*lines)
 
 
 def step_text(event):
