@@ -166,12 +166,23 @@ def test_the_address_chooses_an_attack_and_refuses_anything_else(browser, web): 
     assert sum("session started" in line for line in web.log) == started
 
 
-def test_the_address_opens_a_lesson(browser, web):  # noqa: F811
-    from sshviz.lessons.course import find_lesson
-
-    lesson = find_lesson("01-ssh-at-a-glance")
+def test_a_lesson_answered_in_a_browser_keeps_its_progress_for_that_browser(browser, web):  # noqa: F811
     with open_tab(browser, web.url + "/?lesson=01-ssh-at-a-glance") as tab:
-        assert lesson.title[:40] in wait_for_screen(tab.page, lesson.title[:40])
+        page = tab.page
+        wait_for_screen(page, "step 1 of 9")
+        for key in ["N", "N", "i", "ArrowDown", "Enter"]:  # step 3's question: "user authentication"
+            page.keyboard.press(key)
+        wait_for_screen(page, "✓ user authentication")
+        page.keyboard.press("N")
+        wait_for_screen(page, "step 4 of 9")
+        cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "sshviz_browser")
+        progress = web.state / "sshviz" / "web-browsers" / cookie / "data" / "sshviz" / "progress.json"
+        assert "ssh-at-a-glance" in progress.read_text()
+        # The same browser comes back to where it was; another starts at the beginning.
+        page.reload()
+        assert "3/9 steps done" in wait_for_screen(page, "step 4 of 9")
+        with open_tab(browser, web.url + "/?lesson=01-ssh-at-a-glance") as other:
+            assert "0/9 steps done" in wait_for_screen(other.page, "step 1 of 9")
         assert tab.requests_outside == [] and tab.console_errors == []
 
 
