@@ -288,6 +288,22 @@ def test_an_idle_session_is_ended(browser, tmp_path):  # noqa: F811
                 time.sleep(0.1)
 
 
+def test_an_app_that_dies_ends_its_page_and_no_other(browser, web):  # noqa: F811
+    with open_tab(browser, web.url + "/") as doomed, open_tab(browser, web.url + "/") as other:
+        wait_for_screen(doomed.page, "#0 of")
+        wait_for_screen(other.page, "#0 of")
+        cookie = next(c["value"] for c in doomed.page.context.cookies() if c["name"] == "sshviz_browser")
+        # The doomed tab's app: the running one whose data directory is named by its cookie.
+        pids = [int(m.group(1)) for m in (re.search(r"pid (\d+);", line) for line in list(web.log)) if m]
+        pid = next(p for p in pids if Path(f"/proc/{p}").exists()
+                   and cookie in Path(f"/proc/{p}/environ").read_bytes().decode(errors="replace"))
+        os.kill(pid, signal.SIGKILL)
+        doomed.page.wait_for_selector("body.-closed", timeout=START_SECONDS * 1000)
+        assert doomed.page.is_visible("text=This session has ended")
+        other.page.keyboard.press("n")
+        wait_for_screen(other.page, "#1 of")
+
+
 # -- the command line --------------------------------------------------------------------------
 
 def run_web(*args: str) -> subprocess.CompletedProcess:

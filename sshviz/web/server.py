@@ -75,6 +75,15 @@ class SessionProcess(AppService):
         self.last_input = time.monotonic()
         await super().set_terminal_size(width, height)
 
+    async def run(self) -> None:
+        """The app's output to the browser until the process ends, however it ends: then the
+        browser is told (its page says the session has ended), even when the app could not say
+        so itself (killed, or failed before its first frame)."""
+        try:
+            await super().run()
+        finally:
+            await self.remote_close()
+
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
