@@ -12,7 +12,8 @@ from sshviz import events as ev
 from sshviz.events import Event
 from sshviz.presentation.transcript import format_unit
 from sshviz.scenario import Scenario, run_scenario
-from sshviz.trace.elide import BulkCounter, shortened_event
+from sshviz.trace.elide import BulkCounter
+from sshviz.trace.model import shortened_event
 from sshviz.wire.catalog import MSG
 
 EVENT_TYPES = [value for value in vars(ev).values()
@@ -54,3 +55,15 @@ def test_eliding_bulk_data_makes_new_events_and_leaves_the_old_whole():
     assert (bytes(event.record.wire), event.message["data"], event.changes) == before
     assert shorter.message["data"] == event.message["data"][:64] and shorter.elided == len(before[1]) - 64
     assert shorter.record is not event.record and shorter.changes[0][1].data == shorter.message["data"]
+
+
+@pytest.mark.parametrize("message", [MSG.CHANNEL_DATA.build(recipient_channel=3, data=bytes(range(200))),
+                                     MSG.CHANNEL_EXTENDED_DATA.build(recipient_channel=7, data_type_code=1,
+                                                                     data=b"e" * 300)])
+def test_a_shortened_payload_is_the_shorter_message_encoded(message):
+    from sshviz.trace.elide import ELIDED_KEEP, _shorter_payload
+    from sshviz.wire.spec import Message
+
+    data = message["data"]
+    shorter = Message(message.spec, dict(message.values, data=data[:ELIDED_KEEP]))
+    assert _shorter_payload(shorter, message.encode(), data) == shorter.encode()

@@ -217,3 +217,41 @@ def test_a_private_key_that_does_not_fit_gives_way_to_the_shared_secret(session,
     assert payloads(trace) == payloads(session)
     (alone,) = import_capture(path, KeyLog.parse("\n".join(wrong)))
     assert "does not fit this key exchange" in alone.header.extra["problems"][0]
+
+
+def dpkt_segments(path, damaged):
+    """What the capture reader gives when dpkt reads every frame (its path for pcapng and
+    unusual frames)."""
+    from sshviz.trace import capture
+
+    original_frames, original_plain = capture.read_frames, capture._plain_tcp
+    capture.read_frames = lambda p, progress=None: capture._dpkt_frames(p, open(p, "rb"))
+    capture._plain_tcp = lambda link, frame: capture._UNUSUAL
+    try:
+        return list(capture.tcp_segments(path, damaged))
+    finally:
+        capture.read_frames, capture._plain_tcp = original_frames, original_plain
+
+
+@pytest.mark.parametrize("ipv6, link, cut, nanoseconds", [
+    (False, "ethernet", 0, False), (True, "ethernet", 0, False), (False, "null", 0, False),
+    (True, "raw", 0, False), (False, "ethernet", 30, False), (False, "ethernet", 0, True),
+    (True, "null", 7, True),
+])
+def test_the_struct_reader_reads_frames_as_dpkt_does(session, tmp_path, ipv6, link, cut, nanoseconds):
+    from sshviz.trace.capture import tcp_segments
+
+    path = trace_capture(session, tmp_path / "s.pcap", ipv6=ipv6, link=link, retransmit=True, max_size=3000)
+    data = bytearray(path.read_bytes())
+    if nanoseconds:  # the same frames, times counted in nanoseconds (magic a1b23c4d, little-endian)
+        data[:4] = b"\x4d\x3c\xb2\xa1"
+        offset = 24
+        while offset + 16 <= len(data):
+            fraction = int.from_bytes(data[offset + 4: offset + 8], "little")
+            data[offset + 4: offset + 8] = (fraction * 1000 + 123).to_bytes(4, "little")
+            offset += 16 + int.from_bytes(data[offset + 8: offset + 12], "little")
+    path.write_bytes(bytes(data[: len(data) - cut]))
+    ours_damaged, theirs_damaged = [], []
+    ours = list(tcp_segments(path, ours_damaged))
+    assert ours and ours == dpkt_segments(path, theirs_damaged)
+    assert ours_damaged == theirs_damaged and bool(ours_damaged) == bool(cut)

@@ -242,3 +242,55 @@ def test_a_binary_file_is_not_a_trace(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(TraceFileError, match="neither a trace nor a packet capture \\(not UTF-8 text\\)"):
         load_trace(path)
+
+
+def yaml_only(text: str) -> str:
+    """The same document, laid out so that the reader's line-by-line path steps aside (a
+    comment among the events) and YAML reads every entry."""
+    return text.replace("\nevents:\n- ", "\nevents:\n# every entry through YAML\n- ", 1)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS[2:], ids=["rekey-zlib", "mlkem-gcm", "guess", "sftp"])
+def test_the_quick_reading_of_one_line_entries_gives_what_yaml_gives(scenario):
+    text = dumps_trace(run_scenario(scenario).trace)
+    assert yaml_only(text) != text
+    assert trace_differences(loads_trace(yaml_only(text)), loads_trace(text)) == []
+
+
+@pytest.mark.parametrize("edit, expected", [
+    # YAML reads a ': ' as a key, a ' #' as a comment, a line going on below as one scalar:
+    # such entries are left to it, and read as it reads them.
+    (lambda line: line.replace(" plain=", ": plain=", 1), "a 'packet', 'version' or 'raw' entry"),
+    (lambda line: line + " # a comment", None),
+    (lambda line: line + "\n  frame=7", "frame 7"),
+    (lambda line: line.replace("wire=", "wire=zz", 1), "wire= is not hex"),
+    (lambda line: line.replace(" CHANNEL", " CHANNEL_NOPE", 1), "unknown message name"),
+])
+def test_unusual_one_line_entries_read_as_yaml_reads_them(edit, expected):
+    text = dumps_trace(run_scenario(Scenario()).trace)
+    start = text.index("\n- c2s ") + 3
+    end = text.index("\n", start)
+    edited = text[:start] + edit(text[start:end]) + text[end:]
+    try:
+        quick = loads_trace(edited, "x.yaml")
+    except TraceFileError as exc:
+        with pytest.raises(TraceFileError) as caught:
+            loads_trace(yaml_only(edited), "x.yaml")
+        # The same words; YAML's copy has the comment line more above the entry.
+        line = edited[:start].count("\n") + 1
+        assert str(exc) == str(caught.value).replace(f"(line {line + 1})", f"(line {line})")
+        assert "\n" not in str(exc) and f"(line {line})" in str(exc)
+        assert expected is not None and expected in str(exc), str(exc)
+        return
+    assert trace_differences(loads_trace(yaml_only(edited)), quick) == []
+    if expected == "frame 7":
+        assert any(e.frame == 7 for e in quick.events)
+
+
+def test_a_yaml_error_after_one_line_entries_names_the_line_of_the_file():
+    text = dumps_trace(run_scenario(Scenario()).trace)
+    lines = text.split("\n")
+    last_mapping = max(i for i, line in enumerate(lines) if line.startswith("- packet:"))
+    lines.insert(last_mapping + 1, "  plain: [unclosed")
+    with pytest.raises(TraceFileError, match=rf"not valid YAML at line {last_mapping + 3}, "):
+        loads_trace("\n".join(lines), "x.yaml")

@@ -188,7 +188,7 @@ def test_search_by_name_and_by_value():
 
 def test_a_trace_without_any_message_is_an_empty_timeline():
     timeline = Timeline(Trace(run_scenario(Scenario()).trace.header))
-    assert timeline.current is None and timeline.rows == [] and not timeline.go(0)
+    assert timeline.current is None and len(timeline.rows) == 0 and not timeline.go(0)
 
 
 def test_an_undelivered_message_keeps_its_phase():

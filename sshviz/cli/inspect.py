@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..presentation.peertext import visible
@@ -29,10 +28,11 @@ def register(sub) -> None:
 
 def inspect(args) -> int:
     from ..presentation.render import event_text, summary_lines, trace_json
-    from ..trace.filter import FilterError, compile_filter
 
     keep = lambda event: True  # noqa: E731
     if args.filter:
+        from ..trace.filter import FilterError, compile_filter
+
         try:
             keep = compile_filter(args.filter)
         except FilterError as exc:
@@ -40,6 +40,8 @@ def inspect(args) -> int:
     traces = open_for_cli(args)
     out = sys.stdout
     if args.format == "json":
+        import json
+
         documents = [trace_json(t, [e for e in t.events if keep(e)], args.bytes) for t in traces]
         json.dump(documents[0] if len(documents) == 1 else documents, out, indent=1)
         out.write("\n")
@@ -51,9 +53,10 @@ def inspect(args) -> int:
         for line in summary_lines(trace):
             out.write(visible(line) + "\n")
         out.write("\n")
+        detail = not args.brief
         for event in trace.events:
-            if keep(event):
-                out.write("".join(visible(line) + "\n" for line in event_text(event, detail=not args.brief).split("\n")))
+            if keep(event):  # each line escaped: the line breaks are the only controls kept
+                out.write(visible(event_text(event, detail=detail), keep="\n") + "\n")
         if len(traces) > 1:
             out.write("\n")
     return 0

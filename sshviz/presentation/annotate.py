@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..events import VersionRecord
-from ..trace.model import TraceEvent, sftp_messages, sftp_name
+from ..events import RawUnit, VersionRecord
+from ..trace.model import TraceEvent, carries_sftp, sftp_messages, sftp_name
 from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
 from ..wire.spec import DecodedField
 from .explain import KeyContext, calculations, marker_doc
@@ -336,22 +336,26 @@ _SERVICE_MESSAGES = frozenset({MSG.SERVICE_REQUEST, MSG.SERVICE_ACCEPT})
 def phase_of(event: TraceEvent, previous: str | None) -> str:
     """Which phase a message belongs to; messages that belong to none (DISCONNECT, IGNORE,
     DEBUG, EXT_INFO, undecodable packets) stay in the phase around them."""
-    if event.kind == "version":
+    # Read from the record directly: the UI asks this once per message of a million-message trace.
+    record = event.record
+    if isinstance(record, VersionRecord):
         return "version"
-    if not event.opened:
+    if isinstance(record, RawUnit) or not record.plain:
         return "undecoded"
-    message = event.message
+    message = record.message
     if message is None:
         return previous or "kex"
-    protocol, number = message.spec.protocol, message.spec.number
+    spec = message.spec
+    protocol = spec.protocol
     if protocol == "transport":
+        number = spec.number
         if number in ALGORITHM_NEGOTIATION or number in KEX_METHOD:
             return "kex"
-        if message.spec in _SERVICE_MESSAGES:
+        if spec in _SERVICE_MESSAGES:
             return "auth"
         return previous or "kex"
     if protocol == "userauth":
         return "auth"
-    if sftp_messages(event):
+    if carries_sftp(event):
         return "sftp"
     return "sftp" if previous == "sftp" else "connection"

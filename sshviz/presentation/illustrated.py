@@ -16,8 +16,8 @@ import re
 
 from ..events import VersionRecord
 from ..sides import Direction
-from ..trace.elide import ELIDE_AFTER, BulkCounter, shortened_event
-from ..trace.model import Trace, TraceEvent
+from ..trace.elide import ELIDE_AFTER, BulkCounter
+from ..trace.model import Trace, TraceEvent, shortened_event
 from .annotate import PHASES, FieldItem, hex_sections, message_items, narrowest_owners, phase_of
 from .explain import KeyContext, KeyContexts, plain_line
 from .recompute import Calculation, calculations

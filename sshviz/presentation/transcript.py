@@ -56,16 +56,20 @@ def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[st
     return lines
 
 
+# A direction's arrow, looked up once per unit of long transcripts rather than worked out.
+ARROWS = {direction.value: direction.arrow for direction in Direction}
+
+
 def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
     head = f"#{index:<3} " if index is not None else ""
     if isinstance(record, VersionRecord):
-        lines = [f"{head}{Direction(direction).arrow}  VERSION  {record.text}"]
+        lines = [f"{head}{ARROWS[direction]}  VERSION  {record.text}"]
         if detail:
             lines += [f"      (line before the version) {line.decode('utf-8', 'replace').rstrip()}"
                       for line in record.pre_lines]
         return lines
     if isinstance(record, RawUnit):
-        lines = [f"{head}{Direction(direction).arrow}  RAW BYTES  ({len(record.wire)} bytes"
+        lines = [f"{head}{ARROWS[direction]}  RAW BYTES  ({len(record.wire)} bytes"
                  + (f", {record.note}" if record.note else "") + "; the receiver could not open them)"]
         if detail:
             lines.append(f"      wire  {short_hex(record.wire)}")
@@ -73,7 +77,7 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
     message = record.message
     name = message.spec.name if message is not None else "?"
     protection = "encrypted" if record.encrypted else "cleartext"
-    lines = [f"{head}{Direction(direction).arrow}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
+    lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
              f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]
     if detail:
         lines += format_fields(record.fields())

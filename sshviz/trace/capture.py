@@ -1,22 +1,23 @@
-"""Packet captures (pcap and pcapng, read with dpkt) into traces: every SSH connection in the
+"""Packet captures (pcap and pcapng) into traces: every SSH connection in the
 file, on any port, over IPv4 or IPv6.
 
-Frames become TCP segments; each connection's two directions are reassembled (out-of-order
+Frames become TCP segments (plain pcap, Ethernet, IPv4 and IPv6 read with struct; pcapng and
+anything unusual with dpkt); each connection's two directions are reassembled (out-of-order
 segments wait for the gap before them, retransmitted and overlapping bytes are dropped); a
 connection is SSH when one side's bytes start with ``SSH-`` (after any lines a server may send
-first). The two byte streams then go to the ``PassiveDecoder`` in capture order, so each unit
-carries the time and frame number of the segment that completed it.
+first). The two byte streams then go to the ``PassiveDecoder`` in capture order, as they are
+read (a big capture is never in memory whole), so each unit carries the time and frame number
+of the segment that completed it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
-
-import dpkt
 
 from .elide import ELIDE_AFTER
 from .keylog import KeyLog
@@ -32,6 +33,7 @@ MAX_BANNER_SEARCH = 64 * 1024  # a server may send lines before its version; loo
 LINK_NULL, LINK_ETHERNET, LINK_RAW, LINK_LOOP = 0, 1, 101, 108
 LINK_RAW_ALIASES = (12, 14, 228, 229)
 LINK_SLL, LINK_SLL2 = 113, 276
+TH_SYN, TH_ACK = 0x02, 0x10  # TCP flags
 
 
 class CaptureError(ValueError):
@@ -44,7 +46,7 @@ def is_capture(path: str | Path) -> bool:
     return magic in PCAP_MAGICS or magic == PCAPNG_MAGIC
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     frame: int
     time: float
@@ -119,100 +121,224 @@ class _HalfStream:
 
 @dataclass
 class Connection:
-    """One TCP connection: its segments' data in capture order, per direction."""
+    """One TCP connection: its two directions put back in order, and, once it is known which
+    side is the client, the decoder its bytes go to as they come (None when it is no SSH)."""
 
     a: tuple[str, int]
     b: tuple[str, int]
     client: tuple[str, int] | None = None  # the side that sent the SYN, when seen
     halves: dict = field(default_factory=dict)
-    chunks: list = field(default_factory=list)  # (sender endpoint, data or None for a gap, size, frame, time)
+    # (sender endpoint, data or None for a gap, size, frame, time), held until the roles are known
+    chunks: list = field(default_factory=list)
     first_bytes: dict = field(default_factory=dict)  # endpoint -> first bytes it sent
     first_frame: int = 0
+    started: bool = False  # some data went by
+    decided: bool = False  # the roles are known (from both sides' first bytes, or at the end)
+    roles: tuple | None = None  # (client, server) of an SSH connection
+    decoder: PassiveDecoder | None = None
 
 
-def read_frames(path: str | Path) -> Iterator[tuple[int, float, int, bytes]]:
-    """(frame number from 1, timestamp, link type, frame bytes) for each frame."""
+def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = None
+                ) -> Iterator[tuple[int, float, int, bytes]]:
+    """(frame number from 1, timestamp, link type, frame bytes) for each frame; ``progress``
+    hears (bytes read, file size) now and then."""
     path = Path(path)
     f = open(path, "rb")
     try:
-        magic = f.read(4)
-        f.seek(0)
-        try:
-            if magic == PCAPNG_MAGIC:
-                reader = dpkt.pcapng.Reader(f)
-            elif magic in PCAP_MAGICS:
-                reader = dpkt.pcap.Reader(f)
-            else:
-                raise CaptureError(f"{path}: not a pcap or pcapng capture (it starts with {magic.hex() or 'nothing'})")
-        except (ValueError, dpkt.UnpackError, struct.error) as exc:
-            raise CaptureError(f"{path}: the capture's file header is damaged: {exc}") from None
-        link = reader.datalink()
-        number = 0
-        iterator = iter(reader)
-        while True:
-            try:
-                timestamp, frame = next(iterator)
-            except StopIteration:
-                return
-            except (ValueError, dpkt.UnpackError, dpkt.NeedData, struct.error):
-                return  # a truncated last record: the frames before it still count
-            number += 1
-            yield number, float(timestamp), link, frame
+        header = f.read(PCAP_HEADER.size)
+        if header[:4] in PCAP_MAGICS and len(header) == PCAP_HEADER.size:
+            frames = _pcap_frames(f, header)
+        else:
+            f.seek(0)
+            frames = _dpkt_frames(path, f)
+        if progress is None:
+            yield from frames
+            return
+        size = os.fstat(f.fileno()).st_size
+        for frame in frames:
+            yield frame
+            if frame[0] % 256 == 0:
+                progress(f.tell(), size)
+        progress(size, size)
     finally:
         f.close()
 
 
-def ip_packet(link: int, frame: bytes):
-    """The IPv4 or IPv6 packet inside a frame, or None."""
+# The classic pcap file: a header, then per frame a record header and the bytes captured.
+PCAP_HEADER = struct.Struct("<4s20x")
+PCAP_RECORD = {"<": struct.Struct("<IIII"), ">": struct.Struct(">IIII")}
+
+
+def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
+    """Frames of a classic pcap file, read with struct (as dpkt reads them, several times
+    faster): the byte order and time unit come from the magic number."""
+    magic = header[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    link = struct.unpack_from(order + "I", header, 20)[0]
+    record = PCAP_RECORD[order]
+    if nanoseconds:
+        from decimal import Decimal
+
+        billion = Decimal("1E9")
+    read = f.read
+    number = 0
+    while True:
+        head = read(16)
+        if len(head) < 16:
+            return  # the end, or a truncated last record: the frames before it still count
+        seconds, fraction, captured, _ = record.unpack(head)
+        frame = read(captured)  # shorter when the file is cut inside it, as dpkt gives it
+        number += 1
+        # dpkt's values exactly: microseconds as a float sum, nanoseconds as their decimal
+        timestamp = float(seconds + fraction / billion) if nanoseconds else seconds + fraction / 1e6
+        yield number, timestamp, link, frame
+
+
+def _dpkt_frames(path: Path, f) -> Iterator[tuple[int, float, int, bytes]]:
+    """Frames of a pcapng file (or a pcap file too damaged to read it directly), by dpkt."""
+    import dpkt
+
+    magic = f.read(4)
+    f.seek(0)
+    try:
+        if magic == PCAPNG_MAGIC:
+            reader = dpkt.pcapng.Reader(f)
+        elif magic in PCAP_MAGICS:
+            reader = dpkt.pcap.Reader(f)
+        else:
+            raise CaptureError(f"{path}: not a pcap or pcapng capture (it starts with {magic.hex() or 'nothing'})")
+    except (ValueError, dpkt.UnpackError, struct.error) as exc:
+        raise CaptureError(f"{path}: the capture's file header is damaged: {exc}") from None
+    link = reader.datalink()
+    number = 0
+    iterator = iter(reader)
+    while True:
+        try:
+            timestamp, frame = next(iterator)
+        except StopIteration:
+            return
+        except (ValueError, dpkt.UnpackError, dpkt.NeedData, struct.error):
+            return  # a truncated last record: the frames before it still count
+        number += 1
+        yield number, float(timestamp), link, frame
+
+
+_UNUSUAL = object()  # a frame _plain_tcp leaves to dpkt
+_TCP_HEADER = struct.Struct(">HHI4xB")  # ports, sequence number, data offset
+_IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")
+# Bytes of link-layer header before the IP packet, for the link types other than Ethernet.
+_LINK_HEADERS = {LINK_NULL: 4, LINK_LOOP: 4, LINK_RAW: 0, **dict.fromkeys(LINK_RAW_ALIASES, 0), LINK_SLL: 16,
+                 LINK_SLL2: 20}
+
+
+def link_payload(link: int, frame: bytes):
+    """What follows a frame's link-layer header, the IP packet (a view, not a copy); None for a
+    link type this reader does not know; _UNUSUAL for Ethernet that is not plain IPv4 or IPv6
+    (VLAN tags and the like: dpkt's full parser reads those)."""
     if link == LINK_ETHERNET:
-        if frame[12:14] not in (b"\x08\x00", b"\x86\xdd"):  # VLAN tags and the like: dpkt's full parser
-            packet = dpkt.ethernet.Ethernet(frame).data
-            return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
-        body = frame[14:]  # plain Ethernet II: the IP packet follows the 14-byte header
-    elif link in (LINK_NULL, LINK_LOOP):
-        body = frame[4:]
-    elif link == LINK_RAW or link in LINK_RAW_ALIASES:
-        body = frame
-    elif link == LINK_SLL:
-        body = frame[16:]
-    elif link == LINK_SLL2:
-        body = frame[20:]
-    else:
-        return None
+        return memoryview(frame)[14:] if frame[12:14] in _IP_ETHERTYPES else _UNUSUAL
+    header = _LINK_HEADERS.get(link)
+    return None if header is None else memoryview(frame)[header:]
+
+
+def ip_packet(link: int, frame: bytes):
+    """The IPv4 or IPv6 packet inside a frame, parsed by dpkt, or None."""
+    import dpkt  # only for frames _plain_tcp leaves to it: its import is a good part of start-up
+
+    body = link_payload(link, frame)
+    if body is _UNUSUAL:
+        packet = dpkt.ethernet.Ethernet(frame).data
+        return packet if isinstance(packet, (dpkt.ip.IP, dpkt.ip6.IP6)) else None
     if not body:
         return None
     version = body[0] >> 4
     if version == 4:
-        return dpkt.ip.IP(body)
+        return dpkt.ip.IP(bytes(body))
     if version == 6:
-        return dpkt.ip6.IP6(body)
+        return dpkt.ip6.IP6(bytes(body))
     return None
 
 
-def tcp_segments(path: str | Path, damaged: list[str]) -> Iterator[Segment]:
+def tcp_segments(path: str | Path, damaged: list[str], progress: Callable[[int, int], None] | None = None
+                 ) -> Iterator[Segment]:
     first_time = None
-    for number, timestamp, link, frame in read_frames(path):
-        try:
-            packet = ip_packet(link, frame)
-        except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error) as exc:
-            damaged.append(f"frame {number}: cannot be read ({exc.__class__.__name__}); skipped")
+    addresses: dict[bytes, str] = {}
+    for number, timestamp, link, frame in read_frames(path, progress):
+        found = _plain_tcp(link, frame)
+        if found is _UNUSUAL:
+            found = _dpkt_tcp(number, link, frame, damaged)
+        if found is None:
             continue
-        if packet is None or not isinstance(packet.data, dpkt.tcp.TCP):
-            continue
+        source, destination, sport, dport, seq, flags, payload, declared = found
         if first_time is None:
             first_time = timestamp
-        tcp = packet.data
-        source = (_address(packet.src), tcp.sport)
-        destination = (_address(packet.dst), tcp.dport)
-        payload = bytes(tcp.data)
-        declared = _declared_tcp_payload(packet, tcp)
         if declared is not None and len(payload) < declared:
             damaged.append(f"frame {number}: cut short by the capture ({len(payload)} of {declared} "
                            f"TCP payload bytes)")
-        yield Segment(number, timestamp - first_time, source, destination, tcp.seq, tcp.flags, payload)
+        source = addresses.get(source) or addresses.setdefault(source, _address(source))
+        destination = addresses.get(destination) or addresses.setdefault(destination, _address(destination))
+        yield Segment(number, timestamp - first_time, (source, sport), (destination, dport), seq, flags, payload)
+
+
+def _plain_tcp(link: int, frame: bytes):
+    """(source address, destination address, ports, seq, flags, payload, declared payload size)
+    of a TCP segment in plain IPv4 or IPv6 (no extension headers), read with struct as dpkt
+    reads it; None for a frame that is no TCP; _UNUSUAL for anything else (dpkt reads it)."""
+    body = link_payload(link, frame)
+    if body is _UNUSUAL:
+        return _UNUSUAL
+    if not body:
+        return None
+    version = body[0] >> 4
+    if version == 4:
+        header = (body[0] & 0xF) * 4
+        if len(body) < 20 or header < 20:
+            return _UNUSUAL
+        if body[9] != 6:  # not TCP
+            return None
+        if (body[6] & 0x1F) or body[7]:  # a later fragment
+            return _UNUSUAL
+        total = int.from_bytes(body[2:4], "big")
+        segment = body[header:total] if total else body[header:]
+        source, destination, declared = body[12:16], body[16:20], total - header
+    elif version == 6:
+        if len(body) < 40 or body[6] != 6:  # extension headers, or not TCP
+            return _UNUSUAL
+        size = int.from_bytes(body[4:6], "big")
+        segment = body[40:40 + size] if size else body[40:]
+        source, destination, declared = body[8:24], body[24:40], size
+    else:
+        return None
+    if len(segment) < 20:
+        return None  # dpkt leaves it unread, so it is no TCP segment
+    sport, dport, seq, offset = _TCP_HEADER.unpack_from(segment)
+    data_offset = (offset >> 4) * 4
+    if data_offset < 20:
+        return None
+    flags = ((offset & 1) << 8) | segment[13]
+    return (bytes(source), bytes(destination), sport, dport, seq, flags, bytes(segment[data_offset:]),
+            declared - data_offset)
+
+
+def _dpkt_tcp(number: int, link: int, frame: bytes, damaged: list[str]):
+    import dpkt
+
+    try:
+        packet = ip_packet(link, frame)
+    except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error) as exc:
+        damaged.append(f"frame {number}: cannot be read ({exc.__class__.__name__}); skipped")
+        return None
+    if packet is None or not isinstance(packet.data, dpkt.tcp.TCP):
+        return None
+    tcp = packet.data
+    return (bytes(packet.src), bytes(packet.dst), tcp.sport, tcp.dport, tcp.seq, tcp.flags, bytes(tcp.data),
+            _declared_tcp_payload(packet, tcp))
 
 
 def _declared_tcp_payload(packet, tcp) -> int | None:
+    import dpkt
+
     header = tcp.off * 4
     if isinstance(packet, dpkt.ip.IP):
         return packet.len - packet.hl * 4 - header
@@ -225,29 +351,77 @@ def _address(raw: bytes) -> str:
     return str(ipaddress.ip_address(raw))
 
 
-def connections(path: str | Path, damaged: list[str]) -> list[Connection]:
-    """Every TCP connection in the capture, with its data reassembled in capture order."""
-    found: dict[tuple, Connection] = {}
-    for segment in tcp_segments(path, damaged):
-        key = tuple(sorted((segment.source, segment.destination)))
-        connection = found.get(key)
-        syn = bool(segment.flags & dpkt.tcp.TH_SYN)
-        if connection is None or (syn and not segment.flags & dpkt.tcp.TH_ACK and connection.chunks):
-            if connection is not None:  # the same addresses again: a new connection
-                found[key + (segment.frame,)] = connection
-            connection = found[key] = Connection(*key, first_frame=segment.frame)
-        if syn and not segment.flags & dpkt.tcp.TH_ACK:
-            connection.client = segment.source
-        half = connection.halves.setdefault(segment.source, _HalfStream())
-        for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
-            connection.chunks.append((segment.source, data, len(data), frame, time))
-            if segment.source not in connection.first_bytes:
-                connection.first_bytes[segment.source] = data[:MAX_BANNER_SEARCH]
-    for connection in found.values():
-        for source, half in connection.halves.items():
-            for data, size, frame, time in half.flush_gaps():
-                connection.chunks.append((source, data, size, frame, time))
-    return sorted(found.values(), key=lambda c: c.first_frame)
+class _Connections:
+    """Every TCP connection of a capture, read in one pass: each SSH connection's bytes go to
+    its decoder as they are put in order, so a big capture is never held in memory whole (a
+    connection's bytes wait only until both sides have sent some, which says who is the
+    client, or until the end)."""
+
+    def __init__(self, path: Path, keylog: KeyLog | None, elide_after: int | None):
+        self.path, self.keylog, self.elide_after = path, keylog, elide_after
+        self.found: dict[tuple, Connection] = {}
+        self.damaged: list[str] = []
+
+    def read(self, progress: Callable[[int, int], None] | None = None) -> list[Connection]:
+        """Every connection, in the order they start, the SSH ones with their whole session
+        decoded."""
+        found = self.found
+        for segment in tcp_segments(self.path, self.damaged, progress):
+            source = segment.source
+            destination = segment.destination
+            key = (source, destination) if source < destination else (destination, source)
+            connection = found.get(key)
+            syn = bool(segment.flags & TH_SYN)
+            if connection is None or (syn and not segment.flags & TH_ACK and connection.started):
+                if connection is not None:  # the same addresses again: a new connection
+                    found[key + (segment.frame,)] = connection
+                connection = found[key] = Connection(*key, first_frame=segment.frame)
+            if syn and not segment.flags & TH_ACK:
+                connection.client = source
+            half = connection.halves.get(source) or connection.halves.setdefault(source, _HalfStream())
+            for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
+                connection.started = True
+                if source not in connection.first_bytes:
+                    connection.first_bytes[source] = data[:MAX_BANNER_SEARCH]
+                self._take(connection, (source, data, len(data), frame, time))
+        for connection in found.values():
+            if not connection.decided:
+                self._decide(connection)
+            for source, half in connection.halves.items():
+                for data, size, frame, time in half.flush_gaps():
+                    self._take(connection, (source, data, size, frame, time))
+        return sorted(found.values(), key=lambda c: c.first_frame)
+
+    def _take(self, connection: Connection, chunk: tuple) -> None:
+        if connection.decoder is not None:
+            _feed(connection, chunk)
+        elif not connection.decided:
+            connection.chunks.append(chunk)
+            if len(connection.first_bytes) == 2:  # the roles cannot change any more
+                self._decide(connection)
+
+    def _decide(self, connection: Connection) -> None:
+        connection.decided = True
+        connection.roles = roles = _roles(connection)
+        chunks, connection.chunks = connection.chunks, []
+        if roles is None:
+            return
+        client, server = roles
+        # The connection's number among the SSH ones is known at the end.
+        header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
+                             extra={"capture": self.path.name, "connection": None})
+        connection.decoder = PassiveDecoder(self.keylog, header, self.elide_after)
+        for chunk in chunks:
+            _feed(connection, chunk)
+
+
+def _feed(connection: Connection, chunk: tuple) -> None:
+    sender, data, size, frame, time = chunk
+    direction = "c2s" if sender == connection.roles[0] else "s2c"
+    if data is None:
+        connection.decoder.gap(direction, size, time, frame)
+    else:
+        connection.decoder.feed(direction, data, time, frame)
 
 
 def _speaks_ssh(first: bytes) -> bool:
@@ -285,42 +459,25 @@ def import_capture(path: str | Path, keylog: KeyLog | None = None,
 
 
 def _import(path: Path, keylog: KeyLog | None, progress, elide_after: int | None) -> list[Trace]:
-    damaged: list[str] = []
-    found = connections(path, damaged)
-    ssh = [(c, roles) for c in found if (roles := _roles(c)) is not None]
+    reader = _Connections(path, keylog, elide_after)
+    found = reader.read(progress)
+    ssh = [c for c in found if c.decoder is not None]
     if not ssh:
         tcp = len(found)
         raise CaptureError(f"{path}: no SSH connection in this capture ({tcp} TCP connection"
                            f"{'' if tcp == 1 else 's'}, none starting with an 'SSH-' identification line)")
     traces = []
-    total = sum(len(c.chunks) for c, _ in ssh)
-    done = 0
-    for number, (connection, (client, server)) in enumerate(ssh, 1):
-        header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
-                             extra={"capture": path.name, "connection": number})
-        decoder = PassiveDecoder(keylog, header, elide_after)
-        chunks, connection.chunks = connection.chunks, []
-        chunks.reverse()
-        while chunks:  # popped as decoded: the memory of a big capture is reused, not doubled
-            sender, data, size, frame, time = chunks.pop()
-            direction = "c2s" if sender == client else "s2c"
-            if data is None:
-                decoder.gap(direction, size, time, frame)
-            else:
-                decoder.feed(direction, data, time, frame)
-            done += 1
-            if progress is not None and done % 256 == 0:
-                progress(done, total)
+    for number, connection in enumerate(ssh, 1):
+        decoder = connection.decoder
+        decoder.trace.header.extra["connection"] = number
         trace = decoder.finish()
-        problems = damaged + decoder.problems
+        problems = reader.damaged + decoder.problems
         retransmitted = sum(h.retransmitted for h in connection.halves.values())
         if retransmitted:
             trace.header.extra["retransmitted_segments"] = retransmitted
         if problems:
             trace.header.extra["problems"] = problems
         traces.append(trace)
-    if progress is not None:
-        progress(total, total)
     return traces
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..events import ChannelData
 from ..wire.catalog import MSG
 from ..wire.spec import Message
 
@@ -46,18 +47,23 @@ class BulkCounter:
         short = bytes(data[:ELIDED_KEEP])
         values = dict(message.values, data=short)
         shorter = Message(message.spec, values)  # no spans: the UI decodes them again if asked
-        head = 5 + len(record.payload) - len(data)  # lengths and the message header, no data
-        return Shortened(record.plain[:head], record.wire[:head], shorter.encode(), shorter,
+        payload = record.payload
+        head = 5 + len(payload) - len(data)  # lengths and the message header, no data
+        return Shortened(record.plain[:head], record.wire[:head], _shorter_payload(shorter, payload, data), shorter,
                          [(side, _shorter_data(e, data, short)) for side, e in event.changes],
                          len(data) - len(short))
 
 
-def shortened_event(event, shortened: Shortened):
-    """A new trace event: ``event`` with its packet and changes shortened as ``shortened`` says."""
-    record = replace(event.record, plain=shortened.plain, wire=shortened.wire, payload=shortened.payload,
-                     message=shortened.message, _spans=None)
-    return replace(event, record=record, changes=shortened.changes, elided=event.elided + shortened.elided)
+def _shorter_payload(shorter: Message, payload: bytes, data: bytes) -> bytes:
+    """``shorter.encode()``: the payload up to the data's length field, then the short data
+    (the data is the last field of a bulk message), without encoding it all again."""
+    if not payload.endswith(data):
+        return shorter.encode()
+    short = shorter.values["data"]
+    return payload[: len(payload) - len(data) - 4] + len(short).to_bytes(4, "big") + short
 
 
 def _shorter_data(event, full: bytes, short: bytes):
+    if type(event) is ChannelData:
+        return ChannelData(event.channel, short, event.stream) if event.data == full else event
     return replace(event, data=short) if getattr(event, "data", None) == full else event

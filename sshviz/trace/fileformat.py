@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
+import re
 from dataclasses import fields as dataclass_fields
+from functools import cache
 from pathlib import Path
-
-import yaml
 
 from ..events import RawUnit, VersionRecord
 from ..transport.packet import PacketRecord
@@ -27,7 +26,7 @@ from ..wire.catalog import MSG, SSH
 from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
-                    encode_event, encode_value)
+                    encode_event, encode_value, fast_compact_change)
 from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
 from .model import ATTACKER_ACTIONS, Interception, Trace, TraceEvent, TraceHeader, paused_gc
 
@@ -36,35 +35,37 @@ FORMAT_VERSION = 1
 NO_PROTECTION = ("none", "none", "none", 0)
 HEADER_COMMENT = "# sshviz trace: one SSH session, message by message. Format: docs/trace-format.md\n"
 
-try:  # libyaml's C parser and emitter when PyYAML was built with them
-    from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - pure-Python PyYAML
-    from yaml import SafeDumper as _Dumper
-    from yaml import SafeLoader as _Loader
+@cache
+def _yaml():
+    """PyYAML, and its dumper and loader with the trace's ``!hex`` tag: imported when a file is
+    first read or written (a capture's import or a live session needs none of it, and it is a
+    good part of start-up)."""
+    import yaml
 
+    try:  # libyaml's C parser and emitter when PyYAML was built with them
+        from yaml import CSafeDumper as Dumper
+        from yaml import CSafeLoader as Loader
+    except ImportError:  # pragma: no cover - pure-Python PyYAML
+        from yaml import SafeDumper as Dumper
+        from yaml import SafeLoader as Loader
 
-class TraceDumper(_Dumper):
-    pass
+    class TraceDumper(Dumper):
+        pass
 
+    class TraceLoader(Loader):
+        pass
 
-class TraceLoader(_Loader):
-    pass
+    def construct_hex(loader, node):
+        text = loader.construct_scalar(node)
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(None, None, f"!hex {text[:40]!r} is not hex",
+                                                    node.start_mark) from None
 
-
-TraceDumper.add_representer(bytes, lambda dumper, data: dumper.represent_scalar("!hex", data.hex()))
-
-
-def _construct_hex(loader, node):
-    text = loader.construct_scalar(node)
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise yaml.constructor.ConstructorError(None, None, f"!hex {text[:40]!r} is not hex",
-                                                node.start_mark) from None
-
-
-TraceLoader.add_constructor("!hex", _construct_hex)
+    TraceDumper.add_representer(bytes, lambda dumper, data: dumper.represent_scalar("!hex", data.hex()))
+    TraceLoader.add_constructor("!hex", construct_hex)
+    return yaml, TraceDumper, TraceLoader
 
 
 class TraceFileError(ValueError):
@@ -78,6 +79,8 @@ def save_trace(trace: Trace, path: str | os.PathLike, elide_after: int | None = 
     """Write ``trace`` to ``path`` (atomically: a reader never sees half a file)."""
     text = dumps_trace(trace, elide_after)
     path = Path(path)
+    import tempfile
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -98,7 +101,8 @@ def dumps_trace(trace: Trace, elide_after: int | None = ELIDE_AFTER) -> str:
         "count": len(trace.events),
         "events": [writer.event(position, event) for position, event in enumerate(trace.events)],
     }
-    return HEADER_COMMENT + yaml.dump(document, Dumper=TraceDumper, sort_keys=False,
+    yaml, dumper, _ = _yaml()
+    return HEADER_COMMENT + yaml.dump(document, Dumper=dumper, sort_keys=False,
                                       allow_unicode=True, width=1 << 30)
 
 
@@ -226,15 +230,104 @@ def load_trace(path: str | os.PathLike) -> Trace:
 
 def loads_trace(text: str, name: str = "<trace>") -> Trace:
     with paused_gc():
-        try:
-            document = yaml.load(text, Loader=TraceLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
-        except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
-            raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        document = _parse_quickly(text, name)
+        if document is None:  # laid out otherwise than the writer does: YAML reads it all
+            document = _parse_yaml(text, name)
         return _read_document(document, text, name)
+
+
+def _parse_quickly(text: str, name: str):
+    """The document, its one-line entries read without YAML (see _split_events); None when
+    the file is laid out in a way that does not allow it. (Nothing but the document keeps the
+    entries once this returns: each is dropped as soon as it is read.)"""
+    split = _split_events(text)
+    if split is None:
+        return None
+    reduced, lines_of, entries = split
+    return _merge_events(_parse_yaml(reduced, name, lines_of), entries)
+
+
+def _parse_yaml(text: str, name: str, lines_of: list[int] | None = None):
+    """The YAML document; ``lines_of`` maps its line numbers to those of the file it came from."""
+    yaml, _, loader = _yaml()
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = ""
+        if mark:
+            line = lines_of[mark.line] if lines_of is not None and mark.line < len(lines_of) else mark.line
+            where = f" at line {line + 1}, column {mark.column + 1}"
+        raise TraceFileError(f"{name}: not valid YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:  # its text goes on with where, on lines of their own
+        raise TraceFileError(f"{name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+EVENTS_KEY = "\nevents:\n"
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
+_DIRECTION_WORDS = ("c2s ", "s2c ")
+_BLANKS = (" ", "\t")
+_TOP_LEVEL_LINE = re.compile(r"\n(?=[^ \t\n#-])")
+
+
+def _split_events(text: str):
+    """The writer's one-line event entries taken out of the text, so that only the rest goes
+    through the YAML parser (which spends most of a load on them otherwise): (the text left,
+    the file's line number of each of its lines, one item per event entry: the entry's string,
+    or None where the YAML parser reads it). None when the events are not where the writer puts
+    them: then YAML reads all of it.
+
+    An entry is taken only when YAML would read it as exactly its own text: a plain scalar on
+    one line that starts with a direction, holds no ':' or '#' and ends in no blank; and only
+    from a file without control characters (YAML refuses them, a CR breaks lines). Anything
+    else between two entries (comments, blank lines, continued lines) goes to YAML with the
+    entry before it."""
+    start = text.find(EVENTS_KEY)
+    if start < 0 or not text.startswith("- ", start + len(EVENTS_KEY)):
+        return None
+    ascii_text = text.isascii()
+    if ascii_text and text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+        return None
+    body_start = start + len(EVENTS_KEY)
+    line = text.count("\n", 0, body_start)  # the file's line number of the first entry, from 0
+    pieces = text[body_start + 2:].split("\n- ")
+    # The last piece goes on with the keys after the events, if any, from the first line that
+    # is not indented.
+    last = pieces[-1]
+    after = _TOP_LEVEL_LINE.search(last)
+    tail = last[after.start() + 1:] if after else ""
+    last = last[:after.start()] if after else last
+    pieces[-1] = last[:-1] if last.endswith("\n") and not tail else last
+    kept: list[str] = []
+    lines_of = list(range(line))
+    entries: list[str | None] = []
+    for piece in pieces:
+        if ("\n" not in piece and piece[:4] in _DIRECTION_WORDS and ":" not in piece and "#" not in piece
+                and piece[-1] not in _BLANKS and (ascii_text or piece.isprintable())):
+            entries.append(piece)
+            line += 1
+            continue
+        entries.append(None)
+        size = piece.count("\n") + 1
+        kept.append("- " + piece)
+        lines_of += range(line, line + size)
+        line += size
+    lines_of += range(line, line + tail.count("\n") + 1)
+    return text[:body_start] + "\n".join(kept) + "\n" + tail, lines_of, entries
+
+
+def _merge_events(document, entries: list[str | None]):
+    """``document`` with the one-line entries put back among those YAML read; None if it
+    does not have the shape the split expected."""
+    if not isinstance(document, dict):
+        return None
+    parsed = document.get("events")
+    parsed = [] if parsed is None else parsed
+    if not isinstance(parsed, list) or len(parsed) != entries.count(None):
+        return None
+    others = iter(parsed)
+    document["events"] = [entry if entry is not None else next(others) for entry in entries]
+    return document
 
 
 def _read_document(document, text: str, name: str) -> Trace:
@@ -260,6 +353,7 @@ def _read_document(document, text: str, name: str) -> Trace:
     reader = _Reader()
     events = []
     for position, entry in enumerate(entries):
+        entries[position] = None  # read once: its memory serves the events made from it
         try:
             events.append(reader.event(position, entry))
         except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
@@ -287,6 +381,7 @@ def _decode_header(data) -> TraceHeader:
 
 def _line_of_event(text: str, position: int) -> int | None:
     """The line where event ``position`` starts (only computed when reporting an error)."""
+    yaml = _yaml()[0]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         for key, value in root.value:
@@ -333,6 +428,33 @@ class _Reader:
                           _decode_interception(entry.get("interception")))
 
     def _line(self, position: int, line: str) -> TraceEvent:
+        # Most of a long trace is lines like this, read here without a step to spare; anything
+        # unusual (or wrong, to say what) is read by _checked_line.
+        unit, *changes = line.split(" | ")
+        found = _PACKET_LINE.match(unit)
+        known = _LINE_SPECS.get(found[4]) if found else None
+        if known is None:
+            return self._checked_line(position, line)
+        direction, time, seq, _, plain, wire, mac, payload, elided, frame = found.groups()
+        spec, lazy = known
+        try:
+            plain = fromhex(plain)
+            wire = plain if wire == "=" else fromhex(wire)
+            padding_length = plain[4]
+            mac = wire[len(plain):] if mac is None else fromhex(mac)
+            payload = plain[5: len(plain) - padding_length] if payload is None else fromhex(payload)
+            time = float(time)
+            record = PacketRecord(direction, int(seq), wire, plain, mac, payload,
+                                  int.from_bytes(plain[:4], "big"), padding_length, *self.protection[direction],
+                                  DecodedOnUse(spec, payload) if lazy else Catalog.decode_as(spec, payload, spans=True),
+                                  time)
+            return TraceEvent(position, time, direction, record,
+                              [fast_compact_change(c, payload) for c in changes], True, [],
+                              None if frame is None else int(frame), 0 if elided is None else int(elided))
+        except (ValueError, KeyError, IndexError, TypeError, CodecError, DecodeError):
+            return self._checked_line(position, line)
+
+    def _checked_line(self, position: int, line: str) -> TraceEvent:
         unit, *changes = line.split(" | ")
         direction, time, seq, name, *rest = unit.split(" ")
         if direction not in ("c2s", "s2c"):
@@ -386,6 +508,13 @@ class _Reader:
 
 # Bulk messages: decoded when first looked at, so a long transfer loads quickly.
 LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
+# What _Reader._line reads by itself: a packet line with its keys in the order the writer
+# puts them, of a message named plainly (spec, whether it is decoded on use).
+# The pattern only cuts the line; the values are checked as they are converted.
+_PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=([^ ]*)(?: mac=([^ ]*))?"
+                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?\Z")
+_LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
+fromhex = bytes.fromhex
 
 
 class DecodedOnUse(Message):

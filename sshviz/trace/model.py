@@ -11,8 +11,9 @@ from typing import Any
 from ..events import (Event, PacketReceived, PacketSent, RawUnit, SftpMessage, VersionReceived,
                       VersionRecord, VersionSent)
 from ..sides import Direction, Side
+from ..transport.packet import PacketRecord
 from ..wire.catalog import MSG
-from .elide import ELIDE_AFTER, BulkCounter, shortened_event
+from .elide import ELIDE_AFTER, BulkCounter, Shortened
 
 PLUMBING = (PacketSent, PacketReceived, VersionSent, VersionReceived)
 
@@ -37,7 +38,7 @@ class Interception:
         return self.action not in ("dropped", "taken")
 
 
-@dataclass
+@dataclass(slots=True)  # a million of them in a long trace: no dict each
 class TraceEvent:
     """One unit on the wire (a version line or a packet) and what it caused.
 
@@ -101,6 +102,13 @@ def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
     return found
 
 
+def carries_sftp(event: TraceEvent) -> bool:
+    """Whether ``sftp_messages(event)`` has any (without building the list)."""
+    direction = event.direction
+    return any(isinstance(change, SftpMessage) and change.direction == direction
+               for _, change in event.changes)
+
+
 def sftp_name(change: SftpMessage) -> str:
     return change.message.spec.rfc_name if change.message is not None else "SFTP (undecodable)"
 
@@ -143,6 +151,19 @@ class Trace:
                 if isinstance(change, AlgorithmsNegotiated) and not header.algorithms:
                     header.algorithms = {c: a.chosen for c, a in change.algorithms.items()
                                          if a.chosen is not None and not a.unused}
+
+
+def shortened_event(event, shortened: Shortened):
+    """A new trace event: ``event`` with its packet and changes shortened as ``shortened`` says."""
+    # Made field by field, not with dataclasses.replace: a capture's import does this for every
+    # data packet past the first 64 KiB, and replace costs several times as much.
+    r = event.record
+    record = PacketRecord(r.direction, r.seq, shortened.wire, shortened.plain, r.mac, shortened.payload,
+                          r.packet_length, r.padding_length, r.cipher, r.mac_name, r.compression,
+                          r.aad_length, shortened.message, r.time, r.notes, None)
+    return TraceEvent(event.index, event.time, event.direction, record, shortened.changes, event.delivered,
+                      event.notes, event.frame, event.elided + shortened.elided, event.interception)
+
 
 
 class SentSftpPlacer:
@@ -230,11 +251,16 @@ class TraceRecorder:
 def paused_gc():
     """Building a long trace makes millions of objects and no reference cycles; the cyclic
     garbage collector would scan them again and again (loading and importing slow down more
-    than linearly), so it waits until the trace is built."""
+    than linearly), so it waits until the trace is built. Then what was built is moved out of
+    its sight (``gc.freeze``): otherwise its next run would scan all of it at once, and later
+    runs again as it ages (reference counting still frees it all when it is dropped). For whole
+    traces only, not for each small step of a long-lived program: whatever exists when it ends
+    is never scanned again, so a reference cycle among it would never be freed."""
     was_on = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_on:
+            gc.freeze()
             gc.enable()

@@ -36,9 +36,9 @@ from ..transport.transport import VersionLineReader
 from ..wire.catalog import KEX_METHOD, MSG, SSH
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
-from .elide import BulkCounter, shortened_event
+from .elide import BulkCounter
 from .keylog import KeyLog, SecretMismatch, shared_secret
-from .model import Trace, TraceEvent, TraceHeader
+from .model import Trace, TraceEvent, TraceHeader, shortened_event
 
 HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 # The one cipher that encrypts the packet length too: without keys, packet boundaries are hidden.

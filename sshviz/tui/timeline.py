@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from ..events import AlgorithmsNegotiated, AuthSucceeded, HostKeyChecked, KexComputed, KeysActivated
 from ..presentation.annotate import PHASES, phase_of  # noqa: F401 (the UI names phases from here)
 from ..presentation.explain import KeyContexts
-from ..trace.model import Trace, TraceEvent
+from ..trace.model import Trace, TraceEvent, paused_gc
 from ..wire.catalog import MSG
 
+# Messages indexed at once from which the cyclic GC waits until they are (see paused_gc).
+BULK_INDEX = 10_000
 # Events the key panel follows; remembered with the index of the message that caused them.
 MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, AuthSucceeded)
 
@@ -63,6 +65,25 @@ def keys_on_text(event: TraceEvent) -> str:
     return f"{arrow} uses the new keys"
 
 
+class Rows(Sequence):
+    """The ladder's lines in order. Headings and markers are kept as Rows; a message's line is
+    kept as its index and made into a Row when it is read, so a trace of a million messages
+    does not build a million Rows before its first frame."""
+
+    def __init__(self, phase_of_event: list[str]):
+        self.items: list[Row | int] = []
+        self._phase_of_event = phase_of_event
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Row:
+        item = self.items[index]
+        if type(item) is int:
+            return Row("message", item, phase=self._phase_of_event[item])
+        return item
+
+
 class Timeline:
     """The session as the UI walks it: the events so far, the one selected, and the indexes
     built once per event (ladder rows, phases, key-exchange milestones), so that stepping and
@@ -76,9 +97,9 @@ class Timeline:
         self._key_contexts = KeyContexts()  # the keys in force at each unit, for its calculations
         self.source = source
         self.position = 0
-        self.rows: list[Row] = []
-        self.row_of_event: list[int] = []
         self.phase_of_event: list[str] = []
+        self.rows = Rows(self.phase_of_event)
+        self.row_of_event: list[int] = []
         self.phase_starts: list[int] = []  # first message index of each phase run
         self.milestones: list[Milestone] = []
         self._milestone_index: list[int] = []  # milestones' message indexes, for bisect
@@ -131,10 +152,23 @@ class Timeline:
         return index < len(self.events)
 
     def _index_new(self) -> None:
-        events, rows = self.events, self.rows
-        previous = self.phase_of_event[-1] if self.phase_of_event else None
-        kex_runs = sum(1 for start in self.phase_starts if starts_kex(events[start], self.phase_of_event[start]))
-        for event in events[self._indexed:]:
+        new = self.events[self._indexed:]
+        if len(new) >= BULK_INDEX:  # a whole long trace: millions of objects, no cycles
+            with paused_gc():
+                self._index_events(new)
+        else:  # a step of a live run: the collector goes on as usual
+            self._index_events(new)
+        self._indexed = len(self.events)
+
+    def _index_events(self, new: list[TraceEvent]) -> None:
+        # Once per message of traces of a million: records are read directly, not through
+        # TraceEvent's properties, and a message's row is a number until it is drawn.
+        events, items = self.events, self.rows.items
+        phases, row_of_event, milestones = self.phase_of_event, self.row_of_event, self.milestones
+        previous = phases[-1] if phases else None
+        kex_runs = sum(1 for start in self.phase_starts if starts_kex(events[start], phases[start]))
+        for event in new:
+            index, record = event.index, event.record
             phase = phase_of(event, previous)
             if phase != previous:
                 title = PHASES[phase]
@@ -142,33 +176,33 @@ class Timeline:
                     kex_runs += 1
                     if kex_runs > 1:
                         title = f"key exchange again (rekey {kex_runs - 1})"
-                rows.append(Row("phase", event.index, title, phase))
-                self.phase_starts.append(event.index)
-            self.phase_of_event.append(phase)
-            self.row_of_event.append(len(rows))
-            rows.append(Row("message", event.index, phase=phase))
-            message = event.message
-            if message is not None and message.spec is MSG.NEWKEYS:
-                rows.append(Row("marker", event.index, keys_on_text(event), phase))
-                self.milestones.append(Milestone(event.index, event.sender, NewKeysSent(event.direction)))
-                self._milestone_index.append(event.index)
-            if message is not None and message.spec is MSG.KEXINIT:
+                items.append(Row("phase", index, title, phase))
+                self.phase_starts.append(index)
+            phases.append(phase)
+            row_of_event.append(len(items))
+            items.append(index)
+            message = getattr(record, "message", None)  # a version line or raw bytes have none
+            spec = message.spec if message is not None else None
+            if spec is MSG.NEWKEYS:
+                items.append(Row("marker", index, keys_on_text(event), phase))
+                milestones.append(Milestone(index, event.sender, NewKeysSent(event.direction)))
+                self._milestone_index.append(index)
+            elif spec is MSG.KEXINIT:
                 sender = event.sender
-                self._kexinit_sent[sender] = event.index
+                self._kexinit_sent[sender] = index
                 negotiated = self._negotiated_at.pop(sender, None)
                 if negotiated is not None:
-                    self.in_flight[event.index] = negotiated
+                    self.in_flight[index] = negotiated
             for side, change in event.changes:
                 if isinstance(change, MILESTONES):
-                    self.milestones.append(Milestone(event.index, side, change))
-                    self._milestone_index.append(event.index)
+                    milestones.append(Milestone(index, side, change))
+                    self._milestone_index.append(index)
                 if isinstance(change, AlgorithmsNegotiated):
                     # No KEXINIT of its own on the ladder since it last negotiated: it is in flight.
                     if self._kexinit_sent.get(side, -1) <= self._last_negotiated.get(side, -1):
-                        self._negotiated_at[side] = event.index
-                    self._last_negotiated[side] = event.index
+                        self._negotiated_at[side] = index
+                    self._last_negotiated[side] = index
             previous = phase
-        self._indexed = len(events)
 
     # -- moving ----------------------------------------------------------------------------
 
