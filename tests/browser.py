@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 import pytest
 
@@ -85,27 +85,47 @@ def _is_local(url: str) -> bool:
     return url.startswith(LOCAL_SCHEMES)
 
 
+# A page served by `sshviz web` draws the terminal with xterm.js inside textual.js, which keeps
+# its Terminal to itself. expose_terminal serves textual.js with one assignment added that hands
+# it to the page, and SCREEN_TEXT reads what it shows (its buffer, the text it draws) as lines.
+TERMINAL_OPENS = "this.terminal.open(e)"
+SCREEN_TEXT = """() => {
+  const buffer = window.sshvizTerminal.buffer.active, lines = [];
+  for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y).translateToString(true));
+  return lines.join("\\n");
+}"""
+SCREEN_SHOWS = "text => !!window.sshvizTerminal && (" + SCREEN_TEXT + ")().includes(text)"
+
+
+def expose_terminal(context) -> None:
+    """Route textual.js in ``context`` through a copy that sets ``window.sshvizTerminal``."""
+    def serve(route):
+        response = route.fetch()
+        body = response.text()
+        assert body.count(TERMINAL_OPENS) == 1, "textual.js changed: its terminal cannot be found"
+        route.fulfill(response=response,
+                      body=body.replace(TERMINAL_OPENS, TERMINAL_OPENS + ",window.sshvizTerminal=this.terminal"))
+
+    context.route("**/textual.js", serve)
+
+
+class WatchedPage(NamedTuple):
+    page: Page
+    console_errors: list[str]
+    requests_outside: list[str]
+
+
 @contextlib.contextmanager
-def open_page(browser: Browser, target: Path | str, *, fragment: str | None = None) -> Iterator[OpenedPage]:
-    """Open ``target`` (a Path to an HTML file, or a str of HTML that is written to a temporary
-    file first) as a file:// URL, with ``#fragment`` when given, and wait for its load event.
+def watched_page(browser: Browser, allowed: Callable[[str], bool], **context_options) -> Iterator[WatchedPage]:
+    """A page in a fresh browser context (``context_options`` for it), closed on leaving.
 
-    Every request that is not to a file:, data:, blob: or about: URL (scripts, styles, fonts,
-    images, fetches, navigations, frames, WebSockets) is aborted and its URL appended (once) to
+    Every request whose URL ``allowed`` refuses (scripts, styles, fonts, images, fetches,
+    navigations, frames, WebSockets) is aborted and its URL appended (once) to
     ``requests_outside``. ``console_errors`` gets each console message of type error and each
-    uncaught exception ("pageerror: ..."). The browser context is closed on leaving."""
-    scratch = None
-    if isinstance(target, str):
-        scratch = tempfile.mkdtemp(prefix="sshviz-page-")
-        path = Path(scratch) / "page.html"
-        path.write_text(target, encoding="utf-8")
-    else:
-        path = target
-    url = path.resolve().as_uri() + (f"#{fragment}" if fragment is not None else "")
-
+    uncaught exception ("pageerror: ...")."""
     console_errors: list[str] = []
     requests_outside: list[str] = []
-    context = browser.new_context()
+    context = browser.new_context(**context_options)
     try:
         context.set_default_timeout(TIMEOUT_MS)
 
@@ -114,7 +134,7 @@ def open_page(browser: Browser, target: Path | str, *, fragment: str | None = No
                 requests_outside.append(request_url)
 
         def route(route):
-            if _is_local(route.request.url):
+            if allowed(route.request.url):
                 route.continue_()
             else:
                 note(route.request.url)
@@ -125,7 +145,7 @@ def open_page(browser: Browser, target: Path | str, *, fragment: str | None = No
             ws.close()
 
         context.route("**/*", route)
-        context.route_web_socket("**/*", route_web_socket)
+        context.route_web_socket(lambda url: not allowed(url), route_web_socket)
         page = context.new_page()
 
         def on_console(message):
@@ -137,10 +157,30 @@ def open_page(browser: Browser, target: Path | str, *, fragment: str | None = No
         page.on("console", on_console)
         page.on("pageerror", lambda error: console_errors.append(f"pageerror: {error}"))
         # A request that slipped past the route (none should) is still recorded.
-        page.on("request", lambda request: None if _is_local(request.url) else note(request.url))
-        page.goto(url, wait_until="load")
-        yield OpenedPage(page, console_errors, requests_outside)
+        page.on("request", lambda request: None if allowed(request.url) else note(request.url))
+        yield WatchedPage(page, console_errors, requests_outside)
     finally:
         context.close()
+
+
+@contextlib.contextmanager
+def open_page(browser: Browser, target: Path | str, *, fragment: str | None = None) -> Iterator[OpenedPage]:
+    """Open ``target`` (a Path to an HTML file, or a str of HTML that is written to a temporary
+    file first) as a file:// URL, with ``#fragment`` when given, and wait for its load event.
+    Requests outside the page's own files (not file:, data:, blob: or about:) are aborted and
+    listed (``watched_page``)."""
+    scratch = None
+    if isinstance(target, str):
+        scratch = tempfile.mkdtemp(prefix="sshviz-page-")
+        path = Path(scratch) / "page.html"
+        path.write_text(target, encoding="utf-8")
+    else:
+        path = target
+    url = path.resolve().as_uri() + (f"#{fragment}" if fragment is not None else "")
+    try:
+        with watched_page(browser, _is_local) as watched:
+            watched.page.goto(url, wait_until="load")
+            yield OpenedPage(*watched)
+    finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -1,6 +1,7 @@
 """The layers of ARCHITECTURE.md, held by import-linter's contracts in pyproject.toml: each
 layer imports only from those below it (indirect imports included), siblings marked
-independent stay so, only the terminal UI imports Textual, and the UI never imports the
+independent stay so, only the terminal UI imports Textual, only the web adapter (and the
+command line that starts it) imports textual-serve and aiohttp, and the UI never imports the
 protocol objects behind the events."""
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def test_every_import_contract_holds():
     ("sshviz/trace/elide.py", "from ..conductor import Conductor", "Layers point one way"),
     ("sshviz/wire/types.py", "import textual", "Only the terminal UI imports Textual"),
     ("sshviz/tui/timeline.py", "from ..transport import packet", "The terminal UI reads events"),
+    ("sshviz/tui/app.py", "import textual_serve", "Only the web adapter and the command line"),
+    ("sshviz/trace/elide.py", "import aiohttp", "Only the web adapter and the command line"),
 ])
 def test_a_wrong_import_breaks_its_contract(tmp_path, module, line, contract):
     shutil.copytree(ROOT / "sshviz", tmp_path / "sshviz", ignore=shutil.ignore_patterns("__pycache__"))

@@ -48,10 +48,24 @@ def test_the_default_demo_starts_once_the_window_is_up():
             await pilot.pause()
             assert isinstance(app.screen, MainScreen)
             assert app.scenario == Scenario() and len(app.timeline) >= 1
+            # The first run is no what-if: no note says what changed, and c has nothing to compare.
+            assert not app._notifications and app.before is None
             await pilot.press("n", "n")
             assert app.timeline.current.name == "KEXINIT"
 
     asyncio.run(run())
+
+
+def test_the_ui_opens_in_a_browser_with_no_terminal(monkeypatch, capsys):
+    """Under `sshviz web` (textual-serve's web driver) standard input and output are pipes to
+    the web server: the UI runs all the same."""
+    from sshviz.tui import terminal_attached
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    assert not terminal_attached()
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
+    assert terminal_attached()
 
 
 def test_demo_takes_the_run_options(opened):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import ipaddress
 import os
 import signal
 import sys
@@ -33,6 +32,8 @@ from ..wire.codes import CertificateType
 from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
                      transport_config)
 from .connect import TranscriptPrinter
+from .exposure import exposure_warning as listening_warning
+from .exposure import is_loopback
 from .traces import add_trace_option, check_trace_path, now, numbered, save_for_cli
 
 
@@ -100,41 +101,13 @@ def user_cas(args) -> list:
 
 def loopback_only(host: str, port: int) -> bool:
     """Forwarding is allowed to loopback addresses only (and 'localhost')."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host)
 
 
 def exposure_warning(host: str, port: int, users: list[str]) -> list[str]:
-    """Loud lines when the server listens beyond this machine, with what to hand out."""
-    if loopback_only(host, port):
-        return []
-    addresses = [host] if host not in ("0.0.0.0", "::", "") else _own_addresses()
+    """Loud lines when the server listens beyond this machine, with the ssh command to hand out."""
     user = users[0] if len(users) == 1 else "USER"
-    bar = "!" * 78
-    return [bar,
-            f"!! listening on {host or 'every address'} port {port}: anyone who can reach this machine "
-            "can connect",
-            *[f"!! hand out: ssh -p {port} {user}@{address}" for address in addresses or ["THIS-MACHINE"]],
-            bar]
-
-
-def _own_addresses() -> list[str]:
-    """This machine's addresses others may reach it by (no packet is sent to find them)."""
-    import socket
-
-    found = []
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            address = info[4][0]
-            if not ipaddress.ip_address(address).is_loopback and address not in found:
-                found.append(address)
-    except OSError:
-        pass
-    return found
+    return listening_warning(host, port, lambda address: f"ssh -p {port} {user}@{address}")
 
 
 def say(line: str, stream=None) -> None:

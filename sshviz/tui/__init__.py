@@ -7,6 +7,7 @@ sides), or on a prebuilt Trace (a saved file or an imported capture)."""
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 
@@ -58,10 +59,19 @@ def run_live(connections, run, single: bool = False, title: str = "", in_thread:
 
 
 def terminal_attached() -> bool:
+    """A terminal on standard input and output, or a browser: under ``sshviz web`` (textual-serve)
+    the two are pipes to the web server, which draws the screen in the page."""
+    if served_to_browser():
+        return True
     try:
         return sys.stdout.isatty() and sys.stdin.isatty()
     except (AttributeError, ValueError):  # closed or replaced streams
         return False
+
+
+def served_to_browser() -> bool:
+    """Running under textual-serve, which starts the app with Textual's web driver."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
 
 
 __all__ = ["make_app", "run_app", "run_live", "terminal_attached"]

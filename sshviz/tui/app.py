@@ -9,6 +9,7 @@ frame is on screen (``on_ready``); the methods that need them import them where 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -219,13 +220,20 @@ class SshvizApp(App[int]):
         self.screenshot()
 
     def screenshot(self) -> str | None:
-        """Save the screen as it is (a dialog too) as an SVG; the notification gives its full path."""
+        """Save the screen as it is (a dialog too) as an SVG; the notification gives its full
+        path. In a browser (``sshviz web``) the browser downloads it instead, and nothing is
+        written on the machine serving it."""
         from .screens.main import MainScreen
 
         position, event = (0, None) if self.timeline is None else (self.timeline.position, self.timeline.current)
         dialog = "" if isinstance(self.screen, (MainScreen, StartScreen)) else "-" + type(self.screen).__name__.removesuffix(
             "Screen").lower()
         name = f"sshviz-{position:04d}-{event.name if event else 'empty'}{dialog}.svg"
+        if self.is_web:
+            self.deliver_text(io.StringIO(self.export_screenshot()), save_filename=name,
+                              mime_type="image/svg+xml")
+            self.notify(f"{name}: your browser downloads it", title="SVG screenshot", timeout=8)
+            return name
         try:
             path = os.path.abspath(self.save_screenshot(name, self.screenshot_dir))
         except OSError as exc:  # a read-only directory must not end the session

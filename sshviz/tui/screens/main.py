@@ -40,7 +40,7 @@ class MainScreen(Screen):
         yield Static(id="too-small")
         with Grid(id="panes"):
             with Vertical(id="ladder-pane"):
-                yield Static(lifelines(), id="lifelines")
+                yield Static(Lifelines(), id="lifelines")
                 yield Ladder(id="ladder")
                 with VerticalScroll(id="attack-summary"):
                     yield Static(id="attack-text")
@@ -105,7 +105,7 @@ class MainScreen(Screen):
         # The counter is a one-line widget of its own: a new border title would repaint the
         # whole ladder pane.
         self.query_one("#lifelines", Static).update(
-            lifelines(f"#{timeline.position} of {total}" if event else "no messages",
+            Lifelines(f"#{timeline.position} of {total}" if event else "no messages",
                       PHASES[timeline.phase_at(timeline.position)] if event else "",
                       self.has_class("-attack")), layout=False)
         self._show_summary()
@@ -313,22 +313,33 @@ def step_text(event):
     return text
 
 
-def lifelines(where: str = "", phase: str = "", attacked: bool = False):
+class Lifelines:
     """The ladder's heading: client and server over their lifelines, the step and its phase
-    between them; with an attacker, it heads the middle column and the step goes below."""
-    from rich.table import Table
+    between them; with an attacker, it heads the middle column and the step goes below. A
+    space always parts the three (a narrow ladder is just wide enough for "client #0 of 1+ ·
+    version exchange server" without one), and where the step and its phase do not fit
+    between them, the phase is left out: the ladder's divider below names it too."""
 
-    table = Table.grid(expand=True)
-    table.add_column(justify="left")
-    table.add_column(justify="center")
-    table.add_column(justify="right")
-    step = f"{where} · {phase}" if phase else where
-    if attacked:
-        table.add_row("[b]client[/b] [dim]seq[/dim]", "[b red]attacker[/b red]", "[dim]seq[/dim] [b]server[/b]")
-        table.add_row("", step, "")
-    else:
-        table.add_row("[b]client[/b]", step, "[b]server[/b]")
-    return table
+    def __init__(self, where: str = "", phase: str = "", attacked: bool = False) -> None:
+        self.where, self.phase, self.attacked = where, phase, attacked
+
+    def __rich_console__(self, console, options):
+        from rich.cells import cell_len
+        from rich.table import Table
+
+        step = f"{self.where} · {self.phase}" if self.phase else self.where
+        table = Table.grid(expand=True, padding=(0, 1))
+        table.add_column(justify="left")
+        table.add_column(justify="center")
+        table.add_column(justify="right")
+        if self.attacked:
+            table.add_row("[b]client[/b] [dim]seq[/dim]", "[b red]attacker[/b red]", "[dim]seq[/dim] [b]server[/b]")
+            table.add_row("", step, "")
+        else:
+            if cell_len(f"client {step} server") > options.max_width:
+                step = self.where
+            table.add_row("[b]client[/b]", step, "[b]server[/b]")
+        yield table
 
 
 def attack_summary(run, ended: bool):
