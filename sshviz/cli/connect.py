@@ -24,6 +24,7 @@ from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, P
                       PacketSent, PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
 from ..net.handshake import HandshakeWatch
+from ..net.process import prepare_for_bulk_transfers
 from ..presentation.peertext import banner_text, visible
 from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
@@ -171,6 +172,7 @@ def default_known_hosts() -> str:
 def connect(args) -> int:
     user, host, port = parse_destination(args.destination, args.port)
     check_trace_path(args.trace)
+    prepare_for_bulk_transfers()
     with ctrl_c_interrupts():
         return asyncio.run(run_connect(args, user, host, port))
 
