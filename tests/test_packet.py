@@ -75,6 +75,24 @@ def test_packets_are_cut_out_of_chunks_of_any_sizes_and_the_rest_is_kept(sizes, 
     assert reader.take_buffered() == rest and reader.buffered == 0 and reader.next_packet() is None
 
 
+def test_bytes_fed_as_a_view_of_a_reused_buffer_are_copied_before_it_changes():
+    """The network adapter reads every chunk into one buffer and feeds a view of it: what the
+    reader keeps past keep_unread must not change when the buffer is read into again."""
+    writer, reader = _keyed_pair("aes128-gcm@openssh.com", "hmac-sha2-256", "none")
+    wire = b"".join(writer.encode(bytes([n]) * 5000).wire for n in range(1, 4))
+    buffer = bytearray(len(wire))
+    received = []
+    for start, end in ((0, 7000), (7000, 7003), (7003, len(wire))):  # packets split unevenly
+        buffer[: end - start] = wire[start:end]
+        reader.feed(memoryview(buffer)[: end - start])
+        while (record := reader.next_packet()) is not None:
+            received.append(record)
+        reader.keep_unread()
+        buffer[:] = bytes(len(buffer))  # the next read overwrites it
+    assert [r.payload for r in received] == [bytes([n]) * 5000 for n in range(1, 4)]
+    assert all(type(r.wire) is bytes for r in received)
+
+
 def test_unencrypted_packets_are_at_least_16_bytes_and_aligned():
     writer = PacketWriter("c2s", SeededRandom(1))
     for size in range(1, 40):

@@ -184,10 +184,11 @@ class PacketReader:
         self.direction = direction
         self.seq = 0
         self.keys = DirectionKeys()
-        # The bytes fed and not yet taken: whole chunks as they came, the first one read from
-        # _offset on. Each packet is cut out of them with one copy; a growing and shrinking
-        # bytearray cost a reallocation of the whole buffer every few packets.
-        self._chunks: deque[bytes] = deque()
+        # The bytes fed and not yet taken: whole chunks as they came (bytes, or views of the
+        # caller's buffer until keep_unread), the first one read from _offset on. Each packet
+        # is cut out of them with one copy; a growing and shrinking bytearray cost a
+        # reallocation of the whole buffer every few packets.
+        self._chunks: deque = deque()
         self._offset = 0
         self.buffered = 0  # how many bytes that is
         self._first_block: bytes | None = None  # classic mode: the decrypted first block
@@ -195,10 +196,19 @@ class PacketReader:
         self.bytes_since_kex = 0
         self.packets_since_kex = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
+        """Take bytes from the peer. A view of someone's buffer is read from until
+        ``keep_unread``, which the caller calls before that buffer changes."""
         if data:
-            self._chunks.append(bytes(data))
+            self._chunks.append(data)
             self.buffered += len(data)
+
+    def keep_unread(self) -> None:
+        """Copy what was fed and not yet taken out of the buffers it came in."""
+        if any(type(chunk) is not bytes for chunk in self._chunks):
+            held = self._join(self.buffered, consume=False) if self.buffered else b""
+            self._chunks = deque([held] if held else [])
+            self._offset = 0
 
     def take_buffered(self) -> bytes:
         """Every byte fed and not yet part of a packet (the reader holds none after)."""
@@ -211,7 +221,7 @@ class PacketReader:
         first = self._chunks[0]
         start = self._offset
         if len(first) - start >= n:
-            return first[start:start + n]
+            return bytes(first[start:start + n])
         return self._join(n, consume=False)
 
     def _take(self, n: int) -> bytes:
@@ -225,12 +235,12 @@ class PacketReader:
         if end < len(first):
             self._offset = end
             self.buffered -= n
-            return first[start:end]
+            return bytes(first[start:end])
         if end == len(first):
             chunks.popleft()
             self._offset = 0
             self.buffered -= n
-            return first if start == 0 else first[start:]
+            return bytes(first if start == 0 else first[start:])
         return self._join(n, consume=True)
 
     def _join(self, n: int, consume: bool) -> bytes:
