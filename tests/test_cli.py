@@ -163,3 +163,12 @@ def test_a_mistyped_option_gets_the_subcommands_usage_and_a_suggestion(capsys):
 def test_run_says_the_sftp_files_are_in_memory(capsys):
     assert main(["run", "--sftp", "get readme.txt"]) == 0
     assert "(the client's files are in memory: nothing is written to disk)" in capsys.readouterr().out
+
+
+def test_a_piped_command_leaves_sigpipe_as_it_found_it(capsys):
+    # It takes SIGPIPE's default only while it runs: a test process that kept it would be killed
+    # by the next write to a closed socket (a whole test run once died so, status 141).
+    before = signal.getsignal(signal.SIGPIPE)
+    assert main(["inspect", "rekey", "--brief"]) == 0
+    assert signal.getsignal(signal.SIGPIPE) == before != signal.SIG_DFL
+    assert "KEXINIT" in capsys.readouterr().out

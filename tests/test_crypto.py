@@ -141,3 +141,28 @@ def test_ssh_keygen_hashed_entries_are_read(tmp_path):
     subprocess.run([SSH_KEYGEN, "-H", "-f", str(path)], check=True, capture_output=True)
     assert path.read_text().startswith("|1|")
     assert KnownHosts.load(str(path)).check("h.example", 2022, key)[0] == "known"
+
+
+def test_system_random_cuts_padding_from_a_block_never_shared_with_a_fork_or_a_pickle():
+    import os
+    import pickle
+
+    from sshviz.crypto import random as random_module
+    from sshviz.crypto.random import SystemRandom
+
+    rng = SystemRandom()
+    pieces = [rng.bytes(16) for _ in range(600)]  # more than one block
+    assert len(set(pieces)) == 600 and all(len(p) == 16 for p in pieces)
+    assert len(rng.bytes(32)) == 32  # a key: straight from the system
+    copy = pickle.loads(pickle.dumps(rng))
+    assert copy._block == b"" and copy.bytes(8) != rng.bytes(8)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's block is not used
+        os.write(write, rng.bytes(8) + bytes([random_module._forks > 0]))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 9)
+    os.close(read)
+    os.close(write)
+    assert child[8] == 1 and child[:8] != rng.bytes(8)

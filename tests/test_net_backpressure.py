@@ -188,3 +188,15 @@ def test_bytes_wait_with_the_endpoint_while_the_peer_does_not_read(monkeypatch):
         assert socket.aborted
 
     asyncio.run(main())
+
+
+def test_a_client_reads_a_mebibyte_at_a_time_and_a_server_what_asyncio_would():
+    # A busy client handles several SFTP replies per read; a server's reads bound what one
+    # read from a hostile client queues (READ_PAUSE_BYTES).
+    async def main():
+        client = adapter.EndpointProtocol(ClientConnection())
+        server = adapter.EndpointProtocol(ServerConnection(server_config()))
+        assert len(client.get_buffer(-1)) == adapter.CLIENT_READ_SIZE == 1024 * 1024
+        assert len(server.get_buffer(-1)) == adapter.SERVER_READ_SIZE == 256 * 1024
+
+    asyncio.run(main())

@@ -52,6 +52,47 @@ def test_packets_round_trip_in_any_pieces(cipher, mac, compression, payloads, ch
         assert body == record.payload or compression != "none"
 
 
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40_000), min_size=1, max_size=8),
+       cuts=st.lists(st.integers(0, 400_000), max_size=10), tail=st.integers(0, 60))
+def test_packets_are_cut_out_of_chunks_of_any_sizes_and_the_rest_is_kept(sizes, cuts, tail):
+    """Chunks as a socket gives them (many packets each, or a piece of one): every packet comes
+    out whole, and what starts the next packet is kept, byte for byte, for take_buffered."""
+    writer, reader = _keyed_pair("aes128-gcm@openssh.com", "hmac-sha2-256", "none")
+    payloads = [bytes([n % 251]) * n for n in sizes]
+    wire = b"".join(writer.encode(p).wire for p in payloads)
+    rest = writer.encode(b"next" * 20).wire[:tail]  # less than a packet
+    stream = wire + rest
+    received, position = [], 0
+    for cut in sorted({min(c, len(stream)) for c in cuts}) + [len(stream)]:
+        reader.feed(stream[position:cut])
+        position = max(position, cut)
+        while (record := reader.next_packet()) is not None:
+            received.append(record)
+    assert [r.payload for r in received] == payloads
+    assert all(type(r.wire) is bytes and type(r.plain) is bytes for r in received)
+    assert reader.buffered == len(rest)
+    assert reader.take_buffered() == rest and reader.buffered == 0 and reader.next_packet() is None
+
+
+def test_bytes_fed_as_a_view_of_a_reused_buffer_are_copied_before_it_changes():
+    """The network adapter reads every chunk into one buffer and feeds a view of it: what the
+    reader keeps past keep_unread must not change when the buffer is read into again."""
+    writer, reader = _keyed_pair("aes128-gcm@openssh.com", "hmac-sha2-256", "none")
+    wire = b"".join(writer.encode(bytes([n]) * 5000).wire for n in range(1, 4))
+    buffer = bytearray(len(wire))
+    received = []
+    for start, end in ((0, 7000), (7000, 7003), (7003, len(wire))):  # packets split unevenly
+        buffer[: end - start] = wire[start:end]
+        reader.feed(memoryview(buffer)[: end - start])
+        while (record := reader.next_packet()) is not None:
+            received.append(record)
+        reader.keep_unread()
+        buffer[:] = bytes(len(buffer))  # the next read overwrites it
+    assert [r.payload for r in received] == [bytes([n]) * 5000 for n in range(1, 4)]
+    assert all(type(r.wire) is bytes for r in received)
+
+
 def test_unencrypted_packets_are_at_least_16_bytes_and_aligned():
     writer = PacketWriter("c2s", SeededRandom(1))
     for size in range(1, 40):

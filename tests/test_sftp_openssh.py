@@ -141,6 +141,30 @@ def test_sshviz_cli_batch_against_openssh_sshd(sshd, user_key, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_sshviz_connect_moves_big_files_whole_and_its_trace_stays_small(sshd, user_key, tmp_path):
+    """The whole command, as the speed benchmark runs it (bench/sftp_throughput.py): a file of
+    many SFTP requests and many packets each way with AES-GCM, copied byte for byte, while the
+    trace keeps only the first bytes of bulk data (so recording it holds no file in memory)."""
+    from sshviz.trace.elide import ELIDE_AFTER
+    from sshviz.trace.fileformat import load_trace
+
+    [(name, data)] = make_files(tmp_path / "local", [BIG]).items()
+    source, up, down = tmp_path / "local" / name, tmp_path / "up.bin", tmp_path / "down.bin"
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {source} {up}\nget {up} {down}\n")
+    trace_path = tmp_path / "trace.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "sshviz", "connect", f"{USER}@127.0.0.1", "-p", str(sshd.port),
+         "-i", str(user_key[0]), "--known-hosts", str(sshd.known_hosts), "--cipher",
+         "aes128-gcm@openssh.com", "--sftp-batch", str(batch), "--trace", str(trace_path)],
+        capture_output=True, text=True, timeout=120, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert digest(up) == digest(down) == hashlib.sha256(data).digest()
+    trace = load_trace(trace_path)
+    assert sum(e.elided for e in trace.events) > 2 * BIG - 2 * ELIDE_AFTER - 2 * 1024 * 1024
+    assert trace_path.stat().st_size < BIG // 8
+
+
 # -- OpenSSH's sftp against the sshviz server ------------------------------------------------------
 
 def run_sftp_batch(args: list[str], commands: str, cwd: Path,

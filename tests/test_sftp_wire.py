@@ -143,6 +143,7 @@ def test_stream_decoder_takes_any_split(cuts):
         got += decoder.feed("c2s", stream[position: position + cut])
         position += cut
     assert [u.packet for u in got] == packets
+    assert all(type(u.packet) is bytes for u in got)  # the bytes after a packet are a view; it is not
     assert all(u.message is not None for u in got)
     assert decoder.pending("c2s") == 0
 

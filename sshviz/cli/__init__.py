@@ -40,8 +40,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in PIPED_COMMANDS and hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if not (argv and argv[0] in PIPED_COMMANDS and hasattr(signal, "SIGPIPE")):
+        return _main(argv)
+    # `sshviz inspect ... | head`: a reader that goes away ends us quietly, as it ends cat. Only
+    # while the command runs: a caller in the same process (the tests) keeps Python's handling.
+    previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        status = _main(argv)
+        sys.stdout.flush()
+        return status
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+
+
+def _main(argv: list[str]) -> int:
     try:
         if not argv:
             # Bare `sshviz`: the demo on its defaults. No parser, and the engine loads after

@@ -24,6 +24,7 @@ from ..events import (AuthBanner, AuthSucceeded, Disconnected, HostKeyChecked, P
                       PacketSent, PasswordNeeded, PromptsNeeded, VersionReceived, VersionSent)
 from ..net.adapter import EndpointProtocol, Forwarder, open_client
 from ..net.handshake import HandshakeWatch
+from ..net.process import prepare_for_bulk_transfers
 from ..presentation.peertext import banner_text, visible
 from ..presentation.transcript import format_change, format_unit
 from ..scenario import SessionDriver
@@ -36,6 +37,8 @@ from .common import (CLIError, add_algorithm_options, internal_error_report, por
 from .traces import add_trace_option, check_trace_path, now, save_for_cli
 
 DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+# Events that only say a unit went by; one per packet, so checked first and passed over.
+WIRE_EVENTS = frozenset((PacketSent, PacketReceived, VersionSent, VersionReceived))
 
 
 def load_identities(paths: list[str]) -> list:
@@ -89,7 +92,7 @@ class TranscriptPrinter:
 
     def __call__(self, events: list) -> None:
         for event in events:
-            if isinstance(event, (PacketSent, PacketReceived, VersionSent, VersionReceived)):
+            if type(event) in WIRE_EVENTS:
                 lines = format_unit(self.count, event.record.direction, event.record, detail=True)
                 self.count += 1
             else:
@@ -182,6 +185,7 @@ def connect(args) -> int:
     check_trace_path(args.trace)
     if wants_ui(args):
         return connect_with_ui(args, user, host, port)
+    prepare_for_bulk_transfers()
     with ctrl_c_interrupts():
         return asyncio.run(run_connect(args, user, host, port))
 
@@ -384,6 +388,8 @@ async def run_connect(args, user: str, host: str, port: int, live=None, ui: UiPr
         if forwarder is None:
             forwarder = Forwarder(protocol)
         for event in events:
+            if type(event) in WIRE_EVENTS:
+                continue  # a packet or a version line: for the printer and the recorder only
             if forwarder.handle(event):
                 continue
             if isinstance(event, Disconnected) and ending is None:

@@ -23,6 +23,7 @@ from ..events import AuthAttempt, ChannelRefused, Disconnected
 from ..net.adapter import EndpointProtocol, listening_sockets, start_server
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
+from ..net.process import prepare_for_bulk_transfers
 from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
 from ..presentation.peertext import visible, word
 from ..trace.elide import ELIDE_AFTER
@@ -245,6 +246,7 @@ def connection_limits(args) -> tuple[ConnectionLimits, str]:
 
 def serve(args) -> int:
     check_trace_path(args.trace)
+    prepare_for_bulk_transfers()
     from ..tui import terminal_attached
 
     if not (args.print or args.no_ui) and terminal_attached():

@@ -189,7 +189,7 @@ class Connection:
             n = min(len(data), channel.remote_window, limit)
             if n <= 0:
                 break
-            chunk = bytes(data[:n])
+            chunk = data[:n]  # a view: the message's encoding is the one copy
             if n == len(data):
                 out.popleft()
             else:

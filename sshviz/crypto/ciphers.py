@@ -67,7 +67,7 @@ class GCMContext:
 
     def open(self, seq: int, wire: bytes) -> bytes:
         try:
-            return self._aead.decrypt(self._nonce(), wire[4:], wire[:4])
+            return self._aead.decrypt(self._nonce(), memoryview(wire)[4:], wire[:4])
         except InvalidTag:
             raise AuthenticationError("AES-GCM authentication tag does not match") from None
 

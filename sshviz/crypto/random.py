@@ -26,12 +26,49 @@ class RandomSource:
         return value or 1
 
 
+# Bumped in a forked child, so no SystemRandom there hands out bytes its parent drew too.
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 class SystemRandom(RandomSource):
+    """The operating system's random bytes. Requests of padding size (one per packet) are cut
+    from a block drawn ``BLOCK`` bytes at a time, one system call for hundreds of packets; the
+    block is neither pickled nor used after a fork."""
+
+    BLOCK = 4096
+    SMALL = 24  # larger requests (keys, cookies, salts) go to the system each time
+
+    def __init__(self):
+        self._block = b""
+        self._at = 0
+        self._forks = _forks
+
     def bytes(self, n: int) -> bytes:
-        return os.urandom(n)
+        if n > self.SMALL:
+            return os.urandom(n)
+        at = self._at
+        if at + n > len(self._block) or self._forks != _forks:
+            self._block, at, self._forks = os.urandom(self.BLOCK), 0, _forks
+        self._at = at + n
+        return self._block[at:at + n]
 
     def fork(self, label: str) -> "SystemRandom":
         return self
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
 
 
 class SeededRandom(RandomSource):

@@ -102,14 +102,30 @@ class SftpStreamDecoder:
             end = 4 + length
             if end > held:
                 break
-            joined = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            packet = joined if len(joined) == end else joined[:end]
-            rest = joined[end:] if len(joined) > end else b""
+            packet, rest = self._cut(pieces, end)
             pieces[:] = [rest] if rest else []
             held -= end
-            units.append(self._decode(direction, bytes(packet)))
+            units.append(self._decode(direction, packet))
         self._held[direction] = held
         return units
+
+    @staticmethod
+    def _cut(pieces: list, end: int) -> tuple[bytes, memoryview | None]:
+        """The first ``end`` bytes of ``pieces`` (which hold at least that many) as one bytes
+        object, and a view of what the last piece needed holds after them. Each packet's bytes
+        are copied once; the bytes after it are not copied at all, so many small packets in one
+        piece cost no more than one big one."""
+        parts, got = [], 0
+        for piece in pieces:
+            if got + len(piece) >= end:
+                need = end - got
+                view = memoryview(piece)
+                parts.append(view[:need])
+                packet = bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+                return packet, (view[need:] if need < len(piece) else None)
+            parts.append(piece)
+            got += len(piece)
+        raise ValueError("fewer bytes than asked for")  # pragma: no cover - callers count
 
     def _decode(self, direction: str, packet: bytes) -> SftpUnit:
         number = packet[4]

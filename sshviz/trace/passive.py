@@ -144,17 +144,15 @@ class PassiveDecoder:
                            notes=[f"damaged: {exc.message}; the packet is skipped"])
                 continue
             except ProtocolError as exc:
-                rest = bytes(reader.buffer)
-                reader.buffer.clear()
+                rest = reader.take_buffered()
                 self._stop(state, f"cannot read on: {exc.message}", rest, time, frame)
                 return
             if record is None:
                 return
             record.time = time
             self._packet(direction, record, time, frame)
-        if state.sealed_reason and reader.buffer:
-            rest = bytes(reader.buffer)
-            reader.buffer.clear()
+        if state.sealed_reason and reader.buffered:
+            rest = reader.take_buffered()
             self._feed_sealed(state, rest, time, frame)
 
     def gap(self, direction: str, size: int, time: float = 0.0, frame: int | None = None) -> None:
@@ -167,7 +165,7 @@ class PassiveDecoder:
     def finish(self) -> Trace:
         """The trace so far; bytes left over that never formed a whole packet are reported."""
         for state in self.directions.values():
-            leftover = bytes(state.reader.buffer) + bytes(state.sealed_buffer)
+            leftover = state.reader.take_buffered() + bytes(state.sealed_buffer)
             if leftover and not state.stopped:
                 time = self._last_time()
                 self._emit(state.direction, RawUnit(state.direction, leftover, time,

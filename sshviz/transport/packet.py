@@ -15,6 +15,7 @@ The three ways a packet is protected, by what is negotiated:
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..crypto.ciphers import NONE_CIPHER, AuthenticationError, CipherSpec
@@ -152,13 +153,14 @@ class PacketWriter:
             padding_length += block
         packet_length = 1 + len(body) + padding_length
         padding = self.rng.bytes(padding_length)
-        plain = _U32.pack(packet_length) + bytes((padding_length,)) + body + padding
+        plain = b"".join((_U32.pack(packet_length), bytes((padding_length,)), body, padding))
         seq = self.seq
         if keys.aead:
-            sealed = keys.cipher_ctx.seal(seq, plain[:4], plain[4:])
+            sealed = keys.cipher_ctx.seal(seq, plain[:4], memoryview(plain)[4:])
             wire, mac = sealed, sealed[-keys.mac_size:]
         elif keys.etm:
-            encrypted = plain[:4] + (keys.cipher_ctx.process(plain[4:]) if keys.cipher_ctx else plain[4:])
+            encrypted = plain[:4] + (keys.cipher_ctx.process(memoryview(plain)[4:]) if keys.cipher_ctx
+                                     else plain[4:])
             mac = keys.mac_ctx.compute(seq, encrypted)
             wire = encrypted + mac
         else:
@@ -182,14 +184,86 @@ class PacketReader:
         self.direction = direction
         self.seq = 0
         self.keys = DirectionKeys()
-        self.buffer = bytearray()
+        # The bytes fed and not yet taken: whole chunks as they came (bytes, or views of the
+        # caller's buffer until keep_unread), the first one read from _offset on. Each packet
+        # is cut out of them with one copy; a growing and shrinking bytearray cost a
+        # reallocation of the whole buffer every few packets.
+        self._chunks: deque = deque()
+        self._offset = 0
+        self.buffered = 0  # how many bytes that is
         self._first_block: bytes | None = None  # classic mode: the decrypted first block
         self._packet_length: int | None = None
         self.bytes_since_kex = 0
         self.packets_since_kex = 0
 
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
+    def feed(self, data: bytes | memoryview) -> None:
+        """Take bytes from the peer. A view of someone's buffer is read from until
+        ``keep_unread``, which the caller calls before that buffer changes."""
+        if data:
+            self._chunks.append(data)
+            self.buffered += len(data)
+
+    def keep_unread(self) -> None:
+        """Copy what was fed and not yet taken out of the buffers it came in."""
+        if any(type(chunk) is not bytes for chunk in self._chunks):
+            held = self._join(self.buffered, consume=False) if self.buffered else b""
+            self._chunks = deque([held] if held else [])
+            self._offset = 0
+
+    def take_buffered(self) -> bytes:
+        """Every byte fed and not yet part of a packet (the reader holds none after)."""
+        data = self._take(self.buffered)
+        self._packet_length = self._first_block = None
+        return data
+
+    def _peek(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes, left in place (``n`` <= ``buffered``)."""
+        first = self._chunks[0]
+        start = self._offset
+        if len(first) - start >= n:
+            return bytes(first[start:start + n])
+        return self._join(n, consume=False)
+
+    def _take(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes, taken out (``n`` <= ``buffered``): one copy."""
+        if n == 0:
+            return b""
+        chunks = self._chunks
+        first = chunks[0]
+        start = self._offset
+        end = start + n
+        if end < len(first):
+            self._offset = end
+            self.buffered -= n
+            return bytes(first[start:end])
+        if end == len(first):
+            chunks.popleft()
+            self._offset = 0
+            self.buffered -= n
+            return bytes(first if start == 0 else first[start:])
+        return self._join(n, consume=True)
+
+    def _join(self, n: int, consume: bool) -> bytes:
+        """The first ``n`` bytes when they span chunks."""
+        parts: list = []
+        start, got = self._offset, 0
+        for index, chunk in enumerate(self._chunks):
+            piece = memoryview(chunk)[start:start + n - got]
+            parts.append(piece)
+            got += len(piece)
+            if got == n:
+                break
+            start = 0
+        data = b"".join(parts)
+        if consume:
+            for _ in range(index):
+                self._chunks.popleft()
+            self._offset = start + len(parts[-1])
+            if self._offset == len(self._chunks[0]):
+                self._chunks.popleft()
+                self._offset = 0
+            self.buffered -= n
+        return data
 
     def _check_length(self, packet_length: int) -> None:
         keys = self.keys
@@ -206,29 +280,26 @@ class PacketReader:
     def next_packet(self) -> PacketRecord | None:
         """The next whole packet, or None until more bytes arrive."""
         keys = self.keys
-        buf = self.buffer
         if self._packet_length is None:
             if keys.aead or keys.etm or not keys.cipher_ctx:
-                if len(buf) < 4:
+                if self.buffered < 4:
                     return None
-                header = bytes(buf[:4])
+                header = self._peek(4)
                 length = (keys.cipher_ctx.packet_length(self.seq, header) if keys.aead
                           else _U32.unpack(header)[0])
             else:
                 block = keys.block_size
-                if len(buf) < block:
+                if self.buffered < block:
                     return None
-                self._first_block = keys.cipher_ctx.process(bytes(buf[:block]))
+                self._first_block = keys.cipher_ctx.process(self._peek(block))
                 length = _U32.unpack_from(self._first_block)[0]
             self._check_length(length)
             self._packet_length = length
         length = self._packet_length
         total = 4 + length + keys.mac_size
-        if len(buf) < total:
+        if self.buffered < total:
             return None
-        with memoryview(buf) as view:  # one copy of the packet, not two
-            wire = bytes(view[:total])
-        del buf[:total]
+        wire = self._take(total)
         self._packet_length = None
         seq = self.seq
         try:
@@ -238,14 +309,15 @@ class PacketReader:
                 mac = wire[-keys.mac_size:]
             elif keys.etm:
                 mac = wire[4 + length:]
-                keys.mac_ctx.verify(seq, wire[: 4 + length], mac)
-                plain = wire[:4] + (keys.cipher_ctx.process(wire[4: 4 + length]) if keys.cipher_ctx
-                                    else wire[4: 4 + length])
+                view = memoryview(wire)  # no copies of the packet's parts
+                keys.mac_ctx.verify(seq, view[: 4 + length], mac)
+                plain = wire[:4] + (keys.cipher_ctx.process(view[4: 4 + length]) if keys.cipher_ctx
+                                    else view[4: 4 + length])
             else:
                 mac = wire[4 + length:]
                 if keys.cipher_ctx:
                     first = self._first_block
-                    plain = first + keys.cipher_ctx.process(wire[len(first): 4 + length])
+                    plain = first + keys.cipher_ctx.process(memoryview(wire)[len(first): 4 + length])
                 else:
                     plain = wire[: 4 + length]
                 if keys.mac_ctx:

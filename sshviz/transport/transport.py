@@ -247,20 +247,23 @@ class Transport:
             if data is None:
                 return
         self.reader.feed(data)
-        while not self.closed and self.work.pending is None:
-            seq_before = self.reader.seq
-            record = self.reader.next_packet()
-            if record is None:
-                return
-            if self.strict and not self.first_kex_done and seq_before == 0xFFFFFFFF:
-                raise ProtocolError(E.PROTOCOL_ERROR, "sequence number wrapped during strict KEX")
-            record.time = self.clock()
-            message = self._decode(record)
-            self.events.append(PacketReceived(record))
-            if message is not None and self._handle(message, record):
-                yield record
-            if not self.closed:
-                self._maybe_rekey()
+        try:
+            while not self.closed and self.work.pending is None:
+                seq_before = self.reader.seq
+                record = self.reader.next_packet()
+                if record is None:
+                    return
+                if self.strict and not self.first_kex_done and seq_before == 0xFFFFFFFF:
+                    raise ProtocolError(E.PROTOCOL_ERROR, "sequence number wrapped during strict KEX")
+                record.time = self.clock()
+                message = self._decode(record)
+                self.events.append(PacketReceived(record))
+                if message is not None and self._handle(message, record):
+                    yield record
+                if not self.closed:
+                    self._maybe_rekey()
+        finally:
+            self.reader.keep_unread()  # ``data`` may be a view of a buffer read into again
 
     def _decode(self, record: PacketRecord) -> Message | None:
         payload = record.payload

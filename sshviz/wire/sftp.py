@@ -260,8 +260,8 @@ def build(name: str, /, **values) -> Message:
 
 def encode_packet(message: Message) -> bytes:
     """The whole SFTP packet: uint32 length || type || body."""
-    body = message.encode()
-    return _U32.pack(len(body)) + body
+    parts = message.encoded_parts()
+    return b"".join([_U32.pack(sum(map(len, parts))), *parts])
 
 
 def packet(name: str, /, **values) -> bytes:

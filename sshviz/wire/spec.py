@@ -217,7 +217,15 @@ class Message:
         return self.values.get(name, default)
 
     def encode(self) -> bytes:
-        return bytes((self.spec.number,)) + encode_layout(self.spec.fields, self.values)
+        return b"".join(self.encoded_parts())
+
+    def encoded_parts(self) -> list:
+        """The encoded message in pieces, number first, to be joined once (with a framing
+        length before them, as SFTP packets have): a long string's bytes are a piece of their
+        own, so they are copied only by that join."""
+        parts = [bytes((self.spec.number,))]
+        _encode_into(self.spec.fields, self.values, parts)
+        return parts
 
     def __repr__(self) -> str:
         return f"Message({self.spec.name}, {self.values!r})"
@@ -323,7 +331,10 @@ def _encode_into(layout: tuple, values: Mapping[str, Any], parts: list[bytes]) -
                 value = spec.default
             else:
                 raise KeyError(f"missing field {spec.name!r}")
-            parts.append(spec.type.write(value))
+            if spec.type is STRING and not isinstance(value, str):
+                parts += (t.uint32(len(value)), value)  # the bytes themselves joined only once
+            else:
+                parts.append(spec.type.write(value))
         elif type(spec) is Switch:
             case = spec.cases.get(values.get(spec.on), spec.default)
             if type(case) is Section:
