@@ -13,9 +13,9 @@ from .auth.passwords import hash_password
 from .auth.server import ServerAuthConfig, UserRecord
 from .conductor import Conductor, FakeClock
 from .connection.layer import ConnectionConfig
+from .crypto.certificates import sign_certificate
 from .crypto.ciphers import CIPHERS
 from .crypto.compression import COMPRESSION
-from .crypto.certificates import sign_certificate
 from .crypto.keys import SIGNATURE_ALGORITHMS, PrivateKey
 from .crypto.macs import MACS
 from .crypto.random import RandomSource, SeededRandom
@@ -61,11 +61,13 @@ class Scenario:
     # SFTP commands played on the session instead of `command`, e.g. ["put hello.txt", "ls"];
     # both sides then get small in-memory demo filesystems (sshviz.sftp.script).
     sftp_actions: list[str] = field(default_factory=list)
+    # Algorithms left out of the client's lists (any kind), the chosen one too: the client then
+    # offers the rest, and the first of those the server also supports wins.
+    without: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         """Raise ValueError with a readable message for any unknown name."""
-        for registry, name in ((KEX_METHODS, self.kex), (SIGNATURE_ALGORITHMS, self.hostkey),
-                               (CIPHERS, self.cipher), (MACS, self.mac), (COMPRESSION, self.compression)):
+        for _, registry, name in self._lists():
             registry.resolve(name)
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown auth method {self.auth!r}; supported: {', '.join(AUTH_METHODS)}")
@@ -73,12 +75,26 @@ class Scenario:
             # Silently ignored, it would look like a run where the wrong password was accepted.
             raise ValueError("a wrong password first needs the password or keyboard-interactive "
                              "auth method, not publickey")
+        everything = set()
+        for kind, registry, name in self._lists():
+            everything.update(registry.names())
+            if not preferring(name, registry, self.without):
+                raise ValueError(f"leaving out {', '.join(self.without)} leaves the client no {kind}")
+        unknown = [name for name in self.without if name not in everything]
+        if unknown:
+            raise ValueError(f"cannot leave out {', '.join(unknown)}: no such algorithm")
+
+    def _lists(self):
+        """Each of the client's preference lists: what it is, its registry, the name put first."""
+        return (("key exchange method", KEX_METHODS, self.kex),
+                ("host key algorithm", SIGNATURE_ALGORITHMS, self.hostkey), ("cipher", CIPHERS, self.cipher),
+                ("MAC", MACS, self.mac), ("compression", COMPRESSION, self.compression))
 
 
-def preferring(first: str, registry) -> list[str]:
-    """A client preference list that puts ``first`` ahead of the usual defaults."""
+def preferring(first: str, registry, without=()) -> list[str]:
+    """A client preference list that puts ``first`` ahead of the usual defaults, less ``without``."""
     names = registry.resolve(first)
-    return names + [n for n in registry.defaults() if n not in names]
+    return [n for n in names + [n for n in registry.defaults() if n not in names] if n not in without]
 
 
 _RSA_KEYS: dict[int, PrivateKey] = {}
@@ -119,9 +135,10 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
         ciphers=CIPHERS.names(), macs=MACS.names(), compression=COMPRESSION.names(),
         host_keys=[host_key], strict_kex=sc.strict_kex)
     client_transport = TransportConfig(
-        kex=preferring(sc.kex, KEX_METHODS), host_key_algorithms=preferring(sc.hostkey, SIGNATURE_ALGORITHMS),
-        ciphers=preferring(sc.cipher, CIPHERS), macs=preferring(sc.mac, MACS),
-        compression=preferring(sc.compression, COMPRESSION), strict_kex=sc.strict_kex,
+        kex=preferring(sc.kex, KEX_METHODS, sc.without),
+        host_key_algorithms=preferring(sc.hostkey, SIGNATURE_ALGORITHMS, sc.without),
+        ciphers=preferring(sc.cipher, CIPHERS, sc.without), macs=preferring(sc.mac, MACS, sc.without),
+        compression=preferring(sc.compression, COMPRESSION, sc.without), strict_kex=sc.strict_kex,
         guess_kex=sc.guess_kex, host_label=DEMO_SERVER,
         verify_host_key=lambda key: (("known", "matches the demo server's key")
                                      if key == host_key.public else ("changed", "is not the demo key")))

@@ -181,3 +181,33 @@ def test_sntrup761_hybrid_shares_k_as_sha512_of_both_secrets_in_a_string(kex):
     expected = hashlib.sha512(pq + secrets["x25519_shared_secret"]).digest()
     assert client.K == t.string(expected) and client.H_inputs[-1][:2] == ("K", "string")
     assert "sntrup761_private_key" not in server.secrets  # the server only encapsulates
+
+
+def test_without_leaves_algorithms_out_of_the_clients_lists():
+    conductor = run_scenario(Scenario(without=["chacha20-poly1305@openssh.com", "curve25519-sha256"]))
+    client_kexinit = next(e.message for e in conductor.trace.events
+                          if e.direction == "c2s" and e.name == "KEXINIT")
+    assert "chacha20-poly1305@openssh.com" not in client_kexinit["encryption_algorithms_client_to_server"]
+    assert "curve25519-sha256" not in client_kexinit["kex_algorithms"]
+    negotiated = next(c for e in conductor.trace.events for _, c in e.changes if isinstance(c, AlgorithmsNegotiated))
+    assert negotiated.algorithms["cipher_c2s"].chosen == "aes128-ctr"
+    assert negotiated.algorithms["kex"].chosen != "curve25519-sha256"
+
+
+@pytest.mark.parametrize("without, error", [
+    (["no-such-cipher"], "cannot leave out no-such-cipher: no such algorithm"),
+    (["none", "zlib@openssh.com", "zlib"], "leaving out none, zlib@openssh.com, zlib leaves the client no "
+                                           "compression"),
+])
+def test_without_refuses_unknown_names_and_empty_lists(without, error):
+    with pytest.raises(ValueError, match=error):
+        Scenario(without=without).validate()
+
+
+def test_run_takes_without_comma_separated_or_repeated(capsys):
+    from sshviz.cli import main
+
+    assert main(["run", "--without", "chacha20-poly1305@openssh.com,aes128-ctr", "--print"]) == 0
+    assert "cipher_c2s       aes192-ctr: the first in the client's list" in capsys.readouterr().out
+    assert main(["run", "--without", "nonsense"]) == 2
+    assert capsys.readouterr().err == "sshviz: error: cannot leave out nonsense: no such algorithm\n"

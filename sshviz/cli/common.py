@@ -89,7 +89,9 @@ def scenario_from_args(args) -> Scenario:
                   compression=args.compression, auth=args.auth, seed=args.seed,
                   wrong_password_first=args.wrong_password_first, user=args.user,
                   command=args.command, rekey=args.rekey, strict_kex=args.strict_kex != "off",
-                  sftp_actions=list(getattr(args, "sftp", None) or []))
+                  sftp_actions=list(getattr(args, "sftp", None) or []),
+                  without=[name for names in getattr(args, "without", None) or [] for name in names.split(",")
+                           if name])
     try:
         sc.validate()
     except ValueError as exc:
@@ -112,6 +114,9 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
                         help="play an SFTP command instead of --command (repeatable, in order), e.g. "
                              "--sftp 'put hello.txt' --sftp ls; the client has hello.txt and photos/, "
                              "the server readme.txt and docs/")
+    parser.add_argument("--without", action="append", metavar="ALGORITHM",
+                        help="leave an algorithm out of the client's lists (repeatable), e.g. --without "
+                             "chacha20-poly1305@openssh.com: the next one the server also supports wins")
     parser.add_argument("--strict-kex", choices=("on", "off"), default=None,
                         help="strict KEX, the Terrapin countermeasure (default: on; an attack's own "
                              "default with --attack)")
@@ -131,7 +136,7 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
 
 # Scenario options an attack sets up itself: giving one with --attack is an error, not ignored.
 _NOT_WITH_ATTACK = ("kex", "hostkey", "mac", "compression", "auth", "wrong_password_first", "user",
-                    "command", "rekey", "sftp")
+                    "command", "rekey", "sftp", "without")
 
 
 def attack_from_args(args) -> tuple[str, dict[str, str]] | None:

@@ -314,5 +314,6 @@ def scenario_of(trace: Trace):
 
 def describe(scenario) -> str:
     auth = scenario.auth + (" (wrong password first)" if scenario.wrong_password_first else "")
+    without = f" · without {', '.join(scenario.without)}" if scenario.without else ""
     return (f"{scenario.kex} · {scenario.hostkey} · {scenario.cipher} · {scenario.mac} · "
-            f"{scenario.compression} · {auth} · seed {scenario.seed}")
+            f"{scenario.compression} · {auth}{without} · seed {scenario.seed}")
