@@ -22,6 +22,7 @@ from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateK
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, ChannelRefused, Disconnected
 from ..net.adapter import EndpointProtocol, listening_sockets, start_server
+from ..net.feed import WATCHER_BUFFER
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
 from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
@@ -232,6 +233,9 @@ def register(sub) -> None:
                            "typed included) (default: feed-PORT in $XDG_RUNTIME_DIR/sshviz, else in "
                            "the state directory; `sshviz watch PORT` finds it)")
     feed.add_argument("--no-feed", action="store_true", help="publish nothing for `sshviz watch`")
+    parser.add_argument("--feed-buffer", metavar="MIB", type=positive_int, default=WATCHER_BUFFER >> 20,
+                        help="how far (MiB) a watcher may fall behind before it is dropped; the server "
+                             "never waits for one (default: %(default)s)")
     parser.set_defaults(func=serve)
 
 
@@ -599,7 +603,8 @@ async def start_feed(args, live, port: int, log, title: str):
     writer = FeedWriter(live, lambda data: server.broadcast(data))
     writer.title = title
     server = FeedServer(path, writer.state, f"{FULL}\n".encode(), log=lambda line: log(line, error=True),
-                        on_watchers=lambda count: setattr(writer, "active", count > 0))
+                        on_watchers=lambda count: setattr(writer, "active", count > 0),
+                        buffer=args.feed_buffer << 20)
     try:
         await server.start()
     except OSError as exc:
