@@ -124,8 +124,8 @@ def test_bulk_data_goes_over_the_feed_as_short_as_the_server_keeps_it(tmp_path):
 
 @pytest.mark.parametrize("lines, error", [
     (["SSH-2.0-OpenSSH_9.6"], "line 1: not an sshviz feed"),
-    (["sshviz-feed 9"], "line 1: a feed of another version ('9'; this sshviz reads 1): update sshviz"),
-    (["sshviz-feed full"], "line 1: the server has as many watchers as it takes; try again later"),
+    (["sshviz-feed 9"], "a feed of another version ('9'; this sshviz reads 1): update sshviz"),
+    (["sshviz-feed full"], "the server has as many watchers as it takes; try again later"),
     ([HELLO, "bogus 1"], "line 2: unknown frame 'bogus'"),
     ([HELLO, 'event 3 0 "c2s 0.0 0 KEXINIT plain=00"'], "line 2: connection 3 was never opened"),
     ([HELLO, 'open 1 {"peer": "p"}', 'event 1 5 "c2s 0.0 0 KEXINIT plain=00"'],

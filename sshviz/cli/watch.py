@@ -46,7 +46,7 @@ def watcher(sock, path: Path):
     """The LiveConnections a watcher fills and the coroutine (for LiveApp) that fills it from
     ``sock`` until the feed ends; then one line in the UI says why."""
     from ..net.feed import FeedClosed, read_feed
-    from ..presentation.feed import FeedError, FeedReader
+    from ..presentation.feed import FeedError, FeedReader, FeedRefused
     from ..presentation.live import LiveConnections
 
     live = LiveConnections("server", "serve", elide_after=None)  # events come shortened
@@ -56,7 +56,7 @@ def watcher(sock, path: Path):
         try:
             await read_feed(sock, reader.take)
             ended = "the feed ended"
-        except FeedClosed as exc:
+        except (FeedClosed, FeedRefused) as exc:
             ended = str(exc)
         except FeedError as exc:
             ended = f"the feed from {path} is damaged ({exc}); stopped reading it"

@@ -41,6 +41,10 @@ class FeedError(ValueError):
     """A line that is not a frame of the feed, or one that does not fit what came before."""
 
 
+class FeedRefused(FeedError):
+    """The server turned this watcher away (it has all it takes), or speaks another version."""
+
+
 def _frame(kind: str, number, *rest: str) -> str:
     return " ".join((kind, str(number), *rest)) + "\n"
 
@@ -172,6 +176,8 @@ class FeedReader:
         self.lines += 1
         try:
             self._take(line)
+        except FeedRefused:
+            raise
         except FeedError as exc:
             raise FeedError(f"line {self.lines}: {exc}") from None
         except (CodecError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -180,11 +186,11 @@ class FeedReader:
     def _take(self, line: str) -> None:
         if not self.greeted:
             if line == FULL:
-                raise FeedError("the server has as many watchers as it takes; try again later")
+                raise FeedRefused("the server has as many watchers as it takes; try again later")
             if not line.startswith(MAGIC + " "):
                 raise FeedError("not an sshviz feed")
             if line != HELLO:
-                raise FeedError(f"a feed of another version ({line[len(MAGIC) + 1:][:20]!r}; "
+                raise FeedRefused(f"a feed of another version ({line[len(MAGIC) + 1:][:20]!r}; "
                                 f"this sshviz reads {VERSION}): update sshviz")
             self.greeted = True
             return
