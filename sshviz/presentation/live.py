@@ -1,7 +1,9 @@
 """Live connections as the UI lists them (``serve`` and ``connect`` with the UI): each one's
 trace, recorded as its messages arrive, and what a list shows of it (who is at the other end,
 their software, what they offered, the state, the bytes each way), and the connections the
-server's limits refused. No I/O and no Textual: an adapter feeds events in, the UI reads.
+server's limits refused. No I/O and no Textual: an adapter feeds events in (or ``watch``'s
+feed reader, trace events), the UI reads; a ``listener`` (the feed's writer) is told of each
+change.
 
 ``changes`` counters let a UI that redraws a few times a second skip what did not change."""
 
@@ -25,8 +27,9 @@ LOG_LINES = 500
 
 class LiveConnection:
     """One connection, recorded from one endpoint's events: its trace (the recorder's; channel
-    data shortened past ``elide_after`` a direction) and what the list shows of it. ``feed``
-    takes events as an adapter's recorder does, so it is attached as one."""
+    data shortened past ``elide_after`` a direction) and what the list shows of it, read from
+    the trace's events. ``feed`` takes events as an adapter's recorder does, so it is attached
+    as one; a watcher fills the trace from the feed instead and calls ``took``."""
 
     def __init__(self, number: int, side: str, peer: str, source: str, created: str = "",
                  elide_after: int | None = ELIDE_AFTER, on_change: Callable[[], None] | None = None):
