@@ -23,7 +23,7 @@ from sshviz.tui.live import LiveApp
 from sshviz.tui.screens.connections import ConnectionsScreen
 from sshviz.tui.screens.session import LiveSessionScreen
 
-from .live_ui import SIZE, USER, run_process, until
+from .live_ui import SIZE, USER, live_app, port_of, run_process, serve_args, until
 from .openssh import SSH, require, shared_keys, ssh_command
 from .serving import serve
 
@@ -171,13 +171,48 @@ async def test_a_stalled_watcher_is_dropped_while_sessions_go_on(tmp_path, feed_
         task.cancel()
 
 
-def test_the_default_feed_is_in_the_runtime_directory_and_private(tmp_path, feed_dir):
+@pytest.mark.parametrize("mode", ["--no-ui", "--print"])
+async def test_the_default_feed_is_in_the_runtime_directory_and_private(tmp_path, feed_dir, mode):
     require(SSH)
     feed_dir.mkdir(mode=0o700)
-    with serve(tmp_path, "--no-ui", env={"XDG_RUNTIME_DIR": str(feed_dir)}) as served:
+    with serve(tmp_path, mode, env={"XDG_RUNTIME_DIR": str(feed_dir)}) as served:
         feed = feed_dir / "sshviz" / f"feed-{served.port}"
         line = served.wait_for_line("^feed for watchers")
         assert line == f"feed for watchers: {feed} (only you can open it): run `sshviz watch {served.port}`"
         assert stat.S_IMODE(feed.stat().st_mode) == 0o600
         assert stat.S_IMODE(feed.parent.stat().st_mode) == 0o700
+        live, follow = watcher(connect_feed(feed), feed)
+        task = asyncio.ensure_future(follow(Headless()))
+        status, out, _ = await run_process(*ssh(served.port, tmp_path, "echo hi"))
+        assert (status, out) == (0, b"hi\n")
+        for _ in range(200):
+            if live.connections and live.connections[0].closed:
+                break
+            await asyncio.sleep(0.05)
+        assert live.connections[0].user == USER and live.connections[0].closed
+        task.cancel()
     assert not feed.exists()
+
+
+async def test_a_watcher_of_serve_with_its_ui_holds_what_that_ui_shows(tmp_path, feed_dir, monkeypatch):
+    """serve's own UI (headless) and a watcher of it: the same list, the same traces."""
+    require(SSH)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    feed = feed_dir / "feed"
+    app = live_app(serve_args(tmp_path, "--feed", str(feed)))
+    async with app.run_test(size=SIZE) as pilot:
+        port = await port_of(app)
+        await until(pilot, feed.exists, what="the feed")
+        live, follow = watcher(connect_feed(feed), feed)
+        other = Headless()
+        task = asyncio.ensure_future(follow(other))
+        for command in ("echo one", "whoami"):
+            status, _, err = await run_process(*ssh(port, tmp_path, command))
+            assert status == 0, err
+        served = app.connections
+        await until(pilot, lambda: len(served.connections) == 2 and all(c.closed for c in served.connections),
+                    what="both sessions")
+        await until(pilot, lambda: shown(live) == shown(served), what="the watcher")
+        assert [c.state for c in live.connections][0].startswith("client ended: ")
+        assert other.titles[-1] == f"watching: {app.listening}"
+        task.cancel()
