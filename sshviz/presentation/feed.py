@@ -122,7 +122,7 @@ class FeedWriter:
         events = connection.trace.events
         count = len(events)  # the server's thread may add to them: this reads a moment's state
         sent, changes = self._sent.get(connection.number, (0, 0))
-        start = sent - 1 if sent and (sent > count or len(events[sent - 1].changes) != changes) else sent
+        start = sent - 1 if sent and len(events[sent - 1].changes) != changes else sent
         writer = self._writers.setdefault(connection.number, EntryWriter())
         for index in range(start, count):
             event = self._as_sent(connection, index, count)
