@@ -18,8 +18,9 @@ from sshviz.events import RawUnit, VersionRecord
 from sshviz.scenario import Scenario, make_conductor, run_scenario
 from sshviz.trace.codec import EVENT_TYPES, field_types
 from sshviz.trace.compare import trace_differences
-from sshviz.trace.fileformat import (ELIDE_AFTER, ELIDED_KEEP, FORMAT_VERSION, TraceFileError,
-                                     dumps_trace, load_trace, loads_trace, save_trace)
+from sshviz.trace.elide import ELIDED_KEEP
+from sshviz.trace.fileformat import (ELIDE_AFTER, FORMAT_VERSION, TraceFileError, dumps_trace,
+                                     load_trace, loads_trace, save_trace)
 from sshviz.trace.model import PLUMBING, Trace, TraceEvent, TraceHeader
 from sshviz.transport.packet import PacketWriter
 from sshviz.wire.catalog import SSH

@@ -15,8 +15,8 @@ from ..crypto.errors import KeyFileError
 from .errors import CLIError
 
 # Subcommand name -> its module; the order here is the order in --help.
-COMMANDS = ["demo", "run", "connect", "serve", "web", "inspect", "replay", "export", "report", "diff", "attacks",
-            "accounts", "lessons", "lesson"]
+COMMANDS = ["demo", "run", "connect", "serve", "watch", "web", "inspect", "replay", "export", "report", "diff",
+            "attacks", "accounts", "lessons", "lesson"]
 # Commands whose output is made to be piped (`sshviz run | head`): a reader that goes away ends
 # them quietly, as SIGPIPE ends `cat`. Never the others: with SIGPIPE's default action, a peer
 # that closes its socket before reading would kill `serve` or `connect` (Python ignores the

@@ -20,6 +20,15 @@ def state_dir() -> Path:
     return Path(base) / "sshviz"
 
 
+def feed_path(port: int) -> Path:
+    """Where ``serve`` on ``port`` publishes its feed unless told (``watch PORT`` looks there):
+    the user's runtime directory (private, emptied at logout) if there is one, else the state
+    directory."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "sshviz" if runtime and os.path.isdir(runtime) else state_dir()
+    return base / f"feed-{port}"
+
+
 _error_numbers = itertools.count(1)
 
 

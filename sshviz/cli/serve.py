@@ -21,6 +21,7 @@ from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateK
 from ..endpoint import ServerConfig, ServerConnection
 from ..events import AuthAttempt, ChannelRefused, Disconnected
 from ..net.adapter import EndpointProtocol, listening_sockets, start_server
+from ..net.feed import WATCHER_BUFFER
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
 from ..net.process import prepare_for_bulk_transfers
@@ -30,8 +31,8 @@ from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
 from ..wire.catalog import DisconnectReason, OpenFailureReason
 from ..wire.codes import CertificateType
-from .common import (CLIError, add_algorithm_options, internal_error_report, port_type, state_dir,
-                     transport_config)
+from .common import (CLIError, add_algorithm_options, feed_path, internal_error_report, port_type,
+                     state_dir, transport_config)
 from .connect import TranscriptPrinter
 from .exposure import exposure_warning as listening_warning
 from .exposure import is_loopback
@@ -199,6 +200,16 @@ def register(sub) -> None:
     parser.add_argument("--no-ui", action="store_true",
                         help="log lines instead of the UI (the default without a terminal)")
     add_trace_option(parser, many=True)
+    feed = parser.add_mutually_exclusive_group()
+    feed.add_argument("--feed", metavar="PATH",
+                      help="where to publish the live sessions for `sshviz watch` (a Unix socket, "
+                           "mode 0600: only you can watch; it carries decrypted sessions, passwords "
+                           "typed included) (default: feed-PORT in $XDG_RUNTIME_DIR/sshviz, else in "
+                           "the state directory; `sshviz watch PORT` finds it)")
+    feed.add_argument("--no-feed", action="store_true", help="publish nothing for `sshviz watch`")
+    parser.add_argument("--feed-buffer", metavar="MIB", type=positive_int, default=WATCHER_BUFFER >> 20,
+                        help="how far (MiB) a watcher may fall behind before it is dropped; the server "
+                             "never waits for one (default: %(default)s)")
     parser.set_defaults(func=serve)
 
 
@@ -352,13 +363,15 @@ def server_subsystems() -> dict:
 
 
 class ServerLog:
-    """Where serve's lines go: stdout and stderr, or, with the UI (``live``), the UI's log and
-    the file serve.log in the state directory (the terminal belongs to the UI)."""
+    """Where serve's lines go: stdout and stderr, or, with the UI (not ``terminal``), the UI's
+    log and the file serve.log in the state directory (the terminal belongs to the UI); and
+    ``live``'s log (a LiveConnections: the UI's, or the feed's) either way."""
 
-    def __init__(self, live=None):
+    def __init__(self, live=None, terminal: bool = False):
         self.live = live
+        self.terminal = terminal
         self.file = None
-        if live is not None:
+        if live is not None and not terminal:
             path = state_dir() / "serve.log"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -367,10 +380,11 @@ class ServerLog:
                 live.say(f"sshviz: cannot write {path}: {exc.strerror or exc}")
 
     def __call__(self, line: str, error: bool = False) -> None:
-        if self.live is None:
+        if self.live is not None:
+            self.live.say(line)
+        if self.terminal:
             say(line, sys.stderr if error else None)
             return
-        self.live.say(line)
         if self.file is not None:
             try:
                 self.file.write(f"{now()} {line}\n")
@@ -385,8 +399,14 @@ class ServerLog:
 async def run_serve(args, live=None, app=None, template=None, sockets=None) -> int:
     """Serve until stopped. With ``live`` (a LiveConnections) every connection is recorded into
     it and the log goes there, for the UI (``app``, whose title gets the listening address).
-    ``sockets``: already listening (else made from --host and --port)."""
-    log = ServerLog(live)
+    ``sockets``: already listening (else made from --host and --port). Unless --no-feed, the
+    connections are published for ``sshviz watch`` (recorded into a LiveConnections of their
+    own without the UI)."""
+    if live is None and not args.no_feed:
+        from ..presentation.live import LiveConnections
+
+        live = LiveConnections("server", "serve", elide_after=None if args.full_data else ELIDE_AFTER)
+    log = ServerLog(live, terminal=app is None)
     try:
         return await _serve(args, live, app, template, log, sockets)
     finally:
@@ -516,13 +536,19 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
     fingerprints = ", ".join(f"{k.key_type} {k.public.fingerprint()}" for k in template.transport.host_keys)
     port = server.sockets[0].getsockname()[1]  # the one chosen, for --port 0
     listening = f"sshviz server listening on {args.host} port {port}; host key {fingerprints}"
+    title = f"listening on {args.host} port {port} · {fingerprints}"
+    try:
+        feed, feed_line = await start_feed(args, live, port, log, title)
+    except BaseException:
+        server.close()
+        if work_pool is not None:
+            work_pool.close()
+        raise
     if app is not None:
-        app.show_listening(f"listening on {args.host} port {port} · {fingerprints}")
-        log(listening)
-        log(limits_line)
-    else:
-        print(listening, flush=True)
-        print(limits_line, flush=True)
+        app.show_listening(title)
+    for line in (listening, limits_line, feed_line):
+        if line:
+            log(line)
     for line in exposure_warning(args.host, port, sorted(template.auth.users)):
         log(line, error=True)
     if app is None:
@@ -532,6 +558,35 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
         async with server:
             await server.serve_forever()
     finally:
+        if feed is not None:
+            feed.close()
         if work_pool is not None:
             work_pool.close()
     return 0
+
+
+async def start_feed(args, live, port: int, log, title: str):
+    """The feed for ``sshviz watch`` (unless --no-feed) and the line saying where it is. An
+    unusable --feed PATH stops serve; a default path that cannot be used is said, and serve
+    goes on without a feed."""
+    if args.no_feed or live is None:
+        return None, ""
+    from ..net.feed import FeedServer
+    from ..presentation.feed import FULL, FeedWriter
+
+    path = Path(args.feed) if args.feed else feed_path(port)
+    writer = FeedWriter(live, lambda data: server.broadcast(data))
+    writer.title = title
+    server = FeedServer(path, writer.state, f"{FULL}\n".encode(), log=lambda line: log(line, error=True),
+                        on_watchers=lambda count: setattr(writer, "active", count > 0),
+                        buffer=args.feed_buffer << 20)
+    try:
+        await server.start()
+    except OSError as exc:
+        problem = f"cannot publish the feed at {path}: {exc.strerror or exc}"
+        if args.feed:
+            raise CLIError(f"--feed: {problem}") from None
+        log(f"sshviz: {problem}; `sshviz watch` will not find this server (--feed PATH)", error=True)
+        return None, ""
+    how = f"sshviz watch {port}" if not args.feed else f"sshviz watch {path}"
+    return server, f"feed for watchers: {path} (only you can open it): run `{how}`"

@@ -1,7 +1,9 @@
 """Live connections as the UI lists them (``serve`` and ``connect`` with the UI): each one's
 trace, recorded as its messages arrive, and what a list shows of it (who is at the other end,
 their software, what they offered, the state, the bytes each way), and the connections the
-server's limits refused. No I/O and no Textual: an adapter feeds events in, the UI reads.
+server's limits refused. No I/O and no Textual: an adapter feeds events in (or ``watch``'s
+feed reader, trace events), the UI reads; a ``listener`` (the feed's writer) is told of each
+change.
 
 ``changes`` counters let a UI that redraws a few times a second skip what did not change."""
 
@@ -11,8 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from ..events import (AuthAttempt, AuthSucceeded, ChannelRefused, Disconnected, KeysActivated,
-                      PacketReceived, PacketSent, VersionReceived, VersionSent)
+from ..events import (AuthAttempt, AuthSucceeded, ChannelRefused, Disconnected, KeysActivated)
 from ..sides import Side
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
@@ -26,8 +27,9 @@ LOG_LINES = 500
 
 class LiveConnection:
     """One connection, recorded from one endpoint's events: its trace (the recorder's; channel
-    data shortened past ``elide_after`` a direction) and what the list shows of it. ``feed``
-    takes events as an adapter's recorder does, so it is attached as one."""
+    data shortened past ``elide_after`` a direction) and what the list shows of it, read from
+    the trace's events. ``feed`` takes events as an adapter's recorder does, so it is attached
+    as one; a watcher fills the trace from the feed instead and calls ``took``."""
 
     def __init__(self, number: int, side: str, peer: str, source: str, created: str = "",
                  elide_after: int | None = ELIDE_AFTER, on_change: Callable[[], None] | None = None):
@@ -46,35 +48,72 @@ class LiveConnection:
         self.closed = False
         self.changes = 0  # bumped whenever something shown changed
         self._on_change = on_change
+        self.listener = None  # told of every change (the feed to ``sshviz watch``)
         self._keys = 0
+        self._read_events = 0  # how far the list has read the trace: the event,
+        self._record_read = False  # ... whether its record,
+        self._changes_read = 0  # ... and how many of its changes
+        self._early_read = 0
 
     @property
     def peer_side(self) -> str:
         return Side(self.side).opposite
 
     def feed(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, (PacketSent, PacketReceived)):
-                self._program(event.record.message)
-            if isinstance(event, (PacketSent, VersionSent)):
-                self.bytes_out += len(event.record.wire)
-            elif isinstance(event, (PacketReceived, VersionReceived)):
-                self.bytes_in += len(event.record.wire)
-                self._received(event)
-            else:
-                self._changed(event)
+        """An endpoint's events, recorded; the list's columns follow from the trace."""
         self.recorder.feed(events)
+        self.took()
+
+    def took(self) -> None:
+        """The trace grew (or its newest event got more changes, or was shortened): read what
+        is new. ``serve`` records into the trace, ``watch`` fills it from the feed; both read
+        it here, so both lists show the same."""
+        self._read_trace()
         self.changes += 1
         if self._on_change is not None:
             self._on_change()
+        if self.listener is not None:
+            self.listener.updated(self)
 
-    def _received(self, event) -> None:
-        if isinstance(event, VersionReceived):
-            self.software = event.record.text
-            self.state = "key exchange"
+    def _read_trace(self) -> None:
+        early = self.trace.header.extra.get("early_events", ())
+        for change in early[self._early_read:]:
+            self._changed(change)
+        self._early_read = len(early)
+        events = self.trace.events
+        while self._read_events < len(events):
+            event = events[self._read_events]
+            if not self._record_read:
+                self._record(event)
+                self._record_read = True
+            for _, change in event.changes[self._changes_read:]:
+                self._changed(change)
+            self._changes_read = len(event.changes)
+            if self._read_events == len(events) - 1:
+                break  # the newest event may still get changes
+            self._read_events += 1
+            self._record_read, self._changes_read = False, 0
+
+    def _record(self, event) -> None:
+        """A version line or a packet, either way."""
+        record = event.record
+        received = event.sender == self.peer_side
+        if event.kind == "packet":  # its length as sent, also when bulk data was left out
+            size = 4 + record.packet_length + len(record.mac)
+        else:
+            size = len(record.wire)
+        if received:
+            self.bytes_in += size
+        else:
+            self.bytes_out += size
+        message = event.message
+        self._program(message)
+        if not received:
             return
-        message = event.record.message
-        if self.offer is None and message is not None and message.spec is MSG.KEXINIT:
+        if event.kind == "version":
+            self.software = record.text
+            self.state = "key exchange"
+        elif self.offer is None and message is not None and message.spec is MSG.KEXINIT:
             self.offer = offer_of(message, self.peer_side)
 
     def _program(self, message) -> None:
@@ -113,6 +152,8 @@ class LiveConnection:
         self.changes += 1
         if self._on_change is not None:
             self._on_change()
+        if self.listener is not None:
+            self.listener.noted(self, text)
 
     def close(self) -> None:
         """The connection has ended."""
@@ -121,11 +162,14 @@ class LiveConnection:
         self.closed = True
         self.recorder.finish()
         self.trace.fill_header()
+        self._read_trace()  # the last event, shortened
         if " ended: " not in self.state:
             self.state = "closed"
         self.changes += 1
         if self._on_change is not None:
             self._on_change()
+        if self.listener is not None:
+            self.listener.closed(self)
 
     # -- what a recorder offers (serve --trace saves through it) ----------------------------
 
@@ -185,18 +229,23 @@ class LiveConnections:
         self.refusals: dict[tuple[str, str], Refusal] = {}
         self.log: deque[str] = deque(maxlen=LOG_LINES)
         self.changes = 0
+        self.listener = None  # told of every change (a Feed, for ``sshviz watch``)
         self._numbered = 0
 
     def _changed(self) -> None:
         self.changes += 1
 
-    def add(self, peer: str, created: str = "") -> LiveConnection:
-        self._numbered += 1
+    def add(self, peer: str, created: str = "", number: int | None = None) -> LiveConnection:
+        """A new connection, numbered in turn (``number``: as the server numbered it)."""
+        self._numbered = number if number is not None else self._numbered + 1
         connection = LiveConnection(self._numbered, self.side, peer, self.source, created,
                                     self.elide_after, self._changed)
+        connection.listener = self.listener
         self.connections.append(connection)
         self._forget_old()
         self._changed()
+        if self.listener is not None:
+            self.listener.opened(connection)
         return connection
 
     def _forget_old(self) -> None:
@@ -208,16 +257,24 @@ class LiveConnections:
     def refused(self, peer: str, reason: str) -> Refusal:
         """The limits refused a connection from ``peer`` (an address with its port)."""
         address = peer.rsplit(":", 1)[0] if peer.count(":") == 1 or peer.startswith("[") else peer
+        return self.tally(address, reason)
+
+    def tally(self, address: str, reason: str, count: int | None = None) -> Refusal:
+        """One more refusal of ``address`` for ``reason`` (``count``: as many as the server says)."""
         # One row per address and limit: the reason's numbers change, the limit named last does not.
         key = (address, reason[reason.rfind("(--"):] if "(--" in reason else reason)
         refusal = self.refusals.get(key)
         if refusal is None:
             refusal = self.refusals[key] = Refusal(address, reason, 0)
-        refusal.count += 1
+        refusal.count = refusal.count + 1 if count is None else count
         refusal.reason = reason
         self._changed()
+        if self.listener is not None:
+            self.listener.refused(refusal)
         return refusal
 
     def say(self, line: str) -> None:
         self.log.append(line)
         self._changed()
+        if self.listener is not None:
+            self.listener.said(line)

@@ -27,7 +27,7 @@ from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
                     encode_event, encode_value, fast_compact_change)
-from .elide import ELIDE_AFTER, ELIDED_KEEP, BulkCounter
+from .elide import ELIDE_AFTER, BulkCounter
 from .model import ATTACKER_ACTIONS, Interception, Trace, TraceEvent, TraceHeader, paused_gc
 
 FORMAT_NAME = "sshviz-trace"
@@ -616,3 +616,54 @@ def _decode_interception(data) -> Interception | None:
     original = data.get("original")
     return Interception(data["action"], str(data.get("detail", "")),
                         None if original is None else _bytes(original, "interception original"))
+
+
+# -- one event a line (the event feed of ``serve``) -------------------------------------------
+
+
+def dump_line(value) -> str:
+    """``value`` (what the file holds: entries, strings, mappings) as one line of YAML: every
+    scalar double-quoted, so line breaks and other control characters are escaped."""
+    yaml, dumper, _ = _yaml()
+    text = yaml.dump(value, Dumper=dumper, default_flow_style=True, default_style='"',
+                     allow_unicode=False, width=1 << 30, sort_keys=False)
+    text = text.rstrip("\n")
+    if "\n" in text:  # never expected: a line's framing must not depend on it
+        raise CodecError("a value did not fit on one line")
+    return text
+
+
+def load_line(text: str):
+    yaml, _, loader = _yaml()
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise CodecError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+class EntryWriter:
+    """One trace's events written one at a time, each as one line: the entry the file would
+    hold (its one-line form, or its mapping) by ``dump_line``. Like the file, it writes a
+    direction's protection only when it changes, so an ``EntryReader`` must read the lines in
+    the order written (a line written again for the same event, with more changes, is fine)."""
+
+    def __init__(self):
+        self._writer = _Writer(None)  # a live trace is shortened as it is recorded
+
+    def line(self, event: TraceEvent) -> str:
+        return dump_line(self._writer.event(event.index, event))
+
+
+class EntryReader:
+    """Reads an ``EntryWriter``'s lines back into trace events; a bad line is a CodecError."""
+
+    def __init__(self):
+        self._reader = _Reader()
+
+    def event(self, index: int, line: str) -> TraceEvent:
+        try:
+            return self._reader.event(index, load_line(line))
+        except CodecError:
+            raise
+        except (DecodeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise CodecError(str(exc) or type(exc).__name__) from None

@@ -238,6 +238,19 @@ class TraceRecorder:
             else:
                 self.trace.header.extra.setdefault("early_events", []).append(event)
 
+    def newest(self) -> TraceEvent | None:
+        """The last event as ``finish`` will leave it (shortened if it is bulk data), changing
+        nothing: what a watcher is sent while more changes may still come."""
+        if not self.trace.events:
+            return None
+        last = self.trace.events[-1]
+        if last.elided:
+            return last
+        counter = BulkCounter(self.bulk.elide_after)
+        counter.seen = dict(self.bulk.seen)
+        shortened = counter.shorten(last)
+        return last if shortened is None else shortened_event(last, shortened)
+
     def finish(self) -> None:
         """The last event is complete (its changes are in): shorten it if it is bulk data."""
         if self.trace.events:

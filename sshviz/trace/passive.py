@@ -16,16 +16,16 @@ reason it cannot be opened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..crypto.ciphers import CIPHERS
 from ..crypto.kex import KexError
 from ..crypto.keys import PublicKey
 from ..crypto.macs import MACS
-from ..events import (AlgorithmsNegotiated, AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed,
-                      ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed, DebugReceived,
-                      Disconnected, Event, ExitSignal, ExitStatus, ExtInfoReceived, KexComputed,
-                      PongReceived, RawUnit, ServiceAccepted, SubsystemStarted, VersionRecord)
+from ..events import (AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed, ChannelData, ChannelEOF,
+                      ChannelOpened, ChannelOpenFailed, DebugReceived, Disconnected, Event,
+                      ExitSignal, ExitStatus, ExtInfoReceived, PongReceived, RawUnit,
+                      ServiceAccepted, SubsystemStarted, VersionRecord)
 from ..sftp.stream import SftpStreamDecoder
 from ..sides import Direction, Side
 from ..transport.errors import ProtocolError

@@ -90,7 +90,7 @@ CONNECTIONS = [
     Binding("v", "save", "Save trace", tooltip="Save the selected connection as a trace file (as --trace "
             "writes them); the notification gives the path"),
     Binding("t", "toggle_light", "Light/dark", tooltip="A light theme for projectors, or back to dark"),
-    Binding("q", "app.quit", "Quit", tooltip="Stop the server and quit"),
+    Binding("q", "app.quit", "Quit", tooltip="Quit: serve stops its server; watch leaves it running"),
 ]
 
 # A live connection's messages (serve and connect with the UI), over the main screen's keys.
