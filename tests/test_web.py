@@ -365,3 +365,28 @@ def test_the_links_follow_the_public_url_or_the_address_the_browser_used(tmp_pat
     with sshviz_web(tmp_path, "--public-url", "https://sshviz.lab.example/") as proxied:
         assert proxied.said == "https://sshviz.lab.example"
         assert page_links(proxied.url + "/") == {"https://sshviz.lab.example", "wss://sshviz.lab.example"}
+
+
+def test_web_watch_shows_a_session_that_openssh_makes_against_serve(browser, tmp_path):  # noqa: F811
+    # sshviz serve publishes its feed; sshviz web --watch puts `sshviz watch` in each tab; a real
+    # OpenSSH client logs in meanwhile and the page shows its session arrive.
+    import tempfile
+
+    from .openssh import shared_keys, ssh_command
+    from .serving import USER, serve
+
+    with tempfile.TemporaryDirectory(prefix="webwatch", dir="/tmp") as short:  # a socket path is short
+        feed = Path(short) / "private" / "feed"
+        with serve(tmp_path, "--feed", str(feed)) as served:
+            served.wait_for_line("^feed for watchers")
+            with sshviz_web(tmp_path / "web", "--watch", str(feed)) as run, open_tab(browser, run.url + "/") as tab:
+                wait_for_screen(tab.page, "connections")
+                done = subprocess.run(ssh_command(served.port, USER, tmp_path, identity=shared_keys() / "user_ed25519",
+                                                  command="echo hello from the class"),
+                                      capture_output=True, timeout=60)
+                assert done.returncode == 0 and done.stdout == b"hello from the class\n", done.stderr
+                screen = wait_for_screen(tab.page, USER)
+                assert "OpenSSH_" in screen and "127.0.0.1:" in screen
+                tab.page.keyboard.press("Enter")  # the session's ladder, as on the projector
+                assert "CHANNEL_REQUEST" in wait_for_screen(tab.page, "KEXINIT")
+                assert tab.requests_outside == [] and tab.console_errors == []

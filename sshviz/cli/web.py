@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -42,6 +44,11 @@ def register(sub) -> None:
     parser.add_argument("--max-sessions", metavar="N", type=positive_int, default=30,
                         help="at most N sessions (app processes, about 65 MB each) at once; the "
                              "next tab gets a page saying all are taken (default: %(default)s)")
+    parser.add_argument("--watch", metavar="ADDRESS",
+                        help="the plain page shows `sshviz watch ADDRESS` instead of the demo: the live "
+                             "sessions of your running `sshviz serve` (its port, or the path of its "
+                             "--feed), so the class sees its own sessions and each other's; ?lesson=, "
+                             "?attack= and ?replay= still open the rest")
     parser.add_argument("--idle-timeout", metavar="SECONDS", type=positive_int, default=900,
                         help="end a session that has had no key pressed for this long "
                              "(default: %(default)s)")
@@ -56,11 +63,11 @@ def public_url_type(text: str) -> str:
     return text.rstrip("/")
 
 
-def app_argv(query: Mapping[str, str]) -> list[str]:
-    """The command line a tab's session runs, from its page's query: the demo, a lesson of the
-    course (``lesson=NAME``, its file's name), an attack of the attack lab (``attack=NAME``) or a
-    sample trace (``replay=NAME``). Only names from those lists are taken, so a page can start
-    nothing else."""
+def app_argv(query: Mapping[str, str], watch: Path | None = None) -> list[str]:
+    """The command line a tab's session runs, from its page's query: the demo (or, with
+    ``watch``, a feed's path, `sshviz watch` on it), a lesson of the course (``lesson=NAME``, its
+    file's name), an attack of the attack lab (``attack=NAME``) or a sample trace
+    (``replay=NAME``). Only names from those lists are taken, so a page can start nothing else."""
     from ..web.server import Refused
 
     sshviz = [sys.executable, "-m", "sshviz"]
@@ -88,7 +95,7 @@ def app_argv(query: Mapping[str, str]) -> list[str]:
         if query["replay"] not in names:
             raise Refused(f"there is no sample trace {query['replay']!r}; the samples are {', '.join(names)}")
         return [*sshviz, "replay", query["replay"]]
-    return sshviz
+    return [*sshviz, "watch", str(watch)] if watch is not None else sshviz
 
 
 def browser_environment(browser: str) -> dict[str, str]:
@@ -111,7 +118,17 @@ async def run_web(args) -> int:
     except ImportError as exc:
         raise CLIError(f"sshviz web needs textual-serve ({exc}): pip install textual-serve") from None
 
-    server = WebServer(app_argv, title=TITLE, host=args.host, port=args.port, public_url=args.public_url,
+    argv = app_argv
+    if args.watch is not None:
+        from .watch import feed_of
+
+        # Resolved here, once: each tab's session has data and state directories of its own.
+        feed = feed_of(args.watch).absolute()
+        argv = functools.partial(app_argv, watch=feed)
+        if not feed.exists():
+            say(f"sshviz web: no feed at {feed} yet: start `sshviz serve` (tabs opened before it "
+                "starts end at once, with the reason)", sys.stderr)
+    server = WebServer(argv, title=TITLE, host=args.host, port=args.port, public_url=args.public_url,
                        max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
                        browser_environment=browser_environment, log=say)
     try:
