@@ -389,4 +389,15 @@ def test_web_watch_shows_a_session_that_openssh_makes_against_serve(browser, tmp
                 assert "OpenSSH_" in screen and "127.0.0.1:" in screen
                 tab.page.keyboard.press("Enter")  # the session's ladder, as on the projector
                 assert "CHANNEL_REQUEST" in wait_for_screen(tab.page, "KEXINIT")
+                # v: the connection's trace is downloaded by the browser, not written where web runs
+                with tab.page.expect_download(timeout=START_SECONDS * 1000) as download_info:
+                    tab.page.keyboard.press("v")
+                download = download_info.value
+                assert re.fullmatch(r"sshviz-server-1-127\.0\.0\.1_\d+\.yaml", download.suggested_filename)
+                from sshviz.trace.fileformat import load_trace
+
+                saved = load_trace(download.path())
+                assert saved.header.client_version.startswith("SSH-2.0-OpenSSH_")
+                assert "CHANNEL_REQUEST" in [e.name for e in saved.events]
+                assert not list(ROOT.glob("sshviz-server-*.yaml"))
                 assert tab.requests_outside == [] and tab.console_errors == []

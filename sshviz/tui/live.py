@@ -9,6 +9,7 @@ of sessions costs the UI one batched redraw per tick, not one per message."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import threading
 from typing import Awaitable, Callable, Iterable
@@ -223,14 +224,23 @@ class LiveApp(SshvizApp):
     def save(self, connection) -> str | None:
         """Save ``connection``'s trace as it is now (the file format of --trace), written in a
         thread so that a long trace holds up neither the UI nor the server; the notification
-        says where."""
-        from ..trace.fileformat import save_trace
+        says where. In a browser (``sshviz web --watch``) the browser downloads it instead."""
+        from ..trace.fileformat import dumps_trace, save_trace
 
         trace = connection.saved_trace()
         peer = connection.peer.replace("[", "").replace("]", "").replace(":", "_")
         name = f"sshviz-{connection.side}-{connection.number}-{peer}.yaml"
         path = os.path.join(self.traces_dir, name)
         elide = self.connections.elide_after
+        if self.is_web:
+            async def deliver() -> None:
+                text = await asyncio.to_thread(dumps_trace, trace, elide)
+                self.deliver_text(io.StringIO(text), save_filename=name, mime_type="application/yaml")
+                self.notify(f"#{connection.number}: {len(trace.events)} messages in {name}: your browser "
+                            "downloads it", title="trace", timeout=8)
+
+            self.run_worker(deliver(), exclusive=False, group="save")
+            return name
 
         async def write() -> None:
             try:
