@@ -103,7 +103,7 @@ def test_a_good_lesson_loads():
     ("    seed: 5", "    seed: 5\n    cypher: aes128-ctr",
      "05-tiny.yaml:8: run: unknown scenario option 'cypher' (known: auth, banner, cipher, command, "
      "compression, guess_kex, hostkey, kex, mac, options, password, rekey, seed, sftp_actions, "
-     "strict_kex, subsystem, user, wrong_password_first)"),
+     "strict_kex, subsystem, user, without, wrong_password_first)"),
     ("      cipher: aes128-ctr", "      cipher: rot13",
      "05-tiny.yaml:27: step 4: change: unknown cipher rot13; supported: chacha20-poly1305@openssh.com, "
      "aes128-ctr, aes192-ctr, aes256-ctr, aes128-gcm@openssh.com, aes256-gcm@openssh.com"),
