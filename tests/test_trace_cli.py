@@ -4,6 +4,7 @@ sample traces by name, and one-line messages for every bad input."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import types
 
@@ -218,6 +219,18 @@ def test_run_writes_a_trace_that_inspect_reads(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"  # traces can hold passwords and keys
     shown = sshviz_cli("inspect", str(path), "--brief")
     assert shown.returncode == 0 and b"CHANNEL_DATA" in shown.stdout
+
+
+def test_inspect_as_a_program_prints_all_it_prints_in_process(capsys):
+    # Run as the program, inspect ends without freeing what it built (os._exit): everything
+    # it printed must be out first, through a pipe (block-buffered) as in a file.
+    path = str(find_sample("rekey"))
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    for args in (["--brief"], [], ["--format", "json"]):
+        status, out, _ = run_cli(capsys, "inspect", path, *args)
+        shown = sshviz_cli("inspect", path, *args, env=buffered)
+        assert (shown.returncode, shown.stdout.decode()) == (status, out) == (0, out)
+        assert len(out) > (1000 if args else 8192)  # the whole text: more than a buffer's worth
 
 
 def test_trace_options_fail_before_the_session(tmp_path):

@@ -22,6 +22,9 @@ COMMANDS = ["demo", "run", "connect", "serve", "watch", "web", "inspect", "repla
 # that closes its socket before reading would kill `serve` or `connect` (Python ignores the
 # signal, so a closed socket is an error on that connection only).
 PIPED_COMMANDS = {"run", "inspect", "export", "report", "diff", "attacks", "lessons"}
+# Commands that only read files and print: run as the program, they end without freeing what
+# they built, object by object (100,000 loaded events take 0.06 s to free, for nothing).
+EXIT_WITHOUT_FREEING = {"inspect", "diff"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -39,21 +42,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # not called from Python (a test), which goes on afterwards
     argv = sys.argv[1:] if argv is None else list(argv)
     if not (argv and argv[0] in PIPED_COMMANDS and hasattr(signal, "SIGPIPE")):
-        return _main(argv)
+        return _main(argv, as_program)
     # `sshviz inspect ... | head`: a reader that goes away ends us quietly, as it ends cat. Only
     # while the command runs: a caller in the same process (the tests) keeps Python's handling.
     previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        status = _main(argv)
+        status = _main(argv, as_program)
         sys.stdout.flush()
         return status
     finally:
         signal.signal(signal.SIGPIPE, previous)
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], as_program: bool = False) -> int:
     try:
         if not argv:
             # Bare `sshviz`: the demo on its defaults. No parser, and the engine loads after
@@ -68,7 +72,10 @@ def _main(argv: list[str]) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0
-        return args.func(args)
+        status = args.func(args)
+        if as_program and args.command_name in EXIT_WITHOUT_FREEING:
+            exit_now(status)
+        return status
     except (CLIError, KeyFileError) as exc:
         print(f"sshviz: error: {exc}", file=sys.stderr)
         return getattr(exc, "status", 2)
@@ -100,6 +107,14 @@ def refuse_unknown(parser: argparse.ArgumentParser, command: str, extra: list[st
     word = extra[0].split("=", 1)[0]
     near = difflib.get_close_matches(word, options, n=1) if word.startswith("-") else []
     target.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {near[0]}?)" if near else ""))
+
+
+def exit_now(status: int) -> None:
+    """End the process at once, once what it printed is out: no freeing of objects, no
+    interpreter teardown."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def quiet_stdout() -> None:
