@@ -9,6 +9,9 @@ from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli
 
 
+EVENTS_PER_WRITE = 1000
+
+
 def register(sub) -> None:
     parser = sub.add_parser(
         "inspect", help="print every message of a trace or capture, decoded",
@@ -59,9 +62,12 @@ def inspect(args) -> int:
             out.write("".join(visible(line) + "\n" for line in offer.lines()))
         out.write("\n")
         detail = not args.brief
-        for event in trace.events:
-            if keep(event):  # each line escaped: the line breaks are the only controls kept
-                out.write(visible(event_text(event, detail=detail), keep="\n") + "\n")
+        events = [event for event in trace.events if keep(event)] if args.filter else trace.events
+        for start in range(0, len(events), EVENTS_PER_WRITE):
+            texts = [event_text(event, detail=detail) for event in events[start: start + EVENTS_PER_WRITE]]
+            # Escaped, the line breaks being the only controls kept: a batch of events in one
+            # call and one write, not each event in its own.
+            out.write(visible("\n".join(texts), keep="\n") + "\n")
         if len(traces) > 1:
             out.write("\n")
     return 0
