@@ -8,7 +8,6 @@ from ..presentation.peertext import visible
 from .errors import CLIError
 from .traces import add_input_arguments, open_for_cli
 
-
 EVENTS_PER_WRITE = 1000
 
 
