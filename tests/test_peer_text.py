@@ -54,6 +54,8 @@ def test_visible_escapes_whatever_is_not_printable(text, shown):
 
 def test_visible_can_keep_line_ends_and_cut_long_text():
     assert visible("a\nb\x1b", keep="\n") == "a\nb\\x1b"
+    assert visible("a\n·b\n", keep="\n") == "a\n·b\n"  # printable but for what is kept
+    assert visible("a\tb\n", keep="\n") == "a\\tb\n"
     assert visible("x" * 12, limit=5) == "xxxxx… (7 more characters)"
     assert banner_text("Welcome\r\nto class\x1b[2J\r\n\tbye\r") == "Welcome\nto class\\x1b[2J\n\tbye\\r"
 

@@ -40,7 +40,7 @@ def inspect(args) -> int:
             keep = compile_filter(args.filter)
         except FilterError as exc:
             raise CLIError(f"--filter: {exc}") from None
-    traces = open_for_cli(args)
+    traces = args.built = open_for_cli(args)  # freed by the process's end (cli.EXIT_WITHOUT_FREEING)
     out = sys.stdout
     if args.format == "json":
         import json

@@ -28,9 +28,17 @@ def visible(text: str | bytes, keep: str = "", limit: int | None = None) -> str:
     cut = 0
     if limit is not None and len(text) > limit:
         text, cut = text[:limit], len(text) - limit
-    if not text.isprintable():
+    if not text.isprintable() and not _printable_but(text, keep):
         text = "".join(c if c.isprintable() or c in keep else _escape(c) for c in text)
     return text + (f"… ({cut} more characters)" if cut else "")
+
+
+def _printable_but(text: str, keep: str) -> bool:
+    """Whether ``text`` is printable but for the characters in ``keep`` (so that a long
+    multi-line text skips the character by character escaping when it needs none)."""
+    for character in keep:
+        text = text.replace(character, "")
+    return bool(keep) and text.isprintable()
 
 
 def word(text: str, limit: int = 100) -> str:
