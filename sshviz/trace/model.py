@@ -72,6 +72,9 @@ class TraceEvent:
     @property
     def kind(self) -> str:
         """"version", "packet", or "raw" (bytes no endpoint could decode, e.g. tampered)."""
+        kind = _KINDS.get(type(self.record))  # one look-up for the usual records
+        if kind is not None:
+            return kind
         if isinstance(self.record, VersionRecord):
             return "version"
         return "raw" if isinstance(self.record, RawUnit) else "packet"
@@ -88,6 +91,9 @@ class TraceEvent:
         if message is not None:
             return message.spec.name
         return "ENCRYPTED" if not self.opened else "?"
+
+
+_KINDS = {PacketRecord: "packet", VersionRecord: "version", RawUnit: "raw"}
 
 
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
