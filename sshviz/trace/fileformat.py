@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import struct
 from dataclasses import fields as dataclass_fields
 from functools import cache
 from pathlib import Path
@@ -351,11 +352,13 @@ def _read_document(document, text: str, name: str) -> Trace:
         raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds "
                              f"{len(entries)}")
     reader = _Reader()
+    read, read_line = reader.event, reader.line  # most entries are lines: straight to their reader
     events = []
+    append = events.append
     for position, entry in enumerate(entries):
         entries[position] = None  # read once: its memory serves the events made from it
         try:
-            events.append(reader.event(position, entry))
+            append(read_line(position, entry) if type(entry) is str else read(position, entry))
         except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
             line = _line_of_event(text, position)
             raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
@@ -398,7 +401,7 @@ class _Reader:
 
     def event(self, position: int, entry) -> TraceEvent:
         if isinstance(entry, str):
-            return self._line(position, entry)
+            return self.line(position, entry)
         if not isinstance(entry, dict):
             raise CodecError(f"expected a line or a mapping, found {type(entry).__name__}")
         if "packet" in entry:
@@ -427,7 +430,7 @@ class _Reader:
                           entry.get("frame"), entry.get("elided", 0),
                           _decode_interception(entry.get("interception")))
 
-    def _line(self, position: int, line: str) -> TraceEvent:
+    def line(self, position: int, line: str) -> TraceEvent:
         # Most of a long trace is lines like this, read here without a step to spare; anything
         # unusual (or wrong, to say what) is read by _checked_line.
         unit, *changes = line.split(" | ")
@@ -444,8 +447,9 @@ class _Reader:
             mac = wire[len(plain):] if mac is None else fromhex(mac)
             payload = plain[5: len(plain) - padding_length] if payload is None else fromhex(payload)
             time = float(time)
-            record = PacketRecord(direction, int(seq), wire, plain, mac, payload,
-                                  int.from_bytes(plain[:4], "big"), padding_length, *self.protection[direction],
+            cipher, mac_name, compression, aad_length = self.protection[direction]
+            record = PacketRecord(direction, int(seq), wire, plain, mac, payload, _u32(plain)[0], padding_length,
+                                  cipher, mac_name, compression, aad_length,
                                   DecodedOnUse(spec, payload) if lazy else Catalog.decode_as(spec, payload, spans=True),
                                   time)
             return TraceEvent(position, time, direction, record,
@@ -515,6 +519,7 @@ _PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=(
                           r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?\Z")
 _LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
 fromhex = bytes.fromhex
+_u32 = struct.Struct(">I").unpack_from
 
 
 class DecodedOnUse(Message):
