@@ -39,6 +39,7 @@ HINTS = {
     "guess_kex": "the client sends its first key exchange packet before knowing the method (RFC 4253 7)",
     "banner": "text the server shows before authentication",
     "sftp_actions": "SFTP instead of the command, e.g.: put hello.txt, ls",
+    "without": "algorithms the client leaves out, e.g.: chacha20-poly1305@openssh.com",
 }
 
 
