@@ -173,9 +173,10 @@ async def test_a_stalled_watcher_is_dropped_while_sessions_go_on(tmp_path, feed_
 
 @pytest.mark.parametrize("mode", ["--no-ui", "--print"])
 async def test_the_default_feed_is_in_the_runtime_directory_and_private(tmp_path, feed_dir, mode):
+    # Without the UI, --feed with no path asks for the default feed (and no feed without it).
     require(SSH)
     feed_dir.mkdir(mode=0o700)
-    with serve(tmp_path, mode, env={"XDG_RUNTIME_DIR": str(feed_dir)}) as served:
+    with serve(tmp_path, mode, "--feed", env={"XDG_RUNTIME_DIR": str(feed_dir)}) as served:
         feed = feed_dir / "sshviz" / f"feed-{served.port}"
         line = served.wait_for_line("^feed for watchers")
         assert line == f"feed for watchers: {feed} (only you can open it): run `sshviz watch {served.port}`"
@@ -216,3 +217,13 @@ async def test_a_watcher_of_serve_with_its_ui_holds_what_that_ui_shows(tmp_path,
         assert [c.state for c in live.connections][0].startswith("client ended: ")
         assert other.titles[-1] == f"watching: {app.listening}"
         task.cancel()
+
+
+def test_without_the_ui_serve_publishes_no_feed_unless_asked(tmp_path, feed_dir):
+    require(SSH)
+    feed_dir.mkdir(mode=0o700)
+    with serve(tmp_path, "--no-ui", env={"XDG_RUNTIME_DIR": str(feed_dir)}) as served:
+        status, out, _ = asyncio.run(run_process(*ssh(served.port, tmp_path, "echo hi")))
+        assert (status, out) == (0, b"hi\n")
+        assert not (feed_dir / "sshviz" / f"feed-{served.port}").exists()
+        assert not any(line.startswith("feed for watchers") for line in served.stdout)

@@ -201,11 +201,14 @@ def register(sub) -> None:
                         help="log lines instead of the UI (the default without a terminal)")
     add_trace_option(parser, many=True)
     feed = parser.add_mutually_exclusive_group()
-    feed.add_argument("--feed", metavar="PATH",
-                      help="where to publish the live sessions for `sshviz watch` (a Unix socket, "
+    feed.add_argument("--feed", metavar="PATH", nargs="?", const="",
+                      help="publish the live sessions for `sshviz watch` at PATH (a Unix socket, "
                            "mode 0600: only you can watch; it carries decrypted sessions, passwords "
-                           "typed included) (default: feed-PORT in $XDG_RUNTIME_DIR/sshviz, else in "
-                           "the state directory; `sshviz watch PORT` finds it)")
+                           "typed included); without PATH at feed-PORT in $XDG_RUNTIME_DIR/sshviz, "
+                           "else in the state directory, where `sshviz watch PORT` finds it. On by "
+                           "default with the UI, which records every session anyway; without it, "
+                           "only when asked, since recording every packet costs the server about "
+                           "as much CPU again on a big transfer")
     feed.add_argument("--no-feed", action="store_true", help="publish nothing for `sshviz watch`")
     parser.add_argument("--feed-buffer", metavar="MIB", type=positive_int, default=WATCHER_BUFFER >> 20,
                         help="how far (MiB) a watcher may fall behind before it is dropped; the server "
@@ -402,7 +405,7 @@ async def run_serve(args, live=None, app=None, template=None, sockets=None) -> i
     ``sockets``: already listening (else made from --host and --port). Unless --no-feed, the
     connections are published for ``sshviz watch`` (recorded into a LiveConnections of their
     own without the UI)."""
-    if live is None and not args.no_feed:
+    if live is None and args.feed is not None:  # without the UI, a feed only when asked
         from ..presentation.live import LiveConnections
 
         live = LiveConnections("server", "serve", elide_after=None if args.full_data else ELIDE_AFTER)
@@ -566,7 +569,8 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
 
 
 async def start_feed(args, live, port: int, log, title: str):
-    """The feed for ``sshviz watch`` (unless --no-feed) and the line saying where it is. An
+    """The feed for ``sshviz watch`` (with the UI unless --no-feed; without it with --feed) and
+    the line saying where it is. An
     unusable --feed PATH stops serve; a default path that cannot be used is said, and serve
     goes on without a feed."""
     if args.no_feed or live is None:
