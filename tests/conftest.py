@@ -348,3 +348,14 @@ def pytest_pyfunc_call(pyfuncitem):
         asyncio.run(pyfuncitem.obj(**arguments))
         return True
     return None
+
+
+def plain(renderable, width: int = 120) -> str:
+    """What a Rich renderable shows at ``width`` columns, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()

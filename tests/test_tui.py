@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from rich.console import Console
 
 from sshviz.events import AlgorithmsNegotiated
 from sshviz.scenario import Scenario, run_scenario
@@ -20,14 +17,9 @@ from sshviz.tui.widgets.keypanel import KeyPanel
 from sshviz.tui.widgets.ladder import Ladder
 
 from .captures import trace_capture
+from .conftest import plain
 
 SIZE = (140, 42)
-
-
-def plain(renderable, width: int = 120) -> str:
-    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-    console.print(renderable)
-    return console.export_text()
 
 
 def key_panel_text(app) -> str:

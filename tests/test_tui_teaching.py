@@ -10,6 +10,8 @@ from sshviz.scenario import Scenario
 from sshviz.tui.app import SshvizApp
 from sshviz.tui.screens.main import MainScreen
 
+from .conftest import plain
+
 SIZE = (120, 40)
 
 
@@ -203,7 +205,7 @@ async def test_t_switches_to_a_light_theme_and_l_to_the_presentation_layout():
         screen = app.screen
         assert screen.has_class("-present")
         assert screen.query_one("#explain").display and not screen.query_one("#hex-pane").display
-        explained = as_text(screen.query_one("#explain-text").content, 60)
+        explained = plain(screen.query_one("#explain-text").content, 60)
         assert "#2" in explained and "kex_algorithms" in explained and "cookie" in explained
         # a field's wrapped lines keep its indent: none starts in the first columns
         lines = explained.splitlines()
@@ -211,7 +213,7 @@ async def test_t_switches_to_a_light_theme_and_l_to_the_presentation_layout():
         assert len(fields) > 20 and all(line.startswith(("• ", "  ")) for line in fields), fields
         await pilot.press("n")
         await pilot.pause()
-        assert "#3" in as_text(screen.query_one("#explain-text").content, 60)
+        assert "#3" in plain(screen.query_one("#explain-text").content, 60)
         await pilot.press("l", "t")
         assert not screen.has_class("-present") and app.theme == "textual-dark"
         # Both are in the command palette too (one command per binding).
@@ -274,13 +276,3 @@ def test_after_a_what_if_what_changed_is_said_and_c_compares_the_two_runs():
 
     asyncio.run(run())
 
-
-def as_text(renderable, width: int) -> str:
-    """What ``renderable`` shows at ``width`` columns, as plain text."""
-    import io
-
-    from rich.console import Console
-
-    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
-    console.print(renderable)
-    return console.export_text()
