@@ -66,13 +66,14 @@ class _HalfStream:
     pending: dict[int, tuple[bytes, int, float]] = field(default_factory=dict)  # offset -> segment
     retransmitted: int = 0
 
-    def add(self, seq: int, payload: bytes, syn: bool, frame: int, time: float):
-        """Yield (data, frame, time) for bytes now in order, and (None, size, ...) for a gap."""
+    def add(self, seq: int, payload: bytes, syn: bool, frame: int, time: float) -> list | tuple:
+        """(data, frame, time) for each piece of bytes now in order: a list, as a generator
+        would cost more per segment than the work it does."""
         if syn:
             self.isn = (seq + 1) & 0xFFFFFFFF
-            return
+            return ()
         if not payload:
-            return
+            return ()
         if self.isn is None:
             self.isn = seq
         # The offset closest to what we expect, so sequence numbers may wrap around.
@@ -82,7 +83,7 @@ class _HalfStream:
         offset = self.next + delta
         if offset + len(payload) <= self.next:
             self.retransmitted += 1
-            return
+            return ()
         if offset < self.next:  # overlaps bytes already delivered: keep only the new ones
             payload = payload[self.next - offset:]
             offset = self.next
@@ -90,10 +91,11 @@ class _HalfStream:
             known = self.pending.get(offset)
             if known is None or len(known[0]) < len(payload):
                 self.pending[offset] = (payload, frame, time)
-            return
-        yield payload, frame, time
+            return ()
         self.next += len(payload)
-        yield from self._drain()
+        if not self.pending:
+            return [(payload, frame, time)]
+        return [(payload, frame, time), *self._drain()]
 
     def _drain(self):
         while self.pending:
@@ -139,8 +141,9 @@ class Connection:
 
 
 def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = None
-                ) -> Iterator[tuple[int, float, int, bytes]]:
-    """(frame number from 1, timestamp, link type, frame bytes) for each frame; ``progress``
+                ) -> Iterator[tuple[int, float, int, bytes | memoryview]]:
+    """(frame number from 1, timestamp, link type, frame bytes or a view of them) for each
+    frame; ``progress``
     hears (bytes read, file size) now and then."""
     path = Path(path)
     f = open(path, "rb")
@@ -167,28 +170,43 @@ def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = 
 # The classic pcap file: a header, then per frame a record header and the bytes captured.
 PCAP_HEADER = struct.Struct("<4s20x")
 PCAP_RECORD = {"<": struct.Struct("<IIII"), ">": struct.Struct(">IIII")}
+PCAP_BLOCK = 1 << 20  # bytes read at a time
 
 
-def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, bytes]]:
+def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, memoryview]]:
     """Frames of a classic pcap file, read with struct (as dpkt reads them, several times
-    faster): the byte order and time unit come from the magic number."""
+    faster): the byte order and time unit come from the magic number. The file is read a block
+    at a time and each frame is a view into its block (two reads a frame cost more than the
+    rest of its reading)."""
     magic = header[:4]
     order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
     nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     link = struct.unpack_from(order + "I", header, 20)[0]
-    record = PCAP_RECORD[order]
+    unpack_record = PCAP_RECORD[order].unpack_from
     if nanoseconds:
         from decimal import Decimal
 
         billion = Decimal("1E9")
-    read = f.read
-    number = 0
+    read, seek = f.read, f.seek
+    start = f.tell()  # where the block starts in the file
+    size = os.fstat(f.fileno()).st_size
+    block, at, number = memoryview(read(PCAP_BLOCK)), 0, 0
     while True:
-        head = read(16)
-        if len(head) < 16:
-            return  # the end, or a truncated last record: the frames before it still count
-        seconds, fraction, captured, _ = record.unpack(head)
-        frame = read(captured)  # shorter when the file is cut inside it, as dpkt gives it
+        if at + 16 > len(block):  # the record goes on past the block: read from its start
+            start += at
+            seek(start)
+            block, at = memoryview(read(PCAP_BLOCK)), 0
+            if len(block) < 16:
+                return  # the end, or a truncated last record: the frames before it still count
+        seconds, fraction, captured, _ = unpack_record(block, at)
+        end = at + 16 + captured
+        if end > len(block):
+            start += at
+            seek(start)
+            block, at = memoryview(read(min(max(PCAP_BLOCK, 16 + captured), size - start))), 0
+            end = 16 + captured
+        frame = block[at + 16: end]  # shorter when the file is cut inside it, as dpkt gives it
+        at = end
         number += 1
         # dpkt's values exactly: microseconds as a float sum, nanoseconds as their decimal
         timestamp = float(seconds + fraction / billion) if nanoseconds else seconds + fraction / 1e6
@@ -267,7 +285,7 @@ def tcp_segments(path: str | Path, damaged: list[str], progress: Callable[[int, 
     for number, timestamp, link, frame in read_frames(path, progress):
         found = _plain_tcp(link, frame)
         if found is _UNUSUAL:
-            found = _dpkt_tcp(number, link, frame, damaged)
+            found = _dpkt_tcp(number, link, bytes(frame), damaged)
         if found is None:
             continue
         source, destination, sport, dport, seq, flags, payload, declared = found
