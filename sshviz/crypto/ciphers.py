@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import constant_time
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.poly1305 import Poly1305
@@ -81,41 +80,53 @@ class ChaChaPolyContext:
         # One ChaCha20 context per key, moved to each packet's nonce: making a context costs
         # several times as much as moving one, twice a packet.
         self._main, self._header = self._context(key[:32]), self._context(key[32:64])
+        self._seq: int | None = None  # the sequence number whose nonce is in _nonce
+        self._nonce = b""
 
     @staticmethod
     def _context(key: bytes):
         return Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
 
-    @staticmethod
-    def _stream(context, seq: int, counter: int):
+    def _nonce_for(self, seq: int) -> bytes:
         # cryptography's 16-byte ChaCha20 nonce is the counter then the nonce, both little
         # pieces of the same 128-bit block input as in the original ChaCha: 64-bit counter
-        # (little-endian) then the 64-bit sequence number (big-endian, as OpenSSH writes it).
-        context.reset_nonce(counter.to_bytes(8, "little") + seq.to_bytes(8, "big"))
-        return context
+        # (little-endian, 0 here) then the 64-bit sequence number (big-endian, as OpenSSH
+        # writes it). A packet's length and its body use the same one: made once a packet.
+        if seq != self._seq:
+            self._seq, self._nonce = seq, _ZERO_COUNTER + seq.to_bytes(8, "big")
+        return self._nonce
 
     def _payload_stream(self, seq: int):
         """The payload key's keystream and the Poly1305 key: block 0 (counter 0) gives the
         Poly1305 key, and the stream goes on at block 1, where the payload starts."""
-        stream = self._stream(self._main, seq, 0)
+        stream = self._main
+        stream.reset_nonce(self._nonce_for(seq))
         return stream, stream.update(_ZERO_BLOCK)[:32]
+
+    def _length_stream(self, seq: int):
+        stream = self._header
+        stream.reset_nonce(self._nonce_for(seq))
+        return stream
 
     def seal(self, seq: int, header: bytes, body: bytes) -> bytes:
         stream, poly_key = self._payload_stream(seq)
-        data = self._stream(self._header, seq, 0).update(header) + stream.update(body)
+        data = self._length_stream(seq).update(header) + stream.update(body)
         return data + Poly1305.generate_tag(poly_key, data)
 
     def packet_length(self, seq: int, header: bytes) -> int:
-        return int.from_bytes(self._stream(self._header, seq, 0).update(header), "big")
+        return int.from_bytes(self._length_stream(seq).update(header), "big")
 
     def open(self, seq: int, wire: bytes) -> bytes:
         stream, poly_key = self._payload_stream(seq)
         view = memoryview(wire)  # no copies of a long packet's parts
-        if not constant_time.bytes_eq(Poly1305.generate_tag(poly_key, view[:-16]), wire[-16:]):
-            raise AuthenticationError("Poly1305 tag does not match")
+        try:
+            Poly1305.verify_tag(poly_key, view[:-16], wire[-16:])  # in constant time
+        except InvalidSignature:
+            raise AuthenticationError("Poly1305 tag does not match") from None
         return stream.update(view[4:-16])
 
 
+_ZERO_COUNTER = bytes(8)  # ChaCha20's block counter at the start of a packet
 _ZERO_BLOCK = bytes(64)  # one ChaCha20 block
 
 

@@ -35,13 +35,17 @@ class BulkCounter:
 
     def shorten(self, event) -> Shortened | None:
         """The shortened parts of ``event``'s packet, or None to keep it whole."""
-        record = event.record
+        return self.shorten_packet(event.direction, event.record, event.changes)
+
+    def shorten_packet(self, direction: str, record, changes: list) -> Shortened | None:
+        """The same for a packet whose trace event is still to be made (a capture's import
+        makes only the shortened one)."""
         message = getattr(record, "message", None)
         if self.elide_after is None or message is None or message.spec not in BULK_MESSAGES:
             return None
         data = message.values.get("data", b"")
-        seen = self.seen[event.direction]
-        self.seen[event.direction] = seen + len(data)
+        seen = self.seen[direction]
+        self.seen[direction] = seen + len(data)
         if seen < self.elide_after or len(data) <= ELIDED_KEEP:
             return None
         short = bytes(data[:ELIDED_KEEP])
@@ -50,7 +54,7 @@ class BulkCounter:
         payload = record.payload
         head = 5 + len(payload) - len(data)  # lengths and the message header, no data
         return Shortened(record.plain[:head], record.wire[:head], _shorter_payload(shorter, payload, data), shorter,
-                         [(side, _shorter_data(e, data, short)) for side, e in event.changes],
+                         [(side, _shorter_data(e, data, short)) for side, e in changes],
                          len(data) - len(short))
 
 

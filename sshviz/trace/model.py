@@ -163,13 +163,16 @@ def shortened_event(event, shortened: Shortened):
     """A new trace event: ``event`` with its packet and changes shortened as ``shortened`` says."""
     # Made field by field, not with dataclasses.replace: a capture's import does this for every
     # data packet past the first 64 KiB, and replace costs several times as much.
-    r = event.record
-    record = PacketRecord(r.direction, r.seq, shortened.wire, shortened.plain, r.mac, shortened.payload,
-                          r.packet_length, r.padding_length, r.cipher, r.mac_name, r.compression,
-                          r.aad_length, shortened.message, r.time, r.notes, None)
-    return TraceEvent(event.index, event.time, event.direction, record, shortened.changes, event.delivered,
-                      event.notes, event.frame, event.elided + shortened.elided, event.interception)
+    return TraceEvent(event.index, event.time, event.direction, shortened_record(event.record, shortened),
+                      shortened.changes, event.delivered, event.notes, event.frame, event.elided + shortened.elided,
+                      event.interception)
 
+
+def shortened_record(r: PacketRecord, shortened: Shortened) -> PacketRecord:
+    """A new packet record: ``r`` with its bytes and message shortened as ``shortened`` says."""
+    return PacketRecord(r.direction, r.seq, shortened.wire, shortened.plain, r.mac, shortened.payload,
+                        r.packet_length, r.padding_length, r.cipher, r.mac_name, r.compression,
+                        r.aad_length, shortened.message, r.time, r.notes, None)
 
 
 class SentSftpPlacer:

@@ -38,7 +38,7 @@ from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .elide import BulkCounter
 from .keylog import KeyLog, SecretMismatch, shared_secret
-from .model import Trace, TraceEvent, TraceHeader, shortened_event
+from .model import Trace, TraceEvent, TraceHeader, shortened_record
 
 HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 # The one cipher that encrypts the packet length too: without keys, packet boundaries are hidden.
@@ -59,26 +59,24 @@ class _Direction:
         self.stopped = ""  # set when nothing more can be read in this direction
 
 
-@dataclass
+@dataclass(slots=True)
 class _Seen:
     """One decoded packet as the handlers read it, and what they make of it."""
 
     direction: Direction
+    sender: Side
+    receiver: Side
     message: Message
     record: PacketRecord
     changes: list[tuple[str, Event]]
     notes: list[str]
 
-    @property
-    def sender(self) -> Side:
-        return self.direction.sender
-
-    @property
-    def receiver(self) -> Side:
-        return self.direction.receiver
-
     def tell_receiver(self, event: Event) -> None:
         self.changes.append((self.receiver, event))
+
+
+# Each direction's enum and its two ends, looked up once per packet rather than worked out.
+_ENDS = {direction.value: (direction, direction.sender, direction.receiver) for direction in Direction}
 
 
 class PassiveDecoder:
@@ -133,7 +131,7 @@ class PassiveDecoder:
             return
         reader = state.reader
         reader.feed(data)
-        while not state.stopped and not state.sealed_reason:
+        while reader.buffered and not state.stopped and not state.sealed_reason:
             try:
                 record = reader.next_packet()
             except DamagedPacket as exc:
@@ -177,11 +175,11 @@ class PassiveDecoder:
     # -- output -------------------------------------------------------------------------------
 
     def _emit(self, direction: str, record, time: float, frame: int | None,
-              changes: list[tuple[str, Event]] | None = None, notes: list[str] | None = None) -> TraceEvent:
+              changes: list[tuple[str, Event]] | None = None, notes: list[str] | None = None,
+              elided: int = 0) -> None:
         events = self.trace.events
-        event = TraceEvent(len(events), time, direction, record, changes or [], True, notes or [], frame)
-        events.append(event)
-        return event
+        events.append(TraceEvent(len(events), time, direction, record, changes or [], True, notes or [], frame,
+                                 elided))
 
     def _last_time(self) -> float:
         return self.trace.events[-1].time if self.trace.events else 0.0
@@ -259,13 +257,15 @@ class PassiveDecoder:
         changes: list[tuple[str, Event]] = []
         if message is not None:
             try:
-                self._observe(_Seen(Direction(direction), message, record, changes, notes))
+                self._observe(_Seen(*_ENDS[direction], message, record, changes, notes))
             except (KexError, SecretMismatch, ProtocolError, ValueError, KeyError) as exc:
                 notes.append(f"could not follow: {exc}")
-        event = self._emit(direction, record, time, frame, changes, notes)
-        shortened = self.bulk.shorten(event)  # after SFTP inside it has been read whole
-        if shortened is not None:
-            self.trace.events[-1] = shortened_event(event, shortened)
+        shortened = self.bulk.shorten_packet(direction, record, changes)  # after SFTP inside it was read whole
+        if shortened is None:
+            self._emit(direction, record, time, frame, changes, notes)
+        else:  # only the shortened event is made
+            self._emit(direction, shortened_record(record, shortened), time, frame, shortened.changes, notes,
+                       shortened.elided)
 
     def _observe(self, seen: "_Seen") -> None:
         handler = (PassiveDecoder._kex_message if seen.message.spec.number in KEX_METHOD
@@ -482,8 +482,9 @@ class PassiveDecoder:
             del self.sftp_channels[server_channel]
             self.problems.append(f"SFTP on channel {server_channel}: {exc}")
             return
+        receiver = _ENDS[direction][2]
         for unit in units:
-            changes.append((Direction(direction).receiver, unit.event(recipient)))
+            changes.append((receiver, unit.event(recipient)))
 
     # What each message tells a bystander (those of the key exchange method: _kex_message).
     _HANDLERS = {

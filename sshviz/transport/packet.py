@@ -115,18 +115,14 @@ class DirectionKeys:
         self.etm = bool(self.mac and self.mac.etm)
         self.aad = 4 if (self.aead or self.etm) else 0
         self.mac_size = cipher.tag_size if cipher.aead else (self.mac.size if self.mac else 0)
+        # What a packet record names as its MAC: set once, read for every packet.
+        self.mac_name = "(implicit: AEAD tag)" if self.aead else (self.mac.name if self.mac else "none")
 
     def start_delayed_compression(self, outgoing: bool) -> None:
         """Authentication is done: a delayed method (zlib@openssh.com) starts now."""
         name = self.compression
         if name != "none" and COMPRESSION[name].delayed and self.compressor is None:
             self.compressor = Compressor() if outgoing else Decompressor(MAX_PAYLOAD)
-
-    @property
-    def mac_name(self) -> str:
-        if self.aead:
-            return "(implicit: AEAD tag)"
-        return self.mac.name if self.mac else "none"
 
 
 class PacketWriter:

@@ -63,7 +63,10 @@ class Reader:
         return self.byte() != 0
 
     def uint32(self) -> int:
-        start = self._need(4, "uint32")
+        start = self.pos
+        if start + 4 > self.end:  # the usual case checked here, the error made by _need
+            self._need(4, "uint32")
+        self.pos = start + 4
         return _U32.unpack_from(self.data, start)[0]
 
     def uint64(self) -> int:
@@ -71,8 +74,16 @@ class Reader:
         return _U64.unpack_from(self.data, start)[0]
 
     def string(self) -> bytes:
-        length = self.uint32()
-        return self.raw(length, "string body")
+        # uint32 and raw written out: every packet's strings come through here.
+        start = self.pos
+        if start + 4 > self.end:
+            self._need(4, "uint32")
+        length = _U32.unpack_from(self.data, start)[0]
+        self.pos = start = start + 4
+        if start + length > self.end:
+            self._need(length, "string body")
+        self.pos = start + length
+        return bytes(self.data[start: start + length])
 
     def mpint(self) -> int:
         at = self.pos
