@@ -4,11 +4,11 @@ function; all of them read events only, and errors are one line, never a traceba
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import signal
 import sys
-import traceback
 
 from .. import __version__
 from ..crypto.errors import KeyFileError
@@ -66,6 +66,10 @@ def _main(argv: list[str], as_program: bool = False) -> int:
             from ..tui import run_app
 
             return run_app()
+        if as_program and argv[0] in EXIT_WITHOUT_FREEING:
+            # Everything such a command builds lives until its end: the cycle collector's walks
+            # (over the imports' objects, then over its traces) would find nothing to free.
+            gc.disable()
         parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
         args, extra = parser.parse_known_args(argv)
         if extra:
@@ -92,6 +96,8 @@ def _main(argv: list[str], as_program: bool = False) -> int:
     except Exception:  # a bug: one line naming it, the traceback in a file (SSHVIZ_DEBUG: here)
         if os.environ.get("SSHVIZ_DEBUG"):
             raise
+        import traceback
+
         from .common import internal_error_report
 
         print(f"sshviz: {internal_error_report(traceback.format_exc())}", file=sys.stderr)

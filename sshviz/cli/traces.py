@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import CLIError
@@ -131,4 +130,6 @@ def numbered(path: str, count: int) -> str:
 
 
 def now() -> str:
+    from datetime import datetime, timezone  # here: inspect, which imports this module, never needs it
+
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
