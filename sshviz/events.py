@@ -46,21 +46,29 @@ class RawUnit:
 
 @dataclass(slots=True, frozen=True)
 class VersionSent(Event):
+    """This side wrote its identification line."""
+
     record: VersionRecord
 
 
 @dataclass(slots=True, frozen=True)
 class VersionReceived(Event):
+    """The peer's identification line arrived."""
+
     record: VersionRecord
 
 
 @dataclass(slots=True, frozen=True)
 class PacketSent(Event):
+    """This side wrote a packet (its PacketRecord)."""
+
     record: Any  # transport.packet.PacketRecord
 
 
 @dataclass(slots=True, frozen=True)
 class PacketReceived(Event):
+    """A packet from the peer was read whole (its PacketRecord)."""
+
     record: Any
 
 
@@ -89,6 +97,8 @@ class NegotiatedAlgorithm:
 
 @dataclass(slots=True, frozen=True)
 class AlgorithmsNegotiated(Event):
+    """Both KEXINITs are known: the choice in each category, and whether strict KEX and ext-info are on."""
+
     algorithms: dict[str, NegotiatedAlgorithm]
     strict_kex: bool
     peer_ext_info: bool
@@ -100,6 +110,8 @@ class AlgorithmsNegotiated(Event):
 
 @dataclass(slots=True, frozen=True)
 class DerivedKey:
+    """One of the six keys A-F (RFC 4253 7.2): its value, the formula, and the hash blocks it came from."""
+
     letter: str  # "A".."F"
     purpose: str  # "initial IV, client to server", ...
     value: bytes
@@ -142,6 +154,8 @@ class KexComputed(Event):
 
 @dataclass(slots=True, frozen=True)
 class HostKeyChecked(Event):
+    """The client's verdict on the server's host key: known, learned, accepted, or why not."""
+
     host: str
     key_type: str
     fingerprint: str
@@ -152,6 +166,8 @@ class HostKeyChecked(Event):
 
 @dataclass(slots=True, frozen=True)
 class KeysActivated(Event):
+    """From the next packet on, one direction is protected by new keys (after NEWKEYS)."""
+
     direction: str  # "c2s" | "s2c"
     cipher: str
     mac: str
@@ -161,22 +177,30 @@ class KeysActivated(Event):
 
 @dataclass(slots=True, frozen=True)
 class ExtInfoReceived(Event):
+    """The peer's EXT_INFO extensions (RFC 8308), by name."""
+
     extensions: dict[str, Any]
 
 
 @dataclass(slots=True, frozen=True)
 class DebugReceived(Event):
+    """The peer sent a DEBUG message."""
+
     message: str
     always_display: bool
 
 
 @dataclass(slots=True, frozen=True)
 class PongReceived(Event):
+    """The answer to a PING (OpenSSH's transport-level ping)."""
+
     data: bytes
 
 
 @dataclass(slots=True, frozen=True)
 class Disconnected(Event):
+    """The connection ended with a DISCONNECT, sent by the peer or by this side."""
+
     reason: int
     description: str
     by_peer: bool
@@ -187,11 +211,15 @@ class Disconnected(Event):
 
 @dataclass(slots=True, frozen=True)
 class ServiceAccepted(Event):
+    """The server accepted a SERVICE_REQUEST (ssh-userauth)."""
+
     service: str
 
 
 @dataclass(slots=True, frozen=True)
 class AuthBanner(Event):
+    """The server sent a USERAUTH_BANNER to show before logging in."""
+
     message: str
 
 
@@ -216,6 +244,8 @@ class AuthFailed(Event):
 
 @dataclass(slots=True, frozen=True)
 class AuthSucceeded(Event):
+    """The user is authenticated (USERAUTH_SUCCESS), with the method that did it."""
+
     user: str
     method: str
 
@@ -249,12 +279,16 @@ class AuthExhausted(Event):
 
 @dataclass(slots=True, frozen=True)
 class ChannelOpened(Event):
+    """A channel is open on this side, under this side's channel number."""
+
     channel: int
     channel_type: str
 
 
 @dataclass(slots=True, frozen=True)
 class ChannelOpenFailed(Event):
+    """The peer refused a channel this side asked for (CHANNEL_OPEN_FAILURE)."""
+
     channel: int
     reason: int
     description: str
@@ -280,6 +314,8 @@ class ChannelRequestDone(Event):
 
 @dataclass(slots=True, frozen=True)
 class ChannelData(Event):
+    """Bytes arrived on a channel (normal data, or extended data such as stderr)."""
+
     channel: int
     data: bytes
     stream: int = 0  # 0: normal data, 1: stderr (extended data type 1)
@@ -287,22 +323,30 @@ class ChannelData(Event):
 
 @dataclass(slots=True, frozen=True)
 class ChannelEOF(Event):
+    """The peer will send no more data on this channel."""
+
     channel: int
 
 
 @dataclass(slots=True, frozen=True)
 class ChannelClosed(Event):
+    """The channel is closed both ways (or the connection ended): its number is free again."""
+
     channel: int
 
 
 @dataclass(slots=True, frozen=True)
 class ExitStatus(Event):
+    """The remote command ended with this exit status."""
+
     channel: int
     status: int
 
 
 @dataclass(slots=True, frozen=True)
 class ExitSignal(Event):
+    """The remote command was ended by a signal."""
+
     channel: int
     signal: str
     core_dumped: bool
@@ -311,6 +355,8 @@ class ExitSignal(Event):
 
 @dataclass(slots=True, frozen=True)
 class GlobalRequestDone(Event):
+    """The reply to a global request this side sent."""
+
     request: str
     success: bool
     data: bytes = b""
@@ -330,6 +376,8 @@ class ForwardOpenRequested(Event):
 
 @dataclass(slots=True, frozen=True)
 class SubsystemStarted(Event):
+    """A subsystem (such as sftp) was started on a channel."""
+
     channel: int
     name: str
 

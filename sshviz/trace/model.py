@@ -148,6 +148,8 @@ class Trace:
 
         header = self.header
         for event in self.events:
+            if header.client_version and header.server_version and header.algorithms:
+                return  # nothing later changes them
             if event.kind == "version":
                 if event.direction == "c2s":
                     header.client_version = header.client_version or event.record.text

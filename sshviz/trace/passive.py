@@ -256,8 +256,11 @@ class PassiveDecoder:
         record.message = message
         changes: list[tuple[str, Event]] = []
         if message is not None:
+            spec = message.spec
+            handler = PassiveDecoder._kex_message if spec.number in KEX_METHOD else self._HANDLERS.get(spec)
             try:
-                self._observe(_Seen(*_ENDS[direction], message, record, changes, notes))
+                if handler is not None:
+                    handler(self, _Seen(*_ENDS[direction], message, record, changes, notes))
             except (KexError, SecretMismatch, ProtocolError, ValueError, KeyError) as exc:
                 notes.append(f"could not follow: {exc}")
         shortened = self.bulk.shorten_packet(direction, record, changes)  # after SFTP inside it was read whole
@@ -266,12 +269,6 @@ class PassiveDecoder:
         else:  # only the shortened event is made
             self._emit(direction, shortened_record(record, shortened), time, frame, shortened.changes, notes,
                        shortened.elided)
-
-    def _observe(self, seen: "_Seen") -> None:
-        handler = (PassiveDecoder._kex_message if seen.message.spec.number in KEX_METHOD
-                   else self._HANDLERS.get(seen.message.spec))
-        if handler is not None:
-            handler(self, seen)
 
     # -- key exchange -------------------------------------------------------------------------
 
@@ -443,9 +440,10 @@ class PassiveDecoder:
     def _channel_data(self, seen: "_Seen") -> None:
         msg = seen.message
         stream = msg["data_type_code"] if msg.spec is MSG.CHANNEL_EXTENDED_DATA else 0
-        seen.tell_receiver(ChannelData(msg["recipient_channel"], msg["data"], stream))
-        if stream == 0:
-            self._sftp(seen.direction, msg["recipient_channel"], msg["data"], seen.changes)
+        recipient, data = msg["recipient_channel"], msg["data"]
+        seen.changes.append((seen.receiver, ChannelData(recipient, data, stream)))
+        if stream == 0 and self.sftp_channels:
+            self._sftp(seen.direction, recipient, data, seen.changes)
 
     def _channel_eof(self, seen: "_Seen") -> None:
         seen.tell_receiver(ChannelEOF(seen.message["recipient_channel"]))

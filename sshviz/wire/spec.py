@@ -381,6 +381,9 @@ class Catalog:
                 raise ValueError(f"duplicate message name {spec.name}")
             self.by_name[spec.name] = spec
             self.by_number.setdefault(spec.number, []).append(spec)
+        # Numbers with one meaning in every session: found with one look-up, no context.
+        self._only = {number: found[0] for number, found in self.by_number.items()
+                      if len(found) == 1 and found[0].context is None}
 
     def spec_for(self, number: int, context: Mapping[str, str] | None = None) -> MessageSpec | None:
         candidates = self.by_number.get(number)
@@ -410,7 +413,7 @@ class Catalog:
         if not payload:
             raise DecodeError("empty payload: no message number", 0)
         number = payload[0]
-        spec = self.spec_for(number, context)
+        spec = self._only.get(number) or self.spec_for(number, context)
         if spec is None:
             if number in self.by_number:
                 spec = opaque_spec(number, self.by_number[number])
@@ -430,7 +433,7 @@ class Catalog:
         reader = Reader(payload, 1)
         try:
             decode_layout(spec.fields, reader, values, out)
-            if not spec.trailing_ok:
+            if reader.pos != reader.end and not spec.trailing_ok:
                 reader.expect_end(spec.rfc_name)
         except DecodeError as exc:
             raise DecodeError(f"{spec.rfc_name}: {exc}", exc.offset) from None
