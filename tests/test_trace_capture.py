@@ -255,3 +255,19 @@ def test_the_struct_reader_reads_frames_as_dpkt_does(session, tmp_path, ipv6, li
     ours = list(tcp_segments(path, ours_damaged))
     assert ours and ours == dpkt_segments(path, theirs_damaged)
     assert ours_damaged == theirs_damaged and bool(ours_damaged) == bool(cut)
+
+
+@pytest.mark.parametrize("block", [40, 700, 5000])
+def test_frames_across_the_readers_blocks_read_as_dpkt_reads_them(session, tmp_path, monkeypatch, block):
+    """The pcap reader reads a block at a time into one buffer: records cut by a block's end,
+    frames longer than a block, and a file cut inside its last frame all read as dpkt reads
+    them."""
+    from sshviz.trace import capture
+
+    path = trace_capture(session, tmp_path / "s.pcap", retransmit=True, max_size=3000)
+    path.write_bytes(path.read_bytes()[:-11])
+    theirs_damaged, ours_damaged = [], []
+    theirs = dpkt_segments(path, theirs_damaged)
+    monkeypatch.setattr(capture, "PCAP_BLOCK", block)
+    ours = list(capture.tcp_segments(path, ours_damaged))
+    assert len(ours) > 10 and ours == theirs and ours_damaged == theirs_damaged == [ours_damaged[0]]

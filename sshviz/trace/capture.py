@@ -170,14 +170,15 @@ def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = 
 # The classic pcap file: a header, then per frame a record header and the bytes captured.
 PCAP_HEADER = struct.Struct("<4s20x")
 PCAP_RECORD = {"<": struct.Struct("<IIII"), ">": struct.Struct(">IIII")}
-PCAP_BLOCK = 1 << 20  # bytes read at a time
+PCAP_BLOCK = 1 << 20  # bytes read at a time (frames are at most 256 KiB in practice)
 
 
 def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, memoryview]]:
     """Frames of a classic pcap file, read with struct (as dpkt reads them, several times
     faster): the byte order and time unit come from the magic number. The file is read a block
-    at a time and each frame is a view into its block (two reads a frame cost more than the
-    rest of its reading)."""
+    at a time into one buffer (two reads a frame cost more than the rest of its reading, and a
+    new block each time costs fresh pages): each frame is a view into it, good until the next
+    frame is asked for."""
     magic = header[:4]
     order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
     nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
@@ -187,15 +188,16 @@ def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, memoryview
         from decimal import Decimal
 
         billion = Decimal("1E9")
-    read, seek = f.read, f.seek
+    read_into, seek = f.readinto, f.seek
     start = f.tell()  # where the block starts in the file
     size = os.fstat(f.fileno()).st_size
-    block, at, number = memoryview(read(PCAP_BLOCK)), 0, 0
+    buffer = memoryview(bytearray(PCAP_BLOCK))
+    block, at, number = buffer[:read_into(buffer)], 0, 0
     while True:
-        if at + 16 > len(block):  # the record goes on past the block: read from its start
+        if at + 16 > len(block):  # the record goes on past the block: read again from its start
             start += at
             seek(start)
-            block, at = memoryview(read(PCAP_BLOCK)), 0
+            block, at = buffer[:read_into(buffer)], 0
             if len(block) < 16:
                 return  # the end, or a truncated last record: the frames before it still count
         seconds, fraction, captured, _ = unpack_record(block, at)
@@ -203,7 +205,9 @@ def _pcap_frames(f, header: bytes) -> Iterator[tuple[int, float, int, memoryview
         if end > len(block):
             start += at
             seek(start)
-            block, at = memoryview(read(min(max(PCAP_BLOCK, 16 + captured), size - start))), 0
+            if 16 + captured > len(buffer):  # a frame longer than a block: a buffer to fit it
+                buffer = memoryview(bytearray(min(16 + captured, size - start)))
+            block, at = buffer[:read_into(buffer)], 0
             end = 16 + captured
         frame = block[at + 16: end]  # shorter when the file is cut inside it, as dpkt gives it
         at = end
