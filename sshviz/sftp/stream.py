@@ -78,6 +78,9 @@ class SftpStreamDecoder:
         # Pieces are joined once a whole packet is there, so each byte is copied once.
         self._pieces: dict[str, list[bytes]] = {"c2s": [], "s2c": []}
         self._held = {"c2s": 0, "s2c": 0}
+        # Bytes that must be held before a packet can be complete (its length once known): a
+        # big packet comes in many pieces, and each but the last is only put aside.
+        self._wanted = {"c2s": 4, "s2c": 4}
         self._extensions: dict[int, str] = {}  # EXTENDED request id -> extension name
 
     def pending(self, direction: str) -> int:
@@ -87,11 +90,14 @@ class SftpStreamDecoder:
     def feed(self, direction: str, data: bytes) -> list[SftpUnit]:
         """Take bytes; return each packet they complete. Raises SftpFramingError."""
         pieces = self._pieces[direction]
+        held = self._held[direction]
         if data:
             pieces.append(data)
-            self._held[direction] += len(data)
-        held = self._held[direction]
+            self._held[direction] = held = held + len(data)
+        if held < self._wanted[direction]:
+            return []
         units: list[SftpUnit] = []
+        wanted = 4
         while held >= 4:
             if len(pieces[0]) < 4:
                 pieces[:] = [b"".join(pieces)]
@@ -101,12 +107,14 @@ class SftpStreamDecoder:
                                        f"(1..{self.max_packet})")
             end = 4 + length
             if end > held:
+                wanted = end
                 break
             packet, rest = self._cut(pieces, end)
             pieces[:] = [rest] if rest else []
             held -= end
             units.append(self._decode(direction, packet))
         self._held[direction] = held
+        self._wanted[direction] = wanted
         return units
 
     @staticmethod

@@ -16,8 +16,10 @@ ELIDED_KEEP = 64  # data bytes an elided packet keeps
 BULK_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA})
 
 
-@dataclass
+@dataclass(slots=True)
 class Shortened:
+    """The parts of a bulk data packet that a shortened copy of it holds."""
+
     plain: bytes
     wire: bytes
     payload: bytes
@@ -41,21 +43,21 @@ class BulkCounter:
         """The same for a packet whose trace event is still to be made (a capture's import
         makes only the shortened one)."""
         message = getattr(record, "message", None)
-        if self.elide_after is None or message is None or message.spec not in BULK_MESSAGES:
+        if message is None or message.spec not in BULK_MESSAGES or self.elide_after is None:
             return None
-        data = message.values.get("data", b"")
+        values = message.values
+        data = values.get("data", b"")
+        size = len(data)
         seen = self.seen[direction]
-        self.seen[direction] = seen + len(data)
-        if seen < self.elide_after or len(data) <= ELIDED_KEEP:
+        self.seen[direction] = seen + size
+        if seen < self.elide_after or size <= ELIDED_KEEP:
             return None
         short = bytes(data[:ELIDED_KEEP])
-        values = dict(message.values, data=short)
-        shorter = Message(message.spec, values)  # no spans: the UI decodes them again if asked
+        shorter = Message(message.spec, {**values, "data": short})  # no spans: the UI decodes them again if asked
         payload = record.payload
-        head = 5 + len(payload) - len(data)  # lengths and the message header, no data
+        head = 5 + len(payload) - size  # lengths and the message header, no data
         return Shortened(record.plain[:head], record.wire[:head], _shorter_payload(shorter, payload, data), shorter,
-                         [(side, _shorter_data(e, data, short)) for side, e in changes],
-                         len(data) - len(short))
+                         [(side, _shorter_data(e, data, short)) for side, e in changes], size - ELIDED_KEEP)
 
 
 def _shorter_payload(shorter: Message, payload: bytes, data: bytes) -> bytes:
