@@ -87,30 +87,29 @@ class ChaChaPolyContext:
     def _context(key: bytes):
         return Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
 
-    def _nonce_for(self, seq: int) -> bytes:
-        # cryptography's 16-byte ChaCha20 nonce is the counter then the nonce, both little
-        # pieces of the same 128-bit block input as in the original ChaCha: 64-bit counter
-        # (little-endian, 0 here) then the 64-bit sequence number (big-endian, as OpenSSH
-        # writes it). A packet's length and its body use the same one: made once a packet.
-        if seq != self._seq:
-            self._seq, self._nonce = seq, _ZERO_COUNTER + seq.to_bytes(8, "big")
-        return self._nonce
+    def _length_stream(self, seq: int):
+        """The length key's keystream at this packet's nonce, which is kept for the payload's.
+        cryptography's 16-byte ChaCha20 nonce is the counter then the nonce, both little pieces
+        of the same 128-bit block input as in the original ChaCha: 64-bit counter (little-endian,
+        0 here) then the 64-bit sequence number (big-endian, as OpenSSH writes it)."""
+        self._seq, self._nonce = seq, _ZERO_COUNTER + seq.to_bytes(8, "big")
+        stream = self._header
+        stream.reset_nonce(self._nonce)
+        return stream
 
     def _payload_stream(self, seq: int):
         """The payload key's keystream and the Poly1305 key: block 0 (counter 0) gives the
         Poly1305 key, and the stream goes on at block 1, where the payload starts."""
+        if seq != self._seq:  # the length was not read first
+            self._length_stream(seq)
         stream = self._main
-        stream.reset_nonce(self._nonce_for(seq))
+        stream.reset_nonce(self._nonce)
         return stream, stream.update(_ZERO_BLOCK)[:32]
 
-    def _length_stream(self, seq: int):
-        stream = self._header
-        stream.reset_nonce(self._nonce_for(seq))
-        return stream
-
     def seal(self, seq: int, header: bytes, body: bytes) -> bytes:
+        length = self._length_stream(seq).update(header)
         stream, poly_key = self._payload_stream(seq)
-        data = self._length_stream(seq).update(header) + stream.update(body)
+        data = length + stream.update(body)
         return data + Poly1305.generate_tag(poly_key, data)
 
     def packet_length(self, seq: int, header: bytes) -> int:

@@ -262,6 +262,7 @@ class PacketReader:
         return data
 
     def _check_length(self, packet_length: int) -> None:
+        """Raise for a length out of range or not a whole number of cipher blocks."""
         keys = self.keys
         if packet_length < 5 or packet_length > MAX_PACKET_LENGTH:
             raise ProtocolError(
@@ -289,7 +290,8 @@ class PacketReader:
                     return None
                 self._first_block = keys.cipher_ctx.process(self._peek(block))
                 length = _U32.unpack_from(self._first_block)[0]
-            self._check_length(length)
+            if not 5 <= length <= MAX_PACKET_LENGTH or (4 + length - keys.aad) % keys.block_size:
+                self._check_length(length)  # says what is wrong
             self._packet_length = length
         length = self._packet_length
         total = 4 + length + keys.mac_size
