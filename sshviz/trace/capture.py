@@ -137,6 +137,7 @@ class Connection:
     started: bool = False  # some data went by
     decided: bool = False  # the roles are known (from both sides' first bytes, or at the end)
     roles: tuple | None = None  # (client, server) of an SSH connection
+    directions: dict = field(default_factory=dict)  # of an SSH connection: sender -> "c2s" or "s2c"
     decoder: PassiveDecoder | None = None
 
 
@@ -405,7 +406,11 @@ class _Connections:
                 connection.started = True
                 if source not in connection.first_bytes:
                     connection.first_bytes[source] = data[:MAX_BANNER_SEARCH]
-                self._take(connection, (source, data, len(data), frame, time))
+                decoder = connection.decoder
+                if decoder is not None:  # an SSH connection under way: straight to its decoder
+                    decoder.feed(connection.directions[source], data, time, frame)
+                else:
+                    self._take(connection, (source, data, len(data), frame, time))
         for connection in found.values():
             if not connection.decided:
                 self._decide(connection)
@@ -429,6 +434,7 @@ class _Connections:
         if roles is None:
             return
         client, server = roles
+        connection.directions = {client: "c2s", server: "s2c"}
         # The connection's number among the SSH ones is known at the end.
         header = TraceHeader("capture", client_address=_endpoint(client), server_address=_endpoint(server),
                              extra={"capture": self.path.name, "connection": None})
@@ -439,7 +445,7 @@ class _Connections:
 
 def _feed(connection: Connection, chunk: tuple) -> None:
     sender, data, size, frame, time = chunk
-    direction = "c2s" if sender == connection.roles[0] else "s2c"
+    direction = connection.directions[sender]
     if data is None:
         connection.decoder.gap(direction, size, time, frame)
     else:
