@@ -175,3 +175,32 @@ def test_small_data_is_shown_whole_and_bulk_data_is_summarized():
     assert event.message["data"] == big_data[:BULK_PREVIEW]
     assert len(event.packet) == len(big) - len(big_data) + BULK_PREVIEW
     assert (data_field.start, data_field.end) == (len(big) - len(big_data) - 4, len(big))
+
+
+def _shown(event: SftpMessage):
+    message = event.message
+    fields = None if message is None else [(f.name, f.type, f.value, f.start, f.end, f.doc) for f in message.fields]
+    return event.packet, None if message is None else message.values, fields
+
+
+def test_a_decoder_with_a_preview_gives_the_events_a_whole_reading_gives():
+    """A capture's decoder summarizes big DATA and WRITE packets from their first bytes, their
+    data never joined: the events are those of reading each packet whole; small ones, packets
+    whose fields are too long for the head, and malformed ones are read whole as before."""
+    big = bytes(range(256)) * 300
+    inconsistent = bytearray(packet("DATA", id=4, data=big))
+    inconsistent[9:13] = (len(big) - 1).to_bytes(4, "big")  # the data's length says one byte less
+    packets = [packet("WRITE", id=1, handle=b"h" * 20, offset=7, data=big), packet("DATA", id=2, data=b"x" * 257),
+               packet("DATA", id=3, data=b"small"), bytes(inconsistent),
+               packet("WRITE", id=5, handle=b"h" * 2000, offset=0, data=big)]
+    stream = b"".join(packets)
+    whole, previewed = SftpStreamDecoder(), SftpStreamDecoder(preview=BULK_PREVIEW)
+    got = {"whole": [], "previewed": []}
+    for start in range(0, len(stream), 1000):  # in pieces, as channel data comes
+        got["whole"] += whole.feed("c2s", stream[start: start + 1000])
+        got["previewed"] += previewed.feed("c2s", stream[start: start + 1000])
+    assert len(got["previewed"]) == len(packets)
+    assert [_shown(u.event(0)) for u in got["previewed"]] == [_shown(u.event(0)) for u in got["whole"]]
+    assert got["previewed"][0].packet != packets[0] and got["previewed"][0].message["data_length"] == len(big)
+    assert got["previewed"][3].message is None and "string of" in got["previewed"][3].error
+    assert previewed.pending("c2s") == 0

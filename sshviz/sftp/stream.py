@@ -34,6 +34,7 @@ _U32 = struct.Struct(">I")
 
 MAX_PACKET = 256 * 1024  # OpenSSH's SFTP_MAX_MSG_LENGTH: a longer length field is a framing error
 BULK_PREVIEW = 256
+PREVIEW_HEAD = 1024  # bytes of a bulk packet before its data: its fields (a WRITE's handle) fit in them
 
 
 class SftpFramingError(Exception):
@@ -72,8 +73,12 @@ def sftp_event(channel: int, direction: str, packet: bytes, message: Message | N
 class SftpStreamDecoder:
     """Splits the two byte streams of an SFTP channel into decoded packets (see the module)."""
 
-    def __init__(self, max_packet: int = MAX_PACKET):
+    def __init__(self, max_packet: int = MAX_PACKET, preview: int | None = None):
+        """``preview``: for a reader that only shows the packets (a capture's), DATA and WRITE
+        packets with more file data than this come already summarized as ``sftp_event``
+        summarizes them, and their data is never joined into one piece."""
         self.max_packet = max_packet
+        self.preview = preview
         # Per direction: the pieces of the packet being gathered and their total length.
         # Pieces are joined once a whole packet is there, so each byte is copied once.
         self._pieces: dict[str, list[bytes]] = {"c2s": [], "s2c": []}
@@ -109,10 +114,15 @@ class SftpStreamDecoder:
             if end > held:
                 wanted = end
                 break
-            packet, rest = self._cut(pieces, end)
+            unit = self._previewed(direction, pieces, end) if self.preview is not None else None
+            if unit is None:
+                packet, rest = self._cut(pieces, end)
+                unit = self._decode(direction, packet)
+            else:
+                rest = self._after(pieces, end)
             pieces[:] = [rest] if rest else []
             held -= end
-            units.append(self._decode(direction, packet))
+            units.append(unit)
         self._held[direction] = held
         self._wanted[direction] = wanted
         return units
@@ -134,6 +144,30 @@ class SftpStreamDecoder:
             parts.append(piece)
             got += len(piece)
         raise ValueError("fewer bytes than asked for")  # pragma: no cover - callers count
+
+    @staticmethod
+    def _after(pieces: list, end: int) -> memoryview | None:
+        """A view of the bytes after the first ``end`` (which end in the last piece)."""
+        last = pieces[-1]
+        need = end - sum(len(piece) for piece in pieces[:-1])
+        return memoryview(last)[need:] if need < len(last) else None
+
+    def _previewed(self, direction: str, pieces: list, end: int) -> SftpUnit | None:
+        """The packet of ``end`` bytes summarized from its first bytes, when it is a DATA or WRITE
+        with more data than ``preview`` (None otherwise, or when its head does not decode:
+        then it is read whole, as any packet)."""
+        if end <= PREVIEW_HEAD + self.preview:
+            return None
+        head, _ = self._cut(pieces, PREVIEW_HEAD + self.preview)
+        if head[4] not in BULK_TYPES:
+            return None
+        try:
+            packet, message = elided_bulk_message(head, self.preview, end)
+        except DecodeError:
+            return None
+        if message["data_length"] <= self.preview:
+            return None
+        return SftpUnit(direction, packet, message)
 
     def _decode(self, direction: str, packet: bytes) -> SftpUnit:
         number = packet[4]

@@ -26,7 +26,7 @@ from ..events import (AuthBanner, AuthFailed, AuthSucceeded, ChannelClosed, Chan
                       ChannelOpened, ChannelOpenFailed, DebugReceived, Disconnected, Event,
                       ExitSignal, ExitStatus, ExtInfoReceived, PongReceived, RawUnit,
                       ServiceAccepted, SubsystemStarted, VersionRecord)
-from ..sftp.stream import SftpStreamDecoder
+from ..sftp.stream import BULK_PREVIEW, SftpStreamDecoder
 from ..sides import Direction, Side
 from ..transport.errors import ProtocolError
 from ..transport.kex import KexExchange, KexRound
@@ -461,7 +461,7 @@ class PassiveDecoder:
         elif request == "subsystem" and seen.sender is Side.CLIENT:
             seen.changes.append((Side.SERVER, SubsystemStarted(channel, msg["subsystem_name"])))
             if msg["subsystem_name"] == "sftp":
-                self.sftp_channels[channel] = SftpStreamDecoder()
+                self.sftp_channels[channel] = SftpStreamDecoder(preview=BULK_PREVIEW)  # its events show no more
 
     # -- SFTP inside a channel ----------------------------------------------------------------
 

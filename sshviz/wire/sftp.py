@@ -307,14 +307,17 @@ def request_id(data: bytes) -> int | None:
     return None
 
 
-def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None) -> tuple[bytes, Message]:
+def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None, total: int | None = None
+                 ) -> tuple[bytes, Message]:
     """DATA or WRITE, whose last field is the file data. With ``keep`` None the data is a
     memoryview of ``data`` (no copy: the bulk path) and no spans are made; with ``keep`` set,
     fields get spans but only ``keep`` bytes of data are kept (for display), and the packet is
-    returned cut after them."""
+    returned cut after them. ``total``: the whole packet's length when ``data`` is only its
+    first bytes (enough for the fields and the kept data)."""
+    total = len(data) if total is None else total
     values: dict = {}
     out = None if keep is None else [
-        DecodedField("length", "uint32", len(data) - 4, 0, 4, "bytes that follow in this packet"),
+        DecodedField("length", "uint32", total - 4, 0, 4, "bytes that follow in this packet"),
         DecodedField("type", "byte", data[4], 4, 5, f"packet type {data[4]}: {spec.rfc_name}")]
     head, data_field = spec.fields[:-1], spec.fields[-1]
     reader = Reader(data, 5)
@@ -322,9 +325,9 @@ def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None) -> tuple[byte
         decode_layout(head, reader, values, out)
         start = reader.pos
         size = reader.uint32()
-        if size != reader.remaining:
+        if size != total - reader.pos:
             raise DecodeError(f"field {data_field.name!r}: string of {size} bytes with "
-                              f"{reader.remaining} left", start)
+                              f"{total - reader.pos} left", start)
     except DecodeError as exc:
         raise DecodeError(f"{spec.rfc_name}: {exc}", exc.offset) from None
     body = start + 4
@@ -332,6 +335,8 @@ def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None) -> tuple[byte
         values[data_field.name] = memoryview(data)[body:]
         return data, Message(spec, values)
     shown = bytes(data[body: body + min(size, keep)])
+    if len(shown) < min(size, keep):
+        raise DecodeError(f"{spec.rfc_name}: the first {len(data)} bytes do not hold the data to keep", body)
     values[data_field.name] = shown
     values["data_length"] = size
     out.append(DecodedField(data_field.name, "string", shown, start, body + size,
@@ -339,8 +344,9 @@ def _decode_bulk(spec: MessageSpec, data: bytes, keep: int | None) -> tuple[byte
     return data[: body + len(shown)], Message(spec, values, out)
 
 
-def elided_bulk_message(data: bytes, keep: int) -> tuple[bytes, Message]:
+def elided_bulk_message(data: bytes, keep: int, total: int | None = None) -> tuple[bytes, Message]:
     """A DATA or WRITE packet summarized for display: all fields decoded with spans, but only
     the first ``keep`` bytes of file data kept. Returns (the packet cut after those bytes, the
-    message); the data field's span still covers the whole data in the original packet."""
-    return _decode_bulk(SFTP.spec_for(data[4]), data, keep)
+    message); the data field's span still covers the whole data in the original packet.
+    ``data`` may be only the packet's first bytes, its whole length ``total``."""
+    return _decode_bulk(SFTP.spec_for(data[4]), data, keep, total)
