@@ -249,6 +249,9 @@ def _dpkt_frames(path: Path, f) -> Iterator[tuple[int, float, int, bytes]]:
 
 _UNUSUAL = object()  # a frame _plain_tcp leaves to dpkt
 _TCP_HEADER = struct.Struct(">HHI4xB")  # ports, sequence number, data offset
+# IPv4: version and header length, total length, flags and fragment offset, protocol, addresses
+_IPV4 = struct.Struct(">BxH2xBBxB2x4s4s")
+_IPV6 = struct.Struct(">4xH2x16s16s")  # payload length, addresses
 _IP_ETHERTYPES = (b"\x08\x00", b"\x86\xdd")
 # Bytes of link-layer header before the IP packet, for the link types other than Ethernet.
 _LINK_HEADERS = {LINK_NULL: 4, LINK_LOOP: 4, LINK_RAW: 0, **dict.fromkeys(LINK_RAW_ALIASES, 0), LINK_SLL: 16,
@@ -315,33 +318,32 @@ def _plain_tcp(link: int, frame: bytes):
         return None
     version = body[0] >> 4
     if version == 4:
-        header = (body[0] & 0xF) * 4
-        if len(body) < 20 or header < 20:
+        if len(body) < 20:
             return _UNUSUAL
-        if body[9] != 6:  # not TCP
+        first, total, fragment, fragment_low, protocol, source, destination = _IPV4.unpack_from(body)
+        start = (first & 0xF) * 4  # the IP header's length
+        if start < 20:
+            return _UNUSUAL
+        if protocol != 6:  # not TCP
             return None
-        if (body[6] & 0x1F) or body[7]:  # a later fragment
+        if (fragment & 0x1F) or fragment_low:  # a later fragment
             return _UNUSUAL
-        total = int.from_bytes(body[2:4], "big")
-        segment = body[header:total] if total else body[header:]
-        source, destination, declared = body[12:16], body[16:20], total - header
+        stop, declared = (min(total, len(body)) if total else len(body)), total - start
     elif version == 6:
         if len(body) < 40 or body[6] != 6:  # extension headers, or not TCP
             return _UNUSUAL
-        size = int.from_bytes(body[4:6], "big")
-        segment = body[40:40 + size] if size else body[40:]
-        source, destination, declared = body[8:24], body[24:40], size
+        size, source, destination = _IPV6.unpack_from(body)
+        start, stop, declared = 40, (min(40 + size, len(body)) if size else len(body)), size
     else:
         return None
-    if len(segment) < 20:
+    if stop - start < 20:
         return None  # dpkt leaves it unread, so it is no TCP segment
-    sport, dport, seq, offset = _TCP_HEADER.unpack_from(segment)
+    sport, dport, seq, offset = _TCP_HEADER.unpack_from(body, start)
     data_offset = (offset >> 4) * 4
     if data_offset < 20:
         return None
-    flags = ((offset & 1) << 8) | segment[13]
-    return (bytes(source), bytes(destination), sport, dport, seq, flags, bytes(segment[data_offset:]),
-            declared - data_offset)
+    flags = ((offset & 1) << 8) | body[start + 13]
+    return source, destination, sport, dport, seq, flags, bytes(body[start + data_offset: stop]), declared - data_offset
 
 
 def _dpkt_tcp(number: int, link: int, frame: bytes, damaged: list[str]):
