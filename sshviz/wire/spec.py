@@ -199,9 +199,9 @@ class Message:
     __slots__ = ("spec", "values", "fields")
 
     def __init__(self, spec: MessageSpec, values: dict, fields: list[DecodedField] | None = None):
-        object.__setattr__(self, "spec", spec)
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "fields", fields)
+        _set_spec(self, spec)  # past __setattr__, which refuses every change
+        _set_values(self, values)
+        _set_fields(self, fields)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a {type(self).__name__} is not changed after it is made")
@@ -229,6 +229,10 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.spec.name}, {self.values!r})"
+
+
+# Message's slots written straight (a message is made for every packet read).
+_set_spec, _set_values, _set_fields = Message.spec.__set__, Message.values.__set__, Message.fields.__set__
 
 
 # -- the engine -------------------------------------------------------------------------------
