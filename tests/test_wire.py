@@ -114,6 +114,28 @@ def test_truncated_messages_raise_decode_error(spec, data):
         SSH.decode(payload[:0])
 
 
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.flat is not None], ids=lambda s: f"{s.number}-{s.name}")
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_flat_messages_read_without_spans_as_with_them(spec, data):
+    """A message of fixed-size fields and strings only is read without spans by a shorter way
+    (most packets of a transfer are such messages): the same values as the full engine's, and,
+    for every cut or longer payload, the same outcome (a DecodeError saying the same)."""
+    values = data.draw(layout_values(spec.fields))
+    payload = Message(spec, values).encode()
+    for candidate in [payload, payload + b"\x00"] + [payload[:cut] for cut in range(1, len(payload))]:
+        outcomes = []
+        for spans in (True, False):
+            try:
+                outcomes.append(SSH.decode_as(spec, candidate, spans=spans).values)
+            except DecodeError as exc:
+                outcomes.append((str(exc), exc.offset))
+        assert outcomes[0] == outcomes[1]
+        if isinstance(outcomes[1], dict):
+            assert [type(v) for v in outcomes[0].values()] == [type(v) for v in outcomes[1].values()]
+    assert MSG.CHANNEL_DATA.flat is not None and MSG.KEXINIT.flat is None
+
+
 def test_cut_outcomes_by_hand():
     # What the truncation test expects, worked out by hand for a few cuts.
     kexinit = MSG.KEXINIT.build(cookie=bytes(16), **{name: [] for name, _ in KEXINIT_LISTS},

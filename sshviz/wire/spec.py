@@ -14,6 +14,7 @@ A layout is a tuple of specs read in order:
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -141,6 +142,11 @@ class MessageSpec:
     protocol: str  # transport | userauth | connection | sftp
     context: str | None = None  # "kex=ecdh", "auth=publickey": numbers reused by methods
     trailing_ok: bool = False
+    # How the engine reads the fields when they are flat (see _flat_plan); None otherwise.
+    flat: tuple | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flat", _flat_plan(self.fields))
 
     @property
     def rfc_name(self) -> str:
@@ -428,6 +434,10 @@ class Catalog:
     @staticmethod
     def decode_as(spec: MessageSpec, payload: bytes, spans: bool = True) -> Message:
         """Decode ``payload`` with a known spec (e.g. to add spans to a message we sent)."""
+        if not spans and spec.flat is not None and type(payload) is bytes:
+            values = _read_flat(spec.flat, payload)
+            if values is not None:
+                return Message(spec, values)
         number = payload[0]
         values: dict = {}
         out: list[DecodedField] | None = [] if spans else None
@@ -442,6 +452,50 @@ class Catalog:
         except DecodeError as exc:
             raise DecodeError(f"{spec.rfc_name}: {exc}", exc.offset) from None
         return Message(spec, values, out)
+
+
+# A flat layout (fields of fixed-size types and strings only) is read without spans by one loop
+# over its steps, with no Reader and no call a field: most packets of a transfer are such
+# messages. Anything else, and any message that does not read whole this way (too short, or
+# bytes left over), goes through decode_layout, which says what is wrong.
+_FIXED_SIZE = {BYTE: struct.Struct(">B"), BOOLEAN: struct.Struct(">?"), UINT32: struct.Struct(">I"),
+               UINT64: struct.Struct(">Q")}
+_LENGTH = struct.Struct(">I")
+
+
+def _flat_plan(layout: tuple) -> tuple | None:
+    """(name, struct for a fixed-size field, or None for a string, and whether it is text) for
+    each field of a flat layout; None for any other layout."""
+    steps = []
+    for spec in layout:
+        if type(spec) is not Field or not (spec.type in _FIXED_SIZE or spec.type is STRING or spec.type is TEXT):
+            return None
+        steps.append((spec.name, _FIXED_SIZE.get(spec.type), spec.type is TEXT))
+    return tuple(steps)
+
+
+def _read_flat(plan: tuple, payload: bytes) -> dict | None:
+    """The values of a flat layout after the message number, as decode_layout reads them; None
+    when they do not fill the payload exactly."""
+    values = {}
+    pos, end = 1, len(payload)
+    for name, fixed, text in plan:
+        if fixed is not None:
+            if pos + fixed.size > end:
+                return None
+            values[name] = fixed.unpack_from(payload, pos)[0]
+            pos += fixed.size
+            continue
+        if pos + 4 > end:
+            return None
+        size = _LENGTH.unpack_from(payload, pos)[0]
+        pos += 4
+        if pos + size > end:
+            return None
+        value = payload[pos: pos + size]
+        values[name] = value.decode("utf-8", "surrogateescape") if text else value
+        pos += size
+    return values if pos == end else None
 
 
 def unknown_spec(number: int) -> MessageSpec:
