@@ -288,6 +288,14 @@ def ip_packet(link: int, frame: bytes):
 
 def tcp_segments(path: str | Path, damaged: list[str], progress: Callable[[int, int], None] | None = None
                  ) -> Iterator[Segment]:
+    """Every TCP segment of the capture, in capture order; what cannot be read is noted in
+    ``damaged``."""
+    return (Segment(*fields) for fields in _segment_fields(path, damaged, progress))
+
+
+def _segment_fields(path: str | Path, damaged: list[str], progress: Callable[[int, int], None] | None = None
+                    ) -> Iterator[tuple]:
+    """The fields of each Segment, as a tuple (the reader's own loop takes them so)."""
     first_time = None
     addresses: dict[bytes, str] = {}
     for number, timestamp, link, frame in read_frames(path, progress):
@@ -304,7 +312,7 @@ def tcp_segments(path: str | Path, damaged: list[str], progress: Callable[[int, 
                            f"TCP payload bytes)")
         source = addresses.get(source) or addresses.setdefault(source, _address(source))
         destination = addresses.get(destination) or addresses.setdefault(destination, _address(destination))
-        yield Segment(number, timestamp - first_time, (source, sport), (destination, dport), seq, flags, payload)
+        yield number, timestamp - first_time, (source, sport), (destination, dport), seq, flags, payload
 
 
 def _plain_tcp(link: int, frame: bytes):
@@ -391,20 +399,19 @@ class _Connections:
         """Every connection, in the order they start, the SSH ones with their whole session
         decoded."""
         found = self.found
-        for segment in tcp_segments(self.path, self.damaged, progress):
-            source = segment.source
-            destination = segment.destination
+        for number, at, source, destination, seq, flags, payload in _segment_fields(self.path, self.damaged,
+                                                                                   progress):
             key = (source, destination) if source < destination else (destination, source)
             connection = found.get(key)
-            syn = bool(segment.flags & TH_SYN)
-            if connection is None or (syn and not segment.flags & TH_ACK and connection.started):
+            syn = bool(flags & TH_SYN)
+            if connection is None or (syn and not flags & TH_ACK and connection.started):
                 if connection is not None:  # the same addresses again: a new connection
-                    found[key + (segment.frame,)] = connection
-                connection = found[key] = Connection(*key, first_frame=segment.frame)
-            if syn and not segment.flags & TH_ACK:
+                    found[key + (number,)] = connection
+                connection = found[key] = Connection(*key, first_frame=number)
+            if syn and not flags & TH_ACK:
                 connection.client = source
             half = connection.halves.get(source) or connection.halves.setdefault(source, _HalfStream())
-            for data, frame, time in half.add(segment.seq, segment.payload, syn, segment.frame, segment.time):
+            for data, frame, time in half.add(seq, payload, syn, number, at):
                 connection.started = True
                 if source not in connection.first_bytes:
                     connection.first_bytes[source] = data[:MAX_BANNER_SEARCH]
