@@ -8,9 +8,31 @@ from typing import Any
 
 
 class Event:
-    """Base of all endpoint events."""
+    """Base of all endpoint events: frozen dataclasses made with ``_event``, compared, hashed and
+    shown field by field as dataclass itself does. Those three methods are written here once:
+    dataclass compiles each one anew for every class, and for the events that was a tenth of
+    the start-up of a command such as ``inspect``."""
 
     __slots__ = ()
+
+    def _values(self) -> tuple:
+        return tuple([getattr(self, name) for name in self.__match_args__])
+
+    def __eq__(self, other: object):
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+
+# An event class: a frozen dataclass with slots whose comparison, hash and repr are Event's.
+_event = dataclass(slots=True, frozen=True, eq=False, repr=False)
 
 
 # -- transport --------------------------------------------------------------------------------
@@ -44,28 +66,28 @@ class RawUnit:
     note: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class VersionSent(Event):
     """This side wrote its identification line."""
 
     record: VersionRecord
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class VersionReceived(Event):
     """The peer's identification line arrived."""
 
     record: VersionRecord
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class PacketSent(Event):
     """This side wrote a packet (its PacketRecord)."""
 
     record: Any  # transport.packet.PacketRecord
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class PacketReceived(Event):
     """A packet from the peer was read whole (its PacketRecord)."""
 
@@ -95,7 +117,7 @@ class NegotiatedAlgorithm:
         return why
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AlgorithmsNegotiated(Event):
     """Both KEXINITs are known: the choice in each category, and whether strict KEX and ext-info are on."""
 
@@ -119,7 +141,7 @@ class DerivedKey:
     blocks: list[bytes]  # K1, K2, ... before truncation
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class KexComputed(Event):
     """The results of one key exchange: the shared secret, exchange hash and derived keys.
 
@@ -152,7 +174,7 @@ class KexComputed(Event):
         return self.H_inputs[5:-3]
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class HostKeyChecked(Event):
     """The client's verdict on the server's host key: known, learned, accepted, or why not."""
 
@@ -164,7 +186,7 @@ class HostKeyChecked(Event):
     key_line: str = ""  # the OpenSSH public key line, for writing known_hosts
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class KeysActivated(Event):
     """From the next packet on, one direction is protected by new keys (after NEWKEYS)."""
 
@@ -175,14 +197,14 @@ class KeysActivated(Event):
     sequence_reset: bool
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ExtInfoReceived(Event):
     """The peer's EXT_INFO extensions (RFC 8308), by name."""
 
     extensions: dict[str, Any]
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class DebugReceived(Event):
     """The peer sent a DEBUG message."""
 
@@ -190,14 +212,14 @@ class DebugReceived(Event):
     always_display: bool
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class PongReceived(Event):
     """The answer to a PING (OpenSSH's transport-level ping)."""
 
     data: bytes
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class Disconnected(Event):
     """The connection ended with a DISCONNECT, sent by the peer or by this side."""
 
@@ -209,21 +231,21 @@ class Disconnected(Event):
 # -- user authentication ----------------------------------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ServiceAccepted(Event):
     """The server accepted a SERVICE_REQUEST (ssh-userauth)."""
 
     service: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AuthBanner(Event):
     """The server sent a USERAUTH_BANNER to show before logging in."""
 
     message: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AuthAttempt(Event):
     """The server's verdict on one USERAUTH_REQUEST (emitted on the server side)."""
 
@@ -233,7 +255,7 @@ class AuthAttempt(Event):
     detail: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AuthFailed(Event):
     """The client learned that an attempt failed, and what may continue."""
 
@@ -242,7 +264,7 @@ class AuthFailed(Event):
     partial_success: bool
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AuthSucceeded(Event):
     """The user is authenticated (USERAUTH_SUCCESS), with the method that did it."""
 
@@ -250,7 +272,7 @@ class AuthSucceeded(Event):
     method: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class PasswordNeeded(Event):
     """The client wants a password: call ``provide_password``."""
 
@@ -258,7 +280,7 @@ class PasswordNeeded(Event):
     prompt: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class PromptsNeeded(Event):
     """keyboard-interactive questions: call ``provide_responses``."""
 
@@ -267,7 +289,7 @@ class PromptsNeeded(Event):
     prompts: list[tuple[str, bool]]
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class AuthExhausted(Event):
     """The client has no method left to try."""
 
@@ -277,7 +299,7 @@ class AuthExhausted(Event):
 # -- connection -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelOpened(Event):
     """A channel is open on this side, under this side's channel number."""
 
@@ -285,7 +307,7 @@ class ChannelOpened(Event):
     channel_type: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelOpenFailed(Event):
     """The peer refused a channel this side asked for (CHANNEL_OPEN_FAILURE)."""
 
@@ -294,7 +316,7 @@ class ChannelOpenFailed(Event):
     description: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelRefused(Event):
     """This side answered a peer's CHANNEL_OPEN with CHANNEL_OPEN_FAILURE."""
 
@@ -303,7 +325,7 @@ class ChannelRefused(Event):
     description: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelRequestDone(Event):
     """A reply to a channel request this side sent with want_reply."""
 
@@ -312,7 +334,7 @@ class ChannelRequestDone(Event):
     success: bool
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelData(Event):
     """Bytes arrived on a channel (normal data, or extended data such as stderr)."""
 
@@ -321,21 +343,21 @@ class ChannelData(Event):
     stream: int = 0  # 0: normal data, 1: stderr (extended data type 1)
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelEOF(Event):
     """The peer will send no more data on this channel."""
 
     channel: int
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ChannelClosed(Event):
     """The channel is closed both ways (or the connection ended): its number is free again."""
 
     channel: int
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ExitStatus(Event):
     """The remote command ended with this exit status."""
 
@@ -343,7 +365,7 @@ class ExitStatus(Event):
     status: int
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ExitSignal(Event):
     """The remote command was ended by a signal."""
 
@@ -353,7 +375,7 @@ class ExitSignal(Event):
     message: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class GlobalRequestDone(Event):
     """The reply to a global request this side sent."""
 
@@ -362,7 +384,7 @@ class GlobalRequestDone(Event):
     data: bytes = b""
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class ForwardOpenRequested(Event):
     """The server was asked to connect somewhere (direct-tcpip); the adapter decides and calls
     ``accept_forward`` or ``reject_forward``."""
@@ -374,7 +396,7 @@ class ForwardOpenRequested(Event):
     originator_port: int
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class SubsystemStarted(Event):
     """A subsystem (such as sftp) was started on a channel."""
 
@@ -382,7 +404,7 @@ class SubsystemStarted(Event):
     name: str
 
 
-@dataclass(slots=True, frozen=True)
+@_event
 class SftpMessage(Event):
     """One whole SFTP packet seen on a channel (sent or received by this side), decoded with
     the SFTP catalog. ``packet`` is uint32 length || type || body; the message's field spans

@@ -25,6 +25,22 @@ def test_every_event_type_is_frozen(event_type):
     assert dataclasses.is_dataclass(event_type) and event_type.__dataclass_params__.frozen
 
 
+@pytest.mark.parametrize("event_type", EVENT_TYPES, ids=lambda t: t.__name__)
+def test_events_compare_hash_and_show_as_dataclass_makes_them(event_type):
+    """Event writes __eq__, __hash__ and __repr__ once, over __match_args__: what dataclass
+    would make for each class, as long as every field is an ordinary one."""
+    fields = dataclasses.fields(event_type)
+    assert event_type.__match_args__ == tuple(f.name for f in fields)
+    assert all(f.init and f.compare and f.repr and f.hash is None for f in fields)
+    reference = dataclasses.make_dataclass("Reference", [(f.name, object) for f in fields], frozen=True)
+    values = [(1, "a", b"b"), (2, "a", b"b")]
+    made = [event_type(*[v[i % 3] for i in range(len(fields))]) for v in values]
+    same = [reference(*[v[i % 3] for i in range(len(fields))]) for v in values]
+    assert repr(made[0]) == repr(same[0]).replace("Reference", event_type.__qualname__, 1)
+    assert (made[0] == made[1]) == (same[0] == same[1]) and made[0] == event_type(*dataclasses.astuple(made[0]))
+    assert hash(made[0]) == hash(same[0]) and made[0] != same[0]
+
+
 def test_a_reported_event_cannot_be_changed():
     event = ev.ChannelData(0, b"hello")
     with pytest.raises(dataclasses.FrozenInstanceError):
