@@ -33,7 +33,6 @@ def open_for_cli(args) -> list:
     """The traces named by the input arguments; every problem becomes a one-line CLIError."""
     from ..trace.capture import CaptureError, is_capture
     from ..trace.elide import ELIDE_AFTER
-    from ..trace.fileformat import TraceFileError
     from ..trace.files import OpenError, open_traces, resolve
     from ..trace.keylog import KeyLogError
 
@@ -42,8 +41,14 @@ def open_for_cli(args) -> list:
         with _progress(path if is_capture(path) else None) as progress:
             traces = open_traces(str(path), args.input_keylog, progress,
                                  elide_after=None if args.full_data else ELIDE_AFTER)
-    except (OpenError, TraceFileError, CaptureError, KeyLogError) as exc:
+    except (OpenError, CaptureError, KeyLogError) as exc:
         raise CLIError(str(exc)) from None
+    except ValueError as exc:  # a trace file's errors: its format is loaded only for trace files
+        from ..trace.fileformat import TraceFileError
+
+        if isinstance(exc, TraceFileError):
+            raise CLIError(str(exc)) from None
+        raise
     if args.input_keylog:
         _warn_unused_keylog(traces, args.input_keylog)
     if args.connection is not None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from ..events import RawUnit
 from ..sides import Direction
-from ..trace.codec import encode_event
-from ..trace.fileformat import encode_header
 from ..trace.model import Trace, TraceEvent, sftp_messages, sftp_name
 from ..wire.spec import DecodedField
 from .transcript import format_step, format_unit, short_hex
@@ -117,6 +115,8 @@ def field_json(field: DecodedField) -> dict:
 
 
 def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
+    from ..trace.codec import encode_event  # JSON only: the text of inspect never loads the codec
+
     record = event.record
     data = {"index": event.index, "time": event.time, "direction": event.direction,
             "kind": event.kind, "name": event.name}
@@ -150,5 +150,7 @@ def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
 
 
 def trace_json(trace: Trace, events: list[TraceEvent], with_bytes: bool = False) -> dict:
+    from ..trace.fileformat import encode_header
+
     return {"header": jsonable(encode_header(trace.header)),
             "events": [event_json(e, with_bytes) for e in events]}

@@ -8,7 +8,6 @@ from typing import Callable
 
 from .capture import import_capture, is_capture
 from .elide import ELIDE_AFTER
-from .fileformat import load_trace
 from .keylog import KeyLog
 from .model import Trace
 from .passive import PassiveDecoder
@@ -42,6 +41,8 @@ def open_traces(path: str, keylog_path: str | None = None,
     keylog = KeyLog.load(keylog_path) if keylog_path else None
     if is_capture(resolved):
         return import_capture(resolved, keylog, progress, elide_after)
+    from .fileformat import load_trace  # here: a capture never needs the trace file format
+
     trace = load_trace(resolved)
     if keylog is not None:
         trace = redecode(trace, keylog)
