@@ -135,6 +135,7 @@ def numbered(path: str, count: int) -> str:
 
 
 def now() -> str:
-    from datetime import datetime, timezone  # here: inspect, which imports this module, never needs it
+    # Imported here: inspect, which imports this module, never needs it.
+    from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
