@@ -144,7 +144,7 @@ class Connection:
 def read_frames(path: str | Path, progress: Callable[[int, int], None] | None = None
                 ) -> Iterator[tuple[int, float, int, bytes | memoryview]]:
     """(frame number from 1, timestamp, link type, frame bytes or a view of them) for each
-    frame; ``progress``
+    frame; a view is good until the next frame is asked for (copy what you keep). ``progress``
     hears (bytes read, file size) now and then."""
     path = Path(path)
     f = open(path, "rb")
