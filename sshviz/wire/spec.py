@@ -142,11 +142,15 @@ class MessageSpec:
     protocol: str  # transport | userauth | connection | sftp
     context: str | None = None  # "kex=ecdh", "auth=publickey": numbers reused by methods
     trailing_ok: bool = False
-    # How the engine reads the fields when they are flat (see _flat_plan); None otherwise.
-    flat: tuple | None = field(default=None, init=False, repr=False)
+    # How the engine reads the fields when they are flat: worked out when first needed (None
+    # until then), () when they are not (see flat_plan).
+    _flat: tuple | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "flat", _flat_plan(self.fields))
+    def flat_plan(self) -> tuple | None:
+        """The steps that read a flat layout (fixed-size fields and strings only), or None."""
+        if self._flat is None:
+            object.__setattr__(self, "_flat", _flat_plan(self.fields) or ())
+        return self._flat or None
 
     @property
     def rfc_name(self) -> str:
@@ -434,10 +438,12 @@ class Catalog:
     @staticmethod
     def decode_as(spec: MessageSpec, payload: bytes, spans: bool = True) -> Message:
         """Decode ``payload`` with a known spec (e.g. to add spans to a message we sent)."""
-        if not spans and spec.flat is not None and type(payload) is bytes:
-            values = _read_flat(spec.flat, payload)
-            if values is not None:
-                return Message(spec, values)
+        if not spans and type(payload) is bytes:
+            plan = spec._flat if spec._flat is not None else spec.flat_plan()
+            if plan:
+                values = _read_flat(plan, payload)
+                if values is not None:
+                    return Message(spec, values)
         number = payload[0]
         values: dict = {}
         out: list[DecodedField] | None = [] if spans else None
