@@ -27,6 +27,10 @@ class Shortened:
     changes: list
     elided: int
 
+    def apply(self, record) -> None:
+        """Shorten ``record`` itself: only for a record its owner has given to no one yet."""
+        record.wire, record.plain, record.payload, record.message = self.wire, self.plain, self.payload, self.message
+
 
 class BulkCounter:
     """Counts channel data per direction and says which packets to shorten."""

@@ -38,7 +38,7 @@ from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .elide import BulkCounter
 from .keylog import KeyLog, SecretMismatch, shared_secret
-from .model import Trace, TraceEvent, TraceHeader, shortened_record
+from .model import Trace, TraceEvent, TraceHeader
 
 HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 # The one cipher that encrypts the packet length too: without keys, packet boundaries are hidden.
@@ -266,9 +266,9 @@ class PassiveDecoder:
         shortened = self.bulk.shorten_packet(direction, record, changes)  # after SFTP inside it was read whole
         if shortened is None:
             self._emit(direction, record, time, frame, changes, notes)
-        else:  # only the shortened event is made
-            self._emit(direction, shortened_record(record, shortened), time, frame, shortened.changes, notes,
-                       shortened.elided)
+        else:  # the reader's record, seen by no one else yet, is shortened where it is
+            shortened.apply(record)
+            self._emit(direction, record, time, frame, shortened.changes, notes, shortened.elided)
 
     # -- key exchange -------------------------------------------------------------------------
 
