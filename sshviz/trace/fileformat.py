@@ -433,12 +433,11 @@ class _Reader:
     def line(self, position: int, line: str) -> TraceEvent:
         # Most of a long trace is lines like this, read here without a step to spare; anything
         # unusual (or wrong, to say what) is read by _checked_line.
-        unit, *changes = line.split(" | ")
-        found = _PACKET_LINE.match(unit)
+        found = _PACKET_LINE.match(line)
         known = _LINE_SPECS.get(found[4]) if found else None
         if known is None:
             return self._checked_line(position, line)
-        direction, time, seq, _, plain, wire, mac, payload, elided, frame = found.groups()
+        direction, time, seq, _, plain, wire, mac, payload, elided, frame, changes = found.groups()
         spec, lazy = known
         try:
             plain = fromhex(plain)
@@ -453,7 +452,8 @@ class _Reader:
                                   DecodedOnUse(spec, payload) if lazy else Catalog.decode_as(spec, payload, spans=True),
                                   time)
             return TraceEvent(position, time, direction, record,
-                              [fast_compact_change(c, payload) for c in changes], True, [],
+                              [fast_compact_change(c, payload) for c in changes.split(" | ")] if changes else [],
+                              True, [],
                               None if frame is None else int(frame), 0 if elided is None else int(elided))
         except (ValueError, KeyError, IndexError, TypeError, CodecError, DecodeError):
             return self._checked_line(position, line)
@@ -516,7 +516,7 @@ LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHAN
 # puts them, of a message named plainly (spec, whether it is decoded on use).
 # The pattern only cuts the line; the values are checked as they are converted.
 _PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=([^ ]*)(?: mac=([^ ]*))?"
-                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?\Z")
+                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?(?: \| (.*))?\Z")
 _LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
 fromhex = bytes.fromhex
 _u32 = struct.Struct(">I").unpack_from

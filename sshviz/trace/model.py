@@ -99,7 +99,8 @@ _KINDS = {PacketRecord: "packet", VersionRecord: "version", RawUnit: "raw"}
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
     """The SFTP packets whose last byte this message carried: its receiver reports them, and
     traces place its sender's reports here too (SentSftpPlacer). Each packet once."""
-    seen, found = set(), []
+    found: list[SftpMessage] = []
+    seen: set[bytes] = set()
     for _, change in event.changes:
         if (isinstance(change, SftpMessage) and change.direction == event.direction
                 and change.packet not in seen):
