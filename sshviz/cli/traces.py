@@ -32,18 +32,16 @@ def add_input_arguments(parser: argparse.ArgumentParser, keylog_option: str = "-
 
 def open_for_cli(args) -> list:
     """The traces named by the input arguments; every problem becomes a one-line CLIError."""
-    from ..trace.capture import CaptureError, is_capture
     from ..trace.elide import ELIDE_AFTER
     from ..trace.fileformat import TraceFileError
-    from ..trace.files import OpenError, open_traces, resolve
-    from ..trace.keylog import KeyLogError
+    from ..trace.files import OpenError, is_capture, open_traces, resolve
 
     try:
         path = resolve(args.file)
         with _progress(path if is_capture(path) else None) as progress:
             traces = open_traces(str(path), args.input_keylog, progress,
                                  elide_after=None if args.full_data else ELIDE_AFTER)
-    except (OpenError, TraceFileError, CaptureError, KeyLogError) as exc:
+    except (OpenError, TraceFileError) as exc:  # a capture's and a key log's errors among them
         raise CLIError(str(exc)) from None
     if args.input_keylog:
         _warn_unused_keylog(traces, args.input_keylog)

@@ -220,28 +220,31 @@ def _lengths(plain: bytes) -> tuple[int, int]:
 
 def load_trace(path: str | os.PathLike) -> Trace:
     path = Path(path)
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise TraceFileError(f"{path}: neither a trace nor a packet capture (not UTF-8 text)") from None
     if "\x00" in text:
         raise TraceFileError(f"{path}: neither a trace nor a packet capture (binary data)")
-    return loads_trace(text, str(path))
+    return loads_trace(text, str(path), data)
 
 
-def loads_trace(text: str, name: str = "<trace>") -> Trace:
+def loads_trace(text: str, name: str = "<trace>", data: bytes | None = None) -> Trace:
+    """The trace in ``text``; ``data``, when given, is the same text as the file's bytes (so
+    that they need not be made again to look for control characters)."""
     with paused_gc():
-        document = _parse_quickly(text, name)
+        document = _parse_quickly(text, name, data)
         if document is None:  # laid out otherwise than the writer does: YAML reads it all
             document = _parse_yaml(text, name)
         return _read_document(document, text, name)
 
 
-def _parse_quickly(text: str, name: str):
+def _parse_quickly(text: str, name: str, data: bytes | None = None):
     """The document, its one-line entries read without YAML (see _split_events); None when
     the file is laid out in a way that does not allow it. (Nothing but the document keeps the
     entries once this returns: each is dropped as soon as it is read.)"""
-    split = _split_events(text)
+    split = _split_events(text, data)
     if split is None:
         return None
     reduced, lines_of, entries = split
@@ -271,7 +274,7 @@ _BLANKS = (" ", "\t")
 _TOP_LEVEL_LINE = re.compile(r"\n(?=[^ \t\n#-])")
 
 
-def _split_events(text: str):
+def _split_events(text: str, data: bytes | None = None):
     """The writer's one-line event entries taken out of the text, so that only the rest goes
     through the YAML parser (which spends most of a load on them otherwise): (the text left,
     the file's line number of each of its lines, one item per event entry: the entry's string,
@@ -287,7 +290,7 @@ def _split_events(text: str):
     if start < 0 or not text.startswith("- ", start + len(EVENTS_KEY)):
         return None
     ascii_text = text.isascii()
-    if ascii_text and text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+    if ascii_text and (text.encode("ascii") if data is None else data).translate(None, _PRINTABLE_ASCII):
         return None
     body_start = start + len(EVENTS_KEY)
     line = text.count("\n", 0, body_start)  # the file's line number of the first entry, from 0

@@ -62,8 +62,9 @@ class TraceEvent:
     def opened(self) -> bool:
         """False for bytes nobody decoded: a packet seen only encrypted (no keys: sizes and
         direction, no message) or raw bytes."""
-        kind = self.kind
-        return kind == "version" or (kind == "packet" and bool(self.record.plain))
+        record = self.record
+        kind = _KINDS.get(type(record)) or self.kind  # asked of every message of a long trace
+        return kind == "version" or (kind == "packet" and bool(record.plain))
 
     @property
     def sender(self) -> str:
