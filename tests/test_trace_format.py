@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sshviz import events as ev
 from sshviz.crypto.random import SeededRandom
 from sshviz.events import RawUnit, VersionRecord
+from sshviz.presentation.render import event_text
 from sshviz.scenario import Scenario, make_conductor, run_scenario
 from sshviz.trace import codec
 from sshviz.trace.codec import EVENT_TYPES, CodecError, fast_compact_change, field_types
@@ -200,9 +201,13 @@ def test_bulk_channel_data_is_elided_after_the_first_64_kib(tmp_path):
         assert event.elided == len(original.message["data"]) - ELIDED_KEEP
         assert event.record.packet_length == original.record.packet_length
         assert event.record.mac == original.record.mac
+        # What the packet took on the wire is still told whole (the bytes kept are fewer).
+        assert len(event.record.wire) < event.record.wire_length == len(original.record.wire)
+        assert f", {len(original.record.wire)} bytes on the wire, " in event_text(event, detail=False)
         (side, change), = event.changes
         assert change.data == event.message["data"]
     assert dumps_trace(loaded) == elided_text
+    assert all(e.record.wire_length == len(e.record.wire) for e in data_events if not e.elided)
 
 
 # -- files ------------------------------------------------------------------------------------

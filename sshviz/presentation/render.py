@@ -132,7 +132,7 @@ def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
         data["line"] = record.text
     elif event.kind == "packet":
         message = record.message
-        data.update(seq=record.seq, wire_length=len(record.wire), packet_length=record.packet_length,
+        data.update(seq=record.seq, wire_length=record.wire_length, packet_length=record.packet_length,
                     padding_length=record.padding_length, cipher=record.cipher, mac=record.mac_name,
                     compression=record.compression, opened=event.opened)
         if message is not None:

@@ -82,10 +82,10 @@ def packet_line(index: int | None, direction: str, record) -> str:
         around = _PACKET_LINE_PARTS[direction, spec, record.cipher] = _packet_line_parts(direction, spec, record)
     before, after = around
     if index is None:
-        return f"{before}{record.seq}, {len(record.wire)}{after}"
+        return f"{before}{record.seq}, {record.wire_length}{after}"
     if index > 99:  # the number fills its column (no padding to work out)
-        return f"#{index} {before}{record.seq}, {len(record.wire)}{after}"
-    return f"#{index:<3} {before}{record.seq}, {len(record.wire)}{after}"
+        return f"#{index} {before}{record.seq}, {record.wire_length}{after}"
+    return f"#{index:<3} {before}{record.seq}, {record.wire_length}{after}"
 
 
 def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
