@@ -335,6 +335,26 @@ def _merge_events(document, entries: list[str | None]):
 
 
 def _read_document(document, text: str, name: str) -> Trace:
+    header, entries = checked_document(document, name)
+    reader = _Reader()
+    read, read_line = reader.event, reader.line  # most entries are lines: straight to their reader
+    events = []
+    append = events.append
+    for position, entry in enumerate(entries):
+        entries[position] = None  # read once: its memory serves the events made from it
+        try:
+            append(read_line(position, entry) if type(entry) is str else read(position, entry))
+        except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
+            line = _line_of_event(text, position)
+            raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
+                                 f"{exc}") from None
+    return Trace(header, events)
+
+
+def checked_document(document, name: str, entries_count: int | None = None) -> tuple[TraceHeader, list]:
+    """The header and the event entries of a trace document, once it is known to be one that
+    this sshviz reads; ``entries_count`` is how many events the file holds in all (when some
+    were taken out before YAML read it), which its declared count must match."""
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise TraceFileError(f"{name}: not an sshviz trace (it has no 'format: {FORMAT_NAME}' line)")
     version = document.get("version")
@@ -351,22 +371,10 @@ def _read_document(document, text: str, name: str) -> Trace:
     except (CodecError, TypeError) as exc:
         raise TraceFileError(f"{name}: header: {exc}") from None
     count = document.get("count")
-    if isinstance(count, int) and count != len(entries):
-        raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds "
-                             f"{len(entries)}")
-    reader = _Reader()
-    read, read_line = reader.event, reader.line  # most entries are lines: straight to their reader
-    events = []
-    append = events.append
-    for position, entry in enumerate(entries):
-        entries[position] = None  # read once: its memory serves the events made from it
-        try:
-            append(read_line(position, entry) if type(entry) is str else read(position, entry))
-        except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
-            line = _line_of_event(text, position)
-            raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
-                                 f"{exc}") from None
-    return Trace(header, events)
+    held = len(entries) if entries_count is None else entries_count
+    if isinstance(count, int) and count != held:
+        raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds {held}")
+    return header, entries
 
 
 def _decode_header(data) -> TraceHeader:

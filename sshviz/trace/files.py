@@ -14,6 +14,8 @@ from .samples import find_sample, sample_names
 if TYPE_CHECKING:
     from .keylog import KeyLog
 
+LONG_FILE = 32 << 20  # bytes: a trace file this long is opened to browse line by line
+
 # A capture's first four bytes (pcap in either byte order, with micro- or nanosecond times;
 # pcapng). Known here, so that opening a trace file does not load the capture reader (nor the
 # key exchanges a key log needs): a command that reads a trace starts sooner.
@@ -48,9 +50,11 @@ def resolve(path: str) -> Path:
 
 def open_traces(path: str, keylog_path: str | None = None,
                 progress: Callable[[int, int], None] | None = None,
-                elide_after: int | None = ELIDE_AFTER) -> list[Trace]:
+                elide_after: int | None = ELIDE_AFTER, to_browse: bool = False) -> list[Trace]:
     """Every session in ``path``: one for a trace, one per SSH connection for a capture
-    (whose bulk channel data is shortened past ``elide_after`` bytes a direction)."""
+    (whose bulk channel data is shortened past ``elide_after`` bytes a direction). A long
+    trace file opened ``to_browse`` (in the UI, which shows a few messages at a time) has its
+    packet lines read as they are looked at (sshviz/trace/longfile.py)."""
     resolved = resolve(path)
     keylog = None
     if keylog_path:
@@ -61,6 +65,10 @@ def open_traces(path: str, keylog_path: str | None = None,
         from .capture import import_capture
 
         return import_capture(resolved, keylog, progress, elide_after)
+    if to_browse and keylog is None and resolved.stat().st_size >= LONG_FILE:
+        from .longfile import open_long_trace
+
+        return [open_long_trace(resolved)]
     trace = load_trace(resolved)
     if keylog is not None:
         trace = redecode(trace, keylog)
