@@ -13,6 +13,10 @@
    process's peak memory (goals: 100,000 under 2 s and 300 MB; 1,000,000 under 3 s and 500 MB),
    a step (n) from its start, a jump to its end (e) until the frame shows it (goal: under
    50 ms) and a step back (p) there: steps and jumps as fast on the long trace as on the short.
+   Then a trace file of about as many messages (a recorded bulk transfer, as long traces are)
+   opened by a fresh child as `sshviz replay FILE` opens it (loading the file, then the first
+   frame), with that child's peak memory (its address space capped at 6 GiB): what a user
+   opening a saved session waits for.
 
 Frames are timed where Textual hands a finished screen update to the terminal; the headless
 driver writes nothing, so the bench renders each update to terminal codes itself to count that
@@ -27,6 +31,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -41,6 +46,7 @@ STEPS = 60
 BIG = 100_000
 HUGE = 1_000_000
 CHILD_MEMORY = 2 << 30  # bytes of address space a big-trace child may take
+FILE_CHILD_MEMORY = 6 << 30  # and one that loads it from a file (about 1.7 KB a message today)
 
 # Each child prints the seconds from its own start (passed in as a wall-clock time) to the
 # app's Ready event, which Textual sends once the first frame is on screen.
@@ -83,6 +89,33 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 opened, stepped, jumped, steps = open_and_jump(trace)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(len(trace.events), opened, stepped, jumped, steps, before / 1024, peak / 1024)
+"""
+# A trace file of about as many messages: one child records a session that long and saves it,
+# a fresh one opens it as `sshviz replay FILE` does (load_trace, then the app), so that its
+# peak memory is that of opening the file alone. The session is what makes long traces: bulk
+# data (an exec of 'cat' in 1 KiB channel packets, saved as sshviz saves: elided after 64 KiB).
+CHILD_SAVE = """
+import sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from bench.trace_speed import transfer
+from sshviz.trace.fileformat import save_trace
+with tempfile.TemporaryDirectory() as directory:
+    trace, how = transfer(Path(directory), max(1, int(sys.argv[3]) // 1024), 1024)
+save_trace(trace, sys.argv[4])
+print(how)
+"""
+CHILD_FILE = """
+import resource, sys, time
+started = float(sys.argv[1])  # the wall-clock time the child was started: start-up counts too
+sys.path.insert(0, sys.argv[2])
+from sshviz.trace.files import open_traces
+trace, = open_traces(sys.argv[4], to_browse=True)  # as `sshviz replay FILE` opens it
+loaded = time.time() - started
+from bench.ui_speed import open_and_jump
+opened, stepped, jumped, steps = open_and_jump(trace)  # its imports (Textual, the UI) count too
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(trace.events), loaded + opened, stepped, jumped, steps, loaded, peak / 1024)
 """
 
 
@@ -207,8 +240,8 @@ def main() -> None:
         big_trace_figures(size, goal_seconds, goal_mb)
 
 
-def limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+def limit_memory(limit: int = CHILD_MEMORY) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def big_trace_figures(size: int, goal_seconds: float, goal_mb: float) -> None:
@@ -217,9 +250,30 @@ def big_trace_figures(size: int, goal_seconds: float, goal_mb: float) -> None:
     if out.returncode:
         raise SystemExit(f"big trace child failed:\n{out.stderr}")
     count, opened, stepped, jumped, steps, before_mb, peak_mb = out.stdout.split()
-    print(f"  {int(count):,}-message trace: opened in {float(opened) * 1000:.0f} ms (goal under "
-          f"{goal_seconds} s); process peak {float(peak_mb):.0f} MB, {float(before_mb):.0f} MB before "
-          f"opening (goal under {goal_mb} MB)")
+    print(f"  {int(count):,}-message trace, made in the process: opened in {float(opened) * 1000:.0f} ms "
+          f"(goal under {goal_seconds} s); process peak {float(peak_mb):.0f} MB, {float(before_mb):.0f} MB "
+          f"before opening (goal under {goal_mb} MB)")
+    print(f"    a step (n) from its start: median {float(stepped) * 1000:.1f} ms; jump to its end (e): "
+          f"{float(jumped) * 1000:.1f} ms (goal under 50 ms); a step back (p) there: median "
+          f"{float(steps) * 1000:.1f} ms")
+    with tempfile.TemporaryDirectory() as directory:
+        path = str(Path(directory) / "big.yaml")
+        how = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD_SAVE), "0", str(ROOT), str(size), path],
+                             check=True, cwd=ROOT, timeout=600, capture_output=True, text=True).stdout.strip()
+        megabytes = Path(path).stat().st_size / 1e6
+        out = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD_FILE), str(time.time()), str(ROOT),
+                              str(size), path],
+                             capture_output=True, text=True, cwd=ROOT, timeout=600,
+                             preexec_fn=lambda: limit_memory(FILE_CHILD_MEMORY))
+    if out.returncode:
+        print(f"  a {megabytes:.0f} MB trace file ({how}): failed within {FILE_CHILD_MEMORY >> 30} GiB "
+              f"({(out.stderr.strip().splitlines() or ['no message'])[-1]})")
+        return
+    count, opened, stepped, jumped, steps, loaded, peak_mb = out.stdout.split()
+    print(f"  a {int(count):,}-message trace file of {megabytes:.0f} MB ({how}), opened as `sshviz replay "
+          f"FILE` opens it: {float(opened) * 1000:.0f} ms from the process's start to the first frame "
+          f"(start-up and reading the file {float(loaded) * 1000:.0f} ms of it; goal under {goal_seconds} s); process "
+          f"peak {float(peak_mb):.0f} MB (goal under {goal_mb} MB)")
     print(f"    a step (n) from its start: median {float(stepped) * 1000:.1f} ms; jump to its end (e): "
           f"{float(jumped) * 1000:.1f} ms (goal under 50 ms); a step back (p) there: median "
           f"{float(steps) * 1000:.1f} ms")

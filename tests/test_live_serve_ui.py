@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import socket
 
 import pytest
@@ -18,6 +19,7 @@ from sshviz.wire.catalog import MSG
 
 from .live_ui import SIZE, USER, live_app, port_of, run_process, serve_args, until
 from .openssh import SSH, require, shared_keys, ssh_command
+from .serving import serve
 from .sftp_helpers import sftp_options
 
 pytestmark = pytest.mark.interop
@@ -333,3 +335,17 @@ async def test_a_login_past_the_sessions_per_user_limit_is_refused_and_shown(tmp
         assert "refused: already 1" in str(app.screen.query_one("DataTable").get_row("c2")[6])
         first.stdin.close()
         await asyncio.wait_for(first.wait(), 30)
+
+
+@pytest.mark.parametrize("mode", ["--no-ui", "--print"])
+def test_without_the_ui_serve_logs_each_clients_software_and_hassh(tmp_path, mode):
+    require(SSH)
+    with serve(tmp_path, mode, "--trace", str(tmp_path / "session.yaml")) as served:
+        done = served.login(command="echo hi")
+        assert done.returncode == 0, done.stderr
+        line = served.wait_for_line(r"HASSH [0-9a-f]{32}")
+        served.wait_for_line("trace saved to")
+    trace = load_trace(tmp_path / "session.yaml")
+    kexinit = next(e.message for e in trace.events if e.direction == "c2s" and e.spec is MSG.KEXINIT)
+    assert re.search(rf"^127\.0\.0\.1:\d+: SSH-2\.0-OpenSSH_\S+( .*)? HASSH {kexinit_hassh(kexinit)}", line), line
+    assert sum("HASSH" in line for line in served.stdout) == 1

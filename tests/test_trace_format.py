@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from sshviz import events as ev
 from sshviz.crypto.random import SeededRandom
 from sshviz.events import RawUnit, VersionRecord
+from sshviz.presentation.render import event_text
 from sshviz.scenario import Scenario, make_conductor, run_scenario
-from sshviz.trace.codec import EVENT_TYPES, field_types
+from sshviz.trace import codec
+from sshviz.trace.codec import EVENT_TYPES, CodecError, fast_compact_change, field_types
 from sshviz.trace.compare import trace_differences
 from sshviz.trace.elide import ELIDED_KEEP
 from sshviz.trace.fileformat import (ELIDE_AFTER, FORMAT_VERSION, TraceFileError, dumps_trace,
@@ -199,9 +201,13 @@ def test_bulk_channel_data_is_elided_after_the_first_64_kib(tmp_path):
         assert event.elided == len(original.message["data"]) - ELIDED_KEEP
         assert event.record.packet_length == original.record.packet_length
         assert event.record.mac == original.record.mac
+        # What the packet took on the wire is still told whole (the bytes kept are fewer).
+        assert len(event.record.wire) < event.record.wire_length == len(original.record.wire)
+        assert f", {len(original.record.wire)} bytes on the wire, " in event_text(event, detail=False)
         (side, change), = event.changes
         assert change.data == event.message["data"]
     assert dumps_trace(loaded) == elided_text
+    assert all(e.record.wire_length == len(e.record.wire) for e in data_events if not e.elided)
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -295,3 +301,23 @@ def test_a_yaml_error_after_one_line_entries_names_the_line_of_the_file():
     lines.insert(last_mapping + 1, "  plain: [unclosed")
     with pytest.raises(TraceFileError, match=rf"not valid YAML at line {last_mapping + 3}, "):
         loads_trace("\n".join(lines), "x.yaml")
+
+
+def test_a_one_line_change_read_again_is_what_it_was_the_first_time():
+    # The reader keeps what a one-line change says; a payload too short for its reference is
+    # refused the second time too, and the same words with another payload take that payload.
+    line = "client ChannelData 0 =4 0"
+    assert fast_compact_change(line, b"\x5eabcdef") == ("client", ev.ChannelData(0, b"cdef", 0))
+    assert fast_compact_change(line, b"\x5e012345") == ("client", ev.ChannelData(0, b"2345", 0))
+    for _ in range(2):
+        with pytest.raises(CodecError, match="ChannelData: bad value in '0 =4 0'"):
+            fast_compact_change(line, b"ab")
+    assert fast_compact_change("server ChannelEOF 3", b"") == ("server", ev.ChannelEOF(3))
+
+
+def test_a_trace_of_many_different_changes_keeps_a_bounded_number(monkeypatch):
+    monkeypatch.setattr(codec, "_RECIPES", {})
+    for number in range(codec.RECIPES_KEPT + 500):
+        assert fast_compact_change(f"client ChannelEOF {number}") == ("client", ev.ChannelEOF(number))
+    assert len(codec._RECIPES) == codec.RECIPES_KEPT
+    assert fast_compact_change(f"client ChannelEOF {codec.RECIPES_KEPT + 7}")[1].channel == codec.RECIPES_KEPT + 7

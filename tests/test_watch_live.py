@@ -133,6 +133,10 @@ async def test_watch_shows_an_openssh_session_as_it_happens_and_a_second_watcher
             await asyncio.wait_for(late, 10)
             assert other.endings == ["the server stopped: what came stays here (q quits)"]
             assert other.titles and other.titles[0].startswith("watching: listening on 127.0.0.1 port")
+            # The title no longer says the server listens.
+            assert other.titles[-1].startswith("the server stopped · was 127.0.0.1 port ")
+            await until(pilot, lambda: app.listening.startswith("the server stopped · was 127.0.0.1 port "),
+                        what="the title")
 
 
 async def test_a_stalled_watcher_is_dropped_while_sessions_go_on(tmp_path, feed_dir):

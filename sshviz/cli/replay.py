@@ -22,7 +22,7 @@ def replay(args) -> int:
     except ImportError:
         raise CLIError("the terminal UI is not part of this build yet (sshviz.tui is missing); "
                        "use 'sshviz inspect' to read the trace") from None
-    traces = open_for_cli(args)
+    traces = open_for_cli(args, to_browse=True)
     if len(traces) > 1:
         raise CLIError(f"{args.file} holds {len(traces)} SSH connections: choose one with --connection N")
     result = run_app(trace=traces[0])

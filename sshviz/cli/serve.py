@@ -19,17 +19,19 @@ from ..crypto.keyfiles import (KeyFileError, parse_authorized_keys, read_private
                                write_private_key)
 from ..crypto.keys import CERTIFICATE_ALGORITHMS, SIGNATURE_ALGORITHMS, PrivateKey
 from ..endpoint import ServerConfig, ServerConnection
-from ..events import AuthAttempt, ChannelRefused, Disconnected
+from ..events import AuthAttempt, ChannelRefused, Disconnected, PacketReceived, VersionReceived
 from ..net.adapter import EndpointProtocol, listening_sockets, start_server
 from ..net.feed import WATCHER_BUFFER
 from ..net.limits import (DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE, ConnectionLimits, LineThrottle,
                           MaxStartups, connections_for_open_files, raise_open_file_limit)
 from ..net.process import prepare_for_bulk_transfers
 from ..net.work import DEFAULT_BURST, DEFAULT_RATE, WorkPool
+from ..presentation.offer import offer_of
 from ..presentation.peertext import visible, word
+from ..sides import Side
 from ..trace.elide import ELIDE_AFTER
 from ..trace.model import Trace, TraceHeader, TraceRecorder
-from ..wire.catalog import DisconnectReason, OpenFailureReason
+from ..wire.catalog import MSG, DisconnectReason, OpenFailureReason
 from ..wire.codes import CertificateType
 from .common import (CLIError, add_algorithm_options, feed_path, internal_error_report, port_type,
                      state_dir, transport_config)
@@ -426,6 +428,8 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
     logged_in: dict[str, int] = {}  # user -> connections logged in now
     users_of: dict[int, str] = {}  # connection -> its user, once counted
     shown: dict[int, object] = {}  # connection -> its LiveConnection (with the UI)
+    software: dict[int, str] = {}  # connection -> the version line its client sent
+    offered: set[int] = set()  # connections whose client's offer is logged
 
     most_per_user = args.max_sessions_per_user or (10 if args.accounts else None)
 
@@ -448,8 +452,21 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
             logged_in[event.user] = logged_in.get(event.user, 0) + 1
             users_of[id(protocol)] = event.user
 
+    def log_offer(protocol: EndpointProtocol, events: list) -> None:
+        """The client's software and the HASSH of its first KEXINIT, once a connection."""
+        for event in events:
+            if isinstance(event, VersionReceived):
+                software[id(protocol)] = event.record.text
+            elif (isinstance(event, PacketReceived) and id(protocol) not in offered
+                  and getattr(event.record.message, "spec", None) is MSG.KEXINIT):
+                offered.add(id(protocol))
+                offer = offer_of(event.record.message, Side.CLIENT)
+                log(f"{protocol.peer}: {visible(software.get(id(protocol), '?'), limit=200)} HASSH {offer.hassh}"
+                    + (f", weak: {', '.join(name for name, _ in offer.weak)}" if offer.weak else ""))
+
     def on_events(protocol: EndpointProtocol, events: list) -> None:
         count_login(protocol, events)
+        log_offer(protocol, events)
         if args.print:
             printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
@@ -502,6 +519,8 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
 
         def closed(_) -> None:
             printers.pop(id(protocol), None)
+            software.pop(id(protocol), None)
+            offered.discard(id(protocol))
             user = users_of.pop(id(protocol), None)
             if user is not None:
                 logged_in[user] -= 1

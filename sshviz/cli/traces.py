@@ -29,19 +29,18 @@ def add_input_arguments(parser: argparse.ArgumentParser, keylog_option: str = "-
                              "stay small; a trace written out keeps what was read)")
 
 
-def open_for_cli(args) -> list:
-    """The traces named by the input arguments; every problem becomes a one-line CLIError."""
-    from ..trace.capture import CaptureError, is_capture
+def open_for_cli(args, to_browse: bool = False) -> list:
+    """The traces named by the input arguments; every problem becomes a one-line CLIError.
+    ``to_browse``: for the UI (see trace.files.open_traces)."""
     from ..trace.elide import ELIDE_AFTER
-    from ..trace.files import OpenError, open_traces, resolve
-    from ..trace.keylog import KeyLogError
+    from ..trace.files import OpenError, is_capture, open_traces, resolve
 
     try:
         path = resolve(args.file)
         with _progress(path if is_capture(path) else None) as progress:
             traces = open_traces(str(path), args.input_keylog, progress,
-                                 elide_after=None if args.full_data else ELIDE_AFTER)
-    except (OpenError, CaptureError, KeyLogError) as exc:
+                                 elide_after=None if args.full_data else ELIDE_AFTER, to_browse=to_browse)
+    except OpenError as exc:  # a capture's and a key log's errors among them
         raise CLIError(str(exc)) from None
     except ValueError as exc:  # a trace file's errors: its format is loaded only for trace files
         from ..trace.fileformat import TraceFileError

@@ -52,7 +52,13 @@ def watcher(sock, path: Path):
     live = LiveConnections("server", "serve", elide_after=None)  # events come shortened
 
     async def follow(app) -> None:
-        reader = FeedReader(live, on_title=lambda text: app.show_listening(f"watching: {text}"))
+        title = {"text": str(path)}
+
+        def show_title(text: str) -> None:
+            title["text"] = text
+            app.show_listening(f"watching: {text}")
+
+        reader = FeedReader(live, on_title=show_title)
         try:
             await read_feed(sock, reader.take)
             ended = "the feed ended"
@@ -62,6 +68,8 @@ def watcher(sock, path: Path):
             ended = f"the feed from {path} is damaged ({exc}); stopped reading it"
         except OSError as exc:
             ended = f"the feed from {path} failed: {exc.strerror or exc}"
+        # The title said what the server listened on: no longer true, so it says so too.
+        app.show_listening(f"{ended} · was {title['text'].removeprefix('listening on ')}")
         app.from_server(app.ended, f"{ended}: what came stays here (q quits)", True)
 
     return live, follow

@@ -336,16 +336,16 @@ _SERVICE_MESSAGES = frozenset({MSG.SERVICE_REQUEST, MSG.SERVICE_ACCEPT})
 def phase_of(event: TraceEvent, previous: str | None) -> str:
     """Which phase a message belongs to; messages that belong to none (DISCONNECT, IGNORE,
     DEBUG, EXT_INFO, undecodable packets) stay in the phase around them."""
-    # Read from the record directly: the UI asks this once per message of a million-message trace.
-    record = event.record
-    if isinstance(record, VersionRecord):
-        return "version"
-    if isinstance(record, RawUnit) or not record.plain:
-        return "undecoded"
-    message = record.message
-    if message is None:
+    # The UI asks this once per message of a million-message trace: the message's spec first
+    # (which a long file's events know without reading their line), the record only without one.
+    spec = event.spec
+    if spec is None:
+        record = event.record
+        if isinstance(record, VersionRecord):
+            return "version"
+        if isinstance(record, RawUnit) or not record.plain:
+            return "undecoded"
         return previous or "kex"
-    spec = message.spec
     protocol = spec.protocol
     if protocol == "transport":
         number = spec.number

@@ -61,14 +61,14 @@ class KeyContexts:
         return self._contexts[index]
 
     def _next(self, event: TraceEvent) -> KeyContext:
-        for _, change in event.changes:
-            if isinstance(change, KexComputed):
-                self._kex = change
+        if event.holds(KexComputed):  # asked first: a long file's events answer without reading
+            for _, change in event.changes:
+                if isinstance(change, KexComputed):
+                    self._kex = change
         direction = event.direction
         context = KeyContext(self._in_force[direction], self._sent[direction])
-        if event.kind == "packet":
-            message = event.message
-            if message is not None and message.spec is MSG.NEWKEYS:
+        if event.spec is not None or event.kind == "packet":  # (a message's spec: no line read)
+            if event.spec is MSG.NEWKEYS:
                 self._in_force[direction] = self._kex
                 self._sent[direction] = 0  # the next packet is the first with the new keys
             elif self._sent[direction] is not None:

@@ -55,7 +55,7 @@ def _summary(event: TraceEvent) -> str:
     if event.kind == "raw":
         return f"{len(record.wire)} bytes nobody could open"
     protection = "encrypted" if record.encrypted else "in clear"
-    text = f"seq {record.seq}, {len(record.wire)} bytes, {protection}"
+    text = f"seq {record.seq}, {record.wire_length} bytes, {protection}"
     return text if event.opened else text + ", not opened"
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from ..events import RawUnit
 from ..sides import Direction
 from ..trace.model import Trace, TraceEvent, sftp_messages, sftp_name
+from ..transport.packet import PacketRecord
 from ..wire.spec import DecodedField
-from .transcript import format_step, format_unit, short_hex
+from .transcript import format_step, format_unit, packet_line, short_hex
 
 SOURCES = {"in-process": "an in-process run (client and server in one process)",
            "connect": "a live session of the sshviz client", "serve": "a live session of the sshviz server",
@@ -55,8 +56,13 @@ def event_text(event: TraceEvent, detail: bool = True) -> str:
     """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames);
     without ``detail``, its first line only."""
     if not detail and event.opened:
-        line = format_unit(event.index, event.direction, event.record, False)[0]
-        carried = sftp_messages(event)  # a data packet says little; the SFTP inside says what
+        record = event.record
+        if type(record) is PacketRecord:  # most lines of a long trace: straight to their words
+            line = packet_line(event.index, event.direction, record)
+        else:
+            line = format_unit(event.index, event.direction, record, False)[0]
+        # A data packet says little; the SFTP inside says what.
+        carried = sftp_messages(event) if event.changes else None
         return line + ("  · " + ", ".join(sftp_name(m) for m in carried) if carried else "")
     text = _full_event_text(event, detail)
     return text if detail else text.split("\n", 1)[0]
@@ -126,7 +132,7 @@ def event_json(event: TraceEvent, with_bytes: bool = False) -> dict:
         data["line"] = record.text
     elif event.kind == "packet":
         message = record.message
-        data.update(seq=record.seq, wire_length=len(record.wire), packet_length=record.packet_length,
+        data.update(seq=record.seq, wire_length=record.wire_length, packet_length=record.packet_length,
                     padding_length=record.padding_length, cipher=record.cipher, mac=record.mac_name,
                     compression=record.compression, opened=event.opened)
         if message is not None:

@@ -107,7 +107,8 @@ def blocks(trace: Trace, title: str) -> list[tuple]:
         else:
             seq = str(record.seq) if event.kind == "packet" else ""
             protection = record.cipher if event.kind == "packet" else ""
-            rows.append([str(event.index), Direction(event.direction).arrow, event.name, seq, str(len(record.wire)),
+            size = record.wire_length if event.kind == "packet" else len(record.wire)
+            rows.append([str(event.index), Direction(event.direction).arrow, event.name, seq, str(size),
                          protection])
     out.append(("table", ["#", "direction", "message", "seq", "bytes", "cipher"], rows))
     return out

@@ -61,6 +61,33 @@ def format_fields(fields: list[DecodedField], indent: str = "      ") -> list[st
 ARROWS = {direction.value: direction.arrow for direction in Direction}
 
 
+# A packet's first line is the same words around its numbers for every packet of a kind: kept
+# per direction, message and cipher, as a long transcript has millions of lines and few kinds.
+_PACKET_LINE_PARTS: dict[tuple, tuple[str, str]] = {}
+
+
+def _packet_line_parts(direction: str, spec, record) -> tuple[str, str]:
+    name = spec.name if spec is not None else "?"
+    protection = "encrypted" if record.encrypted else "cleartext"
+    return (f"{ARROWS[direction]}  {name}  (seq ",
+            f" bytes on the wire, {protection}; {spec.rfc if spec is not None else ''})")
+
+
+def packet_line(index: int | None, direction: str, record) -> str:
+    """A packet's first line: its message, sequence number, size and protection."""
+    message = record.message
+    spec = message.spec if message is not None else None
+    around = _PACKET_LINE_PARTS.get((direction, spec, record.cipher))
+    if around is None:
+        around = _PACKET_LINE_PARTS[direction, spec, record.cipher] = _packet_line_parts(direction, spec, record)
+    before, after = around
+    if index is None:
+        return f"{before}{record.seq}, {record.wire_length}{after}"
+    if index > 99:  # the number fills its column (no padding to work out)
+        return f"#{index} {before}{record.seq}, {record.wire_length}{after}"
+    return f"#{index:<3} {before}{record.seq}, {record.wire_length}{after}"
+
+
 def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
     head = f"#{index:<3} " if index is not None else ""
     if isinstance(record, VersionRecord):
@@ -75,11 +102,7 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
         if detail:
             lines.append(f"      wire  {short_hex(record.wire)}")
         return lines
-    message = record.message
-    name = message.spec.name if message is not None else "?"
-    protection = "encrypted" if record.encrypted else "cleartext"
-    lines = [f"{head}{ARROWS[direction]}  {name}  (seq {record.seq}, {len(record.wire)} bytes on the "
-             f"wire, {protection}; {message.spec.rfc if message is not None else ''})"]
+    lines = [packet_line(index, direction, record)]
     if detail:
         lines += format_fields(record.fields())
         for note in record.notes:

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .elide import ELIDE_AFTER
+from .files import (PCAP_MAGICS, PCAPNG_MAGIC, OpenError,  # noqa: F401 (is_capture: here too)
+                    is_capture)
 from .keylog import KeyLog
 from .model import Trace, TraceHeader, paused_gc
 from .passive import PassiveDecoder
 
-PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 SSH_BANNER = b"SSH-"
 MAX_BANNER_SEARCH = 64 * 1024  # a server may send lines before its version; look this far
 
@@ -36,14 +36,8 @@ LINK_SLL, LINK_SLL2 = 113, 276
 TH_SYN, TH_ACK = 0x02, 0x10  # TCP flags
 
 
-class CaptureError(ValueError):
+class CaptureError(OpenError):
     """A file that cannot be read as a capture, or holds no SSH; the message says why."""
-
-
-def is_capture(path: str | Path) -> bool:
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    return magic in PCAP_MAGICS or magic == PCAPNG_MAGIC
 
 
 @dataclass(slots=True)

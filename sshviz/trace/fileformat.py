@@ -220,28 +220,31 @@ def _lengths(plain: bytes) -> tuple[int, int]:
 
 def load_trace(path: str | os.PathLike) -> Trace:
     path = Path(path)
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise TraceFileError(f"{path}: neither a trace nor a packet capture (not UTF-8 text)") from None
     if "\x00" in text:
         raise TraceFileError(f"{path}: neither a trace nor a packet capture (binary data)")
-    return loads_trace(text, str(path))
+    return loads_trace(text, str(path), data)
 
 
-def loads_trace(text: str, name: str = "<trace>") -> Trace:
+def loads_trace(text: str, name: str = "<trace>", data: bytes | None = None) -> Trace:
+    """The trace in ``text``; ``data``, when given, is the same text as the file's bytes (so
+    that they need not be made again to look for control characters)."""
     with paused_gc():
-        document = _parse_quickly(text, name)
+        document = _parse_quickly(text, name, data)
         if document is None:  # laid out otherwise than the writer does: YAML reads it all
             document = _parse_yaml(text, name)
         return _read_document(document, text, name)
 
 
-def _parse_quickly(text: str, name: str):
+def _parse_quickly(text: str, name: str, data: bytes | None = None):
     """The document, its one-line entries read without YAML (see _split_events); None when
     the file is laid out in a way that does not allow it. (Nothing but the document keeps the
     entries once this returns: each is dropped as soon as it is read.)"""
-    split = _split_events(text)
+    split = _split_events(text, data)
     if split is None:
         return None
     reduced, lines_of, entries = split
@@ -271,7 +274,7 @@ _BLANKS = (" ", "\t")
 _TOP_LEVEL_LINE = re.compile(r"\n(?=[^ \t\n#-])")
 
 
-def _split_events(text: str):
+def _split_events(text: str, data: bytes | None = None):
     """The writer's one-line event entries taken out of the text, so that only the rest goes
     through the YAML parser (which spends most of a load on them otherwise): (the text left,
     the file's line number of each of its lines, one item per event entry: the entry's string,
@@ -287,7 +290,7 @@ def _split_events(text: str):
     if start < 0 or not text.startswith("- ", start + len(EVENTS_KEY)):
         return None
     ascii_text = text.isascii()
-    if ascii_text and text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+    if ascii_text and (text.encode("ascii") if data is None else data).translate(None, _PRINTABLE_ASCII):
         return None
     body_start = start + len(EVENTS_KEY)
     line = text.count("\n", 0, body_start)  # the file's line number of the first entry, from 0
@@ -332,6 +335,26 @@ def _merge_events(document, entries: list[str | None]):
 
 
 def _read_document(document, text: str, name: str) -> Trace:
+    header, entries = checked_document(document, name)
+    reader = _Reader()
+    read, read_line = reader.event, reader.line  # most entries are lines: straight to their reader
+    events = []
+    append = events.append
+    for position, entry in enumerate(entries):
+        entries[position] = None  # read once: its memory serves the events made from it
+        try:
+            append(read_line(position, entry) if type(entry) is str else read(position, entry))
+        except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
+            line = _line_of_event(text, position)
+            raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
+                                 f"{exc}") from None
+    return Trace(header, events)
+
+
+def checked_document(document, name: str, entries_count: int | None = None) -> tuple[TraceHeader, list]:
+    """The header and the event entries of a trace document, once it is known to be one that
+    this sshviz reads; ``entries_count`` is how many events the file holds in all (when some
+    were taken out before YAML read it), which its declared count must match."""
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise TraceFileError(f"{name}: not an sshviz trace (it has no 'format: {FORMAT_NAME}' line)")
     version = document.get("version")
@@ -348,22 +371,10 @@ def _read_document(document, text: str, name: str) -> Trace:
     except (CodecError, TypeError) as exc:
         raise TraceFileError(f"{name}: header: {exc}") from None
     count = document.get("count")
-    if isinstance(count, int) and count != len(entries):
-        raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds "
-                             f"{len(entries)}")
-    reader = _Reader()
-    read, read_line = reader.event, reader.line  # most entries are lines: straight to their reader
-    events = []
-    append = events.append
-    for position, entry in enumerate(entries):
-        entries[position] = None  # read once: its memory serves the events made from it
-        try:
-            append(read_line(position, entry) if type(entry) is str else read(position, entry))
-        except (CodecError, DecodeError, ValueError, TypeError, KeyError, IndexError) as exc:
-            line = _line_of_event(text, position)
-            raise TraceFileError(f"{name}: event {position}{f' (line {line})' if line else ''}: "
-                                 f"{exc}") from None
-    return Trace(header, events)
+    held = len(entries) if entries_count is None else entries_count
+    if isinstance(count, int) and count != held:
+        raise TraceFileError(f"{name}: truncated or edited: it declares {count} events but holds {held}")
+    return header, entries
 
 
 def _decode_header(data) -> TraceHeader:
@@ -433,12 +444,11 @@ class _Reader:
     def line(self, position: int, line: str) -> TraceEvent:
         # Most of a long trace is lines like this, read here without a step to spare; anything
         # unusual (or wrong, to say what) is read by _checked_line.
-        unit, *changes = line.split(" | ")
-        found = _PACKET_LINE.match(unit)
+        found = _PACKET_LINE.match(line)
         known = _LINE_SPECS.get(found[4]) if found else None
         if known is None:
             return self._checked_line(position, line)
-        direction, time, seq, _, plain, wire, mac, payload, elided, frame = found.groups()
+        direction, time, seq, _, plain, wire, mac, payload, elided, frame, changes = found.groups()
         spec, lazy = known
         try:
             plain = fromhex(plain)
@@ -453,7 +463,8 @@ class _Reader:
                                   DecodedOnUse(spec, payload) if lazy else Catalog.decode_as(spec, payload, spans=True),
                                   time)
             return TraceEvent(position, time, direction, record,
-                              [fast_compact_change(c, payload) for c in changes], True, [],
+                              [fast_compact_change(c, payload) for c in changes.split(" | ")] if changes else [],
+                              True, [],
                               None if frame is None else int(frame), 0 if elided is None else int(elided))
         except (ValueError, KeyError, IndexError, TypeError, CodecError, DecodeError):
             return self._checked_line(position, line)
@@ -516,7 +527,7 @@ LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHAN
 # puts them, of a message named plainly (spec, whether it is decoded on use).
 # The pattern only cuts the line; the values are checked as they are converted.
 _PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=([^ ]*)(?: mac=([^ ]*))?"
-                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?\Z")
+                          r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?(?: \| (.*))?\Z")
 _LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
 fromhex = bytes.fromhex
 _u32 = struct.Struct(">I").unpack_from

@@ -20,13 +20,14 @@ from ..crypto.random import RandomSource
 from ..events import KexComputed
 from ..transport.kex import KEX_METHODS, KexExchange, encode_k
 from ..wire.catalog import MSG
+from .files import OpenError
 from .model import Trace
 
 PRIVATE_KEY = "PRIVATE_KEY"
 SHARED_SECRET = "SHARED_SECRET"
 
 
-class KeyLogError(ValueError):
+class KeyLogError(OpenError):
     """A key log that cannot be read; the message names the file and line."""
 
 

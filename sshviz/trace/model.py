@@ -62,8 +62,9 @@ class TraceEvent:
     def opened(self) -> bool:
         """False for bytes nobody decoded: a packet seen only encrypted (no keys: sizes and
         direction, no message) or raw bytes."""
-        kind = self.kind
-        return kind == "version" or (kind == "packet" and bool(self.record.plain))
+        record = self.record
+        kind = _KINDS.get(type(record)) or self.kind  # asked of every message of a long trace
+        return kind == "version" or (kind == "packet" and bool(record.plain))
 
     @property
     def sender(self) -> str:
@@ -93,13 +94,103 @@ class TraceEvent:
         return "ENCRYPTED" if not self.opened else "?"
 
 
+    @property
+    def spec(self):
+        """The spec of the message this unit carries; None for a version line, raw bytes or a
+        packet nobody opened. (What the UI asks of every message of a long trace: a LazyEvent
+        answers it without reading its line.)"""
+        message = getattr(self.record, "message", None)
+        return message.spec if message is not None else None
+
+    def holds(self, kinds) -> bool:
+        """Whether any of its changes is of ``kinds`` (a type or a tuple of types)."""
+        changes = self.changes
+        return bool(changes) and any(isinstance(change, kinds) for _, change in changes)
+
+    def carries_sftp(self) -> bool:
+        """Whether it carried the last byte of an SFTP packet of its own direction."""
+        direction = self.direction
+        return any(isinstance(change, SftpMessage) and change.direction == direction
+                   for _, change in self.changes)
+
+
 _KINDS = {PacketRecord: "packet", VersionRecord: "version", RawUnit: "raw"}
+
+
+class LazyEvent(TraceEvent):
+    """A packet of a long trace file, read from its line the first time more than its place,
+    direction and message is asked of it: opening a file of a million messages then makes a
+    million small objects, not the tens of millions reading every line would (sshviz/trace/
+    longfile.py). It is a TraceEvent in every other way.
+
+    ``_source`` reads its line (``read(event)`` gives the TraceEvent the line says, or one that
+    says why it could not be read), None once it has; ``_spec`` is its message's spec;
+    ``_sftp`` whether its line says it carries an SFTP message of its own direction. What the
+    UI asks of every message when it opens (``spec``, ``holds``, ``carries_sftp``,
+    ``interception``) is answered from these; anything else reads the line."""
+
+    __slots__ = ("_source", "_spec", "_sftp")
+
+    def __init__(self, index: int, direction: str, source, spec, sftp: bool):
+        self.index = index  # TraceEvent's own fields, set as they are (not read from the line)
+        self.direction = direction
+        self._source = source
+        self._spec = spec
+        self._sftp = sftp
+
+    def _read(self) -> None:
+        event = self._source.read(self)
+        for slot in _READ_SLOTS:
+            slot.__set__(self, slot.__get__(event))
+        self._spec = event.spec
+        self._source = None
+
+    @property
+    def spec(self):
+        # Its line's message until the line is read; what the line turned out to hold after
+        # (None for a damaged line, which becomes raw bytes with a note: kind and opened read
+        # the line first, so they always agree with the record).
+        return self._spec
+
+    def holds(self, kinds) -> bool:
+        if self._source is not None and not self._source.line_can_hold(kinds):
+            return False  # what a line cannot say, asked without reading it
+        return TraceEvent.holds(self, kinds)
+
+    def carries_sftp(self) -> bool:
+        return self._sftp if self._source is not None else TraceEvent.carries_sftp(self)
+
+
+def _read_on_use(slot):
+    def get(self):
+        if self._source is not None:
+            self._read()
+        return slot.__get__(self)
+
+    def set_(self, value):
+        if self._source is not None:
+            self._read()  # then this one field changes, as on any event
+        slot.__set__(self, value)
+
+    return property(get, set_)
+
+
+# What a LazyEvent reads from its line.
+_READ_SLOTS = [TraceEvent.__dict__[name] for name in
+               ("time", "record", "changes", "delivered", "notes", "frame", "elided", "interception")]
+for _slot in _READ_SLOTS:
+    setattr(LazyEvent, _slot.__name__, _read_on_use(_slot))
+# A line never says an attacker was there: asked of every message when a trace opens.
+LazyEvent.interception = property(
+    lambda self: None if self._source is not None else TraceEvent.__dict__["interception"].__get__(self),
+    LazyEvent.interception.fset)
 
 
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
     """The SFTP packets whose last byte this message carried: its receiver reports them, and
     traces place its sender's reports here too (SentSftpPlacer). Each packet once."""
-    seen, found = set(), []
+    found: list[SftpMessage] = []
+    seen: set[bytes] = set()
     for _, change in event.changes:
         if (isinstance(change, SftpMessage) and change.direction == event.direction
                 and change.packet not in seen):
@@ -110,9 +201,7 @@ def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
 
 def carries_sftp(event: TraceEvent) -> bool:
     """Whether ``sftp_messages(event)`` has any (without building the list)."""
-    direction = event.direction
-    return any(isinstance(change, SftpMessage) and change.direction == direction
-               for _, change in event.changes)
+    return event.carries_sftp()
 
 
 def sftp_name(change: SftpMessage) -> str:

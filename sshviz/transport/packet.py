@@ -76,6 +76,14 @@ class PacketRecord:
     def encrypted(self) -> bool:
         return self.cipher != "none"
 
+    @property
+    def wire_length(self) -> int:
+        """Bytes the packet took on the wire: its length field, the packet, its MAC or tag.
+        More than ``len(wire)`` where a saved trace kept only the start of a bulk packet."""
+        wire = len(self.wire)
+        whole = 4 + self.packet_length + len(self.mac)
+        return whole if whole > wire and self.plain else wire
+
     def spans(self) -> dict[str, tuple[int, int]]:
         """Where each part of the packet sits, as [start, end) offsets into plain/wire."""
         body_end = len(self.plain) - self.padding_length

@@ -30,7 +30,7 @@ MILESTONES = (AlgorithmsNegotiated, KexComputed, KeysActivated, HostKeyChecked, 
 def starts_kex(event: TraceEvent, phase: str) -> bool:
     """A key exchange begins with a KEXINIT (a key exchange phase can also resume after bytes
     that could not be decoded, at a NEWKEYS: that is not a new one)."""
-    return phase == "kex" and event.message is not None and event.message.spec is MSG.KEXINIT
+    return phase == "kex" and event.spec is MSG.KEXINIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,14 +193,15 @@ class Timeline:
         self._changes_indexed = len(events[-1].changes)
 
     def _index_events(self, new: list[TraceEvent]) -> None:
-        # Once per message of traces of a million: records are read directly, not through
-        # TraceEvent's properties, and a message's row is a number until it is drawn.
+        # Once per message of traces of a million: what a message is comes from its spec (which
+        # a long file's events know without reading their line), its changes are looked at only
+        # when it holds a milestone, and its row is a number until it is drawn.
         events, items = self.events, self.rows.items
         phases, row_of_event, milestones = self.phase_of_event, self.row_of_event, self.milestones
         previous = phases[-1] if phases else None
         kex_runs = sum(1 for start in self.phase_starts if starts_kex(events[start], phases[start]))
         for event in new:
-            index, record = event.index, event.record
+            index = event.index
             phase = phase_of(event, previous)
             if phase != previous:
                 title = PHASES[phase]
@@ -213,8 +214,7 @@ class Timeline:
             phases.append(phase)
             row_of_event.append(len(items))
             items.append(index)
-            message = getattr(record, "message", None)  # a version line or raw bytes have none
-            spec = message.spec if message is not None else None
+            spec = event.spec
             if spec is MSG.NEWKEYS:
                 items.append(Row("marker", index, keys_on_text(event), phase))
                 milestones.append(Milestone(index, event.sender, NewKeysSent(event.direction)))
@@ -225,8 +225,9 @@ class Timeline:
                 negotiated = self._negotiated_at.pop(sender, None)
                 if negotiated is not None:
                     self.in_flight[index] = negotiated
-            for side, change in event.changes:
-                self._index_change(index, side, change)
+            if event.holds(MILESTONES):
+                for side, change in event.changes:
+                    self._index_change(index, side, change)
             previous = phase
 
     def _index_change(self, index: int, side: str, change) -> None:

@@ -25,7 +25,8 @@ def _cell(trace: Trace, index: int | None) -> str:
     event = trace.events[index]
     name = "VERSION" if event.kind == "version" else (event.name if event.kind == "packet" else "raw")
     arrow = "→" if event.direction == Direction.C2S else "←"
-    return f"#{index} {arrow} {name} ({len(event.record.wire)} B)"
+    size = event.record.wire_length if event.kind == "packet" else len(event.record.wire)
+    return f"#{index} {arrow} {name} ({size} B)"
 
 
 def comparison(before: Trace, now: Trace, names: tuple[str, str]) -> tuple[Text, Table]:
