@@ -91,8 +91,9 @@ def test_serve_logs_what_a_client_sent_escaped(tmp_path):
         peer = f"127.0.0.1:{client_port}"
         server.wait_for_line(f"^{peer}: disconnected")
     logged = [line for line in server.stdout if line.startswith(peer)]
-    assert logged == [f"{peer}: {SHOWN_USER} password failure (wrong password or unknown user)",
-                      f"{peer}: disconnected ({SHOWN_DESCRIPTION})"]
+    assert logged[0].startswith(f"{peer}: {SHOWN_VERSION} HASSH ")  # its software, escaped
+    assert logged[1:] == [f"{peer}: {SHOWN_USER} password failure (wrong password or unknown user)",
+                          f"{peer}: disconnected ({SHOWN_DESCRIPTION})"]
     assert all(line.isprintable() for line in server.stdout + server.stderr)
     assert not [line for line in server.stdout if line.startswith("127.0.0.1:4242")]
 
