@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sshviz.conductor import Conductor
 from sshviz.events import KexComputed, PongReceived
-from sshviz.scenario import Scenario, build_pair, make_conductor
+from sshviz.scenario import Scenario, build_pair, make_conductor, run_scenario
 from sshviz.transport.derivation import derive_key
+from sshviz.wire.catalog import MSG, SPANS_ON_DEMAND, SSH
 
 from .conftest import changes, step_until
 
@@ -74,3 +75,16 @@ def test_ping_and_pong():
     conductor.run()
     pongs = changes(conductor, PongReceived)
     assert [p.data for p in pongs] == [b"are you there"]
+
+
+def test_a_transfers_messages_are_read_without_spans_until_a_view_asks():
+    trace = run_scenario(Scenario()).trace  # records as their receivers read them
+    bulk = [e for e in trace.events if e.spec in SPANS_ON_DEMAND]
+    assert MSG.CHANNEL_DATA in {e.spec for e in bulk}
+    for event in bulk:
+        record = event.record
+        assert record.message.fields is None
+        assert record.fields() == SSH.decode_as(record.message.spec, record.payload).fields
+        assert record.message.values == SSH.decode_as(record.message.spec, record.payload).values
+    kexinit = next(e for e in trace.events if e.spec is MSG.KEXINIT)
+    assert kexinit.record.message.fields, "other messages keep their spans"

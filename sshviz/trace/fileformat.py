@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..events import RawUnit, VersionRecord
 from ..transport.packet import PacketRecord
-from ..wire.catalog import MSG, SSH
+from ..wire.catalog import SPANS_ON_DEMAND, SSH
 from ..wire.spec import Catalog, Message, unknown_spec
 from ..wire.types import DecodeError
 from .codec import (CodecError, decode_change, decode_event, decode_value, encode_change,
@@ -521,14 +521,12 @@ class _Reader:
         return record
 
 
-# Bulk messages: decoded when first looked at, so a long transfer loads quickly.
-LAZY_MESSAGES = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
 # What _Reader._line reads by itself: a packet line with its keys in the order the writer
 # puts them, of a message named plainly (spec, whether it is decoded on use).
 # The pattern only cuts the line; the values are checked as they are converted.
 _PACKET_LINE = re.compile(r"([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) plain=([^ ]*) wire=([^ ]*)(?: mac=([^ ]*))?"
                           r"(?: payload=([^ ]*))?(?: elided=([^ ]+))?(?: frame=([^ ]+))?(?: \| (.*))?\Z")
-_LINE_SPECS = {name: (spec, spec in LAZY_MESSAGES) for name, spec in SSH.by_name.items()}
+_LINE_SPECS = {name: (spec, spec in SPANS_ON_DEMAND) for name, spec in SSH.by_name.items()}
 fromhex = bytes.fromhex
 _u32 = struct.Struct(">I").unpack_from
 
@@ -607,7 +605,7 @@ def _message(name: str, payload: bytes) -> Message | None:
         return None
     spec = SSH.by_name.get(name)
     if spec is not None:
-        if spec in LAZY_MESSAGES:
+        if spec in SPANS_ON_DEMAND:
             return DecodedOnUse(spec, payload)
         return Catalog.decode_as(spec, payload, spans=True)
     if name.startswith("UNKNOWN_"):

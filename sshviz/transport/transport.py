@@ -23,7 +23,7 @@ from ..crypto.random import RandomSource
 from ..events import (DebugReceived, Disconnected, ExtInfoReceived, HostKeyChecked, PacketReceived,
                       PacketSent, PongReceived, VersionReceived, VersionRecord, VersionSent)
 from ..sides import Side
-from ..wire.catalog import KEX_METHOD, MSG, SSH, DisconnectReason
+from ..wire.catalog import KEX_METHOD, MSG, SPANS_ON_DEMAND, SSH, DisconnectReason
 from ..wire.spec import Message, unknown_spec
 from ..wire.types import DecodeError
 from .errors import ProtocolError
@@ -32,6 +32,9 @@ from .negotiation import (EXT_INFO_CLIENT, EXT_INFO_SERVER, STRICT_KEX_CLIENT, S
                           negotiation_failure, real_kex_names, strict_kex_offered)
 from .packet import PacketReader, PacketRecord, PacketWriter, switch_keys
 from .work import SlowWork
+
+# A transfer's messages are read without spans (a view works them out when it shows one).
+_BULK_NUMBERS = frozenset(spec.number for spec in SPANS_ON_DEMAND)
 
 E = DisconnectReason
 
@@ -282,7 +285,7 @@ class Transport:
                 record.message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
             return record.message
         try:
-            message = SSH.decode(payload, self.context)
+            message = SSH.decode(payload, self.context, spans=payload[0] not in _BULK_NUMBERS)
         except KeyError:
             message = Message(unknown_spec(payload[0]), {"data": payload[1:]})
             record.message = message

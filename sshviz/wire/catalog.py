@@ -22,6 +22,10 @@ class MSG(TransportMessages, *KEX_GROUPS, UserauthMessages, PublickeyMessages, P
 
 SSH = Catalog(MSG.specs())
 
+# The messages of a transfer: where many are read (a live transfer, a long trace) they are read
+# without their fields' spans, which are worked out when a view asks (PacketRecord.fields()).
+SPANS_ON_DEMAND = frozenset({MSG.CHANNEL_DATA, MSG.CHANNEL_EXTENDED_DATA, MSG.CHANNEL_WINDOW_ADJUST})
+
 # What each range of message numbers is for (RFC 4250 4.1.2).
 TRANSPORT_GENERIC = range(1, 20)  # disconnect, ignore, debug, service requests, EXT_INFO
 ALGORITHM_NEGOTIATION = range(20, 30)  # KEXINIT, NEWKEYS
