@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .auth.client import ClientAuthConfig
 from .auth.passwords import hash_password
 from .auth.server import ServerAuthConfig, UserRecord
-from .conductor import Conductor, FakeClock
 from .connection.layer import ConnectionConfig
 from .crypto.certificates import sign_certificate
 from .crypto.ciphers import CIPHERS
@@ -27,6 +27,9 @@ from .transport.kex import KEX_METHODS
 from .transport.transport import TransportConfig
 from .wire.catalog import DisconnectReason
 from .wire.codes import CertificateType
+
+if TYPE_CHECKING:
+    from .conductor import Conductor
 
 AUTH_METHODS = ("publickey", "password", "keyboard-interactive")
 # The algorithm choices a scenario (and the command line) names: option, registry, what it is.
@@ -124,6 +127,8 @@ def demo_host_key(algorithm: str, seed: int, rng: RandomSource) -> PrivateKey:
 
 def build_pair(sc: Scenario, fs=None, subsystems=None):
     """A seeded client and server for ``sc``; returns (client, server, driver, clock)."""
+    from .conductor import FakeClock  # (connect uses SessionDriver only: no conductor loaded)
+
     sc.validate()
     rng = SeededRandom(sc.seed)
     clock = FakeClock()
@@ -175,6 +180,8 @@ def build_pair(sc: Scenario, fs=None, subsystems=None):
 
 def make_conductor(sc: Scenario, fs=None, subsystems=None) -> Conductor:
     """A conductor ready to step through ``sc`` (nothing has moved yet)."""
+    from .conductor import Conductor
+
     client, server, driver, clock = build_pair(sc, fs, subsystems)
     header = TraceHeader("in-process", scenario=dataclasses.asdict(sc),
                          client_address="client (in-process)", server_address="server (in-process)")

@@ -10,14 +10,16 @@ import socket
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..endpoint import ClientConnection, Endpoint, ServerConnection
 from ..events import (ChannelClosed, ChannelData, ChannelEOF, ChannelOpened, ChannelOpenFailed,
                       Event, ForwardOpenRequested)
 from ..wire.catalog import OpenFailureReason
-from .limits import Admission, ConnectionLimits, LineThrottle
-from .work import WorkPool
+
+if TYPE_CHECKING:  # a client (connect) needs neither: they are loaded by the server's parts
+    from .limits import Admission, ConnectionLimits
+    from .work import WorkPool
 
 HIGH_WATER = 4 * 1024 * 1024  # the socket's write buffer: above it, stop handing it bytes
 # ... for a server until its peer authenticates: it sends a few KiB until then (version, KEXINIT,
@@ -348,6 +350,8 @@ class Listener:
         self.make_protocol = make_protocol
         self.limits = limits
         self.on_refused = on_refused
+        from .limits import LineThrottle
+
         self.accept_errors = LineThrottle(time.monotonic, interval=60.0)
         self.log = log
         loop = asyncio.get_running_loop()
