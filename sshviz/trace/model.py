@@ -104,14 +104,18 @@ class TraceEvent:
 
     def holds(self, kinds) -> bool:
         """Whether any of its changes is of ``kinds`` (a type or a tuple of types)."""
-        changes = self.changes
-        return bool(changes) and any(isinstance(change, kinds) for _, change in changes)
+        for _, change in self.changes:  # a loop, not any(): asked of every message of long traces
+            if isinstance(change, kinds):
+                return True
+        return False
 
     def carries_sftp(self) -> bool:
         """Whether it carried the last byte of an SFTP packet of its own direction."""
         direction = self.direction
-        return any(isinstance(change, SftpMessage) and change.direction == direction
-                   for _, change in self.changes)
+        for _, change in self.changes:
+            if isinstance(change, SftpMessage) and change.direction == direction:
+                return True
+        return False
 
 
 _KINDS = {PacketRecord: "packet", VersionRecord: "version", RawUnit: "raw"}
