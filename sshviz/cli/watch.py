@@ -52,10 +52,11 @@ def watcher(sock, path: Path):
     live = LiveConnections("server", "serve", elide_after=None)  # events come shortened
 
     async def follow(app) -> None:
-        title = {"text": str(path)}
+        title = str(path)
 
         def show_title(text: str) -> None:
-            title["text"] = text
+            nonlocal title
+            title = text
             app.show_listening(f"watching: {text}")
 
         reader = FeedReader(live, on_title=show_title)
@@ -69,7 +70,7 @@ def watcher(sock, path: Path):
         except OSError as exc:
             ended = f"the feed from {path} failed: {exc.strerror or exc}"
         # The title said what the server listened on: no longer true, so it says so too.
-        app.show_listening(f"{ended} · was {title['text'].removeprefix('listening on ')}")
+        app.show_listening(f"{ended} · was {title.removeprefix('listening on ')}")
         app.from_server(app.ended, f"{ended}: what came stays here (q quits)", True)
 
     return live, follow

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..events import RawUnit, VersionRecord
-from ..trace.model import TraceEvent, carries_sftp, sftp_messages, sftp_name
+from ..trace.model import TraceEvent, sftp_messages, sftp_name
 from ..wire.catalog import ALGORITHM_NEGOTIATION, KEX_METHOD, MSG
 from ..wire.spec import DecodedField
 from .explain import KeyContext, calculations, marker_doc
@@ -356,6 +356,6 @@ def phase_of(event: TraceEvent, previous: str | None) -> str:
         return previous or "kex"
     if protocol == "userauth":
         return "auth"
-    if carries_sftp(event):
+    if event.carries_sftp():
         return "sftp"
     return "sftp" if previous == "sftp" else "connection"

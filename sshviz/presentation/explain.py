@@ -67,8 +67,9 @@ class KeyContexts:
                     self._kex = change
         direction = event.direction
         context = KeyContext(self._in_force[direction], self._sent[direction])
-        if event.spec is not None or event.kind == "packet":  # (a message's spec: no line read)
-            if event.spec is MSG.NEWKEYS:
+        spec = event.spec  # (a long file's events know it without reading their line)
+        if spec is not None or event.kind == "packet":
+            if spec is MSG.NEWKEYS:
                 self._in_force[direction] = self._kex
                 self._sent[direction] = 0  # the next packet is the first with the new keys
             elif self._sent[direction] is not None:

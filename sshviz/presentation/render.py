@@ -6,9 +6,8 @@ from __future__ import annotations
 from ..events import RawUnit
 from ..sides import Direction
 from ..trace.model import Trace, TraceEvent, sftp_messages, sftp_name
-from ..transport.packet import PacketRecord
 from ..wire.spec import DecodedField
-from .transcript import format_step, format_unit, packet_line, short_hex
+from .transcript import format_step, format_unit, short_hex
 
 SOURCES = {"in-process": "an in-process run (client and server in one process)",
            "connect": "a live session of the sshviz client", "serve": "a live session of the sshviz server",
@@ -56,11 +55,7 @@ def event_text(event: TraceEvent, detail: bool = True) -> str:
     """One event as ``sshviz run --print`` shows it, plus what a trace adds (notes, frames);
     without ``detail``, its first line only."""
     if not detail and event.opened:
-        record = event.record
-        if type(record) is PacketRecord:  # most lines of a long trace: straight to their words
-            line = packet_line(event.index, event.direction, record)
-        else:
-            line = format_unit(event.index, event.direction, record, False)[0]
+        line = format_unit(event.index, event.direction, event.record, False)[0]
         # A data packet says little; the SFTP inside says what.
         carried = sftp_messages(event) if event.changes else None
         return line + ("  · " + ", ".join(sftp_name(m) for m in carried) if carried else "")

@@ -73,7 +73,7 @@ def _packet_line_parts(direction: str, spec, record) -> tuple[str, str]:
             f" bytes on the wire, {protection}; {spec.rfc if spec is not None else ''})")
 
 
-def packet_line(index: int | None, direction: str, record) -> str:
+def _packet_line(index: int | None, direction: str, record) -> str:
     """A packet's first line: its message, sequence number, size and protection."""
     message = record.message
     spec = message.spec if message is not None else None
@@ -89,6 +89,13 @@ def packet_line(index: int | None, direction: str, record) -> str:
 
 
 def format_unit(index: int | None, direction: str, record, detail: bool) -> list[str]:
+    if not isinstance(record, (VersionRecord, RawUnit)):  # a packet, as most are
+        lines = [_packet_line(index, direction, record)]
+        if detail:
+            lines += format_fields(record.fields())
+            for note in record.notes:
+                lines.append(f"      note: {note}")
+        return lines
     head = f"#{index:<3} " if index is not None else ""
     if isinstance(record, VersionRecord):
         lines = [f"{head}{ARROWS[direction]}  VERSION  {record.text}"]
@@ -96,17 +103,10 @@ def format_unit(index: int | None, direction: str, record, detail: bool) -> list
             lines += [f"      (line before the version) {line.decode('utf-8', 'replace').rstrip()}"
                       for line in record.pre_lines]
         return lines
-    if isinstance(record, RawUnit):
-        lines = [f"{head}{ARROWS[direction]}  RAW BYTES  ({len(record.wire)} bytes"
-                 + (f", {record.note}" if record.note else "") + "; the receiver could not open them)"]
-        if detail:
-            lines.append(f"      wire  {short_hex(record.wire)}")
-        return lines
-    lines = [packet_line(index, direction, record)]
+    lines = [f"{head}{ARROWS[direction]}  RAW BYTES  ({len(record.wire)} bytes"
+             + (f", {record.note}" if record.note else "") + "; the receiver could not open them)"]
     if detail:
-        lines += format_fields(record.fields())
-        for note in record.notes:
-            lines.append(f"      note: {note}")
+        lines.append(f"      wire  {short_hex(record.wire)}")
     return lines
 
 

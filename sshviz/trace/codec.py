@@ -287,10 +287,10 @@ def _recipe(line: str):
             values[i] = values[i] == "true"
         for i in layout.blobs:
             text = values[i]
-            if text[0] == "=":  # the last N bytes of the packet's payload
+            if text[0] == "=":  # the last N bytes of the packet's payload: put in on each use
                 tails.append((i, int(text[1:])))
             else:
-                values[i] = b"" if text == "-" else bytes.fromhex(text)
+                values[i] = _bytes_token(text, b"")
     except (ValueError, IndexError):
         return None
     if tails:

@@ -93,7 +93,6 @@ class TraceEvent:
             return message.spec.name
         return "ENCRYPTED" if not self.opened else "?"
 
-
     @property
     def spec(self):
         """The spec of the message this unit carries; None for a version line, raw bytes or a
@@ -110,7 +109,8 @@ class TraceEvent:
         return False
 
     def carries_sftp(self) -> bool:
-        """Whether it carried the last byte of an SFTP packet of its own direction."""
+        """Whether it carried the last byte of an SFTP packet of its own direction: whether
+        ``sftp_messages(event)`` has any, without building the list."""
         direction = self.direction
         for _, change in self.changes:
             if isinstance(change, SftpMessage) and change.direction == direction:
@@ -182,30 +182,26 @@ def _read_on_use(slot):
 # What a LazyEvent reads from its line.
 _READ_SLOTS = [TraceEvent.__dict__[name] for name in
                ("time", "record", "changes", "delivered", "notes", "frame", "elided", "interception")]
-for _slot in _READ_SLOTS:
+for _slot in _READ_SLOTS[:-1]:
     setattr(LazyEvent, _slot.__name__, _read_on_use(_slot))
-# A line never says an attacker was there: asked of every message when a trace opens.
+# A line never says an attacker was there (asked of every message when a trace opens): None
+# until the line is read, whatever it holds after.
+_INTERCEPTION = _READ_SLOTS[-1]
 LazyEvent.interception = property(
-    lambda self: None if self._source is not None else TraceEvent.__dict__["interception"].__get__(self),
-    LazyEvent.interception.fset)
+    lambda self: None if self._source is not None else _INTERCEPTION.__get__(self),
+    _read_on_use(_INTERCEPTION).fset)
 
 
 def sftp_messages(event: TraceEvent) -> list[SftpMessage]:
     """The SFTP packets whose last byte this message carried: its receiver reports them, and
     traces place its sender's reports here too (SentSftpPlacer). Each packet once."""
-    found: list[SftpMessage] = []
-    seen: set[bytes] = set()
+    seen, found = set(), []
     for _, change in event.changes:
         if (isinstance(change, SftpMessage) and change.direction == event.direction
                 and change.packet not in seen):
             seen.add(change.packet)
             found.append(change)
     return found
-
-
-def carries_sftp(event: TraceEvent) -> bool:
-    """Whether ``sftp_messages(event)`` has any (without building the list)."""
-    return event.carries_sftp()
 
 
 def sftp_name(change: SftpMessage) -> str:
