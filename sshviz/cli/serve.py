@@ -466,7 +466,8 @@ async def _serve(args, live, app, template, log: ServerLog, sockets) -> int:
 
     def on_events(protocol: EndpointProtocol, events: list) -> None:
         count_login(protocol, events)
-        log_offer(protocol, events)
+        if app is None:  # the UI's list shows each client's software and HASSH instead
+            log_offer(protocol, events)
         if args.print:
             printer = printers.setdefault(id(protocol), TranscriptPrinter(LogStream(), f"server {protocol.peer}"))
             printer(events)
